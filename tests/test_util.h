@@ -1,0 +1,29 @@
+// Helpers shared by the test suites: fresh random data, error measures, the shared/ folder.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace vkmoe::test {
+
+// A generator seeded freshly every run (printed, and fixed by VKMOE_TEST_SEED to reproduce).
+std::mt19937_64& rng();
+uint64_t seed();
+
+std::vector<float> random_floats(size_t n, float lo = -1.0f, float hi = 1.0f);
+
+// ||a - b|| / ||b|| in double precision (b is the reference). Infinite if a has NaN/Inf.
+double rel_l2(std::span<const float> a, std::span<const double> ref);
+double rel_l2(std::span<const float> a, std::span<const float> ref);
+
+// ../shared beside the checkout, or empty when it is absent (tests then skip what needs it).
+std::filesystem::path shared_dir();
+
+// A float bit pattern that no kernel produces by accident: outputs are filled with it first.
+constexpr uint32_t kPoisonBits = 0x7fc0dead;  // a quiet NaN
+float poison();
+
+}  // namespace vkmoe::test
