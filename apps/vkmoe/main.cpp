@@ -1,2 +1,50 @@
+// vkmoe: the command line. Each subcommand lives in its own cmd_*.cpp.
 #include <cstdio>
-int main() { std::puts("vkmoe: under construction"); return 0; }
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "apps/vkmoe/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(const std::vector<std::string>& args);
+  const char* help;
+};
+
+const Command kCommands[] = {
+    {"devices", vkmoe::cmd_devices, "list Vulkan devices and their capabilities (--json)"},
+    {"selfcheck", vkmoe::cmd_selfcheck, "run a compute self-check on a device (--device N|NAME)"},
+};
+
+void usage() {
+  std::printf("usage: vkmoe <command> [options]\n\ncommands:\n");
+  for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.help);
+  std::printf("\ncommon options: --device N|NAME  choose the Vulkan device (default: the best)\n");
+  std::printf("environment:   VKMOE_VALIDATE=1  enable the Khronos validation layer\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
+    usage();
+    return argc < 2 ? 1 : 0;
+  }
+  std::vector<std::string> args(argv + 2, argv + argc);
+  for (const auto& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) != 0) continue;
+    try {
+      return c.run(args);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "vkmoe %s: error: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "vkmoe: unknown command '%s'\n\n", argv[1]);
+  usage();
+  return 1;
+}

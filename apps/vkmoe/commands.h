@@ -1,0 +1,10 @@
+#pragma once
+#include <string>
+#include <vector>
+
+namespace vkmoe {
+
+int cmd_devices(const std::vector<std::string>& args);
+int cmd_selfcheck(const std::vector<std::string>& args);
+
+}  // namespace vkmoe
