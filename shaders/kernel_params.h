@@ -1,24 +1,11 @@
-// Push-constant blocks shared by C++ and GLSL: one definition, so the two sides cannot drift.
-// GLSL includes this inside `layout(push_constant) uniform`, C++ as plain structs with a
-// static_assert on each size.
+// Push constants of the basic kernels (reduce_sum, scale_add_u32). See params_common.h.
 #ifndef VKMOE_KERNEL_PARAMS_H
 #define VKMOE_KERNEL_PARAMS_H
+#include "params_common.h"
 
 #ifdef __cplusplus
-#include <cstdint>
 namespace vkmoe {
-using uint = uint32_t;
-#define VKMOE_PARAMS(name) struct name
-#define VKMOE_PARAMS_END(name, bytes) \
-  ;                                   \
-  static_assert(sizeof(name) == (bytes), #name " must match its GLSL push-constant block")
-#else
-#define VKMOE_PARAMS(name) layout(push_constant) uniform name##_block
-#define VKMOE_PARAMS_END(name, bytes) p
 #endif
-
-// A GLSL shader may declare one push-constant block: it defines USE_<NAME> before including
-// this file to pick its own. C++ sees every block.
 
 #if defined(__cplusplus) || defined(USE_REDUCE_PARAMS)
 // reduce_sum: sums n floats; each workgroup writes one partial sum.
@@ -40,8 +27,5 @@ VKMOE_PARAMS(ScaleAddParams) {
 
 #ifdef __cplusplus
 }  // namespace vkmoe
-#undef VKMOE_PARAMS
-#undef VKMOE_PARAMS_END
 #endif
-
 #endif
