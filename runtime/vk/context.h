@@ -33,6 +33,8 @@ class Context {
   Pipelines& pipelines() { return *pipelines_; }
   Transfer& transfer() { return *transfer_; }
   const std::vector<DeviceCaps>& devices() const { return devices_; }
+  // A small buffer bound where a kernel's optional input or output is not used.
+  const Buffer& dummy() const { return dummy_; }
 
  private:
   // Declaration order is destruction order reversed: transfer and pipelines go first.
@@ -42,6 +44,7 @@ class Context {
   std::unique_ptr<Allocator> allocator_;
   std::unique_ptr<Pipelines> pipelines_;
   std::unique_ptr<Transfer> transfer_;
+  Buffer dummy_;
 };
 
 }  // namespace vkmoe
