@@ -702,3 +702,18 @@ TEST_CASE("copying a shared model through the writer keeps every key and tensor"
     CHECK(std::equal(sd.begin(), sd.end(), cd.begin(), cd.end()));
   }
 }
+
+TEST_CASE("the committed fuzz seeds are valid files") {
+  // fuzz/corpus beside tests/, found from this source file so the test needs no configuration.
+  auto corpus = std::filesystem::path(__FILE__).parent_path().parent_path() / "fuzz" / "corpus";
+  REQUIRE(std::filesystem::is_directory(corpus));
+  int seen = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(corpus)) {
+    CAPTURE(entry.path());
+    GgufFile f = GgufFile::open(entry.path());
+    for (const auto& m : f.metadata()) CHECK(f.get_value(m.key).has_value());
+    check_tensors_inside(f);
+    ++seen;
+  }
+  CHECK(seen >= 5);
+}

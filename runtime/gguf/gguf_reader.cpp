@@ -9,6 +9,7 @@
 #include <bit>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -567,9 +568,15 @@ std::vector<float> GgufFile::get_f32_array(std::string_view key) const {
   out.resize(e->array_size);
   const uint8_t* p = impl_->data + e->pos;
   if (e->array_type == GgufValueType::FLOAT32) {
-    std::memcpy(out.data(), p, out.size() * sizeof(float));
+    if (!out.empty()) std::memcpy(out.data(), p, out.size() * sizeof(float));  // data() may be null
   } else {
-    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(load<double>(p + 8 * i));
+    for (size_t i = 0; i < out.size(); ++i) {
+      double v = load<double>(p + 8 * i);
+      // Narrowing a finite double beyond float's range is undefined behaviour, so refuse it.
+      if (std::isfinite(v) && std::fabs(v) > std::numeric_limits<float>::max())
+        impl_->fail(cat("key ", quote_name(key), " element ", i, " value ", format_double(v), " does not fit float32"));
+      out[i] = static_cast<float>(v);
+    }
   }
   return out;
 }

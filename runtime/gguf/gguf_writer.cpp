@@ -4,6 +4,8 @@
 
 #include <bit>
 #include <cerrno>
+#include <cmath>
+#include <limits>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -50,7 +52,10 @@ void put_payload(std::vector<uint8_t>& out, const GgufValue& v, uint32_t depth, 
     case GgufValueType::INT32: return put_checked<int32_t>(out, v.i, key);
     case GgufValueType::UINT64: return put<uint64_t>(out, v.u);
     case GgufValueType::INT64: return put<int64_t>(out, v.i);
-    case GgufValueType::FLOAT32: return put<float>(out, static_cast<float>(v.f));
+    case GgufValueType::FLOAT32:
+      if (std::isfinite(v.f) && std::fabs(v.f) > std::numeric_limits<float>::max())
+        invalid(key, std::to_string(v.f) + " does not fit float32");
+      return put<float>(out, static_cast<float>(v.f));
     case GgufValueType::FLOAT64: return put<double>(out, v.f);
     case GgufValueType::BOOL: return put<uint8_t>(out, v.u != 0);
     case GgufValueType::STRING: return put_string(out, v.s);
