@@ -9,6 +9,7 @@ packages=(
   glslc glslang-tools spirv-tools
   doctest-dev libglfw3-dev libimgui-dev libstb-dev xvfb
   clang libclang-rt-14-dev
+  libicu-dev
 )
 
 missing=()
