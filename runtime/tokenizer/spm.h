@@ -11,7 +11,7 @@
 namespace vkmoe {
 
 // Appends the ids of raw text (no special tokens in it) to out; add_space_prefix puts the "▁"
-// in front that SentencePiece adds to text at the start or after a special token.
+// in front that SentencePiece adds at the start of a text.
 void spm_encode(std::string_view text, bool add_space_prefix, const Vocab& vocab,
                 const StringMap<int32_t>& index, std::vector<int32_t>& out);
 

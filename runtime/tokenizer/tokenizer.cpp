@@ -88,17 +88,16 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
 
   std::vector<int32_t> out;
   if (add_special && vocab_.add_bos && vocab_.bos != kNoToken) out.push_back(vocab_.bos);
-  bool after_special = true;
   for (const Fragment& f : fragments) {
     if (f.token != kNoToken) {
       out.push_back(f.token);
-      after_special = true;
       continue;
     }
     std::string_view piece = text.substr(f.begin, f.end - f.begin);
     if (bpe_) bpe_->encode(piece, index_, out);
-    else spm_encode(piece, vocab_.add_space_prefix && after_special, vocab_, index_, out);
-    after_special = false;
+    // SentencePiece's "▁" goes in front of the text's start only, not after special tokens
+    // (Hugging Face's prepend_scheme "first"): "</s> [INST]" stays "</s>▁[INST]".
+    else spm_encode(piece, vocab_.add_space_prefix && f.begin == 0, vocab_, index_, out);
   }
   if (add_special && vocab_.add_eos && vocab_.eos != kNoToken) out.push_back(vocab_.eos);
   return out;
@@ -120,27 +119,27 @@ bool Tokenizer::is_end_of_turn(int32_t id) const {
   return std::binary_search(end_of_turn_.begin(), end_of_turn_.end(), id);
 }
 
-void Tokenizer::append_piece(int32_t id, bool render_special, bool& at_boundary, std::string& out) const {
+void Tokenizer::append_piece(int32_t id, bool render_special, bool& at_start, std::string& out) const {
   std::string_view piece = token_piece(id);
   TokenType t = vocab_.type(id);
-  bool special = is_control(t);
-  if (!special && t != TokenType::UserDefined && at_boundary && !bpe_ && vocab_.add_space_prefix &&
+  bool control = is_control(t);
+  if (!control && t != TokenType::UserDefined && at_start && !bpe_ && vocab_.add_space_prefix &&
       !piece.empty() && piece.front() == ' ') {
     piece.remove_prefix(1);
   }
-  if (!special || render_special) out += piece;
-  at_boundary = special || t == TokenType::UserDefined;
+  if (!control || render_special) out += piece;
+  if (!control) at_start = false;
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool render_special) const {
   std::string out;
-  bool at_boundary = true;
-  for (int32_t id : ids) append_piece(id, render_special, at_boundary, out);
+  bool at_start = true;
+  for (int32_t id : ids) append_piece(id, render_special, at_start, out);
   return out;
 }
 
 std::string StreamDecoder::push(int32_t id) {
-  tokenizer_.append_piece(id, render_special_, at_boundary_, pending_);
+  tokenizer_.append_piece(id, render_special_, at_start_, pending_);
   size_t n = utf8_complete_prefix(pending_);
   std::string out = utf8_sanitize(std::string_view(pending_).substr(0, n));
   pending_.erase(0, n);

@@ -45,10 +45,9 @@ class Tokenizer {
 
  private:
   friend class StreamDecoder;
-  // Appends id's bytes to out. at_boundary: nothing but special tokens precede it, so a
-  // SentencePiece piece drops the space its encoder added there; updated for the next token.
-  void append_piece(int32_t id, bool render_special, bool& at_boundary, std::string& out) const;
-  void encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out) const;
+  // Appends id's bytes to out. at_start: only control tokens precede it, so a SentencePiece
+  // piece drops the space its encoder put in front of the text; updated for the next token.
+  void append_piece(int32_t id, bool render_special, bool& at_start, std::string& out) const;
 
   Vocab vocab_;
   StringMap<int32_t> index_;
@@ -71,7 +70,7 @@ class StreamDecoder {
  private:
   const Tokenizer& tokenizer_;
   bool render_special_;
-  bool at_boundary_ = true;
+  bool at_start_ = true;
   std::string pending_;
 };
 
