@@ -45,14 +45,15 @@ void BytePairEncoder::encode(std::string_view text, const StringMap<int32_t>& in
 }
 
 std::string byte_level_decode(std::string_view token_text) {
+  // As Hugging Face's ByteLevel decoder: all characters are byte images, or the text is kept as
+  // written (added tokens such as "<｜end▁of▁sentence｜>").
   std::string bytes;
   for (size_t pos = 0; pos < token_text.size();) {
     char32_t cp;
     size_t len = utf8_decode(token_text, pos, cp);
     int b = unicode_to_byte(cp);
-    // A character outside the byte map (only in malformed vocabularies) is kept as written.
-    if (b >= 0) bytes += char(b);
-    else bytes.append(token_text.substr(pos, len));
+    if (b < 0) return std::string(token_text);
+    bytes += char(b);
     pos += len;
   }
   return bytes;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "runtime/gguf/gguf_reader.h"
 #include "runtime/tokenizer/spm.h"
 #include "runtime/tokenizer/unicode.h"
 
@@ -18,6 +19,14 @@ constexpr std::string_view kEndOfTurnTexts[] = {
 bool is_control(TokenType t) { return t == TokenType::Control || t == TokenType::Unknown; }
 
 }  // namespace
+
+Tokenizer Tokenizer::from_gguf(const GgufFile& file) {
+  try {
+    return Tokenizer(load_vocab(file));
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(file.name() + ": " + e.what());
+  }
+}
 
 Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
   const size_t n = vocab_.tokens.size();
@@ -35,15 +44,12 @@ Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
   pieces_.reserve(n);
   for (int32_t id = 0; id < int32_t(n); ++id) {
     TokenType t = vocab_.type(id);
-    if (!bpe_) pieces_.push_back(spm_decode(vocab_, id));
-    else if (t == TokenType::Normal || t == TokenType::Undefined) pieces_.push_back(byte_level_decode(vocab_.tokens[size_t(id)]));
-    else pieces_.push_back(vocab_.tokens[size_t(id)]);  // added tokens are stored as plain text
-    if ((is_control(t) || t == TokenType::UserDefined) && !vocab_.tokens[size_t(id)].empty()) specials_.push_back(id);
+    pieces_.push_back(bpe_ ? byte_level_decode(vocab_.tokens[size_t(id)]) : spm_decode(vocab_, id));
+    if ((is_control(t) || t == TokenType::UserDefined) && !pieces_.back().empty()) specials_.push_back(id);
   }
   // Longest first, so that a token whose text contains another's wins.
-  std::stable_sort(specials_.begin(), specials_.end(), [&](int32_t a, int32_t b) {
-    return vocab_.tokens[size_t(a)].size() > vocab_.tokens[size_t(b)].size();
-  });
+  std::stable_sort(specials_.begin(), specials_.end(),
+                   [&](int32_t a, int32_t b) { return pieces_[size_t(a)].size() > pieces_[size_t(b)].size(); });
 
   for (std::string_view text : kEndOfTurnTexts) {
     auto it = index_.find(text);
@@ -66,9 +72,11 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
   };
   std::vector<Fragment> fragments;
   if (!text.empty()) fragments.push_back({0, text.size(), kNoToken});
-  for (int32_t id : specials_) {
-    if (!parse_special && vocab_.type(id) != TokenType::UserDefined) continue;
-    const std::string& name = vocab_.tokens[size_t(id)];
+  // Matched by the bytes they stand for: DeepSeek's added tokens "ø", "ö"... are the bytes
+  // 0xF8, 0xF6..., not those letters.
+  for (size_t k = 0; parse_special && k < specials_.size(); ++k) {
+    const int32_t id = specials_[k];
+    const std::string& name = pieces_[size_t(id)];
     std::vector<Fragment> next;
     for (const Fragment& f : fragments) {
       if (f.token != kNoToken) {

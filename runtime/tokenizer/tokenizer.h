@@ -21,9 +21,9 @@ class Tokenizer {
   // Throws std::invalid_argument when vocab.model or vocab.pre is unsupported.
   explicit Tokenizer(Vocab vocab);
 
-  // add_special: BOS/EOS where the vocabulary asks for them. parse_special: control tokens
-  // written in the text (e.g. "<|im_start|>") become their ids; user-defined tokens (e.g.
-  // Qwen3's "<think>") always do, as in Hugging Face tokenizers and llama.cpp.
+  // add_special: BOS/EOS where the vocabulary asks for them. parse_special: control and
+  // user-defined tokens written in the text (e.g. "<|im_start|>", Qwen3's "<think>") become
+  // their ids; without it they are tokenized as any other text.
   std::vector<int32_t> encode(std::string_view text, bool add_special = false,
                               bool parse_special = false) const;
 
