@@ -184,7 +184,12 @@ TEST_CASE("pre-tokenizers split like the models' regexes") {
   CHECK(PreTokenizer("qwen2").split("I'm 123\n\n  x") == V{"I", "'m", " ", "1", "2", "3", "\n\n", " ", " x"});
   CHECK(PreTokenizer("llama-bpe").split("12345 ok") == V{"123", "45", " ok"});
   CHECK(PreTokenizer("llama-bpe").ignore_merges());
+  CHECK(PreTokenizer("llama-bpe").split("I'M here\t\n") == V{"I", "'M", " here", "\t\n"});
+  CHECK(PreTokenizer("olmo").split("a  b") == V{"a", " ", " b"});
   CHECK(PreTokenizer("deepseek-v3").split("ab 1234") == V{"ab", " ", "123", "4"});
+  CHECK(PreTokenizer("deepseek-v3").split("Hello, world! this.cpp") ==
+        V{"Hello", ",", " world", "!", " this", ".cpp"});
+  CHECK(PreTokenizer("deepseek-v3").split("\xE4\xBD\xA0\xE5\xA5\xBD" "abc") == V{"\xE4\xBD\xA0\xE5\xA5\xBD", "abc"});
   CHECK_THROWS_AS(PreTokenizer("no-such-pre"), std::invalid_argument);
 }
 
