@@ -1,8 +1,8 @@
 // A tokenizer vocabulary as GGUF stores it under tokenizer.ggml.*, independent of the file reader.
 #pragma once
 #include <cstdint>
-#include <string>
 #include <functional>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -54,6 +54,5 @@ StringMap<int32_t> index_tokens(const Vocab& vocab);
 // Reads tokenizer.ggml.* from a GGUF file, with llama.cpp's defaults for absent keys.
 // Throws std::runtime_error naming the file when the token list is missing.
 Vocab load_vocab(const GgufFile& file);
-
 
 }  // namespace vkmoe
