@@ -10,6 +10,7 @@ packages=(
   doctest-dev libglfw3-dev libimgui-dev libstb-dev xvfb
   nlohmann-json3-dev
   clang libclang-rt-14-dev
+  libicu-dev
 )
 
 missing=()
