@@ -1,0 +1,76 @@
+// Hyperparameters of a supported MoE architecture, read from GGUF metadata. Every shape below
+// uses H = n_embd, Dk = head_dim_k, Dv = head_dim_v.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "runtime/kernels/router.h"
+
+namespace vkmoe {
+
+class GgufFile;
+
+enum class Arch {
+  qwen3moe,  // Qwen3-MoE: per-head QK-norm, NeoX RoPE, softmax top-k renormalised
+  qwen2moe,  // Qwen1.5/2-MoE: QKV biases, NeoX RoPE, shared expert with a sigmoid gate
+  mixtral,   // "llama" with experts: normal RoPE, top-k then softmax
+  olmoe,     // OLMoE: QK-norm over the whole q/k vectors, NeoX RoPE, softmax top-k
+  deepseek2, // DeepSeek-V2/V3: MLA attention, leading dense layers, shared experts, groups
+};
+const char* arch_name(Arch a);
+
+enum class RopeLayout { normal, neox };  // normal: pairs (2i, 2i+1); neox: pairs (i, i + n_rot/2)
+
+struct ModelConfig {
+  Arch arch = Arch::qwen3moe;
+  std::string arch_key;       // general.architecture as written in the file
+  std::string name;           // general.name
+
+  uint32_t n_vocab = 0;       // rows of token_embd [H, n_vocab] and output [H, n_vocab]
+  uint32_t n_embd = 0;        // H: width of the residual stream
+  uint32_t n_layer = 0;       // transformer blocks
+  uint32_t n_ctx_train = 0;   // context length the model was trained with
+  uint32_t n_head = 0;        // query heads: attn_q is [H, n_head * Dk]
+  uint32_t n_head_kv = 0;     // key/value heads: attn_k [H, n_head_kv * Dk], attn_v [H, n_head_kv * Dv]
+  uint32_t head_dim_k = 0;    // Dk: per-head query/key width
+  uint32_t head_dim_v = 0;    // Dv: per-head value width; attn_output is [n_head * Dv, H]
+  float norm_eps = 1e-6f;     // RMSNorm epsilon
+
+  RopeLayout rope_layout = RopeLayout::neox;
+  uint32_t n_rot = 0;         // rotated dims per head (<= Dk)
+  float rope_freq_base = 10000.0f;
+  float rope_freq_scale = 1.0f;  // 1 / rope.scaling.factor for linear or YaRN scaling
+  bool rope_yarn = false;        // YaRN scaling from rope.scaling.type
+  uint32_t rope_yarn_orig_ctx = 0;
+  float rope_yarn_log_mul = 0.0f;  // DeepSeek's rope.scaling.yarn_log_multiplier
+
+  bool qk_norm_per_head = false;  // attn_q_norm [Dk], attn_k_norm [Dk] (Qwen3)
+  bool qk_norm_full = false;      // attn_q_norm [n_head*Dk], attn_k_norm [n_head_kv*Dk] (OLMoE)
+  bool qkv_bias = false;          // attn_q/k/v.bias (Qwen2-MoE)
+
+  uint32_t n_expert = 0;        // E: routed experts per MoE layer
+  uint32_t n_expert_used = 0;   // k: experts per token
+  uint32_t n_ff_exp = 0;        // F: ffn_gate_exps/ffn_up_exps [H, F, E], ffn_down_exps [F, H, E]
+  uint32_t n_expert_shared = 0; // shared experts (DeepSeek: count; Qwen2-MoE: 1)
+  uint32_t n_ff_shexp = 0;      // shared expert width: ffn_*_shexp [H, n_ff_shexp] / [n_ff_shexp, H]
+  bool shared_gate = false;     // ffn_gate_inp_shexp [H]: sigmoid-gated shared expert (Qwen2-MoE)
+  uint32_t n_layer_dense_lead = 0;  // leading layers with a dense FFN (DeepSeek)
+  uint32_t n_ff = 0;            // dense FFN width: ffn_gate/ffn_up [H, n_ff], ffn_down [n_ff, H]
+  RouterConfig router;          // gating scheme for the routed experts
+
+  // DeepSeek-V2/V3 multi-head latent attention (0 where unused).
+  uint32_t q_lora_rank = 0;     // attn_q_a [H, q_lora_rank]; 0: attn_q is a plain projection
+  uint32_t kv_lora_rank = 0;    // attn_kv_a_mqa [H, kv_lora_rank + rope dims]
+  uint32_t qk_rope_dim = 0;     // rotated part of each query/key head
+  uint32_t qk_nope_dim = 0;     // unrotated part: Dk = qk_nope_dim + qk_rope_dim
+
+  int32_t bos = -1, eos = -1;
+
+  std::string describe() const;  // one paragraph for `vkmoe inspect`
+};
+
+// Throws a GgufError-style message naming the file for an unsupported architecture or a
+// missing or impossible hyperparameter.
+ModelConfig load_model_config(const GgufFile& file);
+
+}  // namespace vkmoe

@@ -1,0 +1,20 @@
+// CPU reference forward pass in double precision on the file's dequantized weights: the
+// ground truth the GPU forward is tested against. Slow and simple on purpose.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace vkmoe {
+
+class GgufFile;
+struct ModelConfig;
+
+// Logits of every position of `tokens` (causal), row-major [tokens.size(), n_vocab].
+std::vector<double> reference_forward(const GgufFile& file, const ModelConfig& cfg, std::span<const int32_t> tokens);
+
+// Greedy continuation of `prompt` by `steps` tokens (recomputes from scratch each step).
+std::vector<int32_t> reference_greedy(const GgufFile& file, const ModelConfig& cfg, std::span<const int32_t> prompt,
+                                      int steps);
+
+}  // namespace vkmoe
