@@ -95,6 +95,10 @@ uint32_t Allocator::memory_type_for(MemoryUse use, uint32_t allowed) const {
       required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
       preferred = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
       break;
+    case MemoryUse::spill:
+      required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
+      avoided = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;  // system RAM, not the BAR window
+      break;
   }
   int best = -1, best_score = -1;
   for (uint32_t i = 0; i < types.size(); ++i) {
@@ -104,7 +108,7 @@ uint32_t Allocator::memory_type_for(MemoryUse use, uint32_t allowed) const {
   }
   if (best < 0)
     throw std::runtime_error(std::string("no memory type on ") + device_.caps().name +
-                             " suits " + (use == MemoryUse::device ? "device" : use == MemoryUse::upload ? "upload" : "readback") +
+                             " suits " + (use == MemoryUse::device ? "device" : use == MemoryUse::upload ? "upload" : use == MemoryUse::spill ? "spill" : "readback") +
                              " buffers");
   return static_cast<uint32_t>(best);
 }

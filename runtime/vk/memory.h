@@ -21,6 +21,7 @@ enum class MemoryUse {
   device,    // weights, activations: device-local
   upload,    // staging for uploads: host-visible, coherent, written sequentially
   readback,  // results read by the CPU: host-visible, cached where possible
+  spill,     // weights that do not fit the device: host-visible system memory the GPU reads
 };
 
 // A byte range of a buffer as bound to one descriptor.

@@ -1,0 +1,115 @@
+// vkmoe inspect model.gguf: hyperparameters, tensors, expert bytes, active bytes per token and
+// the memory plan against every device.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "apps/vkmoe/args.h"
+#include "apps/vkmoe/commands.h"
+#include "runtime/gguf/gguf_reader.h"
+#include "runtime/memory/plan.h"
+#include "runtime/model/model_config.h"
+#include "runtime/model/model_stats.h"
+#include "runtime/vk/caps.h"
+#include "runtime/vk/instance.h"
+
+namespace vkmoe {
+
+static std::string shape_string(const std::vector<uint64_t>& shape) {
+  std::string s;
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? " x " : "") + std::to_string(shape[i]);
+  return s;
+}
+
+static std::string count_string(uint64_t n) {
+  char buf[32];
+  if (n >= 1000000000ull) std::snprintf(buf, sizeof buf, "%.2fB", n / 1e9);
+  else if (n >= 1000000ull) std::snprintf(buf, sizeof buf, "%.2fM", n / 1e6);
+  else std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(n));
+  return buf;
+}
+
+int cmd_inspect(const std::vector<std::string>& argv) {
+  Args args(argv, {"--device", "-c", "--ctx", "--batch", "--mem-budget"}, {"--json", "--spill", "--tensors"});
+  if (args.positional().size() != 1) throw std::invalid_argument("usage: vkmoe inspect model.gguf [--device N] [-c N] [--mem-budget 8G] [--spill] [--json]");
+  const std::string path = args.positional()[0];
+  auto file = GgufFile::open(path);
+  auto cfg = load_model_config(file);
+  auto stats = model_stats(file, cfg);
+  PlanOptions opt;
+  opt.n_ctx = static_cast<uint32_t>(args.get_int("-c", args.get_int("--ctx", 4096)));
+  opt.n_batch = static_cast<uint32_t>(args.get_int("--batch", 512));
+  opt.spill = args.has("--spill");
+  if (args.has("--mem-budget")) opt.mem_budget = parse_bytes(args.get("--mem-budget"));
+
+  Instance instance(InstanceOptions{});
+  auto devices = query_devices(instance);
+  std::vector<size_t> chosen;
+  if (args.has("--device")) chosen.push_back(choose_device(devices, args.get("--device")));
+  else
+    for (size_t i = 0; i < devices.size(); ++i)
+      if (devices[i].usable) chosen.push_back(i);
+
+  if (args.has("--json")) {
+    nlohmann::ordered_json j;
+    j["file"] = path;
+    j["architecture"] = cfg.arch_key;
+    j["name"] = cfg.name;
+    j["hyperparameters"] = {{"n_vocab", cfg.n_vocab}, {"n_embd", cfg.n_embd}, {"n_layer", cfg.n_layer},
+                            {"n_head", cfg.n_head}, {"n_head_kv", cfg.n_head_kv}, {"head_dim_k", cfg.head_dim_k},
+                            {"head_dim_v", cfg.head_dim_v}, {"n_expert", cfg.n_expert}, {"n_expert_used", cfg.n_expert_used},
+                            {"n_ff_exp", cfg.n_ff_exp}, {"n_expert_shared", cfg.n_expert_shared}, {"n_ff_shexp", cfg.n_ff_shexp},
+                            {"gating", gating_name(cfg.router.gating)}, {"rope_freq_base", cfg.rope_freq_base}, {"n_rot", cfg.n_rot}};
+    j["params"] = stats.params;
+    j["bytes"] = stats.bytes;
+    j["active_params_per_token"] = stats.active_params;
+    j["active_bytes_per_token"] = stats.active_bytes;
+    j["layer_expert_bytes"] = stats.layer_expert_bytes;
+    auto tensors = nlohmann::ordered_json::array();
+    for (const auto& t : file.tensors())
+      tensors.push_back({{"name", t.name}, {"type", std::string(ggml_type_name(t.type))}, {"shape", t.shape}, {"bytes", t.bytes}});
+    j["tensors"] = tensors;
+    auto plans = nlohmann::ordered_json::array();
+    for (size_t d : chosen) {
+      auto plan = plan_memory(file, cfg, devices[d], opt);
+      nlohmann::ordered_json pj{{"device", devices[d].name}, {"verdict", verdict_name(plan.verdict)}};
+      for (const auto& c : plan.categories()) pj[c.name] = c.bytes;
+      pj["needed"] = plan.device_total();
+      pj["available"] = plan.available;
+      pj["spilled"] = plan.spilled;
+      pj["spilled_layers"] = plan.spilled_layers;
+      if (!plan.error.empty()) pj["error"] = plan.error;
+      plans.push_back(pj);
+    }
+    j["memory_plans"] = plans;
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+
+  std::printf("%s: GGUF v%u, %s\n", path.c_str(), file.version(), format_bytes(file.file_size()).c_str());
+  if (!cfg.name.empty()) std::printf("name: %s\n", cfg.name.c_str());
+  std::printf("%s", cfg.describe().c_str());
+  std::printf("parameters: %s total, %s active per token (%s of them in routed experts)\n", count_string(stats.params).c_str(),
+              count_string(stats.active_params).c_str(), count_string(stats.expert_params).c_str());
+  std::printf("bytes: %s total, %s of routed experts; active bytes per token: %s (this bounds decode speed)\n",
+              format_bytes(stats.bytes).c_str(), format_bytes(stats.expert_bytes).c_str(), format_bytes(stats.active_bytes).c_str());
+  std::printf("routed expert bytes per layer:");
+  for (size_t l = 0; l < stats.layer_expert_bytes.size(); ++l)
+    std::printf("%s %zu: %s", l ? "," : "", l, format_bytes(stats.layer_expert_bytes[l]).c_str());
+  std::printf("\n\n");
+  const bool all = args.has("--tensors") || file.tensors().size() <= 40;
+  std::printf("%-36s %-6s %-22s %12s\n", "tensor", "type", "shape", "bytes");
+  size_t shown = 0;
+  for (const auto& t : file.tensors()) {
+    if (!all && t.name.rfind("blk.", 0) == 0 && t.name.rfind("blk.0.", 0) != 0) continue;
+    std::printf("%-36s %-6s %-22s %12s\n", t.name.c_str(), std::string(ggml_type_name(t.type)).c_str(),
+                shape_string(t.shape).c_str(), format_bytes(t.bytes).c_str());
+    ++shown;
+  }
+  if (shown < file.tensors().size())
+    std::printf("(%zu more tensors in layers 1..%u; --tensors lists all)\n", file.tensors().size() - shown, cfg.n_layer - 1);
+  std::printf("\ncontext %u, batch %u%s\n", opt.n_ctx, opt.n_batch, opt.mem_budget ? (", budget " + format_bytes(opt.mem_budget)).c_str() : "");
+  for (size_t d : chosen) std::printf("%s", plan_memory(file, cfg, devices[d], opt).summary(devices[d].name).c_str());
+  return 0;
+}
+
+}  // namespace vkmoe

@@ -1,0 +1,167 @@
+#include "runtime/memory/plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "runtime/gguf/gguf_reader.h"
+#include "runtime/model/model_config.h"
+#include "runtime/vk/caps.h"
+
+namespace vkmoe {
+
+const char* verdict_name(PlanVerdict v) {
+  switch (v) {
+    case PlanVerdict::fits: return "fits";
+    case PlanVerdict::fits_with_spill: return "fits with spill";
+    case PlanVerdict::does_not_fit: return "does not fit";
+  }
+  return "?";
+}
+
+uint64_t parse_bytes(const std::string& text) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("cannot read a size from '" + text + "' (examples: 8G, 512M, 1.5GiB)");
+  }
+  std::string unit = text.substr(used);
+  for (auto& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  double mul = 1;
+  if (unit == "" || unit == "B") mul = 1;
+  else if (unit == "K" || unit == "KB" || unit == "KIB") mul = 1024.0;
+  else if (unit == "M" || unit == "MB" || unit == "MIB") mul = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GB" || unit == "GIB") mul = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "TB" || unit == "TIB") mul = 1024.0 * 1024 * 1024 * 1024;
+  else throw std::invalid_argument("unknown size unit in '" + text + "' (use K, M, G or T)");
+  if (!(v >= 0) || v * mul > 1.8e19) throw std::invalid_argument("size '" + text + "' is out of range");
+  return static_cast<uint64_t>(v * mul);
+}
+
+static uint64_t align_up(uint64_t x, uint64_t a) { return a ? (x + a - 1) / a * a : x; }
+
+static uint32_t layer_of(const std::string& name) {
+  if (name.rfind("blk.", 0) != 0) return UINT32_MAX;
+  return static_cast<uint32_t>(std::strtoul(name.c_str() + 4, nullptr, 10));
+}
+
+MemoryPlan plan_memory(const GgufFile& file, const ModelConfig& cfg, const DeviceCaps& caps, const PlanOptions& opt) {
+  MemoryPlan plan;
+  const uint64_t range = opt.max_piece ? std::min<uint64_t>(opt.max_piece, caps.max_storage_buffer_range)
+                                       : caps.max_storage_buffer_range;
+  const uint64_t max_alloc = caps.max_memory_allocation_size ? caps.max_memory_allocation_size : range;
+  const uint64_t piece_limit = std::min(range, max_alloc);
+  const uint64_t align = std::max<uint64_t>(256, caps.storage_buffer_alignment);
+
+  for (const auto& t : file.tensors()) {
+    TensorPlan p;
+    p.name = t.name;
+    p.type = t.type;
+    p.shape = t.shape;
+    p.bytes = t.bytes;
+    p.layer = layer_of(t.name);
+    p.experts = t.shape.size() == 3 && t.name.find("_exps.") != std::string::npos;
+    // Split unit: one expert of a stacked expert tensor, else one row.
+    p.units = p.experts ? t.shape[2] : std::max<uint64_t>(1, t.elements() / t.shape[0]);
+    p.unit_bytes = p.units ? t.bytes / p.units : t.bytes;
+    if (p.unit_bytes > piece_limit) {
+      plan.error = t.name + ": one " + (p.experts ? "expert" : "row") + " takes " + format_bytes(p.unit_bytes) +
+                   ", more than one storage binding on " + caps.name + " (" + format_bytes(piece_limit) + ")";
+      p.units_per_piece = 1;
+    } else {
+      p.units_per_piece = std::max<uint64_t>(1, piece_limit / std::max<uint64_t>(1, p.unit_bytes));
+      // Keep piece starts aligned for the binding offset rule: whole units per piece suffice since
+      // each piece is its own buffer.
+    }
+    p.pieces = static_cast<uint32_t>((p.units + p.units_per_piece - 1) / p.units_per_piece);
+    plan.weights += align_up(t.bytes, align) + (p.pieces - 1) * align;
+    plan.tensors.push_back(std::move(p));
+  }
+
+  // KV cache in f16 for every layer; MLA caches the compressed latent plus the rope key.
+  const uint64_t per_token_layer =
+      cfg.kv_lora_rank ? static_cast<uint64_t>(cfg.kv_lora_rank + cfg.qk_rope_dim) * 2
+                       : static_cast<uint64_t>(cfg.n_head_kv) * (cfg.head_dim_k + cfg.head_dim_v) * 2;
+  plan.kv_cache = per_token_layer * opt.n_ctx * cfg.n_layer;
+
+  // Activations for one batch: residual, normed copy, q/k/v/attention output, router outputs,
+  // the experts' hidden [B, k, F] and per-slot outputs [B, k, H] (attention streams: no score matrix).
+  const uint64_t B = opt.n_batch, H = cfg.n_embd;
+  const uint64_t qkv = static_cast<uint64_t>(cfg.n_head) * cfg.head_dim_k + static_cast<uint64_t>(cfg.n_head_kv) * (cfg.head_dim_k + cfg.head_dim_v);
+  const uint64_t ff = std::max<uint64_t>({cfg.n_ff_exp, cfg.n_ff_shexp, cfg.n_ff});
+  plan.activations = 4 * B * (3 * H + qkv + static_cast<uint64_t>(cfg.n_head) * cfg.head_dim_v + 2ull * cfg.n_expert +
+                              static_cast<uint64_t>(cfg.n_expert_used) * (2 * ff + H));
+  plan.logits = 4ull * cfg.n_vocab * std::min<uint64_t>(B, 8);
+  plan.overhead = 2 * (16ull << 20) + (32ull << 20);
+
+  // Budget: device-local heaps (VK_EXT_memory_budget's figure where present), capped by the user.
+  uint64_t local = 0, host = 0;
+  for (const auto& h : caps.heaps) (h.device_local ? local : host) += h.budget;
+  plan.available = opt.mem_budget ? std::min(opt.mem_budget, local ? local : host) : local;
+  plan.host_available = host ? host : local;
+
+  if (!plan.error.empty()) {
+    plan.verdict = PlanVerdict::does_not_fit;
+    return plan;
+  }
+  if (plan.device_total() <= plan.available) return plan;
+  if (!opt.spill) {
+    plan.verdict = PlanVerdict::does_not_fit;
+    return plan;
+  }
+  // Spill experts from the last layer backwards until the rest fits.
+  for (uint32_t l = cfg.n_layer; l-- > 0 && plan.device_total() > plan.available;) {
+    bool any = false;
+    for (auto& t : plan.tensors)
+      if (t.layer == l && t.experts && !t.spilled) {
+        t.spilled = true;
+        const uint64_t b = align_up(t.bytes, align) + (t.pieces - 1) * align;
+        plan.weights -= b;
+        plan.spilled += b;
+        any = true;
+      }
+    if (any) plan.spilled_layers.insert(plan.spilled_layers.begin(), l);
+  }
+  plan.verdict = plan.device_total() <= plan.available && plan.spilled <= plan.host_available
+                     ? PlanVerdict::fits_with_spill
+                     : PlanVerdict::does_not_fit;
+  return plan;
+}
+
+std::vector<PlanCategory> MemoryPlan::categories() const {
+  return {{"weights", weights}, {"KV cache", kv_cache}, {"activations", activations}, {"logits", logits},
+          {"staging and overhead", overhead}};
+}
+
+std::string MemoryPlan::summary(const std::string& device_name) const {
+  std::ostringstream o;
+  o << "memory plan on " << device_name << ": " << verdict_name(verdict) << "\n";
+  if (!error.empty()) o << "  " << error << "\n";
+  for (const auto& c : categories()) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "  %-22s %12s\n", c.name, format_bytes(c.bytes).c_str());
+    o << buf;
+  }
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "  %-22s %12s\n  %-22s %12s\n", "needed on the device", format_bytes(device_total()).c_str(),
+                "available", format_bytes(available).c_str());
+  o << buf;
+  if (device_total() > available) {
+    std::snprintf(buf, sizeof buf, "  %-22s %12s\n", "shortfall", format_bytes(device_total() - available).c_str());
+    o << buf;
+  }
+  if (spilled) {
+    o << "  spilled to system memory: " << format_bytes(spilled) << " (experts of layer";
+    o << (spilled_layers.size() > 1 ? "s " : " ");
+    for (size_t i = 0; i < spilled_layers.size(); ++i) o << (i ? "," : "") << spilled_layers[i];
+    o << "; host memory available " << format_bytes(host_available) << ")\n";
+  }
+  if (verdict == PlanVerdict::does_not_fit && error.empty() && spilled == 0)
+    o << "  try a smaller context (-c), a smaller --batch, or --spill to keep some experts in system memory\n";
+  return o.str();
+}
+
+}  // namespace vkmoe

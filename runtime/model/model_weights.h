@@ -1,0 +1,54 @@
+// A model's weights resident on the device, placed by the memory plan: each tensor is one or
+// more pieces (buffers no larger than one storage binding), split by expert or by rows.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/memory/plan.h"
+#include "runtime/quant/ggml_type.h"
+#include "runtime/vk/memory.h"
+
+namespace vkmoe {
+
+class Context;
+class GgufFile;
+
+struct DeviceTensor {
+  std::string name;
+  GgmlType type = GgmlType::F32;
+  std::vector<uint64_t> shape;  // GGML order
+  bool experts = false;         // stacked routed experts: split unit is one expert
+  bool spilled = false;         // in host-visible system memory
+  uint64_t units_per_piece = 0; // experts or rows per piece
+  uint64_t unit_bytes = 0;
+  std::vector<Buffer> pieces;
+
+  std::vector<BufferRange> ranges() const;
+  uint64_t bytes() const;
+};
+
+struct LoadReport {
+  uint64_t bytes = 0;
+  double seconds = 0;
+  double gb_per_s = 0;
+};
+
+class ModelWeights {
+ public:
+  const DeviceTensor& get(const std::string& name) const;  // throws naming the tensor
+  const DeviceTensor* find(const std::string& name) const;
+  const std::map<std::string, DeviceTensor>& all() const { return tensors_; }
+  LoadReport report;
+
+ private:
+  friend ModelWeights upload_weights(Context&, const GgufFile&, const MemoryPlan&, bool);
+  std::map<std::string, DeviceTensor> tensors_;
+};
+
+// Allocates every tensor as the plan says and streams the bytes from the mapped file, with a
+// progress bar on a terminal. Refuses a plan that does not fit, before allocating anything.
+ModelWeights upload_weights(Context& ctx, const GgufFile& file, const MemoryPlan& plan, bool progress);
+
+}  // namespace vkmoe

@@ -1,0 +1,209 @@
+#include "runtime/model/synthetic_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+
+#include "runtime/quant/quant.h"
+
+namespace vkmoe {
+
+uint64_t SplitMix::next() {
+  uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+float SplitMix::uniform(float lo, float hi) {
+  return lo + (hi - lo) * static_cast<float>((next() >> 40) * (1.0 / 16777216.0));
+}
+
+float SplitMix::normal() {
+  const double u1 = ((next() >> 11) + 1.0) * (1.0 / 9007199254740993.0);
+  const double u2 = (next() >> 11) * (1.0 / 9007199254740992.0);
+  return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+}
+
+namespace {
+
+const char* kDefaultCorpus =
+    "The quick brown fox jumps over the lazy dog. A mixture of experts routes every token to a few "
+    "experts and adds their outputs, weighted by the router. The experts stay in memory; only the chosen "
+    "ones cost time. Hello world! How are you today? I am fine, thank you, and the weather is nice. "
+    "Vulkan runs compute shaders on every vendor's device, and lavapipe runs them on the processor.";
+
+// GPT-2's byte-to-character map: printable bytes map to themselves, the rest to U+0100 onwards.
+std::string byte_char(uint8_t b) {
+  static const auto table = [] {
+    std::vector<uint32_t> cp(256);
+    std::vector<bool> direct(256, false);
+    for (int c = '!'; c <= '~'; ++c) direct[c] = true;
+    for (int c = 0xA1; c <= 0xAC; ++c) direct[c] = true;
+    for (int c = 0xAE; c <= 0xFF; ++c) direct[c] = true;
+    uint32_t extra = 256;
+    for (int c = 0; c < 256; ++c) cp[c] = direct[c] ? c : extra++;
+    return cp;
+  }();
+  uint32_t c = table[b];
+  std::string s;
+  if (c < 0x80) s += static_cast<char>(c);
+  else {
+    s += static_cast<char>(0xC0 | (c >> 6));
+    s += static_cast<char>(0x80 | (c & 0x3F));
+  }
+  return s;
+}
+
+// Learns BPE merges on the corpus: words split before spaces (as the qwen2 pre-tokenizer keeps a
+// leading space on a word), most frequent pair first, ties by first appearance.
+void learn_merges(const std::string& corpus, uint32_t count, std::vector<std::string>& tokens,
+                  std::vector<std::string>& merges) {
+  std::vector<std::vector<std::string>> words;
+  std::vector<std::string> cur;
+  for (unsigned char ch : corpus) {
+    const bool alpha = std::isalnum(ch);
+    if ((ch == ' ' || !alpha) && !cur.empty()) words.push_back(std::move(cur)), cur.clear();
+    cur.push_back(byte_char(ch));
+    if (!alpha && ch != ' ') words.push_back(std::move(cur)), cur.clear();
+  }
+  if (!cur.empty()) words.push_back(std::move(cur));
+  for (uint32_t m = 0; m < count; ++m) {
+    std::map<std::pair<std::string, std::string>, std::pair<int, int>> freq;  // pair -> (count, -first seen)
+    int order = 0;
+    for (const auto& w : words)
+      for (size_t i = 0; i + 1 < w.size(); ++i) {
+        auto& f = freq[{w[i], w[i + 1]}];
+        if (f.first == 0) f.second = -(order++);
+        ++f.first;
+      }
+    if (freq.empty()) break;
+    auto best = std::max_element(freq.begin(), freq.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+    if (best->second.first < 2) break;
+    const auto [a, b] = best->first;
+    merges.push_back(a + " " + b);
+    tokens.push_back(a + b);
+    for (auto& w : words) {
+      std::vector<std::string> out;
+      for (size_t i = 0; i < w.size(); ++i) {
+        if (i + 1 < w.size() && w[i] == a && w[i + 1] == b) out.push_back(a + b), ++i;
+        else out.push_back(w[i]);
+      }
+      w = std::move(out);
+    }
+  }
+}
+
+}  // namespace
+
+GgufWriter make_synthetic_model(const SyntheticSpec& s) {
+  if (s.n_vocab < 259) throw std::invalid_argument("synthetic model: n_vocab must be at least 259");
+  GgufWriter w;
+  SplitMix rng(s.seed);
+  const bool mixtral = s.arch == Arch::mixtral;
+  const std::string arch = mixtral ? "llama" : s.arch == Arch::qwen3moe ? "qwen3moe"
+                                             : s.arch == Arch::qwen2moe ? "qwen2moe"
+                                             : s.arch == Arch::olmoe    ? "olmoe"
+                                                                        : "deepseek2";
+  if (s.arch == Arch::deepseek2) throw std::invalid_argument("synthetic model: deepseek2 is not written yet");
+  const std::string p = arch + ".";
+  const uint32_t H = s.n_embd, D = s.head_dim, NH = s.n_head, NKV = s.n_head_kv, E = s.n_expert, F = s.n_ff_exp;
+
+  w.set_string("general.architecture", arch);
+  w.set_string("general.name", s.name);
+  w.set_uint32(p + "context_length", 4096);
+  w.set_uint32(p + "embedding_length", H);
+  w.set_uint32(p + "block_count", s.n_layer);
+  w.set_uint32(p + "feed_forward_length", F);
+  w.set_uint32(p + "expert_feed_forward_length", F);
+  w.set_uint32(p + "attention.head_count", NH);
+  w.set_uint32(p + "attention.head_count_kv", NKV);
+  w.set_uint32(p + "attention.key_length", D);
+  w.set_uint32(p + "attention.value_length", D);
+  w.set_uint32(p + "rope.dimension_count", D);
+  w.set_float32(p + "rope.freq_base", s.rope_freq_base);
+  w.set_float32(p + "attention.layer_norm_rms_epsilon", 1e-6f);
+  w.set_uint32(p + "expert_count", E);
+  w.set_uint32(p + "expert_used_count", s.n_expert_used);
+  if (s.arch == Arch::qwen2moe) w.set_uint32(p + "expert_shared_feed_forward_length", s.n_ff_shexp);
+
+  // Tokenizer: 256 byte tokens, three specials, then merges learned on the corpus.
+  std::vector<std::string> tokens, merges;
+  for (int b = 0; b < 256; ++b) tokens.push_back(byte_char(static_cast<uint8_t>(b)));
+  const uint32_t first_special = 256;
+  for (const char* sp : {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}) tokens.push_back(sp);
+  learn_merges(s.corpus.empty() ? kDefaultCorpus : s.corpus, s.n_vocab - 259, tokens, merges);
+  while (tokens.size() < s.n_vocab) tokens.push_back("<|unused_" + std::to_string(tokens.size()) + "|>");
+  std::vector<int32_t> types(tokens.size(), 1);
+  for (uint32_t i = first_special; i < first_special + 3; ++i) types[i] = 3;
+  for (size_t i = first_special + 3 + merges.size(); i < tokens.size(); ++i) types[i] = 3;
+  w.set_string("tokenizer.ggml.model", "gpt2");
+  w.set_string("tokenizer.ggml.pre", "qwen2");
+  w.set_array("tokenizer.ggml.tokens", std::span<const std::string>(tokens));
+  w.set_array("tokenizer.ggml.token_type", std::span<const int32_t>(types));
+  w.set_array("tokenizer.ggml.merges", std::span<const std::string>(merges));
+  w.set_uint32("tokenizer.ggml.bos_token_id", first_special);
+  w.set_uint32("tokenizer.ggml.eos_token_id", first_special + 2);
+  w.set_uint32("tokenizer.ggml.padding_token_id", first_special);
+  w.set_bool("tokenizer.ggml.add_bos_token", false);
+  w.set_string("tokenizer.chat_template",
+               "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+               "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}");
+
+  auto tensor = [&](const std::string& name, std::vector<uint64_t> shape, float scale, bool matrix, float offset = 0) {
+    uint64_t n = 1;
+    for (auto d : shape) n *= d;
+    std::vector<float> v(n);
+    for (auto& x : v) x = offset + scale * rng.normal();
+    const GgmlType t = matrix ? s.matrix_type : GgmlType::F32;
+    std::vector<uint8_t> bytes;
+    if (t == GgmlType::F32) {
+      bytes.resize(n * 4);
+      std::memcpy(bytes.data(), v.data(), bytes.size());
+    } else {
+      bytes = quantize(t, v);
+    }
+    w.add_tensor(name, t, std::move(shape), bytes);
+  };
+  const float in_scale = 1.0f / std::sqrt(static_cast<float>(H));
+  tensor("token_embd.weight", {H, s.n_vocab}, 1.0f, true);
+  for (uint32_t l = 0; l < s.n_layer; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    tensor(b + "attn_norm.weight", {H}, 0.1f, false, 1.0f);
+    tensor(b + "attn_q.weight", {H, NH * D}, in_scale, true);
+    tensor(b + "attn_k.weight", {H, NKV * D}, in_scale, true);
+    tensor(b + "attn_v.weight", {H, NKV * D}, in_scale, true);
+    tensor(b + "attn_output.weight", {NH * D, H}, 1.0f / std::sqrt(static_cast<float>(NH * D)), true);
+    if (s.arch == Arch::qwen3moe) {
+      tensor(b + "attn_q_norm.weight", {D}, 0.1f, false, 1.0f);
+      tensor(b + "attn_k_norm.weight", {D}, 0.1f, false, 1.0f);
+    }
+    if (s.arch == Arch::olmoe) {
+      tensor(b + "attn_q_norm.weight", {NH * D}, 0.1f, false, 1.0f);
+      tensor(b + "attn_k_norm.weight", {NKV * D}, 0.1f, false, 1.0f);
+    }
+    if (s.arch == Arch::qwen2moe) {
+      tensor(b + "attn_q.bias", {NH * D}, 0.1f, false);
+      tensor(b + "attn_k.bias", {NKV * D}, 0.1f, false);
+      tensor(b + "attn_v.bias", {NKV * D}, 0.1f, false);
+    }
+    tensor(b + "ffn_norm.weight", {H}, 0.1f, false, 1.0f);
+    tensor(b + "ffn_gate_inp.weight", {H, E}, in_scale * 2, false);
+    tensor(b + "ffn_gate_exps.weight", {H, F, E}, in_scale, true);
+    tensor(b + "ffn_up_exps.weight", {H, F, E}, in_scale, true);
+    tensor(b + "ffn_down_exps.weight", {F, H, E}, 1.0f / std::sqrt(static_cast<float>(F)), true);
+    if (s.arch == Arch::qwen2moe) {
+      tensor(b + "ffn_gate_inp_shexp.weight", {H}, in_scale, false);
+      tensor(b + "ffn_gate_shexp.weight", {H, s.n_ff_shexp}, in_scale, true);
+      tensor(b + "ffn_up_shexp.weight", {H, s.n_ff_shexp}, in_scale, true);
+      tensor(b + "ffn_down_shexp.weight", {s.n_ff_shexp, H}, 1.0f / std::sqrt(static_cast<float>(s.n_ff_shexp)), true);
+    }
+  }
+  tensor("output_norm.weight", {H}, 0.1f, false, 1.0f);
+  tensor("output.weight", {H, s.n_vocab}, in_scale, true);
+  return w;
+}
+
+}  // namespace vkmoe
