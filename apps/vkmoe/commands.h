@@ -7,5 +7,6 @@ namespace vkmoe {
 int cmd_devices(const std::vector<std::string>& args);
 int cmd_selfcheck(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);
+int cmd_bench(const std::vector<std::string>& args);
 
 }  // namespace vkmoe
