@@ -323,3 +323,23 @@ TEST_CASE_FIXTURE(GpuTest, "make_expert_tensor refuses what no binding can hold,
   CHECK(t.pieces.size() == 1);
   CHECK(t.pieces[0].range.size == row * 8 * 6);
 }
+
+TEST_CASE_FIXTURE(GpuTest, "mismatched expert tensors and short buffers are refused before recording") {
+  auto f = make_ffn(ctx, GgmlType::F32, GgmlType::F32, 2, 8, 6);
+  auto scratch = scratch_for(ctx, f, 4, 2);
+  Buffer io = ctx.allocator().create_buffer(4096, MemoryUse::device, "io");
+  Sequence seq(ctx.device());
+  auto record = [&](const MoeFfnWeights& w, uint32_t tokens) {
+    record_moe_experts(ctx, seq, w, tokens, 2, io.range(), io.range(0, 64), io.range(0, 64), io.range(), scratch);
+  };
+  MoeFfnWeights swapped = f.w;
+  std::swap(swapped.gate, swapped.down);
+  CHECK_THROWS_WITH(record(swapped, 1), doctest::Contains("differ in shape"));
+  MoeFfnWeights wrong_down = f.w;
+  wrong_down.down = f.w.up;
+  CHECK_THROWS_WITH(record(wrong_down, 1), doctest::Contains("does not fit gate"));
+  CHECK_THROWS_WITH(record(f.w, 9), doctest::Contains("ids covers 64 bytes, needs 72"));
+  CHECK_THROWS_WITH(record_shared_expert(ctx, seq, f.w, 1, io.range(), std::nullopt, io.range(), scratch),
+                    doctest::Contains("more than one expert"));
+  CHECK(seq.dispatches() == 0);
+}

@@ -186,7 +186,10 @@ class MoeRecorder {
   }
 
   uint32_t gemm_rows(uint32_t na) const {
-    if (scratch_.settings.gemm_rows) return scratch_.settings.gemm_rows;
+    if (const uint32_t rows = scratch_.settings.gemm_rows) {
+      if (rows != 32 && rows != 64) throw std::invalid_argument("moe experts: gemm_rows must be 0, 32 or 64");
+      return rows;
+    }
     return gemm_shared_bytes(64, na) <= ctx_.device().caps().max_shared_memory ? 64 : 32;
   }
 
