@@ -1,5 +1,6 @@
 // MoE expert kernels against the double-precision CPU reference on the same dequantized
-// weights: every weight type, both reduction variants, split tensors, empty slots, shared experts. Fresh random data every run; outputs and scratch are poisoned first.
+// weights: every weight type, both paths, both reduction variants, split tensors, empty slots,
+// shared experts. Fresh random data every run; outputs and scratch are poisoned first.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -126,6 +127,8 @@ Result run(Context& ctx, const TestFfn& f, MoeScratch& scratch, uint32_t tokens,
   Sequence seq(ctx.device());
   if (!init) seq.fill(ob.range(), kPoisonBits);
   seq.fill(scratch.h.range(), kPoisonBits);
+  if (scratch.y) seq.fill(scratch.y.range(), kPoisonBits);
+  if (scratch.route) seq.fill(scratch.route.range(), kPoisonBits);
   if (shared)
     record_shared_expert(ctx, seq, f.w, tokens, xb.range(), scale ? std::optional(sb.range()) : std::nullopt,
                          ob.range(), scratch, path, init != nullptr);
@@ -158,7 +161,7 @@ void check_routed(Context& ctx, const TestFfn& f, MoeScratch& scratch, uint32_t 
   if (std::getenv("VKMOE_TEST_VERBOSE")) MESSAGE("relative L2 error " << err);
 }
 
-const char* path_name(MoePath p) { return p == MoePath::decode ? "decode" : "auto"; }
+const char* path_name(MoePath p) { return p == MoePath::decode ? "decode" : p == MoePath::batched ? "batched" : "auto"; }
 
 }  // namespace
 
@@ -183,15 +186,27 @@ TEST_CASE_FIXTURE(GpuTest, "decode path: every weight type, both reduction varia
   }
 }
 
-TEST_CASE_FIXTURE(GpuTest, "Q4_K gate/up with a Q6_K down (as in Q4_K_M files)") {
+TEST_CASE_FIXTURE(GpuTest, "batched path: every weight type, 301 tokens, an expert without tokens, empty slots") {
+  for (GgmlType type : kTypes) {
+    const auto [H, F] = shape_for(type);
+    CAPTURE(ggml_type_name(type));
+    auto f = make_ffn(ctx, type, type, 5, H, F);
+    auto scratch = scratch_for(ctx, f, 301, 2);
+    // Experts 0..3 only: expert 4 gets no tokens; 301 * 2 slots fill no whole number of tiles.
+    check_routed(ctx, f, scratch, 301, 2, random_routing(301, 2, 4, 0.05), MoePath::batched, tolerance(type));
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "Q4_K gate/up with a Q6_K down (as in Q4_K_M files), both paths, chosen automatically") {
   auto f = make_ffn(ctx, GgmlType::Q4_K, GgmlType::Q6_K, 3, 512, 256);
   auto scratch = scratch_for(ctx, f, 40, 2);
+  scratch.settings.batched_from_tokens = 16;
   for (uint32_t tokens : {3u, 40u}) {
     CAPTURE(tokens);
     const auto x = random_floats(uint64_t(tokens) * 512);
     const auto r = random_routing(tokens, 2, 3);
     auto res = run(ctx, f, scratch, tokens, 2, x, r, MoePath::automatic);
-    CHECK(res.dispatches == 2u);
+    CHECK(res.dispatches == (tokens >= 16 ? 4u : 2u));  // route + 2 GEMMs + combine, or 2 matvecs
     CHECK(rel_l2(res.out, ref::moe_experts(f.ref, tokens, 2, x, r.ids, r.weights)) < 1e-4);
   }
 }
@@ -199,7 +214,7 @@ TEST_CASE_FIXTURE(GpuTest, "Q4_K gate/up with a Q6_K down (as in Q4_K_M files)")
 TEST_CASE_FIXTURE(GpuTest, "k = E, every token on one expert, all slots empty") {
   auto f = make_ffn(ctx, GgmlType::Q8_0, GgmlType::Q8_0, 4, 64, 96);
   auto scratch = scratch_for(ctx, f, 70, 4);
-  for (MoePath path : {MoePath::decode}) {
+  for (MoePath path : {MoePath::decode, MoePath::batched}) {
     CAPTURE(path_name(path));
     check_routed(ctx, f, scratch, 70, 4, random_routing(70, 4, 4), path, 1e-4);  // every expert chosen
     Routing one;
@@ -215,10 +230,22 @@ TEST_CASE_FIXTURE(GpuTest, "k = E, every token on one expert, all slots empty") 
   }
 }
 
+TEST_CASE_FIXTURE(GpuTest, "both paths agree and repeat bit for bit") {
+  auto f = make_ffn(ctx, GgmlType::F16, GgmlType::F16, 6, 45, 33);
+  auto scratch = scratch_for(ctx, f, 50, 3);
+  const auto x = random_floats(50 * 45);
+  const auto r = random_routing(50, 3, 6, 0.1);
+  auto a = run(ctx, f, scratch, 50, 3, x, r, MoePath::batched);
+  auto b = run(ctx, f, scratch, 50, 3, x, r, MoePath::batched);
+  auto c = run(ctx, f, scratch, 50, 3, x, r, MoePath::decode);
+  CHECK(std::memcmp(a.out.data(), b.out.data(), a.out.size() * 4) == 0);
+  CHECK(rel_l2(c.out, a.out) < 1e-5);
+}
+
 TEST_CASE_FIXTURE(GpuTest, "more tokens than the scratch holds run in chunks") {
   auto f = make_ffn(ctx, GgmlType::Q4_0, GgmlType::Q4_0, 4, 64, 32);
   auto scratch = scratch_for(ctx, f, 9, 2);  // 9 tokens per chunk
-  for (MoePath path : {MoePath::decode}) {
+  for (MoePath path : {MoePath::decode, MoePath::batched}) {
     CAPTURE(path_name(path));
     check_routed(ctx, f, scratch, 40, 2, random_routing(40, 2, 4, 0.1), path, 1e-4, true);
   }
@@ -230,7 +257,7 @@ TEST_CASE_FIXTURE(GpuTest, "shared expert with and without the per-token scale")
     const auto [H, F] = shape_for(type);
     auto f = make_ffn(ctx, type, type, 1, H, F);
     auto scratch = scratch_for(ctx, f, 40, 1);
-    for (MoePath path : {MoePath::decode})
+    for (MoePath path : {MoePath::decode, MoePath::batched})
       for (bool scaled : {false, true})
         for (bool accumulate : {false, true}) {
           CAPTURE(path_name(path));
@@ -264,12 +291,19 @@ TEST_CASE_FIXTURE(GpuTest, "tensors split over several bindings") {
     for (const auto& p : f.w.gate.pieces) unaligned |= p.base != 0;
     CHECK(unaligned);  // some piece starts off the binding alignment
     auto scratch = scratch_for(ctx, f, 40, 3);
-    for (MoePath path : {MoePath::decode}) {
+    for (MoePath path : {MoePath::decode, MoePath::batched}) {
       CAPTURE(path_name(path));
       const uint32_t tokens = path == MoePath::decode ? 4 : 40;
       check_routed(ctx, f, scratch, tokens, 3, random_routing(tokens, 3, 7, 0.1), path, tolerance(type));
     }
   }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "batched tiles of 32 weight rows (devices with 16 KiB of shared memory)") {
+  auto f = make_ffn(ctx, GgmlType::F32, GgmlType::F32, 3, 70, 45);
+  auto scratch = scratch_for(ctx, f, 40, 2);
+  scratch.settings.gemm_rows = 32;
+  check_routed(ctx, f, scratch, 40, 2, random_routing(40, 2, 3), MoePath::batched, 1e-5);
 }
 
 TEST_CASE_FIXTURE(GpuTest, "make_expert_tensor refuses what no binding can hold, naming sizes") {
@@ -288,4 +322,24 @@ TEST_CASE_FIXTURE(GpuTest, "make_expert_tensor refuses what no binding can hold,
   auto t = make_expert_tensor(ctx.device(), b, 0, GgmlType::Q8_0, 6, 8, 64);
   CHECK(t.pieces.size() == 1);
   CHECK(t.pieces[0].range.size == row * 8 * 6);
+}
+
+TEST_CASE_FIXTURE(GpuTest, "mismatched expert tensors and short buffers are refused before recording") {
+  auto f = make_ffn(ctx, GgmlType::F32, GgmlType::F32, 2, 8, 6);
+  auto scratch = scratch_for(ctx, f, 4, 2);
+  Buffer io = ctx.allocator().create_buffer(4096, MemoryUse::device, "io");
+  Sequence seq(ctx.device());
+  auto record = [&](const MoeFfnWeights& w, uint32_t tokens) {
+    record_moe_experts(ctx, seq, w, tokens, 2, io.range(), io.range(0, 64), io.range(0, 64), io.range(), scratch);
+  };
+  MoeFfnWeights swapped = f.w;
+  std::swap(swapped.gate, swapped.down);
+  CHECK_THROWS_WITH(record(swapped, 1), doctest::Contains("differ in shape"));
+  MoeFfnWeights wrong_down = f.w;
+  wrong_down.down = f.w.up;
+  CHECK_THROWS_WITH(record(wrong_down, 1), doctest::Contains("does not fit gate"));
+  CHECK_THROWS_WITH(record(f.w, 9), doctest::Contains("ids covers 64 bytes, needs 72"));
+  CHECK_THROWS_WITH(record_shared_expert(ctx, seq, f.w, 1, io.range(), std::nullopt, io.range(), scratch),
+                    doctest::Contains("more than one expert"));
+  CHECK(seq.dispatches() == 0);
 }

@@ -14,7 +14,9 @@ static_assert(kMoeEmptySlot == MOE_EMPTY_SLOT && kMaxExpertPieces == MOE_MAX_PIE
 
 namespace {
 
-constexpr uint32_t kMatvecRows = 4;  // NR in moe_matvec.comp.glsl
+constexpr uint32_t kTile = MOE_TILE_SLOTS;
+constexpr uint32_t kMatvecRows = 4;     // NR in moe_matvec.comp.glsl
+constexpr uint32_t kCombineGroup = 256; // WG in moe_combine.comp.glsl
 
 uint64_t round_up(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
 uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
@@ -30,6 +32,12 @@ std::string tensor_desc(const ExpertTensor& t) {
   return std::string(ggml_type_name(t.type)) + " [" + std::to_string(t.cols) + ", " + std::to_string(t.rows) +
          ", " + std::to_string(t.experts) + "]";
 }
+
+// Tiles of one chunk: every expert's run of slots is padded to whole tiles.
+uint32_t max_tiles(uint32_t slots, uint32_t experts) { return ceil_div(slots, kTile) + std::min(experts, slots); }
+
+// Shared memory moe_gemm needs for BM weight rows per tile and na weight tensors.
+uint32_t gemm_shared_bytes(uint32_t bm, uint32_t na) { return ((na * bm + kTile) * 33 + kTile) * 4; }
 
 // A whole shape check for one expert FFN; returns a message or "".
 std::string check_ffn(const MoeFfnWeights& w) {
@@ -63,9 +71,17 @@ class MoeRecorder {
     if (!(r.flags & MOE_FIXED_EXPERT)) check_size(r.ids, uint64_t(r.tokens) * r.k * 4, "ids");
     if (!(r.flags & MOE_UNIT_WEIGHT)) check_size(r.weights, uint64_t(r.tokens) * r.k * 4, "weights");
     if (r.tokens == 0) return;
-    (void)path;  // only the decode path so far
-    const uint32_t chunk = chunk_tokens(r);
-    for (uint32_t t0 = 0; t0 < r.tokens; t0 += chunk) record_decode(r, params(r, std::min(chunk, r.tokens - t0), t0));
+    if (path == MoePath::automatic)
+      path = r.tokens >= scratch_.settings.batched_from_tokens && scratch_.y ? MoePath::batched : MoePath::decode;
+    const bool batched = path == MoePath::batched;
+    const uint32_t chunk = chunk_tokens(r, batched);
+    for (uint32_t t0 = 0; t0 < r.tokens; t0 += chunk) {
+      MoeParams p = params(r, std::min(chunk, r.tokens - t0), t0);
+      if (batched)
+        record_batched(r, p);
+      else
+        record_decode(r, p);
+    }
   }
 
  private:
@@ -76,10 +92,20 @@ class MoeRecorder {
   }
 
   // Tokens per chunk: what the scratch buffers and the workgroup-count limit allow.
-  uint32_t chunk_tokens(const Run& r) const {
+  uint32_t chunk_tokens(const Run& r, bool batched) const {
     const auto& caps = ctx_.device().caps();
-    const uint32_t F = r.w.gate.rows;
-    const uint64_t slots = std::min<uint64_t>(scratch_.h.size() / 4 / F, caps.max_workgroup_count[1]);
+    const uint32_t H = r.w.gate.cols, F = r.w.gate.rows, E = r.w.gate.experts;
+    uint64_t slots = std::min<uint64_t>(scratch_.h.size() / 4 / F, caps.max_workgroup_count[1]);
+    if (batched) {
+      if (!scratch_.y) throw std::invalid_argument("moe experts: the scratch was made without the batched path");
+      slots = std::min<uint64_t>(slots, scratch_.y.size() / 4 / H);
+      if (!(r.flags & MOE_FIXED_EXPERT)) {
+        // route words E + tiles * (tile + 1) with tiles <= slots / tile + 1 + E
+        const uint64_t tiles = std::min<uint64_t>(scratch_.route.size() / 4 / (kTile + 1), caps.max_workgroup_count[1]);
+        const uint64_t spare = tiles > uint64_t(2 * E) + 1 ? tiles - 2 * E - 1 : 0;
+        slots = std::min<uint64_t>(slots, spare * kTile);
+      }
+    }
     const uint64_t chunk = std::min<uint64_t>(r.tokens, slots / r.k);
     if (chunk == 0)
       throw std::invalid_argument("moe experts: the scratch is too small for one token of " + tensor_desc(r.w.gate) +
@@ -94,6 +120,8 @@ class MoeRecorder {
     p.k = r.k;
     p.experts = r.w.gate.experts;
     p.flags = r.flags;
+    p.max_tiles = (r.flags & MOE_FIXED_EXPERT) ? ceil_div(uint64_t(tokens) * r.k, kTile)
+                                               : max_tiles(tokens * r.k, p.experts);
     return p;
   }
 
@@ -114,11 +142,14 @@ class MoeRecorder {
     for (size_t i = 0; i < count; ++i) b.push_back({t.pieces[i < t.pieces.size() ? i : 0].range, Access::read});
   }
 
-  const Pipeline& pipeline(const std::string& kernel, uint32_t bindings) {
+  const Pipeline& pipeline(const std::string& kernel, uint32_t bindings, bool portable_choice,
+                           std::vector<uint32_t> spec = {}) {
+    const bool portable = portable_choice && scratch_.settings.portable;
     return ctx_.pipelines().get({.kernel = kernel,
                                  .bindings = bindings,
                                  .push_size = sizeof(MoeParams),
-                                 .variant = scratch_.settings.portable ? kernel : ""});
+                                 .spec = std::move(spec),
+                                 .variant = portable ? kernel : ""});
   }
 
   // ids and weights bindings; a shared expert binds x in place of what it does not read.
@@ -141,7 +172,7 @@ class MoeRecorder {
       add_pieces(b, g, pieces);
       add_pieces(b, u, pieces);
       set_weights(p, g, &u);
-      const auto& pipe = pipeline(moe_kernel_name("gate_up", g.type, split), static_cast<uint32_t>(b.size()));
+      const auto& pipe = pipeline(moe_kernel_name("gate_up", g.type, split), static_cast<uint32_t>(b.size()), true);
       seq_.dispatch(pipe, b, &p, ceil_div(g.rows, kMatvecRows), slots, 1, "moe_gate_up");
     }
     {
@@ -149,8 +180,55 @@ class MoeRecorder {
       std::vector<Binding> b = {{h, Access::read}, ids_binding(r), weights_binding(r), out_binding(r)};
       add_pieces(b, d, split ? MOE_MAX_PIECES : 1);
       set_weights(p, d, nullptr);
-      const auto& pipe = pipeline(moe_kernel_name("down", d.type, split), static_cast<uint32_t>(b.size()));
+      const auto& pipe = pipeline(moe_kernel_name("down", d.type, split), static_cast<uint32_t>(b.size()), true);
       seq_.dispatch(pipe, b, &p, ceil_div(d.rows, kMatvecRows), p.tokens, 1, "moe_down");
+    }
+  }
+
+  uint32_t gemm_rows(uint32_t na) const {
+    if (const uint32_t rows = scratch_.settings.gemm_rows) {
+      if (rows != 32 && rows != 64) throw std::invalid_argument("moe experts: gemm_rows must be 0, 32 or 64");
+      return rows;
+    }
+    return gemm_shared_bytes(64, na) <= ctx_.device().caps().max_shared_memory ? 64 : 32;
+  }
+
+  void record_batched(const Run& r, MoeParams p) {
+    const auto &g = r.w.gate, &u = r.w.up, &d = r.w.down;
+    const uint32_t slots = p.tokens * r.k;
+    const BufferRange h = scratch_.h.range(0, uint64_t(slots) * g.rows * 4);
+    const BufferRange y = scratch_.y.range(0, uint64_t(slots) * d.rows * 4);
+    // A shared expert needs no route: its tiles are the slots in order. Bind x instead.
+    BufferRange route = r.x;
+    if (!(r.flags & MOE_FIXED_EXPERT)) {
+      route = scratch_.route.range(0, (uint64_t(p.experts) + uint64_t(p.max_tiles) * (kTile + 1)) * 4);
+      const auto& pipe = pipeline("moe_route", 2, false);
+      seq_.dispatch(pipe, {{r.ids, Access::read}, {route, Access::write}}, &p, 1, 1, 1, "moe_route");
+    }
+    {
+      std::vector<Binding> b = {{r.x, Access::read}, {route, Access::read}, {h, Access::write}};
+      add_pieces(b, g, MOE_MAX_PIECES);
+      add_pieces(b, u, MOE_MAX_PIECES);
+      set_weights(p, g, &u);
+      const uint32_t bm = gemm_rows(2);
+      const auto& pipe = pipeline("moe_gemm_gate_up_" + type_tag(g.type), static_cast<uint32_t>(b.size()), false, {bm});
+      seq_.dispatch(pipe, b, &p, ceil_div(g.rows, bm), p.max_tiles, 1, "moe_gemm_gate_up");
+    }
+    {
+      std::vector<Binding> b = {{h, Access::read}, {route, Access::read}, {y, Access::write}};
+      add_pieces(b, d, MOE_MAX_PIECES);
+      set_weights(p, d, nullptr);
+      const uint32_t bm = gemm_rows(1);
+      const auto& pipe = pipeline("moe_gemm_down_" + type_tag(d.type), static_cast<uint32_t>(b.size()), false, {bm});
+      seq_.dispatch(pipe, b, &p, ceil_div(d.rows, bm), p.max_tiles, 1, "moe_gemm_down");
+    }
+    {
+      const auto& caps = ctx_.device().caps();
+      const uint32_t groups = ceil_div(uint64_t(p.tokens) * d.rows, kCombineGroup);
+      const uint32_t gx = std::min(groups, caps.max_workgroup_count[0]);
+      const auto& pipe = pipeline("moe_combine", 4, false);
+      seq_.dispatch(pipe, {{y, Access::read}, ids_binding(r), weights_binding(r), out_binding(r)}, &p, gx,
+                    ceil_div(groups, gx), 1, "moe_combine");
     }
   }
 
@@ -222,6 +300,11 @@ MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& s) {
   const uint64_t slots = uint64_t(s.tokens) * s.k;
   MoeScratch m;
   m.h = ctx.allocator().create_buffer(std::min(cap, slots * s.ffn * 4), MemoryUse::device, "moe h");
+  if (s.batched) {
+    m.y = ctx.allocator().create_buffer(std::min(cap, slots * s.hidden * 4), MemoryUse::device, "moe y");
+    const uint64_t tiles = (slots + kTile - 1) / kTile + 2 * uint64_t(s.experts) + 1;  // see chunk_tokens
+    m.route = ctx.allocator().create_buffer(std::min(cap, tiles * (kTile + 1) * 4), MemoryUse::device, "moe route");
+  }
   return m;
 }
 

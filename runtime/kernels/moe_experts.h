@@ -3,8 +3,9 @@
 // with f32 accumulation, on weights in GGUF's own block layouts (F32, F16, BF16, Q8_0, Q4_0,
 // Q4_K, Q5_K, Q6_K). ids / weights come from the router on the GPU: no CPU round trip.
 //
-// Decode path (few tokens): reads only the chosen experts' rows, two dispatches, deterministic
-// (fixed summation order, no float atomics). The batched path for prefill is still to come.
+// Two paths: decode (few tokens) reads only the chosen experts' rows, two dispatches; batched
+// (prefill) groups slots by expert on the GPU and runs tiled grouped GEMMs, four dispatches.
+// Both are deterministic (fixed summation order, no float atomics).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -54,11 +55,15 @@ struct MoeFfnWeights {
   ExpertTensor gate, up, down;  // gate and up share type and shape
 };
 
-enum class MoePath { automatic, decode };
+enum class MoePath { automatic, decode, batched };
 
 // Tuning and test switches, kept with the scratch that every layer shares.
 struct MoeSettings {
+  // MoePath::automatic uses the batched path from this many tokens on (to be set from a
+  // benchmark of the crossover; decode re-reads an expert's rows once per slot using it).
+  uint32_t batched_from_tokens = 16;
   bool portable = false;  // force the shared-memory-reduction variants (tests)
+  uint32_t gemm_rows = 0; // weight rows per GEMM tile, 32 or 64; 0 = the most shared memory allows
 };
 
 // Sizes the scratch is made for; a layer with more tokens than fit runs in chunks.
@@ -68,12 +73,15 @@ struct MoeScratchSize {
   uint32_t experts = 1;
   uint32_t hidden = 0;   // H
   uint32_t ffn = 0;      // F (the largest over routed and shared experts)
+  bool batched = true;   // false: decode path only (no y / route buffers)
 };
 
 // Per-slot intermediate results, reused by every layer recorded into sequences that run one
 // after another (the Sequence orders reuse with barriers).
 struct MoeScratch {
-  Buffer h;  // [slots][F] f32: silu(gate) * up
+  Buffer h;      // [slots][F] f32: silu(gate) * up
+  Buffer y;      // [slots][H] f32: batched path, each slot's down projection
+  Buffer route;  // batched path: expert counts, tile experts, slots sorted by expert
   MoeSettings settings;
 };
 
