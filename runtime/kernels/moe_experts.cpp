@@ -1,0 +1,245 @@
+#include "runtime/kernels/moe_experts.h"
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include "runtime/vk/context.h"
+#include "runtime/vk/sequence.h"
+#include "shaders/moe_params.h"
+
+namespace vkmoe {
+
+static_assert(kMoeEmptySlot == MOE_EMPTY_SLOT && kMaxExpertPieces == MOE_MAX_PIECES);
+
+namespace {
+
+constexpr uint32_t kMatvecRows = 4;  // NR in moe_matvec.comp.glsl
+
+uint64_t round_up(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
+uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
+
+// "q4_K" -> "q4_k": kernel names are lower case.
+std::string type_tag(GgmlType t) {
+  std::string s(ggml_type_name(t));
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string tensor_desc(const ExpertTensor& t) {
+  return std::string(ggml_type_name(t.type)) + " [" + std::to_string(t.cols) + ", " + std::to_string(t.rows) +
+         ", " + std::to_string(t.experts) + "]";
+}
+
+// A whole shape check for one expert FFN; returns a message or "".
+std::string check_ffn(const MoeFfnWeights& w) {
+  const auto &g = w.gate, &u = w.up, &d = w.down;
+  if (g.pieces.empty() || u.pieces.empty() || d.pieces.empty()) return "a weight tensor is empty";
+  if (g.type != u.type) return "gate and up must have one type, got " + tensor_desc(g) + " and " + tensor_desc(u);
+  if (g.rows != u.rows || g.cols != u.cols || g.experts != u.experts ||
+      g.experts_per_piece != u.experts_per_piece || g.pieces.size() != u.pieces.size())
+    return "gate " + tensor_desc(g) + " and up " + tensor_desc(u) + " differ in shape or split";
+  if (d.rows != g.cols || d.cols != g.rows || d.experts != g.experts)
+    return "down " + tensor_desc(d) + " does not fit gate " + tensor_desc(g) + " (down is [F, H, E])";
+  return "";
+}
+
+struct Run {
+  const MoeFfnWeights& w;
+  uint32_t tokens, k;
+  BufferRange x, ids, weights, out;
+  uint32_t flags;
+};
+
+class MoeRecorder {
+ public:
+  MoeRecorder(Context& ctx, Sequence& seq, MoeScratch& scratch) : ctx_(ctx), seq_(seq), scratch_(scratch) {}
+
+  void record(const Run& r, MoePath path) {
+    if (auto err = check_ffn(r.w); !err.empty()) throw std::invalid_argument("moe experts: " + err);
+    const uint32_t H = r.w.gate.cols;
+    check_size(r.x, uint64_t(r.tokens) * H * 4, "x");
+    check_size(r.out, uint64_t(r.tokens) * H * 4, "out");
+    if (!(r.flags & MOE_FIXED_EXPERT)) check_size(r.ids, uint64_t(r.tokens) * r.k * 4, "ids");
+    if (!(r.flags & MOE_UNIT_WEIGHT)) check_size(r.weights, uint64_t(r.tokens) * r.k * 4, "weights");
+    if (r.tokens == 0) return;
+    (void)path;  // only the decode path so far
+    const uint32_t chunk = chunk_tokens(r);
+    for (uint32_t t0 = 0; t0 < r.tokens; t0 += chunk) record_decode(r, params(r, std::min(chunk, r.tokens - t0), t0));
+  }
+
+ private:
+  static void check_size(const BufferRange& b, uint64_t bytes, const char* what) {
+    if (b.size < bytes)
+      throw std::invalid_argument(std::string("moe experts: ") + what + " covers " + std::to_string(b.size) +
+                                  " bytes, needs " + std::to_string(bytes));
+  }
+
+  // Tokens per chunk: what the scratch buffers and the workgroup-count limit allow.
+  uint32_t chunk_tokens(const Run& r) const {
+    const auto& caps = ctx_.device().caps();
+    const uint32_t F = r.w.gate.rows;
+    const uint64_t slots = std::min<uint64_t>(scratch_.h.size() / 4 / F, caps.max_workgroup_count[1]);
+    const uint64_t chunk = std::min<uint64_t>(r.tokens, slots / r.k);
+    if (chunk == 0)
+      throw std::invalid_argument("moe experts: the scratch is too small for one token of " + tensor_desc(r.w.gate) +
+                                  " with k = " + std::to_string(r.k));
+    return static_cast<uint32_t>(chunk);
+  }
+
+  MoeParams params(const Run& r, uint32_t tokens, uint32_t t0) const {
+    MoeParams p{};
+    p.tokens = tokens;
+    p.token_base = t0;
+    p.k = r.k;
+    p.experts = r.w.gate.experts;
+    p.flags = r.flags;
+    return p;
+  }
+
+  // Sets the weight fields of p for tensor a (gate or down) and b (up, may be null).
+  static void set_weights(MoeParams& p, const ExpertTensor& a, const ExpertTensor* b) {
+    p.rows = a.rows;
+    p.cols = a.cols;
+    p.row_bytes = static_cast<uint32_t>(a.row_bytes);
+    p.experts_per_piece = a.experts_per_piece;
+    for (uint32_t i = 0; i < MOE_MAX_PIECES; ++i) {
+      p.base_a[i] = i < a.pieces.size() ? a.pieces[i].base : 0;
+      p.base_b[i] = b && i < b->pieces.size() ? b->pieces[i].base : 0;
+    }
+  }
+
+  // `count` bindings for t's pieces; unused ones repeat piece 0 (bound, never read).
+  static void add_pieces(std::vector<Binding>& b, const ExpertTensor& t, size_t count) {
+    for (size_t i = 0; i < count; ++i) b.push_back({t.pieces[i < t.pieces.size() ? i : 0].range, Access::read});
+  }
+
+  const Pipeline& pipeline(const std::string& kernel, uint32_t bindings) {
+    return ctx_.pipelines().get({.kernel = kernel,
+                                 .bindings = bindings,
+                                 .push_size = sizeof(MoeParams),
+                                 .variant = scratch_.settings.portable ? kernel : ""});
+  }
+
+  // ids and weights bindings; a shared expert binds x in place of what it does not read.
+  Binding ids_binding(const Run& r) const { return {(r.flags & MOE_FIXED_EXPERT) ? r.x : r.ids, Access::read}; }
+  Binding weights_binding(const Run& r) const {
+    return {(r.flags & MOE_UNIT_WEIGHT) ? r.x : r.weights, Access::read};
+  }
+  Binding out_binding(const Run& r) const {
+    return {r.out, (r.flags & MOE_ACCUMULATE) ? Access::read_write : Access::write};
+  }
+
+  void record_decode(const Run& r, MoeParams p) {
+    const auto &g = r.w.gate, &u = r.w.up, &d = r.w.down;
+    const uint32_t slots = p.tokens * r.k;
+    const BufferRange h = scratch_.h.range(0, uint64_t(slots) * g.rows * 4);
+    {
+      const bool split = g.pieces.size() > 1;
+      const size_t pieces = split ? MOE_MAX_PIECES : 1;
+      std::vector<Binding> b = {{r.x, Access::read}, ids_binding(r), {h, Access::write}};
+      add_pieces(b, g, pieces);
+      add_pieces(b, u, pieces);
+      set_weights(p, g, &u);
+      const auto& pipe = pipeline(moe_kernel_name("gate_up", g.type, split), static_cast<uint32_t>(b.size()));
+      seq_.dispatch(pipe, b, &p, ceil_div(g.rows, kMatvecRows), slots, 1, "moe_gate_up");
+    }
+    {
+      const bool split = d.pieces.size() > 1;
+      std::vector<Binding> b = {{h, Access::read}, ids_binding(r), weights_binding(r), out_binding(r)};
+      add_pieces(b, d, split ? MOE_MAX_PIECES : 1);
+      set_weights(p, d, nullptr);
+      const auto& pipe = pipeline(moe_kernel_name("down", d.type, split), static_cast<uint32_t>(b.size()));
+      seq_.dispatch(pipe, b, &p, ceil_div(d.rows, kMatvecRows), p.tokens, 1, "moe_down");
+    }
+  }
+
+  Context& ctx_;
+  Sequence& seq_;
+  MoeScratch& scratch_;
+};
+
+}  // namespace
+
+std::string moe_kernel_name(const char* stage, GgmlType type, bool split) {
+  return std::string("moe_") + stage + "_" + type_tag(type) + (split ? "_split" : "");
+}
+
+ExpertTensor make_expert_tensor(const Device& device, const Buffer& buffer, uint64_t offset, GgmlType type,
+                                uint32_t experts, uint32_t rows, uint32_t cols, uint64_t max_piece_bytes) {
+  ExpertTensor t{type, experts, rows, cols};
+  const std::string what = "expert tensor " + tensor_desc(t) + " in buffer '" + buffer.name() + "'";
+  if (!type_supported(type)) throw std::invalid_argument(what + ": the kernels do not support this type");
+  if (experts == 0 || rows == 0 || cols == 0) throw std::invalid_argument(what + ": empty shape");
+  if (offset % 4) throw std::invalid_argument(what + ": offset " + std::to_string(offset) + " is not a multiple of 4");
+  if (const uint32_t block = ggml_type_info(uint32_t(type))->block_elems; cols % block)
+    throw std::invalid_argument(what + ": rows of " + std::to_string(cols) + " elements are not whole blocks of " +
+                                std::to_string(block));
+  t.row_bytes = ggml_row_bytes(type, cols);
+  const uint64_t expert_bytes = t.row_bytes * rows;
+  const uint64_t end = round_up(offset + expert_bytes * experts, 4);
+  if (end > buffer.size())
+    throw std::invalid_argument(what + ": needs bytes up to " + std::to_string(end) + " (the tensor's end rounded to 4), the buffer has " +
+                                std::to_string(buffer.size()));
+
+  const auto& caps = device.caps();
+  const uint64_t align = std::max<uint64_t>(caps.storage_buffer_alignment, 4);
+  uint64_t limit = caps.max_storage_buffer_range / 4 * 4;
+  if (max_piece_bytes) limit = std::min(limit, max_piece_bytes);
+  // A piece starts up to align - 4 bytes before its first expert and ends at most 3 past its last.
+  auto piece_bytes = [&](uint64_t n) { return align - 4 + round_up(n * expert_bytes, 4); };
+  if (piece_bytes(experts) <= limit) {
+    t.experts_per_piece = experts;
+  } else {
+    if (piece_bytes(1) > limit)
+      throw std::invalid_argument(what + ": one expert takes " + format_bytes(expert_bytes) + " (" +
+                                  std::to_string(expert_bytes) + " bytes), more than one storage binding may cover (" +
+                                  std::to_string(limit) + " bytes, maxStorageBufferRange of " + caps.name + ")");
+    t.experts_per_piece = static_cast<uint32_t>((limit - (align - 4) - 3) / expert_bytes);
+  }
+  const uint32_t pieces = ceil_div(experts, t.experts_per_piece);
+  if (pieces > kMaxExpertPieces)
+    throw std::invalid_argument(what + " (" + format_bytes(expert_bytes * experts) + ") needs " + std::to_string(pieces) +
+                                " bindings of at most " + std::to_string(limit) + " bytes; the kernels bind at most " +
+                                std::to_string(kMaxExpertPieces));
+  for (uint32_t i = 0; i < pieces; ++i) {
+    ExpertPiece p;
+    p.first_expert = i * t.experts_per_piece;
+    p.experts = std::min(t.experts_per_piece, experts - p.first_expert);
+    const uint64_t start = offset + p.first_expert * expert_bytes;
+    const uint64_t aligned = start / align * align;
+    p.base = static_cast<uint32_t>(start - aligned);
+    p.range = buffer.range(aligned, round_up(start + p.experts * expert_bytes, 4) - aligned);
+    t.pieces.push_back(p);
+  }
+  return t;
+}
+
+MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& s) {
+  if (s.tokens == 0 || s.k == 0 || s.experts == 0 || s.hidden == 0 || s.ffn == 0)
+    throw std::invalid_argument("moe scratch: every size must be at least 1");
+  const uint64_t cap = ctx.device().caps().max_storage_buffer_range / 4 * 4;
+  const uint64_t slots = uint64_t(s.tokens) * s.k;
+  MoeScratch m;
+  m.h = ctx.allocator().create_buffer(std::min(cap, slots * s.ffn * 4), MemoryUse::device, "moe h");
+  return m;
+}
+
+void record_moe_experts(Context& ctx, Sequence& seq, const MoeFfnWeights& w, uint32_t tokens, uint32_t k,
+                        BufferRange x, BufferRange ids, BufferRange weights, BufferRange out, MoeScratch& scratch,
+                        MoePath path, bool accumulate) {
+  if (k == 0) throw std::invalid_argument("moe experts: k must be at least 1");
+  MoeRecorder(ctx, seq, scratch)
+      .record({w, tokens, k, x, ids, weights, out, accumulate ? MOE_ACCUMULATE : 0u}, path);
+}
+
+void record_shared_expert(Context& ctx, Sequence& seq, const MoeFfnWeights& w, uint32_t tokens, BufferRange x,
+                          std::optional<BufferRange> scale, BufferRange out, MoeScratch& scratch, MoePath path,
+                          bool accumulate) {
+  if (w.gate.experts != 1)
+    throw std::invalid_argument("shared expert: " + tensor_desc(w.gate) + " has more than one expert");
+  uint32_t flags = MOE_FIXED_EXPERT | (accumulate ? MOE_ACCUMULATE : 0u) | (scale ? 0u : MOE_UNIT_WEIGHT);
+  MoeRecorder(ctx, seq, scratch).record({w, tokens, 1, x, x, scale.value_or(x), out, flags}, path);
+}
+
+}  // namespace vkmoe

@@ -1,0 +1,98 @@
+// The expert computation of an MoE layer on the GPU: SwiGLU experts chosen by the router,
+//   out[t] = sum_j w[t, j] * down_e(silu(gate_e x_t) * up_e x_t),  e = ids[t, j],
+// with f32 accumulation, on weights in GGUF's own block layouts (F32, F16, BF16, Q8_0, Q4_0,
+// Q4_K, Q5_K, Q6_K). ids / weights come from the router on the GPU: no CPU round trip.
+//
+// Decode path (few tokens): reads only the chosen experts' rows, two dispatches, deterministic
+// (fixed summation order, no float atomics). The batched path for prefill is still to come.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/quant/ggml_type.h"
+#include "runtime/vk/memory.h"
+
+namespace vkmoe {
+
+class Context;
+class Device;
+class Sequence;
+
+constexpr uint32_t kMoeEmptySlot = 0xFFFFFFFFu;  // an id the router leaves unused
+constexpr uint32_t kMaxExpertPieces = 4;         // bindings one expert tensor may span
+
+// Consecutive experts of a tensor that one storage binding covers.
+struct ExpertPiece {
+  BufferRange range;          // offset aligned to minStorageBufferOffsetAlignment, size to 4
+  uint32_t base = 0;          // byte offset of first_expert's first row inside range
+  uint32_t first_expert = 0;
+  uint32_t experts = 0;
+};
+
+// A GGUF expert tensor of ne = [cols, rows, experts]: expert e's row r (cols elements) at
+// byte (e * rows + r) * row_bytes. ffn_gate_exps / ffn_up_exps: cols = H, rows = F;
+// ffn_down_exps: cols = F, rows = H. A shared expert is the same with experts = 1.
+struct ExpertTensor {
+  GgmlType type = GgmlType::F32;
+  uint32_t experts = 0, rows = 0, cols = 0;
+  uint64_t row_bytes = 0;
+  uint32_t experts_per_piece = 0;  // every piece but the last holds exactly this many
+  std::vector<ExpertPiece> pieces;
+};
+
+// Describes the tensor at `offset` (a multiple of 4) of `buffer`, split by whole experts into
+// pieces no larger than the device's maxStorageBufferRange (or max_piece_bytes when non-zero:
+// tests use it to force splitting). The buffer must extend to the 4-byte boundary past the
+// tensor's end, since kernels read whole words. Throws, naming the sizes, when one expert is
+// larger than a binding or more than kMaxExpertPieces bindings would be needed.
+ExpertTensor make_expert_tensor(const Device& device, const Buffer& buffer, uint64_t offset, GgmlType type,
+                                uint32_t experts, uint32_t rows, uint32_t cols, uint64_t max_piece_bytes = 0);
+
+struct MoeFfnWeights {
+  ExpertTensor gate, up, down;  // gate and up share type and shape
+};
+
+enum class MoePath { automatic, decode };
+
+// Tuning and test switches, kept with the scratch that every layer shares.
+struct MoeSettings {
+  bool portable = false;  // force the shared-memory-reduction variants (tests)
+};
+
+// Sizes the scratch is made for; a layer with more tokens than fit runs in chunks.
+struct MoeScratchSize {
+  uint32_t tokens = 1;   // most tokens per chunk
+  uint32_t k = 1;        // slots per token (1 for a shared expert)
+  uint32_t experts = 1;
+  uint32_t hidden = 0;   // H
+  uint32_t ffn = 0;      // F (the largest over routed and shared experts)
+};
+
+// Per-slot intermediate results, reused by every layer recorded into sequences that run one
+// after another (the Sequence orders reuse with barriers).
+struct MoeScratch {
+  Buffer h;  // [slots][F] f32: silu(gate) * up
+  MoeSettings settings;
+};
+
+MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& size);
+
+// Records the routed experts of one layer: x [tokens][H] f32, ids [tokens][k] uint32,
+// weights [tokens][k] f32, out [tokens][H] f32 (overwritten, or added to with accumulate).
+void record_moe_experts(Context& ctx, Sequence& seq, const MoeFfnWeights& w, uint32_t tokens, uint32_t k,
+                        BufferRange x, BufferRange ids, BufferRange weights, BufferRange out, MoeScratch& scratch,
+                        MoePath path = MoePath::automatic, bool accumulate = false);
+
+// Records a shared expert (experts == 1) on every token, each scaled by scale[t] when given
+// (Qwen2-MoE's sigmoid gate, f32 [tokens]), else by 1.
+void record_shared_expert(Context& ctx, Sequence& seq, const MoeFfnWeights& w, uint32_t tokens, BufferRange x,
+                          std::optional<BufferRange> scale, BufferRange out, MoeScratch& scratch,
+                          MoePath path = MoePath::automatic, bool accumulate = false);
+
+// The kernel name for a weight type ("moe_gate_up_q4_k", "moe_down_f16_split", ...), for
+// tests that enumerate Pipelines::supported_variants.
+std::string moe_kernel_name(const char* stage, GgmlType type, bool split = false);
+
+}  // namespace vkmoe

@@ -1,0 +1,44 @@
+// Push constants of the MoE expert kernels (moe_matvec, moe_gemm, moe_route, moe_combine).
+// One block serves them all so the host fills it once per layer. See params_common.h.
+#ifndef VKMOE_MOE_PARAMS_H
+#define VKMOE_MOE_PARAMS_H
+#include "params_common.h"
+
+// Slot ids and tile geometry the host and the shaders must agree on.
+#define MOE_EMPTY_SLOT 0xFFFFFFFFu
+#define MOE_TILE_SLOTS 32  // token slots per tile of the batched path (the route pads to it)
+#define MOE_MAX_PIECES 4   // bindings one expert tensor may be split over
+
+// flags
+#define MOE_FIXED_EXPERT 1u  // every token uses expert 0 with k = 1 (shared expert); ids unused
+#define MOE_UNIT_WEIGHT 2u   // weights unused: every slot weighs 1
+#define MOE_ACCUMULATE 4u    // out += result instead of out = result
+
+#ifdef __cplusplus
+namespace vkmoe {
+#endif
+
+#if defined(__cplusplus) || defined(USE_MOE_PARAMS)
+// Tokens are numbered within the chunk of one dispatch; x, ids, weights and out are indexed
+// from token_base, the per-slot scratch (h, y, route) from 0.
+VKMOE_PARAMS(MoeParams) {
+  uint tokens;      // tokens in this chunk
+  uint token_base;  // first token of the chunk in x / ids / weights / out
+  uint k;           // slots per token
+  uint experts;     // ids >= experts are skipped like empty slots
+  uint rows;        // weight rows: F for gate/up, H for down
+  uint cols;        // dot-product length: H for gate/up, F for down
+  uint row_bytes;   // bytes of one weight row
+  uint experts_per_piece;
+  uint flags;       // MOE_* above
+  uint max_tiles;   // batched: tiles in the route buffer (its layout: counts[experts],
+                    // tile_expert[max_tiles], sorted slots[max_tiles * MOE_TILE_SLOTS])
+  uint base_a[4];   // per piece: byte offset of its first expert in its binding (gate or down)
+  uint base_b[4];   // the same for up
+} VKMOE_PARAMS_END(MoeParams, 72);
+#endif
+
+#ifdef __cplusplus
+}  // namespace vkmoe
+#endif
+#endif

@@ -1,0 +1,47 @@
+// Storage bindings of one or two expert weight tensors (a: gate or down, b: up), each split
+// over PIECES bindings of consecutive experts, and load_word() for dequant.glsl.
+// The includer defines PIECES (1 or MOE_MAX_PIECES), WA_BINDING and, for a second tensor,
+// WB_BINDING; tensor a's pieces use bindings WA_BINDING.., b's WB_BINDING...
+// Words, not bytes: weights are read as uint32 so no 8/16-bit storage feature is needed.
+
+#define WEIGHT_BLOCK(name, var, bind) \
+  layout(std430, binding = bind) readonly buffer name { uint var[]; };
+
+WEIGHT_BLOCK(WA0, wa0, WA_BINDING)
+#if PIECES > 1
+WEIGHT_BLOCK(WA1, wa1, WA_BINDING + 1)
+WEIGHT_BLOCK(WA2, wa2, WA_BINDING + 2)
+WEIGHT_BLOCK(WA3, wa3, WA_BINDING + 3)
+#endif
+#ifdef WB_BINDING
+WEIGHT_BLOCK(WB0, wb0, WB_BINDING)
+#if PIECES > 1
+WEIGHT_BLOCK(WB1, wb1, WB_BINDING + 1)
+WEIGHT_BLOCK(WB2, wb2, WB_BINDING + 2)
+WEIGHT_BLOCK(WB3, wb3, WB_BINDING + 3)
+#endif
+#endif
+
+// Word i of piece `piece` of tensor t (0 = a, 1 = b). t is a constant at every call site and
+// piece is uniform per workgroup, so the branches cost little once inlined.
+uint load_word(uint t, uint piece, uint i) {
+#if PIECES > 1
+#ifdef WB_BINDING
+  if (t != 0) {
+    if (piece == 0) return wb0[i];
+    if (piece == 1) return wb1[i];
+    if (piece == 2) return wb2[i];
+    return wb3[i];
+  }
+#endif
+  if (piece == 0) return wa0[i];
+  if (piece == 1) return wa1[i];
+  if (piece == 2) return wa2[i];
+  return wa3[i];
+#else
+#ifdef WB_BINDING
+  if (t != 0) return wb0[i];
+#endif
+  return wa0[i];
+#endif
+}

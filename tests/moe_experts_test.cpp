@@ -1,0 +1,291 @@
+// MoE expert kernels against the double-precision CPU reference on the same dequantized
+// weights: every weight type, both reduction variants, split tensors, empty slots, shared experts. Fresh random data every run; outputs and scratch are poisoned first.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "runtime/kernels/moe_experts.h"
+#include "runtime/quant/quant.h"
+#include "runtime/reference/moe_ref.h"
+#include "runtime/vk/sequence.h"
+#include "tests/gpu_fixture.h"
+#include "tests/test_util.h"
+
+using namespace vkmoe;
+using namespace vkmoe::test;
+
+namespace {
+
+const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0,
+                           GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+
+bool quantized(GgmlType t) { return ggml_type_info(uint32_t(t))->block_elems > 1; }
+double tolerance(GgmlType t) { return quantized(t) ? 1e-4 : 1e-5; }
+
+// Small odd shapes: plain floats any size; 32-blocks 3 and 5 blocks; 256-blocks 3 and 1.
+struct Shape {
+  uint32_t hidden, ffn;
+};
+Shape shape_for(GgmlType t) {
+  switch (ggml_type_info(uint32_t(t))->block_elems) {
+    case 1: return {37, 19};
+    case 32: return {96, 160};
+    default: return {768, 256};
+  }
+}
+
+uint64_t round4(uint64_t v) { return (v + 3) / 4 * 4; }
+
+// Weights of one expert FFN: random, quantized to the file's bytes, uploaded at offsets that are
+// multiples of 4 but not of the binding alignment, with the dequantized copy for the reference.
+struct TestFfn {
+  Buffer buffer;
+  MoeFfnWeights w;
+  ref::MoeFfn ref;
+};
+
+TestFfn make_ffn(Context& ctx, GgmlType gate_type, GgmlType down_type, uint32_t experts, uint32_t hidden, uint32_t ffn,
+                 uint64_t max_piece_bytes = 0) {
+  struct Part {
+    GgmlType type;
+    uint32_t rows, cols;
+    std::vector<uint8_t> bytes;
+    uint64_t offset;
+  };
+  Part parts[3] = {{gate_type, ffn, hidden}, {gate_type, ffn, hidden}, {down_type, hidden, ffn}};
+  uint64_t end = 4;
+  for (auto& p : parts) {
+    auto v = random_floats(uint64_t(experts) * p.rows * p.cols, -1.0f, 1.0f);
+    const float s = 2.0f / std::sqrt(float(p.cols));
+    for (auto& f : v) f *= s;
+    p.bytes = quantize(p.type, v);
+    p.offset = end;
+    end = round4(end + p.bytes.size()) + 4;
+  }
+  TestFfn f;
+  f.buffer = ctx.allocator().create_buffer(end, MemoryUse::device, "moe test weights");
+  ExpertTensor* tensors[3] = {&f.w.gate, &f.w.up, &f.w.down};
+  ref::ExpertMatrix* mats[3] = {&f.ref.gate, &f.ref.up, &f.ref.down};
+  for (int i = 0; i < 3; ++i) {
+    const auto& p = parts[i];
+    ctx.transfer().upload(f.buffer, p.offset, p.bytes.data(), p.bytes.size());
+    *tensors[i] = make_expert_tensor(ctx.device(), f.buffer, p.offset, p.type, experts, p.rows, p.cols, max_piece_bytes);
+    *mats[i] = ref::dequantize_experts(p.type, p.bytes, experts, p.rows, p.cols);
+  }
+  return f;
+}
+
+struct Routing {
+  std::vector<uint32_t> ids;
+  std::vector<float> weights;
+};
+
+// k distinct experts from 0..used-1 per token; each slot empty with probability p_empty.
+Routing random_routing(uint32_t tokens, uint32_t k, uint32_t used, double p_empty = 0) {
+  Routing r;
+  std::vector<uint32_t> all(used);
+  std::uniform_real_distribution<float> wd(0.1f, 1.0f);
+  std::bernoulli_distribution empty(p_empty);
+  for (uint32_t t = 0; t < tokens; ++t) {
+    std::iota(all.begin(), all.end(), 0u);
+    std::shuffle(all.begin(), all.end(), rng());
+    for (uint32_t j = 0; j < k; ++j) {
+      const bool e = empty(rng());
+      r.ids.push_back(e ? kMoeEmptySlot : all[j]);
+      r.weights.push_back(e ? 0.0f : wd(rng()));
+    }
+  }
+  return r;
+}
+
+Buffer upload(Context& ctx, const void* data, uint64_t bytes, const char* name) {
+  Buffer b = ctx.allocator().create_buffer(std::max<uint64_t>(bytes, 4), MemoryUse::device, name);
+  if (bytes) ctx.transfer().upload(b, 0, data, bytes);
+  return b;
+}
+
+struct Result {
+  std::vector<float> out;
+  uint32_t dispatches = 0;
+};
+
+// Runs the routed experts (or the shared expert when `shared`) with out poisoned, or holding
+// `init` when accumulating; the scratch is poisoned too so unwritten slots cannot pass.
+Result run(Context& ctx, const TestFfn& f, MoeScratch& scratch, uint32_t tokens, uint32_t k,
+           const std::vector<float>& x, const Routing& r, MoePath path, const std::vector<float>* init = nullptr,
+           bool shared = false, const std::vector<float>* scale = nullptr) {
+  const uint32_t H = f.w.gate.cols;
+  Buffer xb = upload(ctx, x.data(), x.size() * 4, "x");
+  Buffer ib = upload(ctx, r.ids.data(), r.ids.size() * 4, "ids");
+  Buffer wb = upload(ctx, r.weights.data(), r.weights.size() * 4, "weights");
+  Buffer sb = upload(ctx, scale ? scale->data() : nullptr, scale ? scale->size() * 4 : 0, "scale");
+  Buffer ob = ctx.allocator().create_buffer(uint64_t(tokens) * H * 4, MemoryUse::device, "out");
+  if (init) ctx.transfer().upload(ob, 0, init->data(), init->size() * 4);
+  Sequence seq(ctx.device());
+  if (!init) seq.fill(ob.range(), kPoisonBits);
+  seq.fill(scratch.h.range(), kPoisonBits);
+  if (shared)
+    record_shared_expert(ctx, seq, f.w, tokens, xb.range(), scale ? std::optional(sb.range()) : std::nullopt,
+                         ob.range(), scratch, path, init != nullptr);
+  else
+    record_moe_experts(ctx, seq, f.w, tokens, k, xb.range(), ib.range(), wb.range(), ob.range(), scratch, path,
+                       init != nullptr);
+  const uint32_t dispatches = seq.dispatches();
+  seq.run();
+  Result res{std::vector<float>(uint64_t(tokens) * H), dispatches};
+  ctx.transfer().download(ob, 0, res.out.data(), res.out.size() * 4);
+  return res;
+}
+
+MoeScratch scratch_for(Context& ctx, const TestFfn& f, uint32_t tokens, uint32_t k) {
+  return create_moe_scratch(ctx, {.tokens = tokens, .k = k, .experts = f.w.gate.experts, .hidden = f.w.gate.cols,
+                                  .ffn = f.w.gate.rows});
+}
+
+// Runs and compares with the reference (out = init + reference when init is given).
+void check_routed(Context& ctx, const TestFfn& f, MoeScratch& scratch, uint32_t tokens, uint32_t k,
+                  const Routing& r, MoePath path, double tol, bool accumulate = false) {
+  const auto x = random_floats(uint64_t(tokens) * f.w.gate.cols);
+  std::vector<float> init;
+  if (accumulate) init = random_floats(uint64_t(tokens) * f.w.gate.cols);
+  auto res = run(ctx, f, scratch, tokens, k, x, r, path, accumulate ? &init : nullptr);
+  auto want = ref::moe_experts(f.ref, tokens, k, x, r.ids, r.weights);
+  for (size_t i = 0; i < init.size(); ++i) want[i] += init[i];
+  const double err = rel_l2(res.out, want);
+  CHECK_MESSAGE(err < tol, "relative L2 error " << err);
+  if (std::getenv("VKMOE_TEST_VERBOSE")) MESSAGE("relative L2 error " << err);
+}
+
+const char* path_name(MoePath p) { return p == MoePath::decode ? "decode" : "auto"; }
+
+}  // namespace
+
+TEST_CASE_FIXTURE(GpuTest, "decode path: every weight type, both reduction variants") {
+  for (GgmlType type : kTypes) {
+    const auto [H, F] = shape_for(type);
+    CAPTURE(ggml_type_name(type));
+    auto f = make_ffn(ctx, type, type, 5, H, F);
+    REQUIRE(f.w.gate.pieces.size() == 1);
+    auto scratch = scratch_for(ctx, f, 8, 2);
+    auto variants = ctx.pipelines().supported_variants(moe_kernel_name("gate_up", type));
+    REQUIRE(!variants.empty());
+    CHECK(std::string(variants.back()->needs).empty());  // a portable variant always exists
+    for (const auto* v : variants) {
+      const std::string variant = v->name;
+      CAPTURE(variant);
+      scratch.settings.portable = std::string(v->needs).empty();
+      check_routed(ctx, f, scratch, 1, 2, random_routing(1, 2, 5), MoePath::decode, tolerance(type));
+      // Several tokens with empty slots, accumulating onto out.
+      check_routed(ctx, f, scratch, 7, 2, random_routing(7, 2, 5, 0.3), MoePath::decode, tolerance(type), true);
+    }
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "Q4_K gate/up with a Q6_K down (as in Q4_K_M files)") {
+  auto f = make_ffn(ctx, GgmlType::Q4_K, GgmlType::Q6_K, 3, 512, 256);
+  auto scratch = scratch_for(ctx, f, 40, 2);
+  for (uint32_t tokens : {3u, 40u}) {
+    CAPTURE(tokens);
+    const auto x = random_floats(uint64_t(tokens) * 512);
+    const auto r = random_routing(tokens, 2, 3);
+    auto res = run(ctx, f, scratch, tokens, 2, x, r, MoePath::automatic);
+    CHECK(res.dispatches == 2u);
+    CHECK(rel_l2(res.out, ref::moe_experts(f.ref, tokens, 2, x, r.ids, r.weights)) < 1e-4);
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "k = E, every token on one expert, all slots empty") {
+  auto f = make_ffn(ctx, GgmlType::Q8_0, GgmlType::Q8_0, 4, 64, 96);
+  auto scratch = scratch_for(ctx, f, 70, 4);
+  for (MoePath path : {MoePath::decode}) {
+    CAPTURE(path_name(path));
+    check_routed(ctx, f, scratch, 70, 4, random_routing(70, 4, 4), path, 1e-4);  // every expert chosen
+    Routing one;
+    for (uint32_t t = 0; t < 70; ++t) {
+      one.ids.insert(one.ids.end(), {2u, kMoeEmptySlot});
+      one.weights.insert(one.weights.end(), {0.5f + t * 0.01f, 0.0f});
+    }
+    check_routed(ctx, f, scratch, 70, 2, one, path, 1e-4, true);  // one expert holds every token
+    Routing none{std::vector<uint32_t>(70 * 2, kMoeEmptySlot), std::vector<float>(70 * 2, 0.0f)};
+    const auto x = random_floats(70 * 64);
+    auto res = run(ctx, f, scratch, 70, 2, x, none, path);
+    CHECK(std::all_of(res.out.begin(), res.out.end(), [](float v) { return v == 0.0f; }));
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "more tokens than the scratch holds run in chunks") {
+  auto f = make_ffn(ctx, GgmlType::Q4_0, GgmlType::Q4_0, 4, 64, 32);
+  auto scratch = scratch_for(ctx, f, 9, 2);  // 9 tokens per chunk
+  for (MoePath path : {MoePath::decode}) {
+    CAPTURE(path_name(path));
+    check_routed(ctx, f, scratch, 40, 2, random_routing(40, 2, 4, 0.1), path, 1e-4, true);
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "shared expert with and without the per-token scale") {
+  for (GgmlType type : {GgmlType::BF16, GgmlType::Q5_K}) {
+    CAPTURE(ggml_type_name(type));
+    const auto [H, F] = shape_for(type);
+    auto f = make_ffn(ctx, type, type, 1, H, F);
+    auto scratch = scratch_for(ctx, f, 40, 1);
+    for (MoePath path : {MoePath::decode})
+      for (bool scaled : {false, true})
+        for (bool accumulate : {false, true}) {
+          CAPTURE(path_name(path));
+          CAPTURE(scaled);
+          CAPTURE(accumulate);
+          const uint32_t tokens = path == MoePath::decode ? 3 : 40;
+          const auto x = random_floats(uint64_t(tokens) * H);
+          const auto scale = random_floats(tokens, 0.0f, 1.0f);
+          const auto init = random_floats(uint64_t(tokens) * H);
+          auto res = run(ctx, f, scratch, tokens, 1, x, {}, path, accumulate ? &init : nullptr, true,
+                         scaled ? &scale : nullptr);
+          auto want = ref::shared_expert(f.ref, tokens, x, scaled ? std::span<const float>(scale) : std::span<const float>());
+          if (accumulate)
+            for (size_t i = 0; i < want.size(); ++i) want[i] += init[i];
+          CHECK(rel_l2(res.out, want) < tolerance(type));
+        }
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "tensors split over several bindings") {
+  for (GgmlType type : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q6_K}) {
+    CAPTURE(ggml_type_name(type));
+    const auto [H, F] = shape_for(type);
+    const uint64_t expert_bytes = ggml_row_bytes(type, H) * F;
+    // Room for 2 experts per binding: 7 experts in 4 pieces, the last one short.
+    auto f = make_ffn(ctx, type, type, 7, H, F, 2 * expert_bytes + 64);
+    REQUIRE(f.w.gate.pieces.size() == 4);
+    CHECK(f.w.gate.experts_per_piece == 2);
+    CHECK(f.w.gate.pieces.back().experts == 1);
+    bool unaligned = false;
+    for (const auto& p : f.w.gate.pieces) unaligned |= p.base != 0;
+    CHECK(unaligned);  // some piece starts off the binding alignment
+    auto scratch = scratch_for(ctx, f, 40, 3);
+    for (MoePath path : {MoePath::decode}) {
+      CAPTURE(path_name(path));
+      const uint32_t tokens = path == MoePath::decode ? 4 : 40;
+      check_routed(ctx, f, scratch, tokens, 3, random_routing(tokens, 3, 7, 0.1), path, tolerance(type));
+    }
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "make_expert_tensor refuses what no binding can hold, naming sizes") {
+  const uint64_t row = ggml_row_bytes(GgmlType::Q8_0, 64);  // 68 bytes
+  Buffer b = ctx.allocator().create_buffer(row * 8 * 6 + 64, MemoryUse::device, "weights");
+  CHECK_THROWS_WITH(make_expert_tensor(ctx.device(), b, 0, GgmlType::Q8_0, 6, 8, 64, 256),
+                    doctest::Contains("one expert takes"));
+  CHECK_THROWS_WITH(make_expert_tensor(ctx.device(), b, 0, GgmlType::Q8_0, 6, 8, 64, row * 8 + 64),
+                    doctest::Contains("needs 6 bindings"));
+  CHECK_THROWS_WITH(make_expert_tensor(ctx.device(), b, 2, GgmlType::Q8_0, 6, 8, 64),
+                    doctest::Contains("not a multiple of 4"));
+  CHECK_THROWS_WITH(make_expert_tensor(ctx.device(), b, 0, GgmlType::Q8_0, 7, 8, 64),
+                    doctest::Contains("the buffer has"));
+  CHECK_THROWS_WITH(make_expert_tensor(ctx.device(), b, 0, GgmlType::Q8_0, 2, 8, 48),
+                    doctest::Contains("not whole blocks"));
+  auto t = make_expert_tensor(ctx.device(), b, 0, GgmlType::Q8_0, 6, 8, 64);
+  CHECK(t.pieces.size() == 1);
+  CHECK(t.pieces[0].range.size == row * 8 * 6);
+}
