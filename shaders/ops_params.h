@@ -21,8 +21,10 @@
 // Head dims the attention kernel supports (per-thread accumulators cover up to this).
 #define ATTN_MAX_HEAD_DIM 256
 
-// Matmul: weight rows may be split over this many bindings (pieces of whole rows).
+// Matmul and get_rows: weight rows may be split over this many bindings (pieces of whole rows).
 #define MM_MAX_PIECES 4
+#define MM_ACCUMULATE 1u  // y += W x instead of y = W x
+#define MM_VEC_MAX_T 8    // tokens the matrix-vector kernel takes at once
 
 #ifdef __cplusplus
 namespace vkmoe {
@@ -109,6 +111,23 @@ VKMOE_PARAMS(ArgmaxParams) {
   uint stride;
   uint pad;
 } VKMOE_PARAMS_END(ArgmaxParams, 16);
+#endif
+
+#if defined(__cplusplus) || defined(USE_MATMUL_PARAMS)
+// y[t, r] = W[r, :] . x[t, :] for W [rows, cols] in a GGML block type, split by whole rows over
+// MM_MAX_PIECES bindings: row r lives in piece r / rows_per_piece at byte base[piece] +
+// (r % rows_per_piece) * row_bytes. get_rows uses the same block with tokens = ids.
+VKMOE_PARAMS(MatmulParams) {
+  uint tokens;
+  uint rows;
+  uint cols;
+  uint row_bytes;
+  uint rows_per_piece;
+  uint x_stride;  // floats between token rows of x (matmul)
+  uint y_stride;  // floats between token rows of y
+  uint flags;     // MM_*
+  uint base[4];   // per piece: byte offset of its first row inside its binding
+} VKMOE_PARAMS_END(MatmulParams, 48);
 #endif
 
 #ifdef __cplusplus

@@ -50,3 +50,34 @@ float wg_max(float v) {
   return r;
 }
 #endif
+
+#ifdef WG_REDUCE_N
+// Sums each of WG_REDUCE_N values over the workgroup in one pass; the totals are valid in
+// invocation 0 only (the others' v is left partial). Needs WG_REDUCE_N * WG floats of shared memory.
+shared float wg_red_n[WG_REDUCE_N * WG];
+void wg_sum_n(inout float v[WG_REDUCE_N]) {
+  const uint tid = gl_LocalInvocationID.x;
+#if USE_SUBGROUP
+  for (uint i = 0; i < WG_REDUCE_N; ++i) v[i] = subgroupAdd(v[i]);
+  if (subgroupElect())
+    for (uint i = 0; i < WG_REDUCE_N; ++i) wg_red_n[i * WG + gl_SubgroupID] = v[i];
+  barrier();
+  if (tid == 0)
+    for (uint i = 0; i < WG_REDUCE_N; ++i) {
+      float s = 0.0;
+      for (uint g = 0; g < gl_NumSubgroups; ++g) s += wg_red_n[i * WG + g];
+      v[i] = s;
+    }
+#else
+  for (uint i = 0; i < WG_REDUCE_N; ++i) wg_red_n[i * WG + tid] = v[i];
+  barrier();
+  for (uint stride = WG / 2; stride > 0; stride >>= 1) {
+    if (tid < stride)
+      for (uint i = 0; i < WG_REDUCE_N; ++i) wg_red_n[i * WG + tid] += wg_red_n[i * WG + tid + stride];
+    barrier();
+  }
+  if (tid == 0)
+    for (uint i = 0; i < WG_REDUCE_N; ++i) v[i] = wg_red_n[i * WG];
+#endif
+}
+#endif
