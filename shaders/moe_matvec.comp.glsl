@@ -42,34 +42,10 @@ layout(std430, binding = 3) buffer Out { float out_[]; };
 #define MOE_IDS
 #include "moe_common.glsl"
 
-shared float red[NV * WG];
-
-// Sums v over the workgroup; the totals are valid in invocation 0.
-void reduce_wg(inout float v[NV]) {
-  const uint tid = gl_LocalInvocationID.x;
-#if USE_SUBGROUP
-  for (uint i = 0; i < NV; ++i) v[i] = subgroupAdd(v[i]);
-  if (subgroupElect())
-    for (uint i = 0; i < NV; ++i) red[i * WG + gl_SubgroupID] = v[i];
-  barrier();
-  if (tid == 0)
-    for (uint i = 0; i < NV; ++i) {
-      float s = 0.0;
-      for (uint g = 0; g < gl_NumSubgroups; ++g) s += red[i * WG + g];
-      v[i] = s;
-    }
-#else
-  for (uint i = 0; i < NV; ++i) red[i * WG + tid] = v[i];
-  barrier();
-  for (uint stride = WG / 2; stride > 0; stride >>= 1) {
-    if (tid < stride)
-      for (uint i = 0; i < NV; ++i) red[i * WG + tid] += red[i * WG + tid + stride];
-    barrier();
-  }
-  if (tid == 0)
-    for (uint i = 0; i < NV; ++i) v[i] = red[i * WG];
-#endif
-}
+// reduce_wg: sums each of the NV values over the workgroup; totals valid in invocation 0.
+#define WG_REDUCE_N NV
+#include "wg_reduce.glsl"
+#define reduce_wg wg_sum_n
 
 // The 8 inputs of chunk c of a vector of p.cols floats starting at `base`, 0 past the end.
 void load_input8(uint base, uint c, out float v[8]) {

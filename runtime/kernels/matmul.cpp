@@ -1,0 +1,118 @@
+#include "runtime/kernels/matmul.h"
+
+#include <cctype>
+#include <stdexcept>
+
+#include "runtime/kernels/moe_experts.h"
+#include "runtime/kernels/op_util.h"
+#include "runtime/vk/context.h"
+#include "runtime/vk/sequence.h"
+#include "shaders/ops_params.h"
+
+namespace vkmoe {
+
+static_assert(kMaxWeightPieces == MM_MAX_PIECES && kMaxWeightPieces == kMaxExpertPieces);
+
+DenseWeight make_dense_weight(const Device& device, const Buffer& buffer, uint64_t offset, GgmlType type,
+                              uint32_t rows, uint32_t cols, uint64_t max_piece_bytes) {
+  // The same splitting as expert tensors, with each row as a one-row "expert".
+  ExpertTensor t;
+  try {
+    t = make_expert_tensor(device, buffer, offset, type, rows, 1, cols, max_piece_bytes);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("dense weight [" + std::to_string(rows) + " rows, " + std::to_string(cols) +
+                                " cols] (rows counted as experts below): " + e.what());
+  }
+  DenseWeight w{type, rows, cols, t.row_bytes, t.experts_per_piece, {}};
+  for (const auto& p : t.pieces) w.pieces.push_back({p.range, p.base, p.first_expert, p.experts});
+  return w;
+}
+
+std::string matmul_kernel_name(const char* stage, GgmlType type) {
+  std::string s(ggml_type_name(type));
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return std::string(stage) + "_" + s;
+}
+
+namespace {
+
+void check_weight(const char* k, const DenseWeight& w) {
+  if (w.rows == 0 || w.cols == 0 || w.pieces.empty() || w.pieces.size() > kMaxWeightPieces)
+    op_fail(k, "weight without rows, or with 0 or more than 4 pieces");
+  if (w.pieces.size() > 1 && w.rows_per_piece * (w.pieces.size() - 1) >= w.rows)
+    op_fail(k, "weight pieces do not match rows_per_piece");
+}
+
+MatmulParams weight_params(const DenseWeight& w) {
+  MatmulParams p{};
+  p.rows = w.rows;
+  p.cols = w.cols;
+  p.row_bytes = static_cast<uint32_t>(w.row_bytes);
+  p.rows_per_piece = w.rows_per_piece;
+  for (size_t i = 0; i < w.pieces.size(); ++i) p.base[i] = w.pieces[i].base;
+  return p;
+}
+
+// Bindings 2..5: the weight's pieces; unused ones repeat piece 0 (bound, never read).
+void add_pieces(std::vector<Binding>& b, const DenseWeight& w) {
+  for (size_t i = 0; i < kMaxWeightPieces; ++i)
+    b.push_back({w.pieces[i < w.pieces.size() ? i : 0].range, Access::read});
+}
+
+}  // namespace
+
+void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
+                   BufferRange y, uint32_t x_stride, uint32_t y_stride, bool accumulate, MatmulPath path,
+                   const std::string& variant) {
+  const char* k = "matmul";
+  check_weight(k, w);
+  if (tokens == 0) op_fail(k, "no tokens");
+  const uint32_t xs = x_stride ? x_stride : w.cols, ys = y_stride ? y_stride : w.rows;
+  if (xs < w.cols || ys < w.rows) op_fail(k, "row stride shorter than the row");
+  need_floats(k, "x", x, row_extent(tokens, xs, w.cols));
+  need_floats(k, "y", y, row_extent(tokens, ys, w.rows));
+  if (path == MatmulPath::automatic) path = tokens <= MM_VEC_MAX_T ? MatmulPath::vec : MatmulPath::tiled;
+  if (path == MatmulPath::vec && tokens > MM_VEC_MAX_T)
+    op_fail(k, "the matrix-vector path takes at most " + std::to_string(MM_VEC_MAX_T) + " tokens");
+
+  MatmulParams p = weight_params(w);
+  p.tokens = tokens;
+  p.x_stride = xs;
+  p.y_stride = ys;
+  p.flags = accumulate ? MM_ACCUMULATE : 0;
+  const bool vec = path == MatmulPath::vec;
+  const auto& pipe = ctx.pipelines().get({.kernel = matmul_kernel_name(vec ? "matvec" : "matmul", w.type),
+                                          .bindings = 2 + kMaxWeightPieces,
+                                          .push_size = sizeof(p),
+                                          .variant = variant});
+  std::vector<Binding> b = {{x, Access::read}, {y, accumulate ? Access::read_write : Access::write}};
+  add_pieces(b, w);
+  if (vec) {
+    const auto g = grid_2d(ctx, ceil_div(w.rows, 4));  // 4 rows per workgroup (matmul.comp.glsl's NR)
+    seq.dispatch(pipe, b, &p, g[0], g[1], 1, "matvec");
+  } else {
+    seq.dispatch(pipe, b, &p, ceil_div(w.rows, 64), ceil_div(tokens, 32), 1, "matmul");  // BN x BT tiles
+  }
+}
+
+void record_get_rows(Context& ctx, Sequence& seq, const DenseWeight& table, uint32_t tokens, BufferRange ids,
+                     BufferRange y, uint32_t y_stride) {
+  const char* k = "get_rows";
+  check_weight(k, table);
+  if (tokens == 0) op_fail(k, "no tokens");
+  const uint32_t ys = y_stride ? y_stride : table.cols;
+  if (ys < table.cols) op_fail(k, "row stride shorter than the row");
+  need_floats(k, "ids", ids, tokens);
+  need_floats(k, "y", y, row_extent(tokens, ys, table.cols));
+  MatmulParams p = weight_params(table);
+  p.tokens = tokens;
+  p.y_stride = ys;
+  const auto& pipe = ctx.pipelines().get(
+      {.kernel = matmul_kernel_name("get_rows", table.type), .bindings = 2 + kMaxWeightPieces, .push_size = sizeof(p)});
+  std::vector<Binding> b = {{ids, Access::read}, {y, Access::write}};
+  add_pieces(b, table);
+  const auto g = grid_2d(ctx, tokens);
+  seq.dispatch(pipe, b, &p, g[0], g[1], 1, "get_rows");
+}
+
+}  // namespace vkmoe

@@ -1,0 +1,63 @@
+// Dense matmul y = W x and embedding lookup on weights kept in their GGUF block layout (F32,
+// F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K), dequantized on the fly by shaders/dequant.glsl.
+// A weight larger than one storage binding (a 151936 x 2048 Q6_K output head is ~250 MB, over
+// lavapipe's 128 MiB maxStorageBufferRange) is split by whole rows over up to 4 bindings.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/quant/ggml_type.h"
+#include "runtime/vk/memory.h"
+
+namespace vkmoe {
+
+class Context;
+class Device;
+class Sequence;
+
+constexpr uint32_t kMaxWeightPieces = 4;
+
+// W [rows, cols] (GGUF ne = [cols, rows]): row r is cols elements at byte r * row_bytes of the
+// tensor. Every piece but the last holds exactly rows_per_piece rows.
+struct DenseWeight {
+  struct Piece {
+    BufferRange range;        // offset aligned to minStorageBufferOffsetAlignment
+    uint32_t base = 0;        // byte offset of first_row inside range
+    uint32_t first_row = 0;
+    uint32_t rows = 0;
+  };
+  GgmlType type = GgmlType::F32;
+  uint32_t rows = 0, cols = 0;
+  uint64_t row_bytes = 0;
+  uint32_t rows_per_piece = 0;
+  std::vector<Piece> pieces;  // 1..kMaxWeightPieces
+};
+
+// Describes the tensor at `offset` (a multiple of 4) of `buffer`, split into pieces no larger
+// than maxStorageBufferRange (or max_piece_bytes when non-zero: tests force splitting with
+// it). cols must be whole blocks of the type. Throws std::invalid_argument naming the sizes.
+DenseWeight make_dense_weight(const Device& device, const Buffer& buffer, uint64_t offset, GgmlType type,
+                              uint32_t rows, uint32_t cols, uint64_t max_piece_bytes = 0);
+
+enum class MatmulPath {
+  automatic,  // vec for at most 8 tokens, tiled above
+  vec,        // matrix-vector: tokens <= 8
+  tiled,      // shared-memory tiles
+};
+
+// y[t, r] = sum_k W[r, k] x[t, k] (or y += with accumulate, e.g. into the residual stream):
+// x [tokens, cols] with x_stride floats between rows, y [tokens, rows] with y_stride.
+void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
+                   BufferRange y, uint32_t x_stride = 0, uint32_t y_stride = 0, bool accumulate = false,
+                   MatmulPath path = MatmulPath::automatic, const std::string& variant = "");
+
+// y[t, :] = W[ids[t], :] as f32 (ids: uint32 [tokens]; an id >= rows gives zeros).
+void record_get_rows(Context& ctx, Sequence& seq, const DenseWeight& table, uint32_t tokens, BufferRange ids,
+                     BufferRange y, uint32_t y_stride = 0);
+
+// Kernel names for a weight type ("matvec_q4_k", "matmul_f16", "get_rows_q8_0"), for tests
+// that enumerate Pipelines::supported_variants.
+std::string matmul_kernel_name(const char* stage, GgmlType type);
+
+}  // namespace vkmoe

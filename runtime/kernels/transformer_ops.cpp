@@ -1,0 +1,200 @@
+#include "runtime/kernels/transformer_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <stdexcept>
+
+#include "runtime/kernels/op_util.h"
+#include "runtime/vk/context.h"
+#include "runtime/vk/sequence.h"
+#include "shaders/ops_params.h"
+
+namespace vkmoe {
+
+void record_rms_norm(Context& ctx, Sequence& seq, const RmsNormShape& s, BufferRange x, BufferRange w,
+                     BufferRange y, BufferRange residual, BufferRange sum, const std::string& variant) {
+  const char* k = "rms_norm";
+  if (s.tokens == 0 || s.groups == 0 || s.n == 0) op_fail(k, "empty shape");
+  const uint32_t xs = s.x_stride ? s.x_stride : s.groups * s.n, ys = s.y_stride ? s.y_stride : s.groups * s.n;
+  if (xs < s.groups * s.n || ys < s.groups * s.n) op_fail(k, "row stride shorter than groups * n");
+  if (sum.size && !residual.size) op_fail(k, "a sum output needs a residual input");
+  const uint64_t xn = row_extent(s.tokens, xs, s.groups * s.n), yn = row_extent(s.tokens, ys, s.groups * s.n);
+  need_floats(k, "x", x, xn);
+  need_floats(k, "w", w, s.n);
+  need_floats(k, "y", y, yn);
+  if (residual.size) need_floats(k, "residual", residual, xn);
+  if (sum.size) need_floats(k, "sum", sum, xn);
+
+  RmsNormParams p{s.tokens, s.groups, s.n, xs, ys, 0, s.eps, 0};
+  p.flags = (residual.size ? RMS_RESIDUAL : 0) | (sum.size ? RMS_WRITE_SUM : 0);
+  const auto& pipe = ctx.pipelines().get(
+      {.kernel = "rms_norm", .bindings = 5, .push_size = sizeof(p), .variant = variant});
+  const BufferRange dummy = ctx.dummy().range();
+  const auto g = grid_2d(ctx, uint64_t(s.tokens) * s.groups);
+  Binding b[5] = {{x, Access::read},
+                  {residual.size ? residual : dummy, Access::read},
+                  {w, Access::read},
+                  {y, Access::write},
+                  {sum.size ? sum : dummy, sum.size ? Access::write : Access::read}};
+  seq.dispatch(pipe, b, &p, g[0], g[1], 1, "rms_norm");
+}
+
+std::array<float, 2> rope_yarn_corr_dims(uint32_t n_rot, uint32_t n_ctx_orig, float freq_base, float beta_fast,
+                                         float beta_slow) {
+  // The pair index whose wavelength fits `rotations` times into the original context.
+  auto corr_dim = [&](float rotations) {
+    return float(n_rot) * std::log(float(n_ctx_orig) / (rotations * 2.0f * std::numbers::pi_v<float>)) /
+           (2.0f * std::log(freq_base));
+  };
+  const float start = std::floor(corr_dim(beta_fast)), end = std::ceil(corr_dim(beta_slow));
+  return {std::max(0.0f, start), std::min(float(n_rot) - 1.0f, end)};
+}
+
+void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t tokens, uint32_t heads,
+                 BufferRange x, BufferRange positions, BufferRange y, uint32_t x_stride, uint32_t y_stride,
+                 BufferRange freq_factors) {
+  const char* k = "rope";
+  if (tokens == 0 || heads == 0 || cfg.head_dim == 0) op_fail(k, "empty shape");
+  if (cfg.head_dim % 2 || cfg.n_rot % 2 || cfg.n_rot > cfg.head_dim || cfg.n_rot == 0)
+    op_fail(k, "n_rot " + std::to_string(cfg.n_rot) + " and head_dim " + std::to_string(cfg.head_dim) +
+                   " must be even with 0 < n_rot <= head_dim");
+  if (cfg.ext_factor != 0.0f && cfg.n_ctx_orig == 0) op_fail(k, "YaRN (ext_factor != 0) needs n_ctx_orig");
+  if (!(cfg.freq_base > 1.0f) || !(cfg.freq_scale > 0.0f)) op_fail(k, "freq_base must be > 1 and freq_scale > 0");
+  const uint32_t row = heads * cfg.head_dim;
+  const uint32_t xs = x_stride ? x_stride : row, ys = y_stride ? y_stride : row;
+  if (xs < row || ys < row) op_fail(k, "row stride shorter than heads * head_dim");
+  need_floats(k, "x", x, row_extent(tokens, xs, row));
+  need_floats(k, "y", y, row_extent(tokens, ys, row));
+  need_floats(k, "positions", positions, tokens);
+  if (freq_factors.size) need_floats(k, "freq_factors", freq_factors, cfg.n_rot / 2);
+
+  RopeParams p{};
+  p.tokens = tokens;
+  p.heads = heads;
+  p.head_dim = cfg.head_dim;
+  p.n_rot = cfg.n_rot;
+  p.x_stride = xs;
+  p.y_stride = ys;
+  p.flags = (cfg.neox ? ROPE_NEOX : 0) | (freq_factors.size ? ROPE_FREQ_FACTORS : 0);
+  p.log2_base = static_cast<float>(std::log2(static_cast<double>(cfg.freq_base)));
+  p.freq_scale = cfg.freq_scale;
+  p.ext_factor = cfg.ext_factor;
+  p.mscale = cfg.attn_factor;
+  if (cfg.ext_factor != 0.0f) {
+    p.mscale *= 1.0f + 0.1f * std::log(1.0f / cfg.freq_scale);
+    const auto corr = rope_yarn_corr_dims(cfg.n_rot, cfg.n_ctx_orig, cfg.freq_base, cfg.beta_fast, cfg.beta_slow);
+    p.corr_low = corr[0];
+    p.corr_high = corr[1];
+  }
+  const auto& pipe = ctx.pipelines().get({.kernel = "rope", .bindings = 4, .push_size = sizeof(p)});
+  const BufferRange dummy = ctx.dummy().range();
+  Binding b[4] = {{x, Access::read},
+                  {positions, Access::read},
+                  {freq_factors.size ? freq_factors : dummy, Access::read},
+                  {y, Access::write}};
+  seq.dispatch(pipe, b, &p, ceil_div(heads * (cfg.head_dim / 2), 64), tokens, 1, "rope");
+}
+
+uint64_t kv_cache_bytes(uint32_t n_ctx, uint32_t kv_heads, uint32_t head_dim) {
+  return uint64_t(n_ctx) * kv_heads * head_dim * 2;
+}
+
+static void check_cache(const char* k, const KvCacheLayer& c) {
+  if (c.n_ctx == 0 || c.kv_heads == 0 || c.head_dim == 0) op_fail(k, "empty cache shape");
+  if (c.head_dim % 2) op_fail(k, "head_dim " + std::to_string(c.head_dim) + " is odd; the f16 cache packs pairs");
+  const uint64_t bytes = kv_cache_bytes(c.n_ctx, c.kv_heads, c.head_dim);
+  if (c.k.size < bytes || c.v.size < bytes)
+    op_fail(k, "cache ranges smaller than n_ctx * kv_heads * head_dim halves (" + std::to_string(bytes) + " bytes)");
+}
+
+void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, uint32_t tokens, BufferRange k,
+                     BufferRange v, BufferRange positions, uint32_t k_stride, uint32_t v_stride) {
+  const char* kn = "kv_store";
+  check_cache(kn, cache);
+  if (tokens == 0) op_fail(kn, "no tokens");
+  const uint32_t row = cache.kv_heads * cache.head_dim;
+  const uint32_t ks = k_stride ? k_stride : row, vs = v_stride ? v_stride : row;
+  if (ks < row || vs < row) op_fail(kn, "row stride shorter than kv_heads * head_dim");
+  need_floats(kn, "k", k, row_extent(tokens, ks, row));
+  need_floats(kn, "v", v, row_extent(tokens, vs, row));
+  need_floats(kn, "positions", positions, tokens);
+  KvStoreParams p{tokens, cache.kv_heads, cache.head_dim, ks, vs, cache.n_ctx, 0, 0};
+  const auto& pipe = ctx.pipelines().get({.kernel = "kv_store", .bindings = 5, .push_size = sizeof(p)});
+  Binding b[5] = {{k, Access::read},
+                  {v, Access::read},
+                  {positions, Access::read},
+                  {cache.k, Access::write},
+                  {cache.v, Access::write}};
+  seq.dispatch(pipe, b, &p, ceil_div(row / 2, 64), tokens, 1, "kv_store");
+}
+
+void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const AttentionShape& s,
+                      BufferRange q, BufferRange o, const std::string& variant) {
+  const char* k = "attention";
+  check_cache(k, cache);
+  if (s.tokens == 0 || s.heads == 0) op_fail(k, "empty shape");
+  if (s.heads % cache.kv_heads)
+    op_fail(k, std::to_string(s.heads) + " query heads are not a multiple of " + std::to_string(cache.kv_heads) +
+                   " KV heads");
+  if (cache.head_dim > ATTN_MAX_HEAD_DIM)
+    op_fail(k, "head_dim " + std::to_string(cache.head_dim) + " above " + std::to_string(ATTN_MAX_HEAD_DIM));
+  if (uint64_t(s.pos) + s.tokens > cache.n_ctx)
+    op_fail(k, "positions up to " + std::to_string(s.pos + s.tokens) + " exceed n_ctx " + std::to_string(cache.n_ctx));
+  const uint32_t row = s.heads * cache.head_dim;
+  const uint32_t qs = s.q_stride ? s.q_stride : row, os = s.o_stride ? s.o_stride : row;
+  if (qs < row || os < row) op_fail(k, "row stride shorter than heads * head_dim");
+  need_floats(k, "q", q, row_extent(s.tokens, qs, row));
+  need_floats(k, "o", o, row_extent(s.tokens, os, row));
+  AttnParams p{s.tokens, s.pos, s.heads, cache.kv_heads, cache.head_dim, qs, os,
+               s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(float(cache.head_dim))};
+  const auto& pipe = ctx.pipelines().get(
+      {.kernel = "attention", .bindings = 4, .push_size = sizeof(p), .variant = variant});
+  Binding b[4] = {{q, Access::read}, {cache.k, Access::read}, {cache.v, Access::read}, {o, Access::write}};
+  seq.dispatch(pipe, b, &p, s.heads, s.tokens, 1, "attention");
+}
+
+static void record_eltwise(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b,
+                           BufferRange y, uint32_t op, float factor, const char* name) {
+  if (s.rows == 0 || s.n == 0) op_fail(name, "empty shape");
+  const uint32_t as = s.a_stride ? s.a_stride : s.n, bs = s.b_stride ? s.b_stride : s.n,
+                 ys = s.y_stride ? s.y_stride : s.n;
+  if (as < s.n || bs < s.n || ys < s.n) op_fail(name, "row stride shorter than n");
+  need_floats(name, "a", a, s.a_offset + row_extent(s.rows, as, s.n));
+  if (op != ELT_SCALE) need_floats(name, "b", b, s.b_offset + row_extent(s.rows, bs, s.n));
+  need_floats(name, "y", y, s.y_offset + row_extent(s.rows, ys, s.n));
+  EltParams p{s.rows, s.n, as, bs, ys, op, factor, s.a_offset, s.b_offset, s.y_offset, 0, 0};
+  const auto& pipe = ctx.pipelines().get({.kernel = "eltwise", .bindings = 3, .push_size = sizeof(p)});
+  Binding bd[3] = {{a, Access::read}, {op == ELT_SCALE ? ctx.dummy().range() : b, Access::read}, {y, Access::write}};
+  seq.dispatch(pipe, bd, &p, ceil_div(s.n, 256), s.rows, 1, name);
+}
+
+void record_add(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b, BufferRange y) {
+  record_eltwise(ctx, seq, s, a, b, y, ELT_ADD, 0.0f, "add");
+}
+void record_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b, BufferRange y) {
+  record_eltwise(ctx, seq, s, a, b, y, ELT_MUL, 0.0f, "mul");
+}
+void record_silu_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b,
+                     BufferRange y) {
+  record_eltwise(ctx, seq, s, a, b, y, ELT_SILU_MUL, 0.0f, "silu_mul");
+}
+void record_scale(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange y, float factor) {
+  record_eltwise(ctx, seq, s, a, {}, y, ELT_SCALE, factor, "scale");
+}
+
+void record_argmax(Context& ctx, Sequence& seq, uint32_t rows, uint32_t n, BufferRange x, BufferRange ids,
+                   uint32_t stride) {
+  const char* k = "argmax";
+  if (rows == 0 || n == 0) op_fail(k, "empty shape");
+  const uint32_t xs = stride ? stride : n;
+  if (xs < n) op_fail(k, "row stride shorter than n");
+  need_floats(k, "x", x, row_extent(rows, xs, n));
+  need_floats(k, "ids", ids, rows);
+  ArgmaxParams p{rows, n, xs, 0};
+  const auto& pipe = ctx.pipelines().get({.kernel = "argmax", .bindings = 2, .push_size = sizeof(p)});
+  const auto g = grid_2d(ctx, rows);
+  seq.dispatch(pipe, {{x, Access::read}, {ids, Access::write}}, &p, g[0], g[1], 1, "argmax");
+}
+
+}  // namespace vkmoe

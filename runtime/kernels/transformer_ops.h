@@ -1,0 +1,112 @@
+// The dense (non-MoE) transformer kernels: RMS norm (whole rows and per-head QK-norm, with an
+// optional fused residual add), RoPE (normal and NeoX, partial rotary, YaRN), the f16 KV cache
+// and causal grouped-query attention over it, elementwise ops and argmax.
+// Activations are f32 [tokens, n] row-major; a stride of 0 means "rows are packed".
+// Each function validates its shapes and the sizes of the ranges it is given
+// (std::invalid_argument naming what is wrong) and records one dispatch.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "runtime/vk/memory.h"
+
+namespace vkmoe {
+
+class Context;
+class Sequence;
+
+// ---- RMS norm ----
+// Each token row of x holds `groups` groups of n floats; every group is normalised on its own
+// and multiplied by the same weight w[n]: groups = 1 for the block norms, groups = heads and
+// n = head_dim for QK-norm. y may be x (in place).
+struct RmsNormShape {
+  uint32_t tokens = 0;
+  uint32_t groups = 1;
+  uint32_t n = 0;
+  uint32_t x_stride = 0;  // floats between token rows of x, residual and sum (0 = groups * n)
+  uint32_t y_stride = 0;  // floats between token rows of y (0 = groups * n)
+  float eps = 1e-6f;
+};
+// With a residual range, normalises x + residual, and with a sum range also stores x + residual
+// there (the updated residual stream; sum may be x).
+void record_rms_norm(Context& ctx, Sequence& seq, const RmsNormShape& s, BufferRange x, BufferRange w,
+                     BufferRange y, BufferRange residual = {}, BufferRange sum = {},
+                     const std::string& variant = "");
+
+// ---- RoPE ----
+struct RopeConfig {
+  uint32_t head_dim = 0;  // even
+  uint32_t n_rot = 0;     // rotated dims per head: even, <= head_dim (partial rotary below)
+  bool neox = false;      // pairs (x[i], x[i + n_rot/2]) rather than (x[2i], x[2i+1])
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;   // linear position interpolation (1 / scaling factor)
+  float ext_factor = 0.0f;   // YaRN: 0 = off, 1 = full YaRN ramp
+  float attn_factor = 1.0f;  // magnitude scale of cos/sin
+  float beta_fast = 32.0f;
+  float beta_slow = 1.0f;
+  uint32_t n_ctx_orig = 0;   // the training context YaRN corrects for
+};
+// YaRN's correction range in pair indices, as ggml_rope_yarn_corr_dims computes it (in float).
+std::array<float, 2> rope_yarn_corr_dims(uint32_t n_rot, uint32_t n_ctx_orig, float freq_base, float beta_fast,
+                                         float beta_slow);
+// x: [tokens, heads * head_dim] (x_stride floats between rows), positions: uint32 [tokens],
+// freq_factors: float [n_rot / 2] or empty. y may be x.
+void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t tokens, uint32_t heads,
+                 BufferRange x, BufferRange positions, BufferRange y, uint32_t x_stride = 0,
+                 uint32_t y_stride = 0, BufferRange freq_factors = {});
+
+// ---- KV cache and attention ----
+// One layer's cache: K and V, each [n_ctx, kv_heads, head_dim] f16 stored as pairs in uint32
+// words (no 16-bit storage feature needed). head_dim must be even.
+struct KvCacheLayer {
+  BufferRange k, v;
+  uint32_t n_ctx = 0;
+  uint32_t kv_heads = 0;
+  uint32_t head_dim = 0;
+};
+// Bytes of one of K or V for a layer.
+uint64_t kv_cache_bytes(uint32_t n_ctx, uint32_t kv_heads, uint32_t head_dim);
+
+// Rounds the new rows k, v [tokens, kv_heads * head_dim] to f16 and stores row t at cache row
+// positions[t] (rows at or past n_ctx are skipped, never written out of bounds).
+void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, uint32_t tokens, BufferRange k,
+                     BufferRange v, BufferRange positions, uint32_t k_stride = 0, uint32_t v_stride = 0);
+
+struct AttentionShape {
+  uint32_t tokens = 0;    // query tokens, at positions pos .. pos + tokens - 1
+  uint32_t pos = 0;       // cache rows 0 .. pos + tokens - 1 must hold their K and V
+  uint32_t heads = 0;     // query heads: a multiple of the cache's kv_heads
+  float scale = 0.0f;     // on q.k; 0 = 1 / sqrt(head_dim)
+  uint32_t q_stride = 0;  // floats between token rows of q (0 = heads * head_dim)
+  uint32_t o_stride = 0;  // floats between token rows of o (0 = heads * head_dim)
+};
+// o[t, h] = softmax_j(scale * q[t, h] . K[j, h / (heads / kv_heads)]) V[j, ...] over j <= pos + t.
+void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const AttentionShape& s,
+                      BufferRange q, BufferRange o, const std::string& variant = "");
+
+// ---- Elementwise ----
+struct EltShape {
+  uint32_t rows = 0;
+  uint32_t n = 0;         // elements per row
+  uint32_t a_stride = 0;  // floats between rows (0 = n)
+  uint32_t b_stride = 0;
+  uint32_t y_stride = 0;
+  // Floats before row 0 inside each range: binding offsets must be multiples of the device's
+  // minStorageBufferOffsetAlignment, these need not be.
+  uint32_t a_offset = 0, b_offset = 0, y_offset = 0;
+};
+// y may be a or b.
+void record_add(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b, BufferRange y);
+void record_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b, BufferRange y);
+// y = silu(a) * b (a = gate, b = up).
+void record_silu_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b,
+                     BufferRange y);
+void record_scale(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange y, float factor);
+
+// ids[r] = index of the largest x[r, i] (uint32 [rows]); ties go to the lower index, NaN never
+// wins, a row without a number above -inf gives its first -inf or 0.
+void record_argmax(Context& ctx, Sequence& seq, uint32_t rows, uint32_t n, BufferRange x, BufferRange ids,
+                   uint32_t stride = 0);
+
+}  // namespace vkmoe

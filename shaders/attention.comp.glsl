@@ -1,0 +1,75 @@
+#version 450
+// Causal grouped-query attention over the f16 KV cache. One workgroup per (query head, query
+// token): query token t sits at position pos + t and attends cache rows 0 .. pos + t.
+// Keys are taken WG at a time: each invocation scores one key, the workgroup updates a
+// streaming softmax (running max m, running sum l, flash-attention style rescaling) and each
+// invocation accumulates the output dims d = tid, tid + WG, ... in f32.
+#if USE_SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
+#define USE_ATTN_PARAMS
+#include "ops_params.h"
+
+#define WG 64
+#define DPT (ATTN_MAX_HEAD_DIM / WG)  // output dims per invocation
+layout(local_size_x = WG) in;
+layout(std430, binding = 0) readonly buffer Qb { float q[]; };
+layout(std430, binding = 1) readonly buffer Kb { uint k_cache[]; };  // [n_ctx, kv_heads, head_dim] f16 pairs
+layout(std430, binding = 2) readonly buffer Vb { uint v_cache[]; };
+layout(std430, binding = 3) writeonly buffer Ob { float o[]; };
+
+#include "wg_reduce.glsl"
+
+shared vec2 qs[ATTN_MAX_HEAD_DIM / 2];  // the scaled query, in pairs
+shared float probs[WG];                // this block's exp(score - m)
+
+void main() {
+  const uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y;
+  const uint tid = gl_LocalInvocationID.x;
+  const uint D = p.head_dim, half_d = D / 2;
+  const uint kvh = h / (p.heads / p.kv_heads);
+  const uint row_words = p.kv_heads * half_d;
+  const uint len = p.pos + t + 1;  // causal: keys 0 .. pos + t
+
+  const uint qb = t * p.q_stride + h * D;
+  for (uint i = tid; i < half_d; i += WG) qs[i] = vec2(q[qb + 2 * i], q[qb + 2 * i + 1]) * p.scale;
+  barrier();
+
+  float acc[DPT];
+  for (uint k = 0; k < DPT; ++k) acc[k] = 0.0;
+  float m = -1.0 / 0.0, l = 0.0;
+  for (uint j0 = 0; j0 < len; j0 += WG) {
+    const uint j = j0 + tid;
+    float s = -1.0 / 0.0;
+    if (j < len) {
+      const uint kb = j * row_words + kvh * half_d;
+      s = 0.0;
+      for (uint i = 0; i < half_d; ++i) s += dot(qs[i], unpackHalf2x16(k_cache[kb + i]));
+    }
+    const float m_new = max(m, wg_max(s));  // finite: key j0 < len exists
+    const float e = j < len ? exp(s - m_new) : 0.0;
+    probs[tid] = e;
+    const float alpha = isinf(m) ? 0.0 : exp(m - m_new);  // m = -inf only before the first block
+    l = l * alpha + wg_sum(e);           // wg_sum's barrier also publishes probs
+    const uint nj = min(WG, len - j0);
+    for (uint k = 0; k < DPT; ++k) {
+      const uint d = tid + k * WG;
+      if (d >= D) break;
+      const uint vb = j0 * row_words + kvh * half_d + d / 2;
+      const bool hi = (d & 1u) != 0;
+      float a = acc[k] * alpha;
+      for (uint jj = 0; jj < nj; ++jj) {
+        const vec2 v2 = unpackHalf2x16(v_cache[vb + jj * row_words]);
+        a += probs[jj] * (hi ? v2.y : v2.x);
+      }
+      acc[k] = a;
+    }
+    m = m_new;
+    barrier();  // probs is rewritten by the next block
+  }
+  const uint ob = t * p.o_stride + h * D;
+  for (uint k = 0; k < DPT; ++k) {
+    const uint d = tid + k * WG;
+    if (d < D) o[ob + d] = acc[k] / l;
+  }
+}

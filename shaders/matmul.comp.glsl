@@ -1,0 +1,115 @@
+#version 450
+// Dense matmul y[T, N] (+)= W[N, K] x[T, K] on weights in their GGUF block layout (TYPE), f32
+// accumulation. Two shapes:
+//   GEMM=0, matrix-vector (decode, T <= MM_VEC_MAX_T): one workgroup per NR rows; invocations
+//     split K in chunks of 8, each dequantized once and used for every token, then a
+//     workgroup reduction (subgroups first with USE_SUBGROUP).
+//   GEMM=1, tiled (prefill): one workgroup per BN rows x BT tokens; each K step dequantizes a
+//     BN x BK weight tile and loads a BT x BK input tile into shared memory, and each
+//     invocation accumulates a 4 x 4 block of outputs from them.
+#if USE_SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
+#define USE_MATMUL_PARAMS
+#include "ops_params.h"
+
+layout(std430, binding = 0) readonly buffer Xb { float x[]; };
+layout(std430, binding = 1) buffer Yb { float y[]; };
+#define W_BINDING 2
+#include "matmul_weights.glsl"
+
+void store(uint t, uint r, float v) {
+  const uint o = t * p.y_stride + r;
+  y[o] = (p.flags & MM_ACCUMULATE) != 0 ? y[o] + v : v;
+}
+
+#if GEMM == 0
+#define WG 64
+#define NR 4
+#define WG_REDUCE_N (NR * MM_VEC_MAX_T)
+layout(local_size_x = WG) in;
+#include "wg_reduce.glsl"
+
+void main() {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint row0 = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * NR;
+  if (row0 >= p.rows) return;  // uniform per workgroup
+  uint piece[NR], start[NR];
+  for (uint r = 0; r < NR; ++r) start[r] = weight_row(min(row0 + r, p.rows - 1), piece[r]);
+  float acc[WG_REDUCE_N];
+  for (uint i = 0; i < WG_REDUCE_N; ++i) acc[i] = 0.0;
+  const uint chunks = (p.cols + 7u) / 8u;
+  for (uint c = tid; c < chunks; c += WG) {
+    float w[NR][8];
+    for (uint r = 0; r < NR; ++r) dequant8(0, piece[r], start[r], c, p.cols, w[r]);
+    for (uint t = 0; t < p.tokens; ++t) {
+      float xv[8];
+      for (uint i = 0; i < 8; ++i) {
+        const uint col = 8u * c + i;
+        xv[i] = col < p.cols ? x[t * p.x_stride + col] : 0.0;
+      }
+      for (uint r = 0; r < NR; ++r) {
+        float s = 0.0;
+        for (uint i = 0; i < 8; ++i) s += w[r][i] * xv[i];
+        acc[r * MM_VEC_MAX_T + t] += s;
+      }
+    }
+  }
+  wg_sum_n(acc);
+  if (tid == 0)
+    for (uint r = 0; r < NR && row0 + r < p.rows; ++r)
+      for (uint t = 0; t < p.tokens; ++t) store(t, row0 + r, acc[r * MM_VEC_MAX_T + t]);
+}
+
+#else
+#define WG 128
+#define BN 64  // weight rows per tile
+#define BT 32  // tokens per tile
+#define BK 32  // columns per step: 4 chunks of 8
+layout(local_size_x = WG) in;
+shared float ws[BN][BK + 1];  // +1: no bank conflicts between rows
+shared float xs[BT][BK + 1];
+
+void main() {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint row0 = gl_WorkGroupID.x * BN, t0 = gl_WorkGroupID.y * BT;
+  const uint tr = tid % 16u, tt = tid / 16u;  // rows tr + 16 i, tokens tt + 8 j
+  float acc[4][4];
+  for (uint i = 0; i < 4; ++i)
+    for (uint j = 0; j < 4; ++j) acc[i][j] = 0.0;
+  for (uint k0 = 0; k0 < p.cols; k0 += BK) {
+    for (uint it = tid; it < BN * (BK / 8); it += WG) {
+      const uint r = it / (BK / 8), c = it % (BK / 8);
+      const uint row = row0 + r, chunk = k0 / 8u + c;
+      float v[8];
+      if (row < p.rows && 8u * chunk < p.cols) {
+        uint piece;
+        const uint start = weight_row(row, piece);
+        dequant8(0, piece, start, chunk, p.cols, v);
+      } else {
+        for (uint i = 0; i < 8; ++i) v[i] = 0.0;
+      }
+      for (uint i = 0; i < 8; ++i) ws[r][8 * c + i] = v[i];
+    }
+    for (uint it = tid; it < BT * BK; it += WG) {
+      const uint t = it / BK, kk = it % BK;
+      const uint col = k0 + kk;
+      xs[t][kk] = t0 + t < p.tokens && col < p.cols ? x[(t0 + t) * p.x_stride + col] : 0.0;
+    }
+    barrier();
+    for (uint kk = 0; kk < BK; ++kk) {
+      float a[4], b[4];
+      for (uint i = 0; i < 4; ++i) a[i] = ws[tr + 16 * i][kk];
+      for (uint j = 0; j < 4; ++j) b[j] = xs[tt + 8 * j][kk];
+      for (uint i = 0; i < 4; ++i)
+        for (uint j = 0; j < 4; ++j) acc[i][j] += a[i] * b[j];
+    }
+    barrier();
+  }
+  for (uint i = 0; i < 4; ++i)
+    for (uint j = 0; j < 4; ++j) {
+      const uint row = row0 + tr + 16 * i, t = t0 + tt + 8 * j;
+      if (row < p.rows && t < p.tokens) store(t, row, acc[i][j]);
+    }
+}
+#endif

@@ -1,0 +1,13 @@
+// A dense weight matrix for matmul and get_rows: whole rows split over MM_MAX_PIECES bindings
+// starting at binding W_BINDING (moe_weights.glsl declares them and load_word()), and
+// dequant.glsl's dequant8 on it. Needs ops_params.h with USE_MATMUL_PARAMS.
+#define PIECES MM_MAX_PIECES
+#define WA_BINDING W_BINDING
+#include "moe_weights.glsl"
+#include "dequant.glsl"
+
+// Byte offset of weight row r inside its piece's binding; also returns the piece.
+uint weight_row(uint r, out uint piece) {
+  piece = r / p.rows_per_piece;
+  return p.base[piece] + (r - piece * p.rows_per_piece) * p.row_bytes;
+}

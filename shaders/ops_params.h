@@ -1,0 +1,136 @@
+// Push constants of the dense transformer kernels (norms, RoPE, KV cache, attention,
+// elementwise ops, argmax, matmul, get_rows). See params_common.h.
+#ifndef VKMOE_OPS_PARAMS_H
+#define VKMOE_OPS_PARAMS_H
+#include "params_common.h"
+
+// rms_norm flags.
+#define RMS_RESIDUAL 1u   // normalise x + r instead of x
+#define RMS_WRITE_SUM 2u  // also store x + r (the residual stream) into `sum`
+
+// rope flags.
+#define ROPE_NEOX 1u          // pairs (x[i], x[i + n_rot/2]) instead of (x[2i], x[2i+1])
+#define ROPE_FREQ_FACTORS 2u  // divide pair i's angle by freq_factors[i] (Llama-3 style)
+
+// Elementwise op codes.
+#define ELT_ADD 0u       // y = a + b
+#define ELT_MUL 1u       // y = a * b
+#define ELT_SILU_MUL 2u  // y = silu(a) * b
+#define ELT_SCALE 3u     // y = a * s
+
+// Head dims the attention kernel supports (per-thread accumulators cover up to this).
+#define ATTN_MAX_HEAD_DIM 256
+
+// Matmul and get_rows: weight rows may be split over this many bindings (pieces of whole rows).
+#define MM_MAX_PIECES 4
+#define MM_ACCUMULATE 1u  // y += W x instead of y = W x
+#define MM_VEC_MAX_T 8    // tokens the matrix-vector kernel takes at once
+
+#ifdef __cplusplus
+namespace vkmoe {
+#endif
+
+#if defined(__cplusplus) || defined(USE_RMS_NORM_PARAMS)
+// One normalised group = n consecutive floats; each token row holds `groups` of them.
+VKMOE_PARAMS(RmsNormParams) {
+  uint tokens;
+  uint groups;    // groups per token (heads for QK-norm, 1 for a plain row norm)
+  uint n;         // elements per group, also the weight's length
+  uint x_stride;  // floats between token rows of x (and r, sum)
+  uint y_stride;  // floats between token rows of y
+  uint flags;     // RMS_*
+  float eps;
+  uint pad;
+} VKMOE_PARAMS_END(RmsNormParams, 32);
+#endif
+
+#if defined(__cplusplus) || defined(USE_ROPE_PARAMS)
+VKMOE_PARAMS(RopeParams) {
+  uint tokens;
+  uint heads;
+  uint head_dim;
+  uint n_rot;        // rotated dims per head (even, <= head_dim); the rest are copied
+  uint x_stride;     // floats between token rows of x
+  uint y_stride;     // floats between token rows of y
+  uint flags;        // ROPE_*
+  float log2_base;   // log2(freq_base)
+  float freq_scale;
+  float ext_factor;  // YaRN mix (0 = off)
+  float mscale;      // attn_factor, times YaRN's magnitude correction when ext_factor != 0
+  float corr_low;    // YaRN correction dims (pair indices), from rope_yarn_corr_dims
+  float corr_high;
+  uint pad0, pad1, pad2;
+} VKMOE_PARAMS_END(RopeParams, 64);
+#endif
+
+#if defined(__cplusplus) || defined(USE_KV_STORE_PARAMS)
+VKMOE_PARAMS(KvStoreParams) {
+  uint tokens;
+  uint kv_heads;
+  uint head_dim;  // even: the cache stores f16 pairs in uint words
+  uint k_stride;  // floats between token rows of the new K
+  uint v_stride;
+  uint n_ctx;     // cache rows; positions >= n_ctx are skipped
+  uint pad0, pad1;
+} VKMOE_PARAMS_END(KvStoreParams, 32);
+#endif
+
+#if defined(__cplusplus) || defined(USE_ATTN_PARAMS)
+VKMOE_PARAMS(AttnParams) {
+  uint tokens;     // query tokens, at positions pos .. pos + tokens - 1
+  uint pos;
+  uint heads;      // query heads
+  uint kv_heads;   // divides heads
+  uint head_dim;   // even, <= ATTN_MAX_HEAD_DIM
+  uint q_stride;   // floats between token rows of q
+  uint o_stride;   // floats between token rows of the output
+  float scale;     // applied to q.k (usually 1/sqrt(head_dim))
+} VKMOE_PARAMS_END(AttnParams, 32);
+#endif
+
+#if defined(__cplusplus) || defined(USE_ELT_PARAMS)
+VKMOE_PARAMS(EltParams) {
+  uint rows;
+  uint n;  // elements per row
+  uint a_stride;
+  uint b_stride;
+  uint y_stride;
+  uint op;  // ELT_*
+  float s;  // ELT_SCALE's factor
+  uint a_offset;  // floats before row 0 inside the bound range (offsets below the binding
+  uint b_offset;  // alignment, e.g. the up half of a fused gate/up row)
+  uint y_offset;
+  uint pad0, pad1;
+} VKMOE_PARAMS_END(EltParams, 48);
+#endif
+
+#if defined(__cplusplus) || defined(USE_ARGMAX_PARAMS)
+VKMOE_PARAMS(ArgmaxParams) {
+  uint rows;
+  uint n;
+  uint stride;
+  uint pad;
+} VKMOE_PARAMS_END(ArgmaxParams, 16);
+#endif
+
+#if defined(__cplusplus) || defined(USE_MATMUL_PARAMS)
+// y[t, r] = W[r, :] . x[t, :] for W [rows, cols] in a GGML block type, split by whole rows over
+// MM_MAX_PIECES bindings: row r lives in piece r / rows_per_piece at byte base[piece] +
+// (r % rows_per_piece) * row_bytes. get_rows uses the same block with tokens = ids.
+VKMOE_PARAMS(MatmulParams) {
+  uint tokens;
+  uint rows;
+  uint cols;
+  uint row_bytes;
+  uint rows_per_piece;
+  uint x_stride;  // floats between token rows of x (matmul)
+  uint y_stride;  // floats between token rows of y
+  uint flags;     // MM_*
+  uint base[4];   // per piece: byte offset of its first row inside its binding
+} VKMOE_PARAMS_END(MatmulParams, 48);
+#endif
+
+#ifdef __cplusplus
+}  // namespace vkmoe
+#endif
+#endif

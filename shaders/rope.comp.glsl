@@ -1,0 +1,47 @@
+#version 450
+// Rotary position embedding, as ggml's rope_ext computes it (normal/GPT-J and NeoX layouts,
+// partial rotary, frequency scaling, YaRN). Invocation (token, head, pair i < head_dim / 2):
+// pairs below n_rot / 2 rotate by
+//   theta_extrap = pos * base^(-2i / n_rot) / freq_factor[i]
+//   theta = mix(freq_scale * theta_extrap, theta_extrap, ramp(i) * ext_factor)
+// with cos/sin scaled by mscale; the remaining dims are copied. y may alias x.
+#define USE_ROPE_PARAMS
+#include "ops_params.h"
+
+layout(local_size_x = 64) in;
+layout(std430, binding = 0) readonly buffer Xb { float x[]; };
+layout(std430, binding = 1) readonly buffer Pb { uint positions[]; };
+layout(std430, binding = 2) readonly buffer Fb { float freq_factors[]; };
+layout(std430, binding = 3) buffer Yb { float y[]; };
+
+void main() {
+  const uint half_dim = p.head_dim / 2;
+  const uint gid = gl_GlobalInvocationID.x;
+  const uint t = gl_WorkGroupID.y;
+  if (gid >= p.heads * half_dim) return;
+  const uint h = gid / half_dim, i = gid % half_dim;
+  const uint xb = t * p.x_stride + h * p.head_dim, yb = t * p.y_stride + h * p.head_dim;
+  const uint n_half = p.n_rot / 2;
+  if (i >= n_half) {  // past the rotary part: copy the pair
+    const uint d = 2 * i;
+    const float a = x[xb + d], b = x[xb + d + 1];
+    y[yb + d] = a;
+    y[yb + d + 1] = b;
+    return;
+  }
+  const bool neox = (p.flags & ROPE_NEOX) != 0;
+  const uint d0 = neox ? i : 2 * i, d1 = neox ? i + n_half : 2 * i + 1;
+
+  float theta_extrap = float(positions[t]) * exp2(-2.0 * float(i) / float(p.n_rot) * p.log2_base);
+  if ((p.flags & ROPE_FREQ_FACTORS) != 0) theta_extrap /= freq_factors[i];
+  float theta = p.freq_scale * theta_extrap;
+  if (p.ext_factor != 0.0) {
+    const float ramp = 1.0 - clamp((float(i) - p.corr_low) / max(0.001, p.corr_high - p.corr_low), 0.0, 1.0);
+    const float mix_w = ramp * p.ext_factor;
+    theta = theta * (1.0 - mix_w) + theta_extrap * mix_w;
+  }
+  const float c = cos(theta) * p.mscale, s = sin(theta) * p.mscale;
+  const float a = x[xb + d0], b = x[xb + d1];
+  y[yb + d0] = a * c - b * s;
+  y[yb + d1] = a * s + b * c;
+}

@@ -1,0 +1,83 @@
+// Workgroup-wide sum and max of one float per invocation, for a 1-D workgroup of WG
+// invocations (a power of two). Every invocation gets the result. Includes the barriers it
+// needs before and after, so calls may follow each other directly. With USE_SUBGROUP the
+// subgroups reduce first (any subgroup size); otherwise a shared-memory tree.
+// The order of additions is fixed for a given device, so results are deterministic.
+#if USE_SUBGROUP
+shared float wg_red[WG];  // one slot per subgroup is used; WG bounds the subgroup count
+float wg_sum(float v) {
+  v = subgroupAdd(v);
+  if (subgroupElect()) wg_red[gl_SubgroupID] = v;
+  barrier();
+  float r = 0.0;
+  for (uint i = 0; i < gl_NumSubgroups; ++i) r += wg_red[i];
+  barrier();
+  return r;
+}
+float wg_max(float v) {
+  v = subgroupMax(v);
+  if (subgroupElect()) wg_red[gl_SubgroupID] = v;
+  barrier();
+  float r = wg_red[0];
+  for (uint i = 1; i < gl_NumSubgroups; ++i) r = max(r, wg_red[i]);
+  barrier();
+  return r;
+}
+#else
+shared float wg_red[WG];
+float wg_sum(float v) {
+  const uint tid = gl_LocalInvocationID.x;
+  wg_red[tid] = v;
+  barrier();
+  for (uint s = WG / 2; s > 0; s >>= 1) {
+    if (tid < s) wg_red[tid] += wg_red[tid + s];
+    barrier();
+  }
+  const float r = wg_red[0];
+  barrier();
+  return r;
+}
+float wg_max(float v) {
+  const uint tid = gl_LocalInvocationID.x;
+  wg_red[tid] = v;
+  barrier();
+  for (uint s = WG / 2; s > 0; s >>= 1) {
+    if (tid < s) wg_red[tid] = max(wg_red[tid], wg_red[tid + s]);
+    barrier();
+  }
+  const float r = wg_red[0];
+  barrier();
+  return r;
+}
+#endif
+
+#ifdef WG_REDUCE_N
+// Sums each of WG_REDUCE_N values over the workgroup in one pass; the totals are valid in
+// invocation 0 only (the others' v is left partial). Needs WG_REDUCE_N * WG floats of shared memory.
+shared float wg_red_n[WG_REDUCE_N * WG];
+void wg_sum_n(inout float v[WG_REDUCE_N]) {
+  const uint tid = gl_LocalInvocationID.x;
+#if USE_SUBGROUP
+  for (uint i = 0; i < WG_REDUCE_N; ++i) v[i] = subgroupAdd(v[i]);
+  if (subgroupElect())
+    for (uint i = 0; i < WG_REDUCE_N; ++i) wg_red_n[i * WG + gl_SubgroupID] = v[i];
+  barrier();
+  if (tid == 0)
+    for (uint i = 0; i < WG_REDUCE_N; ++i) {
+      float s = 0.0;
+      for (uint g = 0; g < gl_NumSubgroups; ++g) s += wg_red_n[i * WG + g];
+      v[i] = s;
+    }
+#else
+  for (uint i = 0; i < WG_REDUCE_N; ++i) wg_red_n[i * WG + tid] = v[i];
+  barrier();
+  for (uint stride = WG / 2; stride > 0; stride >>= 1) {
+    if (tid < stride)
+      for (uint i = 0; i < WG_REDUCE_N; ++i) wg_red_n[i * WG + tid] += wg_red_n[i * WG + tid + stride];
+    barrier();
+  }
+  if (tid == 0)
+    for (uint i = 0; i < WG_REDUCE_N; ++i) v[i] = wg_red_n[i * WG];
+#endif
+}
+#endif

@@ -1,0 +1,171 @@
+// Dense matmul (matrix-vector and tiled) and get_rows on every GGUF weight type against the
+// double-precision reference on the same dequantized weights, including weights split over
+// several bindings.
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "runtime/kernels/matmul.h"
+#include "runtime/quant/quant.h"
+#include "runtime/reference/ops_ref.h"
+#include "runtime/vk/sequence.h"
+#include "tests/gpu_fixture.h"
+#include "tests/ops_test_util.h"
+#include "tests/test_util.h"
+
+using namespace vkmoe;
+using namespace vkmoe::test;
+
+namespace {
+
+const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0,
+                           GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+
+// Odd where the type allows: plain types take any row length, block types whole blocks.
+uint32_t test_cols(GgmlType t) {
+  const uint32_t block = ggml_type_info(uint32_t(t))->block_elems;
+  return block == 1 ? 97 : block == 32 ? 96 : 512;
+}
+
+// A random [rows, cols] weight in `type`, stored at byte `offset` of its buffer, with its
+// dequantized values for the reference.
+struct TestWeight {
+  std::vector<float> deq;
+  GpuBuf buf;
+  DenseWeight w;
+  TestWeight(Context& ctx, GgmlType type, uint32_t rows, uint32_t cols, uint64_t offset = 0,
+             uint64_t max_piece_bytes = 0)
+      : buf(ctx, make_bytes(type, rows, cols, offset, deq)) {
+    w = make_dense_weight(ctx.device(), buf.buffer, offset, type, rows, cols, max_piece_bytes);
+  }
+  static std::vector<uint8_t> make_bytes(GgmlType type, uint32_t rows, uint32_t cols, uint64_t offset,
+                                         std::vector<float>& deq) {
+    const uint64_t row_bytes = ggml_row_bytes(type, cols);
+    std::vector<uint8_t> bytes(offset + (rows * row_bytes + 3) / 4 * 4, 0xAB);
+    auto src = random_floats(size_t(rows) * cols);
+    deq.resize(src.size());
+    for (uint32_t r = 0; r < rows; ++r) {
+      uint8_t* row = bytes.data() + offset + r * row_bytes;
+      quantize_row(type, src.data() + size_t(r) * cols, row, cols);
+      dequantize_row(type, row, deq.data() + size_t(r) * cols, cols);
+    }
+    return bytes;
+  }
+};
+
+double tolerance(GgmlType t) { return t == GgmlType::F32 ? 1e-5 : 1e-4; }
+
+std::vector<float> run_matmul(Context& ctx, const TestWeight& tw, std::span<const float> x, uint32_t tokens,
+                              MatmulPath path, const std::string& variant) {
+  GpuBuf xb(ctx, x), yb(ctx, size_t(tokens) * tw.w.rows);
+  Sequence seq(ctx.device());
+  yb.poison(seq);
+  record_matmul(ctx, seq, tw.w, tokens, xb.range(), yb.range(), 0, 0, false, path, variant);
+  seq.run();
+  return yb.floats(ctx);
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(GpuTest, "matmul: every weight type, matrix-vector and tiled, match the reference") {
+  for (GgmlType type : kTypes) {
+    CAPTURE(ggml_type_name(type));
+    const uint32_t rows = 37, cols = test_cols(type);
+    TestWeight tw(ctx, type, rows, cols, 12);
+    for (uint32_t tokens : {1u, 5u, 8u}) {
+      auto x = random_floats(size_t(tokens) * cols);
+      auto ref = matmul_ref(tw.deq, x, rows, cols, tokens);
+      for (const auto* v : ctx.pipelines().supported_variants(matmul_kernel_name("matvec", type))) {
+        CAPTURE(v->name);
+        CAPTURE(tokens);
+        CHECK(rel_l2(run_matmul(ctx, tw, x, tokens, MatmulPath::vec, v->name), ref) < tolerance(type));
+      }
+    }
+    for (uint32_t tokens : {3u, 37u}) {
+      CAPTURE(tokens);
+      auto x = random_floats(size_t(tokens) * cols);
+      CHECK(rel_l2(run_matmul(ctx, tw, x, tokens, MatmulPath::tiled, ""), matmul_ref(tw.deq, x, rows, cols, tokens)) <
+            tolerance(type));
+    }
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "matmul: 300-token prefill, accumulate into a strided residual stream") {
+  const uint32_t rows = 70, cols = 256, tokens = 300, y_stride = 80;
+  TestWeight tw(ctx, GgmlType::Q4_K, rows, cols);
+  auto x = random_floats(size_t(tokens) * cols);
+  auto y0 = random_floats(size_t(tokens) * y_stride);
+  GpuBuf xb(ctx, x), yb(ctx, y0);
+  Sequence seq(ctx.device());
+  record_matmul(ctx, seq, tw.w, tokens, xb.range(), yb.range(), 0, y_stride, true);
+  seq.run();
+  auto got = yb.floats(ctx);
+  auto ref = matmul_ref(tw.deq, x, rows, cols, tokens);
+  std::vector<float> got_rows;
+  std::vector<double> want;
+  for (uint32_t t = 0; t < tokens; ++t)
+    for (uint32_t c = 0; c < y_stride; ++c) {
+      if (c < rows) {
+        got_rows.push_back(got[t * y_stride + c]);
+        want.push_back(ref[t * rows + c] + y0[t * y_stride + c]);
+      } else {
+        CHECK(got[t * y_stride + c] == y0[t * y_stride + c]);  // past the row: untouched
+      }
+    }
+  CHECK(rel_l2(got_rows, want) < 1e-4);
+}
+
+TEST_CASE_FIXTURE(GpuTest, "matmul and get_rows: a weight split over 4 bindings") {
+  for (GgmlType type : {GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::F16}) {
+    CAPTURE(ggml_type_name(type));
+    const uint32_t rows = 37, cols = test_cols(type);
+    const uint64_t row_bytes = ggml_row_bytes(type, cols);
+    // Room for 12 rows per piece (with the alignment slack): pieces of 12, 12, 12 and 1 rows.
+    const uint64_t piece = 12 * row_bytes + ctx.device().caps().storage_buffer_alignment + 8;
+    TestWeight tw(ctx, type, rows, cols, 20, piece);
+    REQUIRE(tw.w.pieces.size() == 4);
+    for (uint32_t tokens : {2u, 33u}) {
+      CAPTURE(tokens);
+      auto x = random_floats(size_t(tokens) * cols);
+      CHECK(rel_l2(run_matmul(ctx, tw, x, tokens, MatmulPath::automatic, ""), matmul_ref(tw.deq, x, rows, cols, tokens)) <
+            tolerance(type));
+    }
+    std::vector<uint32_t> ids = {36, 0, 11, 12, 13, 24, 35, 12};
+    GpuBuf ib(ctx, ids), yb(ctx, ids.size() * cols);
+    Sequence seq(ctx.device());
+    yb.poison(seq);
+    record_get_rows(ctx, seq, tw.w, uint32_t(ids.size()), ib.range(), yb.range());
+    seq.run();
+    auto got = yb.floats(ctx);
+    for (size_t t = 0; t < ids.size(); ++t)
+      CHECK(std::equal(got.begin() + t * cols, got.begin() + (t + 1) * cols, tw.deq.begin() + ids[t] * cols));
+  }
+  // More than 4 pieces is refused by name.
+  GpuBuf big(ctx, 4096);
+  CHECK_THROWS_WITH(make_dense_weight(ctx.device(), big.buffer, 0, GgmlType::F32, 64, 64, 1024),
+                    doctest::Contains("dense weight"));
+}
+
+TEST_CASE_FIXTURE(GpuTest, "get_rows: every type dequantizes exactly as the CPU, bad ids give zeros") {
+  for (GgmlType type : kTypes) {
+    CAPTURE(ggml_type_name(type));
+    const uint32_t rows = 19, cols = test_cols(type);
+    TestWeight tw(ctx, type, rows, cols, 4);
+    std::vector<uint32_t> ids = {3, 18, 0, 3, 19, 0xFFFFFFFFu, 7};
+    const uint32_t stride = cols + 5;
+    GpuBuf ib(ctx, ids), yb(ctx, ids.size() * stride);
+    Sequence seq(ctx.device());
+    yb.poison(seq);
+    record_get_rows(ctx, seq, tw.w, uint32_t(ids.size()), ib.range(), yb.range(), stride);
+    seq.run();
+    auto got = yb.floats(ctx);
+    for (size_t t = 0; t < ids.size(); ++t) {
+      CAPTURE(t);
+      std::vector<float> want(cols, 0.0f);
+      if (ids[t] < rows) std::copy(tw.deq.begin() + ids[t] * cols, tw.deq.begin() + (ids[t] + 1) * cols, want.begin());
+      // Bit-exact up to FMA contraction in the shader's d * scale * q.
+      CHECK(rel_l2(std::span<const float>(got).subspan(t * stride, cols), std::span<const float>(want)) < 1e-6);
+      CHECK(std::isnan(got[t * stride + cols]));  // the stride gap stays poisoned
+    }
+  }
+}
