@@ -53,7 +53,7 @@ MemoryPlan plan_memory(const GgufFile& file, const ModelConfig& cfg, const Devic
   const uint64_t range = opt.max_piece ? std::min<uint64_t>(opt.max_piece, caps.max_storage_buffer_range)
                                        : caps.max_storage_buffer_range;
   const uint64_t max_alloc = caps.max_memory_allocation_size ? caps.max_memory_allocation_size : range;
-  const uint64_t piece_limit = std::min(range, max_alloc);
+  const uint64_t piece_limit = range;
   const uint64_t align = std::max<uint64_t>(256, caps.storage_buffer_alignment);
 
   for (const auto& t : file.tensors()) {
@@ -77,7 +77,14 @@ MemoryPlan plan_memory(const GgufFile& file, const ModelConfig& cfg, const Devic
       // each piece is its own buffer.
     }
     p.pieces = static_cast<uint32_t>((p.units + p.units_per_piece - 1) / p.units_per_piece);
-    plan.weights += align_up(t.bytes, align) + (p.pieces - 1) * align;
+    if (p.pieces > kMaxPlanPieces && plan.error.empty())
+      plan.error = t.name + " (" + format_bytes(t.bytes) + ") needs " + std::to_string(p.pieces) +
+                   " storage bindings of at most " + format_bytes(piece_limit) + " on " + caps.name +
+                   "; the kernels address at most " + std::to_string(kMaxPlanPieces);
+    if (t.bytes > max_alloc && plan.error.empty())
+      plan.error = t.name + " (" + format_bytes(t.bytes) + ") is larger than one allocation may be on " + caps.name +
+                   " (" + format_bytes(max_alloc) + ")";
+    plan.weights += align_up(t.bytes, align);
     plan.tensors.push_back(std::move(p));
   }
 
@@ -118,7 +125,7 @@ MemoryPlan plan_memory(const GgufFile& file, const ModelConfig& cfg, const Devic
     for (auto& t : plan.tensors)
       if (t.layer == l && t.experts && !t.spilled) {
         t.spilled = true;
-        const uint64_t b = align_up(t.bytes, align) + (t.pieces - 1) * align;
+        const uint64_t b = align_up(t.bytes, align);
         plan.weights -= b;
         plan.spilled += b;
         any = true;

@@ -24,6 +24,8 @@ struct PlanOptions {
   uint64_t max_piece = 0;     // cap on one piece (tests); 0 = maxStorageBufferRange
 };
 
+constexpr uint32_t kMaxPlanPieces = 4;  // bindings one weight tensor may span in the kernels
+
 struct TensorPlan {
   std::string name;
   GgmlType type = GgmlType::F32;

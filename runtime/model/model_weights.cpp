@@ -8,18 +8,6 @@
 
 namespace vkmoe {
 
-std::vector<BufferRange> DeviceTensor::ranges() const {
-  std::vector<BufferRange> r;
-  for (const auto& p : pieces) r.push_back(p.range());
-  return r;
-}
-
-uint64_t DeviceTensor::bytes() const {
-  uint64_t b = 0;
-  for (const auto& p : pieces) b += p.size();
-  return b;
-}
-
 const DeviceTensor* ModelWeights::find(const std::string& name) const {
   auto it = tensors_.find(name);
   return it == tensors_.end() ? nullptr : &it->second;
@@ -48,19 +36,13 @@ ModelWeights upload_weights(Context& ctx, const GgufFile& file, const MemoryPlan
     dt.shape = tp.shape;
     dt.experts = tp.experts;
     dt.spilled = tp.spilled;
-    dt.units_per_piece = tp.units_per_piece;
-    dt.unit_bytes = tp.unit_bytes;
-    for (uint32_t p = 0; p < tp.pieces; ++p) {
-      const uint64_t first = p * tp.units_per_piece;
-      const uint64_t units = std::min(tp.units_per_piece, tp.units - first);
-      const uint64_t offset = first * tp.unit_bytes;
-      const uint64_t bytes = p + 1 == tp.pieces ? tp.bytes - offset : units * tp.unit_bytes;
-      std::string name = tp.pieces > 1 ? tp.name + " [" + std::to_string(p) + "]" : tp.name;
-      Buffer b = ctx.allocator().create_buffer(bytes, tp.spilled ? MemoryUse::spill : MemoryUse::device, name);
-      ctx.transfer().upload(b, 0, data.data() + offset, bytes);
-      bar.advance(bytes);
-      dt.pieces.push_back(std::move(b));
-    }
+    dt.bytes = tp.bytes;
+    dt.pieces = tp.pieces;
+    // Rounded up: kernels read whole 32-bit words, and a row may end mid-word.
+    dt.buffer = ctx.allocator().create_buffer((tp.bytes + 15) / 16 * 16, tp.spilled ? MemoryUse::spill : MemoryUse::device,
+                                              tp.name);
+    ctx.transfer().upload(dt.buffer, 0, data.data(), tp.bytes);
+    bar.advance(tp.bytes);
     w.tensors_.emplace(tp.name, std::move(dt));
   }
   w.report.bytes = total;

@@ -1,5 +1,6 @@
-// A model's weights resident on the device, placed by the memory plan: each tensor is one or
-// more pieces (buffers no larger than one storage binding), split by expert or by rows.
+// A model's weights resident on the device, placed by the memory plan: one buffer per tensor,
+// sub-allocated from a few large memory blocks. Kernels bind a tensor larger than one storage
+// binding as up to 4 pieces (make_expert_tensor / make_dense_weight split it by experts or rows).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -21,12 +22,9 @@ struct DeviceTensor {
   std::vector<uint64_t> shape;  // GGML order
   bool experts = false;         // stacked routed experts: split unit is one expert
   bool spilled = false;         // in host-visible system memory
-  uint64_t units_per_piece = 0; // experts or rows per piece
-  uint64_t unit_bytes = 0;
-  std::vector<Buffer> pieces;
-
-  std::vector<BufferRange> ranges() const;
-  uint64_t bytes() const;
+  uint64_t bytes = 0;           // exact bytes (the buffer is rounded up to 16)
+  uint32_t pieces = 1;          // bindings the kernels will use, as planned
+  Buffer buffer;
 };
 
 struct LoadReport {
