@@ -157,11 +157,12 @@ void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, co
 static void record_eltwise(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b,
                            BufferRange y, uint32_t op, float factor, const char* name) {
   if (s.rows == 0 || s.n == 0) op_fail(name, "empty shape");
-  const uint32_t as = s.a_stride ? s.a_stride : s.n, bs = s.b_stride ? s.b_stride : s.n,
+  const bool broadcast = s.b_stride == kEltBroadcast;
+  const uint32_t as = s.a_stride ? s.a_stride : s.n, bs = broadcast ? 0 : s.b_stride ? s.b_stride : s.n,
                  ys = s.y_stride ? s.y_stride : s.n;
-  if (as < s.n || bs < s.n || ys < s.n) op_fail(name, "row stride shorter than n");
+  if (as < s.n || (bs < s.n && !broadcast) || ys < s.n) op_fail(name, "row stride shorter than n");
   need_floats(name, "a", a, s.a_offset + row_extent(s.rows, as, s.n));
-  if (op != ELT_SCALE) need_floats(name, "b", b, s.b_offset + row_extent(s.rows, bs, s.n));
+  if (op != ELT_SCALE) need_floats(name, "b", b, s.b_offset + (broadcast ? s.n : row_extent(s.rows, bs, s.n)));
   need_floats(name, "y", y, s.y_offset + row_extent(s.rows, ys, s.n));
   EltParams p{s.rows, s.n, as, bs, ys, op, factor, s.a_offset, s.b_offset, s.y_offset, 0, 0};
   const auto& pipe = ctx.pipelines().get({.kernel = "eltwise", .bindings = 3, .push_size = sizeof(p)});

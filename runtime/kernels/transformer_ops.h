@@ -86,6 +86,8 @@ void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, co
                       BufferRange q, BufferRange o, const std::string& variant = "");
 
 // ---- Elementwise ----
+// b_stride value meaning "every row reads b's first row" (a bias added to every token).
+constexpr uint32_t kEltBroadcast = 0xFFFFFFFFu;
 struct EltShape {
   uint32_t rows = 0;
   uint32_t n = 0;         // elements per row

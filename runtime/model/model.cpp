@@ -1,0 +1,289 @@
+#include "runtime/model/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "runtime/vk/context.h"
+#include "runtime/vk/sequence.h"
+
+namespace vkmoe {
+
+// Every weight of one transformer block, as the kernels bind it.
+struct Model::Layer {
+  BufferRange attn_norm, ffn_norm;
+  DenseWeight wq, wk, wv, wo;
+  BufferRange bq, bk, bv;          // Qwen2-MoE biases, else empty
+  BufferRange q_norm, k_norm;      // Qwen3 (per head) / OLMoE (whole vector), else empty
+  RouterWeights router;
+  MoeFfnWeights experts;
+  bool shared = false;
+  MoeFfnWeights shared_experts;    // experts == 1
+  KvCacheLayer kv;
+};
+
+namespace {
+uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+}  // namespace
+
+Model::Model(Context& ctx, GgufFile file, ModelOptions options)
+    : ctx_(ctx), file_(std::move(file)), opt_(options), cfg_(load_model_config(file_)) {
+  if (cfg_.arch == Arch::deepseek2)
+    throw std::runtime_error(file_.name() + ": deepseek2 (multi-head latent attention) does not run on the GPU yet");
+  if (cfg_.head_dim_k != cfg_.head_dim_v)
+    throw std::runtime_error(file_.name() + ": key and value head widths differ (" + std::to_string(cfg_.head_dim_k) + " vs " +
+                             std::to_string(cfg_.head_dim_v) + "); not supported yet");
+  opt_.n_ctx = std::max<uint32_t>(1, opt_.n_ctx);
+  opt_.n_batch = std::clamp<uint32_t>(opt_.n_batch, 1, opt_.n_ctx);
+  PlanOptions po{.n_ctx = opt_.n_ctx, .n_batch = opt_.n_batch, .mem_budget = opt_.mem_budget, .spill = opt_.spill};
+  plan_ = plan_memory(file_, cfg_, ctx.device().caps(), po);
+  weights_ = upload_weights(ctx, file_, plan_, opt_.progress);
+
+  auto& A = ctx.allocator();
+  const uint64_t B = opt_.n_batch, H = cfg_.n_embd, K = cfg_.n_expert_used, E = cfg_.n_expert;
+  const uint64_t qw = static_cast<uint64_t>(cfg_.n_head) * cfg_.head_dim_k;
+  const uint64_t kvw = static_cast<uint64_t>(cfg_.n_head_kv) * cfg_.head_dim_k;
+  const uint64_t align = std::max<uint64_t>(16, ctx.device().caps().storage_buffer_alignment);
+  x_ = A.create_buffer(B * H * 4, MemoryUse::device, "x (residual)");
+  xn_ = A.create_buffer(B * H * 4, MemoryUse::device, "x normed");
+  q_ = A.create_buffer(B * qw * 4, MemoryUse::device, "q");
+  k_ = A.create_buffer(B * kvw * 4, MemoryUse::device, "k");
+  v_ = A.create_buffer(B * kvw * 4, MemoryUse::device, "v");
+  attn_ = A.create_buffer(B * cfg_.n_head * cfg_.head_dim_v * 4, MemoryUse::device, "attention out");
+  // Router outputs: one aligned slice per layer, so routing stays inspectable after the pass.
+  ids_ = A.create_buffer(cfg_.n_layer * align_up(B * K * 4, align), MemoryUse::device, "expert ids");
+  wts_ = A.create_buffer(cfg_.n_layer * align_up(B * K * 4, align), MemoryUse::device, "expert weights");
+  counts_ = A.create_buffer(cfg_.n_layer * align_up(E * 4, align), MemoryUse::device, "expert counts");
+  shared_gate_ = A.create_buffer(B * 4, MemoryUse::device, "shared gate");
+  logits_ = A.create_buffer(B * cfg_.n_vocab * 4, MemoryUse::readback, "logits");
+  last_ = A.create_buffer(H * 4, MemoryUse::device, "last row");
+  tokens_ = A.create_buffer(B * 4, MemoryUse::upload, "tokens");
+  positions_ = A.create_buffer(B * 4, MemoryUse::upload, "positions");
+  scratch_ = create_moe_scratch(ctx, {.tokens = static_cast<uint32_t>(B), .k = static_cast<uint32_t>(K),
+                                      .experts = static_cast<uint32_t>(E), .hidden = static_cast<uint32_t>(H),
+                                      .ffn = std::max(cfg_.n_ff_exp, cfg_.n_ff_shexp)});
+  const uint64_t kv_bytes = kv_cache_bytes(opt_.n_ctx, cfg_.n_head_kv, cfg_.head_dim_k);
+  for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
+    kv_.push_back(A.create_buffer(kv_bytes, MemoryUse::device, "K cache " + std::to_string(l)));
+    kv_.push_back(A.create_buffer(kv_bytes, MemoryUse::device, "V cache " + std::to_string(l)));
+  }
+  bind_weights();
+  reset_stats();
+}
+
+Model::~Model() = default;
+
+void Model::bind_weights() {
+  const Device& dev = ctx_.device();
+  auto dense = [&](const std::string& name) {
+    const DeviceTensor& t = weights_.get(name);
+    if (t.shape.size() != 2) throw std::runtime_error(file_.name() + ": tensor '" + name + "' is not 2-D");
+    return make_dense_weight(dev, t.buffer, 0, t.type, static_cast<uint32_t>(t.shape[1]), static_cast<uint32_t>(t.shape[0]));
+  };
+  auto vec = [&](const std::string& name, uint64_t n) {
+    const DeviceTensor* t = weights_.find(name);
+    if (!t) return BufferRange{};
+    if (t->type != GgmlType::F32)
+      throw std::runtime_error(file_.name() + ": tensor '" + name + "' must be F32, is " + std::string(ggml_type_name(t->type)));
+    if (t->bytes != n * 4)
+      throw std::runtime_error(file_.name() + ": tensor '" + name + "' has " + std::to_string(t->bytes / 4) +
+                               " elements, expected " + std::to_string(n));
+    return t->buffer.range(0, t->bytes);
+  };
+  auto experts = [&](const std::string& name) {
+    const DeviceTensor& t = weights_.get(name);
+    if (t.shape.size() != 3) throw std::runtime_error(file_.name() + ": tensor '" + name + "' is not [cols, rows, experts]");
+    return make_expert_tensor(dev, t.buffer, 0, t.type, static_cast<uint32_t>(t.shape[2]), static_cast<uint32_t>(t.shape[1]),
+                              static_cast<uint32_t>(t.shape[0]));
+  };
+  auto single = [&](const std::string& name) {
+    const DeviceTensor& t = weights_.get(name);
+    return make_expert_tensor(dev, t.buffer, 0, t.type, 1, static_cast<uint32_t>(t.shape[1]), static_cast<uint32_t>(t.shape[0]));
+  };
+  const uint32_t H = cfg_.n_embd, Dk = cfg_.head_dim_k;
+  embd_ = dense("token_embd.weight");
+  output_ = weights_.find("output.weight") ? dense("output.weight") : embd_;  // tied embeddings
+  output_norm_ = vec("output_norm.weight", H);
+  for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    Layer L;
+    L.attn_norm = vec(b + "attn_norm.weight", H);
+    L.ffn_norm = vec(b + "ffn_norm.weight", H);
+    L.wq = dense(b + "attn_q.weight");
+    L.wk = dense(b + "attn_k.weight");
+    L.wv = dense(b + "attn_v.weight");
+    L.wo = dense(b + "attn_output.weight");
+    L.bq = vec(b + "attn_q.bias", cfg_.n_head * Dk);
+    L.bk = vec(b + "attn_k.bias", cfg_.n_head_kv * Dk);
+    L.bv = vec(b + "attn_v.bias", cfg_.n_head_kv * Dk);
+    if (cfg_.qk_norm_per_head) {
+      L.q_norm = vec(b + "attn_q_norm.weight", Dk);
+      L.k_norm = vec(b + "attn_k_norm.weight", Dk);
+    } else if (cfg_.qk_norm_full) {
+      L.q_norm = vec(b + "attn_q_norm.weight", cfg_.n_head * Dk);
+      L.k_norm = vec(b + "attn_k_norm.weight", cfg_.n_head_kv * Dk);
+    }
+    const DeviceTensor& gate_inp = weights_.get(b + "ffn_gate_inp.weight");
+    L.router.type = gate_inp.type;
+    L.router.w = gate_inp.buffer.range(0, gate_inp.bytes);
+    L.router.bias = vec(b + "exp_probs_b.bias", cfg_.n_expert);
+    if (const DeviceTensor* sg = weights_.find(b + "ffn_gate_inp_shexp.weight")) {
+      L.router.shared_type = sg->type;
+      L.router.shared_gate_w = sg->buffer.range(0, sg->bytes);
+    }
+    L.experts = {experts(b + "ffn_gate_exps.weight"), experts(b + "ffn_up_exps.weight"), experts(b + "ffn_down_exps.weight")};
+    if (weights_.find(b + "ffn_gate_shexp.weight")) {
+      L.shared = true;
+      L.shared_experts = {single(b + "ffn_gate_shexp.weight"), single(b + "ffn_up_shexp.weight"),
+                          single(b + "ffn_down_shexp.weight")};
+    }
+    L.kv = {kv_[2 * l].range(), kv_[2 * l + 1].range(), opt_.n_ctx, cfg_.n_head_kv, Dk};
+    layers_.push_back(std::move(L));
+  }
+}
+
+void Model::reset_stats() {
+  Sequence seq(ctx_.device(), {.name = "reset stats"});
+  seq.fill(counts_.range(), 0);
+  seq.run();
+}
+
+std::vector<float> Model::forward(std::span<const int32_t> tokens, uint32_t pos, LogitsMode mode) {
+  if (tokens.empty()) throw std::invalid_argument("forward: no tokens");
+  if (pos + tokens.size() > opt_.n_ctx)
+    throw std::out_of_range("context full: " + std::to_string(pos + tokens.size()) + " tokens do not fit the context of " +
+                            std::to_string(opt_.n_ctx) + " (-c)");
+  for (int32_t t : tokens)
+    if (t < 0 || static_cast<uint32_t>(t) >= cfg_.n_vocab)
+      throw std::out_of_range("token id " + std::to_string(t) + " is outside the vocabulary of " + std::to_string(cfg_.n_vocab));
+  std::vector<float> out;
+  if (mode == LogitsMode::all) out.reserve(tokens.size() * cfg_.n_vocab);
+  for (size_t start = 0; start < tokens.size(); start += opt_.n_batch) {
+    const uint32_t T = static_cast<uint32_t>(std::min<size_t>(opt_.n_batch, tokens.size() - start));
+    const bool last_chunk = start + T == tokens.size();
+    // Token ids and positions go through host-visible buffers; the pass reads them on the GPU.
+    std::vector<uint32_t> ids(T), positions(T);
+    for (uint32_t i = 0; i < T; ++i) {
+      ids[i] = static_cast<uint32_t>(tokens[start + i]);
+      positions[i] = pos + static_cast<uint32_t>(start) + i;
+    }
+    ctx_.transfer().upload(tokens_, 0, ids.data(), T * 4ull);
+    ctx_.transfer().upload(positions_, 0, positions.data(), T * 4ull);
+    Sequence seq(ctx_.device(), {.name = "forward"});
+    const LogitsMode m = mode == LogitsMode::all ? LogitsMode::all : (last_chunk ? LogitsMode::last : LogitsMode::last);
+    record_batch(seq, T, pos + static_cast<uint32_t>(start), m);
+    seq.run();
+    last_dispatches_ = seq.dispatches();
+    last_tokens_ = T;
+    if (mode == LogitsMode::all) {
+      std::vector<float> rows(static_cast<size_t>(T) * cfg_.n_vocab);
+      ctx_.transfer().download(logits_, 0, rows.data(), rows.size() * 4);
+      out.insert(out.end(), rows.begin(), rows.end());
+    } else if (last_chunk) {
+      out.resize(cfg_.n_vocab);
+      ctx_.transfer().download(logits_, 0, out.data(), out.size() * 4);
+    }
+  }
+  return out;
+}
+
+void Model::record_batch(Sequence& seq, uint32_t T, uint32_t pos, LogitsMode mode) {
+  const uint32_t H = cfg_.n_embd;
+  record_get_rows(ctx_, seq, embd_, T, tokens_.range(0, T * 4ull), x_.range(0, T * H * 4ull));
+  for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
+    record_attention_block(seq, layers_[l], l, T, pos);
+    record_ffn_block(seq, layers_[l], l, T);
+  }
+  // Output norm and head: every row, or only the last one (copied out: a row offset need not
+  // meet the binding alignment).
+  if (mode == LogitsMode::all) {
+    record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x_.range(0, T * H * 4ull), output_norm_,
+                    xn_.range(0, T * H * 4ull));
+    record_matmul(ctx_, seq, output_, T, xn_.range(0, T * H * 4ull), logits_.range(0, T * 4ull * cfg_.n_vocab));
+  } else {
+    seq.copy(x_.range((T - 1) * H * 4ull, H * 4ull), last_.range());
+    record_rms_norm(ctx_, seq, {.tokens = 1, .n = H, .eps = cfg_.norm_eps}, last_.range(), output_norm_, last_.range());
+    record_matmul(ctx_, seq, output_, 1, last_.range(), logits_.range(0, 4ull * cfg_.n_vocab));
+  }
+}
+
+// Attention: norm, q/k/v projections (+ bias), QK-norm, RoPE, cache store, attention, output
+// projection added into the residual.
+void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t, uint32_t T, uint32_t pos) {
+  const uint32_t H = cfg_.n_embd, Dk = cfg_.head_dim_k, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
+  const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
+  const BufferRange q = q_.range(0, T * NH * Dk * 4ull), k = k_.range(0, T * NKV * Dk * 4ull),
+                    v = v_.range(0, T * NKV * Dk * 4ull), o = attn_.range(0, T * NH * cfg_.head_dim_v * 4ull);
+  const BufferRange positions = positions_.range(0, T * 4ull);
+  record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.attn_norm, xn);
+  record_matmul(ctx_, seq, L.wq, T, xn, q);
+  record_matmul(ctx_, seq, L.wk, T, xn, k);
+  record_matmul(ctx_, seq, L.wv, T, xn, v);
+  if (L.bq.size) {  // Qwen2-MoE
+    record_add(ctx_, seq, {.rows = T, .n = NH * Dk, .b_stride = kEltBroadcast}, q, L.bq, q);
+    record_add(ctx_, seq, {.rows = T, .n = NKV * Dk, .b_stride = kEltBroadcast}, k, L.bk, k);
+    record_add(ctx_, seq, {.rows = T, .n = NKV * Dk, .b_stride = kEltBroadcast}, v, L.bv, v);
+  }
+  if (cfg_.qk_norm_per_head) {  // Qwen3: each head normalised with one [Dk] weight
+    record_rms_norm(ctx_, seq, {.tokens = T, .groups = NH, .n = Dk, .eps = cfg_.norm_eps}, q, L.q_norm, q);
+    record_rms_norm(ctx_, seq, {.tokens = T, .groups = NKV, .n = Dk, .eps = cfg_.norm_eps}, k, L.k_norm, k);
+  } else if (cfg_.qk_norm_full) {  // OLMoE: the whole q and k vectors
+    record_rms_norm(ctx_, seq, {.tokens = T, .n = NH * Dk, .eps = cfg_.norm_eps}, q, L.q_norm, q);
+    record_rms_norm(ctx_, seq, {.tokens = T, .n = NKV * Dk, .eps = cfg_.norm_eps}, k, L.k_norm, k);
+  }
+  RopeConfig rope{.head_dim = Dk, .n_rot = cfg_.n_rot, .neox = cfg_.rope_layout == RopeLayout::neox,
+                  .freq_base = cfg_.rope_freq_base, .freq_scale = cfg_.rope_freq_scale};
+  if (cfg_.rope_yarn) {
+    rope.ext_factor = 1.0f;
+    rope.n_ctx_orig = cfg_.rope_yarn_orig_ctx;
+    // YaRN's magnitude correction, as llama.cpp derives it from the scaling factor.
+    rope.attn_factor = 1.0f;
+  }
+  record_rope(ctx_, seq, rope, T, NH, q, positions, q);
+  record_rope(ctx_, seq, rope, T, NKV, k, positions, k);
+  record_kv_store(ctx_, seq, L.kv, T, k, v, positions);
+  record_attention(ctx_, seq, L.kv, {.tokens = T, .pos = pos, .heads = NH}, q, o);
+  record_matmul(ctx_, seq, L.wo, T, o, x, 0, 0, /*accumulate=*/true);
+}
+
+// Feed-forward: norm, router (with Qwen2-MoE's shared gate), routed experts and shared experts
+// added into the residual.
+void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T) {
+  const uint32_t H = cfg_.n_embd, K = cfg_.n_expert_used, E = cfg_.n_expert;
+  const uint64_t align = std::max<uint64_t>(16, ctx_.device().caps().storage_buffer_alignment);
+  const uint64_t slice = align_up(static_cast<uint64_t>(opt_.n_batch) * K * 4, align);
+  const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
+  const BufferRange ids = ids_.range(l * slice, T * K * 4ull), wts = wts_.range(l * slice, T * K * 4ull);
+  const BufferRange counts = counts_.range(l * align_up(E * 4ull, align), E * 4ull);
+  const bool gated = L.shared && L.router.shared_gate_w.size;
+  record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.ffn_norm, xn);
+  record_router(ctx_, seq, cfg_.router, L.router, T, H, xn,
+                {ids, wts, {}, opt_.expert_stats ? counts : BufferRange{}, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}});
+  record_moe_experts(ctx_, seq, L.experts, T, K, xn, ids, wts, x, scratch_, MoePath::automatic, /*accumulate=*/true);
+  if (L.shared)
+    record_shared_expert(ctx_, seq, L.shared_experts, T, xn,
+                         gated ? std::optional<BufferRange>(shared_gate_.range(0, T * 4ull)) : std::nullopt, x, scratch_,
+                         MoePath::automatic, /*accumulate=*/true);
+}
+
+RoutingSnapshot Model::routing() const {
+  RoutingSnapshot r;
+  r.layers = cfg_.n_layer;
+  r.k = cfg_.n_expert_used;
+  r.experts = cfg_.n_expert;
+  if (last_tokens_ == 0) return r;
+  const uint64_t align = std::max<uint64_t>(16, ctx_.device().caps().storage_buffer_alignment);
+  const uint64_t slice = align_up(static_cast<uint64_t>(opt_.n_batch) * r.k * 4, align);
+  r.ids.resize(static_cast<size_t>(r.layers) * r.k);
+  r.weights.resize(r.ids.size());
+  r.counts.resize(static_cast<size_t>(r.layers) * r.experts);
+  for (uint32_t l = 0; l < r.layers; ++l) {
+    const uint64_t row = (last_tokens_ - 1) * r.k * 4ull;
+    ctx_.transfer().download(ids_, l * slice + row, r.ids.data() + l * r.k, r.k * 4ull);
+    ctx_.transfer().download(wts_, l * slice + row, r.weights.data() + l * r.k, r.k * 4ull);
+    ctx_.transfer().download(counts_, l * align_up(r.experts * 4ull, align), r.counts.data() + l * r.experts, r.experts * 4ull);
+  }
+  return r;
+}
+
+}  // namespace vkmoe

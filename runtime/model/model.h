@@ -1,0 +1,89 @@
+// A model ready to run on the GPU: its file, config, resident weights, KV cache and activation
+// buffers, and the forward pass. Each call to forward() records one Sequence per batch of
+// tokens and submits it as one unit: no CPU round trip per layer.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "runtime/gguf/gguf_reader.h"
+#include "runtime/kernels/matmul.h"
+#include "runtime/kernels/moe_experts.h"
+#include "runtime/kernels/router.h"
+#include "runtime/kernels/transformer_ops.h"
+#include "runtime/memory/plan.h"
+#include "runtime/model/model_config.h"
+#include "runtime/model/model_weights.h"
+
+namespace vkmoe {
+
+class Context;
+class Sequence;
+
+struct ModelOptions {
+  uint32_t n_ctx = 4096;    // KV cache length (-c)
+  uint32_t n_batch = 256;   // tokens per prefill batch
+  uint64_t mem_budget = 0;  // --mem-budget
+  bool spill = false;       // --spill
+  bool progress = true;     // progress bar while loading (on a terminal)
+  bool expert_stats = true; // keep per-layer routing (ids and counts) for views and statistics
+};
+
+enum class LogitsMode { last, all };
+
+// Routing of the last token of the last forward call, and token counts per expert.
+struct RoutingSnapshot {
+  uint32_t layers = 0, k = 0, experts = 0;
+  std::vector<uint32_t> ids;       // [layers, k] experts chosen for the last token
+  std::vector<float> weights;      // [layers, k]
+  std::vector<uint32_t> counts;    // [layers, experts] tokens routed since reset_stats()
+};
+
+class Model {
+ public:
+  Model(Context& ctx, GgufFile file, ModelOptions options);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelConfig& config() const { return cfg_; }
+  const GgufFile& file() const { return file_; }
+  const MemoryPlan& plan() const { return plan_; }
+  const LoadReport& load_report() const { return weights_.report; }
+  uint32_t n_ctx() const { return opt_.n_ctx; }
+
+  // Runs tokens at positions pos .. pos + n - 1 (the cache must hold 0 .. pos - 1) and returns
+  // logits of the last position ([n_vocab]) or of every position ([n, n_vocab]).
+  std::vector<float> forward(std::span<const int32_t> tokens, uint32_t pos, LogitsMode mode = LogitsMode::last);
+
+  RoutingSnapshot routing() const;
+  void reset_stats();
+  uint32_t last_dispatches() const { return last_dispatches_; }
+
+ private:
+  struct Layer;
+  void bind_weights();
+  void record_batch(Sequence& seq, uint32_t tokens, uint32_t pos, LogitsMode mode);
+  void record_attention_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T, uint32_t pos);
+  void record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T);
+
+  Context& ctx_;
+  GgufFile file_;
+  ModelOptions opt_;
+  ModelConfig cfg_;
+  MemoryPlan plan_;
+  ModelWeights weights_;
+  std::vector<Layer> layers_;
+  DenseWeight embd_, output_;
+  BufferRange output_norm_;
+  // Activations for one batch.
+  Buffer x_, xn_, q_, k_, v_, attn_, ids_, wts_, shared_gate_, logits_, last_, tokens_, positions_, counts_;
+  std::vector<Buffer> kv_;
+  MoeScratch scratch_;
+  uint32_t last_tokens_ = 0;
+  uint32_t last_dispatches_ = 0;
+};
+
+}  // namespace vkmoe
