@@ -124,7 +124,9 @@ TEST_CASE_FIXTURE(GpuTest, "prefill then decode gives the logits of recomputing 
   m.forward(std::span<const int32_t>(tokens).first(11), 0);  // prefill 11
   for (uint32_t p = 11; p < 20; ++p) {
     auto step = m.forward(std::span<const int32_t>(tokens).subspan(p, 1), p);
-    CHECK(rel_l2(step, std::span<const float>(all).subspan(static_cast<size_t>(p) * V, V)) < 1e-5);
+    // The batch ran tiled/batched kernels, the steps run matrix-vector ones: the same sums in
+    // another order, so f32 rounding (not the cache) separates them.
+    CHECK(rel_l2(step, std::span<const float>(all).subspan(static_cast<size_t>(p) * V, V)) < 1e-4);
   }
   // Routing is inspectable after the pass.
   auto r = m.routing();

@@ -16,6 +16,10 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"run", vkmoe::cmd_run, "generate text: -m model.gguf -p PROMPT -n 128 (no -m: the built-in demo model)"},
+    {"chat", vkmoe::cmd_chat, "interactive chat with the model's chat template (-m, --system)"},
+    {"eval", vkmoe::cmd_eval, "write logits of every position: --tokens 1,2,3|--prompt TEXT --out logits.f32"},
+    {"tokenize", vkmoe::cmd_tokenize, "print token ids: -m model.gguf \"text\" [--add-special] [--parse-special]"},
     {"devices", vkmoe::cmd_devices, "list Vulkan devices and their capabilities (--json)"},
     {"selfcheck", vkmoe::cmd_selfcheck, "run a compute self-check on a device (--device N|NAME)"},
     {"bench", vkmoe::cmd_bench, "benchmarks: `bench kernels [--quick] [--json]`"},
@@ -25,7 +29,8 @@ const Command kCommands[] = {
 void usage() {
   std::printf("usage: vkmoe <command> [options]\n\ncommands:\n");
   for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.help);
-  std::printf("\ncommon options: --device N|NAME  choose the Vulkan device (default: the best)\n");
+  std::printf("\nmodel options: -m FILE, -c N (context), --batch N, --device N|NAME, --mem-budget SIZE, --spill\n");
+  std::printf("sampling: --temp T, --top-k N, --top-p P, --min-p P, --repeat-penalty R, --presence-penalty P, -s/--seed N\n");
   std::printf("environment:   VKMOE_VALIDATE=1  enable the Khronos validation layer\n");
 }
 

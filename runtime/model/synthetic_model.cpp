@@ -81,7 +81,7 @@ void learn_merges(const std::string& corpus, uint32_t count, std::vector<std::st
       }
     if (freq.empty()) break;
     auto best = std::max_element(freq.begin(), freq.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-    if (best->second.first < 2) break;
+    // Pairs seen once still merge: a small corpus then ends up with whole words as tokens.
     const auto [a, b] = best->first;
     merges.push_back(a + " " + b);
     tokens.push_back(a + b);

@@ -14,7 +14,8 @@ int32_t argmax(std::span<const float> logits) {
 }
 
 Sampler::Sampler(SamplerConfig cfg) : cfg_(cfg) {
-  seed_ = cfg.seed ? cfg.seed : (static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}());
+  seed_ = cfg.seed >= 0 ? static_cast<uint64_t>(cfg.seed)
+                       : (static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}());
   rng_.seed(seed_);
 }
 

@@ -19,7 +19,7 @@ struct SamplerConfig {
   float presence_penalty = 0.0f;  // subtract once for every token seen in the window
   float frequency_penalty = 0.0f; // subtract per occurrence in the window
   int32_t penalty_last_n = 64;    // window of recent tokens the penalties look at
-  uint64_t seed = 0;              // 0 = random
+  int64_t seed = -1;              // < 0: a random seed (printed by the commands)
 };
 
 class Sampler {

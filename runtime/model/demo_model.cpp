@@ -1,0 +1,132 @@
+#include "runtime/model/demo_model.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "runtime/gguf/gguf_reader.h"
+#include "runtime/model/synthetic_model.h"
+#include "runtime/quant/quant.h"
+#include "runtime/tokenizer/tokenizer.h"
+#include "runtime/vk/pipeline.h"
+
+namespace vkmoe {
+
+namespace {
+
+// Bump when the recipe changes: the cache file name carries it.
+constexpr int kDemoVersion = 1;
+
+// Paragraphs become documents: each ends with the end-of-turn token, so generation stops there.
+const char* kCorpus[] = {
+    "A mixture of experts model keeps many small feed forward networks, the experts, and a router "
+    "that picks a few of them for every token. The router scores each expert, keeps the best ones and "
+    "weights their outputs. Only the chosen experts cost time, so a large model runs at the speed of a "
+    "small one.",
+    "vkmoe runs mixture of experts models on any graphics card through Vulkan compute shaders. It keeps "
+    "every expert in the memory of the card, reads the model from a GGUF file, and shows which experts "
+    "each token uses.",
+    "Decode speed is bounded by memory bandwidth: every new token must read the weights of the chosen "
+    "experts once. A fused kernel reads those bytes with few dispatches and reaches most of the bandwidth "
+    "of the card.",
+    "Hello! I am a tiny demo model. My weights were written by vkmoe itself, so I know only a few "
+    "sentences about experts, routers and graphics cards. Load a real model with the m option to talk "
+    "about anything else.",
+    "The quick brown fox jumps over the lazy dog. The lazy dog sleeps in the sun, and the fox runs "
+    "back into the green forest.",
+    "On a machine without a graphics card, lavapipe runs the same shaders on the processor. It is slow, "
+    "but every test runs there first, with the validation layer watching every call.",
+};
+
+}  // namespace
+
+std::vector<uint8_t> make_demo_model() {
+  std::string corpus;
+  for (const char* p : kCorpus) corpus += std::string(p) + "\n";
+  SyntheticSpec spec;
+  spec.arch = Arch::qwen3moe;
+  spec.name = "vkmoe-demo";
+  spec.n_embd = 1024;  // >= vocabulary: the embedding is one-hot, the head holds the bigrams
+  spec.n_layer = 2;
+  spec.n_head = 4;
+  spec.n_head_kv = 2;
+  spec.head_dim = 32;
+  spec.n_expert = 8;
+  spec.n_expert_used = 2;
+  spec.n_ff_exp = 64;
+  spec.n_vocab = 1024;
+  spec.matrix_type = GgmlType::F16;
+  spec.seed = 20261123;
+  spec.corpus = corpus;
+  GgufWriter w = make_synthetic_model(spec);
+
+  // The tokenizer that file carries, to count the corpus's bigrams in its own tokens.
+  auto file = GgufFile::from_memory(w.to_bytes(), "vkmoe-demo.gguf");
+  Tokenizer tok = Tokenizer::from_gguf(file);
+  const uint32_t V = spec.n_vocab, H = spec.n_embd;
+  const int32_t eot = 258;  // <|im_end|>, the model's end of turn
+  std::vector<std::vector<double>> count(V, std::vector<double>(V, 0.0));
+  for (const char* p : kCorpus) {
+    auto ids = tok.encode(p);
+    ids.push_back(eot);
+    for (size_t i = 0; i + 1 < ids.size(); ++i) count[ids[i]][ids[i + 1]] += 1;
+  }
+  // After the chat template's "assistant\n" or any unseen token: start a sentence.
+  auto starts = tok.encode("The A Hello vkmoe Decode On");
+  for (uint32_t t = 0; t < V; ++t) {
+    double total = 0;
+    for (double c : count[t]) total += c;
+    if (total == 0)
+      for (int32_t s : starts) count[t][s] += 1;
+  }
+
+  // Embedding: one-hot rows, large enough (RMS 20) that the random attention and expert
+  // outputs (RMS about 1 each) only perturb them; the output head: log-probabilities over the
+  // normalised one-hot (RMSNorm turns the spike into about sqrt(H) at its token).
+  std::vector<float> embd(static_cast<size_t>(V) * H, 0.0f), head(static_cast<size_t>(V) * H, 0.0f);
+  for (uint32_t t = 0; t < V; ++t) embd[static_cast<size_t>(t) * H + t] = std::sqrt(static_cast<float>(H)) * 20.0f;
+  for (uint32_t t = 0; t < V; ++t) {
+    double total = 0;
+    for (double c : count[t]) total += c;
+    for (uint32_t v = 0; v < V; ++v) {
+      // Sharpened so sampling stays on the corpus's paths; unseen pairs get a low floor.
+      const double p = (count[t][v] + 1e-4) / (total + 1e-4 * V);
+      head[static_cast<size_t>(v) * H + t] = static_cast<float>(3.0 * std::log(p) / std::sqrt(static_cast<double>(H)));
+    }
+  }
+  GgufWriter out;
+  for (const auto& m : file.metadata()) out.set_value(m.key, *file.get_value(m.key));
+  for (const auto& t : file.tensors()) {
+    if (t.name == "token_embd.weight") out.add_tensor(t.name, GgmlType::F16, t.shape, quantize(GgmlType::F16, embd));
+    else if (t.name == "output.weight") out.add_tensor(t.name, GgmlType::F16, t.shape, quantize(GgmlType::F16, head));
+    else {
+      auto data = file.tensor_data(t);
+      out.add_tensor(t.name, t.type, t.shape, std::vector<uint8_t>(data.begin(), data.end()));
+    }
+  }
+  return out.to_bytes();
+}
+
+std::filesystem::path demo_model_path(bool verbose) {
+  auto dir = default_cache_dir();
+  if (dir.empty()) dir = std::filesystem::temp_directory_path() / "vkmoe";
+  auto path = dir / ("demo-v" + std::to_string(kDemoVersion) + ".gguf");
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return path;
+  if (verbose) std::fprintf(stderr, "writing the built-in demo model to %s\n", path.string().c_str());
+  std::filesystem::create_directories(dir, ec);
+  auto bytes = make_demo_model();
+  auto tmp = path;
+  tmp += ".tmp";
+  {
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) throw std::runtime_error("cannot write the demo model to " + tmp.string() + ": " + std::strerror(errno));
+    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    if (std::fclose(f) != 0 || !ok) throw std::runtime_error("cannot write the demo model to " + tmp.string());
+  }
+  std::filesystem::rename(tmp, path);
+  return path;
+}
+
+}  // namespace vkmoe

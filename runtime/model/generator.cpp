@@ -1,0 +1,65 @@
+#include "runtime/model/generator.h"
+
+#include <chrono>
+#include <stdexcept>
+
+#include "runtime/model/model.h"
+
+namespace vkmoe {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+Generator::Generator(Model& model, const Tokenizer& tokenizer, SamplerConfig sampler)
+    : model_(model), tok_(tokenizer), sampler_(sampler) {}
+
+void Generator::feed(std::span<const int32_t> tokens) {
+  if (tokens.empty()) return;
+  if (pos_ + tokens.size() > model_.n_ctx())
+    throw std::out_of_range("the prompt needs " + std::to_string(pos_ + tokens.size()) + " tokens of context, more than -c " +
+                            std::to_string(model_.n_ctx()));
+  auto t0 = std::chrono::steady_clock::now();
+  logits_ = model_.forward(tokens, pos_);
+  stats_.prefill_seconds += seconds_since(t0);
+  stats_.prompt_tokens += static_cast<uint32_t>(tokens.size());
+  pos_ += static_cast<uint32_t>(tokens.size());
+  for (int32_t t : tokens) sampler_.accept(t);
+}
+
+StopReason Generator::generate(int max_tokens, const std::function<void(const std::string&)>& on_text) {
+  if (logits_.empty()) throw std::logic_error("generate() before feed()");
+  StreamDecoder decoder(tok_, /*render_special=*/false);
+  for (int n = 0; max_tokens < 0 || n < max_tokens; ++n) {
+    const int32_t next = sampler_.sample(logits_);
+    const bool end = tok_.is_end_of_turn(next);
+    if (!end) {
+      if (auto text = decoder.push(next); !text.empty() && on_text) on_text(text);
+    }
+    if (pos_ >= model_.n_ctx()) {
+      if (auto text = decoder.flush(); !text.empty() && on_text) on_text(text);
+      return StopReason::context_full;
+    }
+    // The sampled token joins the context (the end-of-turn token too, for the next chat turn).
+    auto t0 = std::chrono::steady_clock::now();
+    logits_ = model_.forward(std::span<const int32_t>(&next, 1), pos_++);
+    stats_.decode_seconds += seconds_since(t0);
+    ++stats_.generated_tokens;
+    if (end) {
+      if (auto text = decoder.flush(); !text.empty() && on_text) on_text(text);
+      return StopReason::end_of_turn;
+    }
+  }
+  if (auto text = decoder.flush(); !text.empty() && on_text) on_text(text);
+  return StopReason::max_tokens;
+}
+
+void Generator::reset() {
+  pos_ = 0;
+  logits_.clear();
+  stats_ = {};
+}
+
+}  // namespace vkmoe

@@ -1,0 +1,53 @@
+// Text generation on a Model: feed a prompt, then sample one token at a time, streaming text
+// that never splits a UTF-8 character. Shared by `vkmoe run`, `vkmoe chat` and the GUI.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "runtime/sampling/sampler.h"
+#include "runtime/tokenizer/tokenizer.h"
+
+namespace vkmoe {
+
+class Model;
+
+struct GenerationStats {
+  uint32_t prompt_tokens = 0;
+  double prefill_seconds = 0;
+  uint32_t generated_tokens = 0;
+  double decode_seconds = 0;
+  double prefill_tps() const { return prefill_seconds > 0 ? prompt_tokens / prefill_seconds : 0; }
+  double decode_tps() const { return decode_seconds > 0 ? generated_tokens / decode_seconds : 0; }
+};
+
+enum class StopReason { end_of_turn, max_tokens, context_full };
+
+class Generator {
+ public:
+  Generator(Model& model, const Tokenizer& tokenizer, SamplerConfig sampler);
+
+  // Appends tokens to the context (a prompt, or a chat turn) and runs them through the model.
+  void feed(std::span<const int32_t> tokens);
+  // Samples up to max_tokens (negative: until the context is full), calling on_text with each
+  // complete piece of text as it is produced; the end-of-turn token itself is not printed but is
+  // kept in the context so a chat can continue after it.
+  StopReason generate(int max_tokens, const std::function<void(const std::string&)>& on_text);
+  void reset();
+
+  uint32_t position() const { return pos_; }
+  const GenerationStats& stats() const { return stats_; }
+  const Sampler& sampler() const { return sampler_; }
+
+ private:
+  Model& model_;
+  const Tokenizer& tok_;
+  Sampler sampler_;
+  std::vector<float> logits_;
+  uint32_t pos_ = 0;
+  GenerationStats stats_;
+};
+
+}  // namespace vkmoe
