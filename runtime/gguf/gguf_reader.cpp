@@ -197,6 +197,8 @@ class Cursor {
   uint64_t pos_ = 0;
 };
 
+constexpr uint64_t kReserveCap = 1 << 16;
+
 struct KvEntry {
   std::string key;
   GgufValueType type;
@@ -285,7 +287,8 @@ void GgufFile::Impl::parse_header(Cursor& c, uint64_t& tensor_count, uint64_t& k
   kv_count = c.read<uint64_t>("metadata count");
   // Smallest entries: a key (8-byte length, u32 type, 1-byte value), a tensor (8-byte name
   // length, u32 dims, one u64 dim, u32 type, u64 offset). Counts that cannot fit are rejected
-  // here so nothing below reserves memory by them.
+  // here; even so, the lists below only reserve a capped amount and grow with what is parsed, so
+  // a huge file with a huge count costs memory only as its entries are really read.
   constexpr uint64_t kMinKv = 8 + 4 + 1, kMinTensor = 8 + 4 + 8 + 4 + 8;
   if (kv_count > c.remaining() / kMinKv)
     fail(cat("metadata count ", kv_count, " cannot fit in the ", c.remaining(), " bytes after the header"));
@@ -295,7 +298,7 @@ void GgufFile::Impl::parse_header(Cursor& c, uint64_t& tensor_count, uint64_t& k
 }
 
 void GgufFile::Impl::parse_metadata(Cursor& c, uint64_t kv_count) {
-  kvs.reserve(kv_count);
+  kvs.reserve(std::min<uint64_t>(kv_count, kReserveCap));
   for (uint64_t i = 0; i < kv_count; ++i) {
     std::string_view key = c.read_name("key", i);
     if (kv_index.contains(key)) fail(cat("duplicate key ", quote_name(key)));
@@ -321,7 +324,7 @@ void GgufFile::Impl::parse_metadata(Cursor& c, uint64_t kv_count) {
 }
 
 void GgufFile::Impl::parse_tensor_infos(Cursor& c, uint64_t tensor_count) {
-  tensors.reserve(tensor_count);
+  tensors.reserve(std::min<uint64_t>(tensor_count, kReserveCap));
   for (uint64_t i = 0; i < tensor_count; ++i) {
     std::string_view name = c.read_name("tensor", i);
     auto n_dims = c.read<uint32_t>("dimension count");
