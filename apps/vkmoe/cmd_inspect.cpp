@@ -9,6 +9,8 @@
 #include "runtime/memory/plan.h"
 #include "runtime/model/model_config.h"
 #include "runtime/model/model_stats.h"
+#include "runtime/model/model_weights.h"
+#include "runtime/vk/context.h"
 #include "runtime/vk/caps.h"
 #include "runtime/vk/instance.h"
 
@@ -28,9 +30,36 @@ static std::string count_string(uint64_t n) {
   return buf;
 }
 
+// Loads the weights as a run would and prints where every tensor's bytes live: the memory block,
+// the offset inside it, and for stacked experts the stride from one expert to the next.
+static void print_placement(const std::string& device, const GgufFile& file, const ModelConfig& cfg, const PlanOptions& opt) {
+  Context ctx({.device = device});
+  auto plan = plan_memory(file, cfg, ctx.device().caps(), opt);
+  auto weights = upload_weights(ctx, file, plan, true);
+  std::printf("\nplacement on %s:\n%-36s %6s %14s %12s %7s  %s\n", ctx.device().caps().name.c_str(), "tensor", "block",
+              "offset", "bytes", "pieces", "experts");
+  for (const auto& tp : plan.tensors) {
+    const auto& t = weights.get(tp.name);
+    std::string experts;
+    if (t.experts)
+      experts = std::to_string(tp.units) + " x " + format_bytes(tp.unit_bytes) + ": expert e at offset + e * " +
+                std::to_string(tp.unit_bytes);
+    std::printf("%-36s %6u %14llu %12llu %7u  %s%s\n", tp.name.c_str(), t.buffer.block(),
+                static_cast<unsigned long long>(t.buffer.block_offset()), static_cast<unsigned long long>(t.bytes), t.pieces,
+                experts.c_str(), t.spilled ? " (system memory)" : "");
+  }
+  auto stats = ctx.allocator().stats();
+  std::printf("\n%zu memory blocks, %s reserved, %s used:\n", stats.blocks.size(), format_bytes(stats.reserved).c_str(),
+              format_bytes(stats.used).c_str());
+  for (size_t i = 0; i < stats.blocks.size(); ++i)
+    std::printf("  block %zu: memory type %u, %s, %s used%s\n", i, stats.blocks[i].memory_type,
+                format_bytes(stats.blocks[i].size).c_str(), format_bytes(stats.blocks[i].used).c_str(),
+                stats.blocks[i].host_visible ? ", host-visible" : "");
+}
+
 int cmd_inspect(const std::vector<std::string>& argv) {
-  Args args(argv, {"--device", "-c", "--ctx", "--batch", "--mem-budget"}, {"--json", "--spill", "--tensors"});
-  if (args.positional().size() != 1) throw std::invalid_argument("usage: vkmoe inspect model.gguf [--device N] [-c N] [--mem-budget 8G] [--spill] [--json]");
+  Args args(argv, {"--device", "-c", "--ctx", "--batch", "--mem-budget"}, {"--json", "--spill", "--tensors", "--load"});
+  if (args.positional().size() != 1) throw std::invalid_argument("usage: vkmoe inspect model.gguf [--device N] [-c N] [--mem-budget 8G] [--spill] [--json] [--load] [--tensors]");
   const std::string path = args.positional()[0];
   auto file = GgufFile::open(path);
   auto cfg = load_model_config(file);
@@ -109,6 +138,7 @@ int cmd_inspect(const std::vector<std::string>& argv) {
     std::printf("(%zu more tensors in layers 1..%u; --tensors lists all)\n", file.tensors().size() - shown, cfg.n_layer - 1);
   std::printf("\ncontext %u, batch %u%s\n", opt.n_ctx, opt.n_batch, opt.mem_budget ? (", budget " + format_bytes(opt.mem_budget)).c_str() : "");
   for (size_t d : chosen) std::printf("%s", plan_memory(file, cfg, devices[d], opt).summary(devices[d].name).c_str());
+  if (args.has("--load")) print_placement(args.get("--device"), file, cfg, opt);
   return 0;
 }
 

@@ -32,10 +32,12 @@ Pipelines::Pipelines(Device& device, std::filesystem::path cache_dir) : device_(
 
   std::vector<char> data;
   if (!cache_dir.empty() && !env_flag("VKMOE_NO_PIPELINE_CACHE")) {
+    // Keyed by the device UUID and driver version (what identifies the compiled code); the
+    // header check below also compares the driver's own pipelineCacheUUID.
+    const auto& uuid_bytes = device.caps().uuid;
     char uuid[2 * VK_UUID_SIZE + 1];
-    for (uint32_t i = 0; i < VK_UUID_SIZE; ++i) std::snprintf(uuid + 2 * i, 3, "%02x", props.pipelineCacheUUID[i]);
-    cache_file_ = cache_dir / ("pipelines-" + std::string(uuid) + "-" +
-                               std::to_string(props.driverVersion) + ".bin");
+    for (uint32_t i = 0; i < VK_UUID_SIZE; ++i) std::snprintf(uuid + 2 * i, 3, "%02x", uuid_bytes[i]);
+    cache_file_ = cache_dir / ("pipelines-" + std::string(uuid) + "-" + std::to_string(props.driverVersion) + ".bin");
     data = read_file(cache_file_);
     // Check the header ourselves: some drivers crash on a foreign or damaged cache.
     bool ok = data.size() >= 16 + VK_UUID_SIZE;
