@@ -154,3 +154,12 @@ TEST_CASE_FIXTURE(GpuTest, "32 greedy tokens match the reference where top logit
     else MESSAGE("near-tie (gap " << gap << "): greedy comparison skipped for this seed");
   }
 }
+
+TEST_CASE_FIXTURE(GpuTest, "a file whose tensors disagree with its metadata is refused by name") {
+  SyntheticSpec spec{.arch = Arch::qwen3moe, .seed = rng()()};
+  GgufWriter w = make_synthetic_model(spec);
+  w.set_uint32("qwen3moe.expert_feed_forward_length", 96);  // the expert tensors hold 64
+  auto bytes = w.to_bytes();
+  CHECK_THROWS_WITH(Model(ctx, GgufFile::from_memory(bytes, "lying.gguf"), {.n_ctx = 16, .n_batch = 4, .progress = false}),
+                    doctest::Contains("lying.gguf: tensor 'blk.0.ffn_gate_exps.weight' has shape [64, 64, 8], the metadata implies [64, 96, 8]"));
+}

@@ -75,10 +75,22 @@ Model::~Model() = default;
 
 void Model::bind_weights() {
   const Device& dev = ctx_.device();
-  auto dense = [&](const std::string& name) {
+  // Every shape is checked against the config before a kernel sees it: a file whose tensors
+  // disagree with its metadata gets an error naming the tensor, never an out-of-range read.
+  auto check_shape = [&](const std::string& name, const DeviceTensor& t, std::vector<uint64_t> want) {
+    if (t.shape == want) return;
+    auto str = [](const std::vector<uint64_t>& v) {
+      std::string s = "[";
+      for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+      return s + "]";
+    };
+    throw std::runtime_error(file_.name() + ": tensor '" + name + "' has shape " + str(t.shape) + ", the metadata implies " +
+                             str(want));
+  };
+  auto dense_shaped = [&](const std::string& name, uint64_t cols, uint64_t rows) {
     const DeviceTensor& t = weights_.get(name);
-    if (t.shape.size() != 2) throw std::runtime_error(file_.name() + ": tensor '" + name + "' is not 2-D");
-    return make_dense_weight(dev, t.buffer, 0, t.type, static_cast<uint32_t>(t.shape[1]), static_cast<uint32_t>(t.shape[0]));
+    check_shape(name, t, {cols, rows});
+    return make_dense_weight(dev, t.buffer, 0, t.type, static_cast<uint32_t>(rows), static_cast<uint32_t>(cols));
   };
   auto vec = [&](const std::string& name, uint64_t n) {
     const DeviceTensor* t = weights_.find(name);
@@ -90,32 +102,34 @@ void Model::bind_weights() {
                                " elements, expected " + std::to_string(n));
     return t->buffer.range(0, t->bytes);
   };
-  auto experts = [&](const std::string& name) {
+  auto experts = [&](const std::string& name, uint64_t cols, uint64_t rows, uint64_t n) {
     const DeviceTensor& t = weights_.get(name);
-    if (t.shape.size() != 3) throw std::runtime_error(file_.name() + ": tensor '" + name + "' is not [cols, rows, experts]");
-    return make_expert_tensor(dev, t.buffer, 0, t.type, static_cast<uint32_t>(t.shape[2]), static_cast<uint32_t>(t.shape[1]),
-                              static_cast<uint32_t>(t.shape[0]));
+    check_shape(name, t, {cols, rows, n});
+    return make_expert_tensor(dev, t.buffer, 0, t.type, static_cast<uint32_t>(n), static_cast<uint32_t>(rows),
+                              static_cast<uint32_t>(cols));
   };
-  auto single = [&](const std::string& name) {
+  auto single = [&](const std::string& name, uint64_t cols, uint64_t rows) {
     const DeviceTensor& t = weights_.get(name);
-    return make_expert_tensor(dev, t.buffer, 0, t.type, 1, static_cast<uint32_t>(t.shape[1]), static_cast<uint32_t>(t.shape[0]));
+    check_shape(name, t, {cols, rows});
+    return make_expert_tensor(dev, t.buffer, 0, t.type, 1, static_cast<uint32_t>(rows), static_cast<uint32_t>(cols));
   };
-  const uint32_t H = cfg_.n_embd, Dk = cfg_.head_dim_k;
-  embd_ = dense("token_embd.weight");
-  output_ = weights_.find("output.weight") ? dense("output.weight") : embd_;  // tied embeddings
+  const uint32_t H = cfg_.n_embd, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
+  const uint32_t E = cfg_.n_expert, F = cfg_.n_ff_exp, V = cfg_.n_vocab;
+  embd_ = dense_shaped("token_embd.weight", H, V);
+  output_ = weights_.find("output.weight") ? dense_shaped("output.weight", H, V) : embd_;  // tied embeddings
   output_norm_ = vec("output_norm.weight", H);
   for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     Layer L;
     L.attn_norm = vec(b + "attn_norm.weight", H);
     L.ffn_norm = vec(b + "ffn_norm.weight", H);
-    L.wq = dense(b + "attn_q.weight");
-    L.wk = dense(b + "attn_k.weight");
-    L.wv = dense(b + "attn_v.weight");
-    L.wo = dense(b + "attn_output.weight");
-    L.bq = vec(b + "attn_q.bias", cfg_.n_head * Dk);
-    L.bk = vec(b + "attn_k.bias", cfg_.n_head_kv * Dk);
-    L.bv = vec(b + "attn_v.bias", cfg_.n_head_kv * Dk);
+    L.wq = dense_shaped(b + "attn_q.weight", H, NH * Dk);
+    L.wk = dense_shaped(b + "attn_k.weight", H, NKV * Dk);
+    L.wv = dense_shaped(b + "attn_v.weight", H, NKV * Dv);
+    L.wo = dense_shaped(b + "attn_output.weight", NH * Dv, H);
+    L.bq = vec(b + "attn_q.bias", NH * Dk);
+    L.bk = vec(b + "attn_k.bias", NKV * Dk);
+    L.bv = vec(b + "attn_v.bias", NKV * Dv);
     if (cfg_.qk_norm_per_head) {
       L.q_norm = vec(b + "attn_q_norm.weight", Dk);
       L.k_norm = vec(b + "attn_k_norm.weight", Dk);
@@ -124,6 +138,7 @@ void Model::bind_weights() {
       L.k_norm = vec(b + "attn_k_norm.weight", cfg_.n_head_kv * Dk);
     }
     const DeviceTensor& gate_inp = weights_.get(b + "ffn_gate_inp.weight");
+    check_shape(b + "ffn_gate_inp.weight", gate_inp, {H, E});
     L.router.type = gate_inp.type;
     L.router.w = gate_inp.buffer.range(0, gate_inp.bytes);
     L.router.bias = vec(b + "exp_probs_b.bias", cfg_.n_expert);
@@ -131,11 +146,13 @@ void Model::bind_weights() {
       L.router.shared_type = sg->type;
       L.router.shared_gate_w = sg->buffer.range(0, sg->bytes);
     }
-    L.experts = {experts(b + "ffn_gate_exps.weight"), experts(b + "ffn_up_exps.weight"), experts(b + "ffn_down_exps.weight")};
+    L.experts = {experts(b + "ffn_gate_exps.weight", H, F, E), experts(b + "ffn_up_exps.weight", H, F, E),
+                 experts(b + "ffn_down_exps.weight", F, H, E)};
     if (weights_.find(b + "ffn_gate_shexp.weight")) {
+      const uint32_t Fs = cfg_.n_ff_shexp;
       L.shared = true;
-      L.shared_experts = {single(b + "ffn_gate_shexp.weight"), single(b + "ffn_up_shexp.weight"),
-                          single(b + "ffn_down_shexp.weight")};
+      L.shared_experts = {single(b + "ffn_gate_shexp.weight", H, Fs), single(b + "ffn_up_shexp.weight", H, Fs),
+                          single(b + "ffn_down_shexp.weight", Fs, H)};
     }
     L.kv = {kv_[2 * l].range(), kv_[2 * l + 1].range(), opt_.n_ctx, cfg_.n_head_kv, Dk};
     layers_.push_back(std::move(L));
