@@ -59,6 +59,7 @@ int cmd_run(const std::vector<std::string>& argv) {
   if (reason == StopReason::context_full) std::fprintf(stderr, "\n[context full: -c %u]", lm.model->n_ctx());
   std::printf("\n");
   print_stats(gen.stats(), gen.sampler());
+  std::fprintf(stderr, "%s", lm.model->profile_report().c_str());
   return 0;
 }
 

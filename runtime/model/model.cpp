@@ -1,10 +1,13 @@
 #include "runtime/model/model.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <stdexcept>
 
 #include "runtime/vk/context.h"
+#include "runtime/vk/instance.h"
 #include "runtime/vk/sequence.h"
 
 namespace vkmoe {
@@ -34,6 +37,7 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
     throw std::runtime_error(file_.name() + ": key and value head widths differ (" + std::to_string(cfg_.head_dim_k) + " vs " +
                              std::to_string(cfg_.head_dim_v) + "); not supported yet");
   opt_.n_ctx = std::max<uint32_t>(1, opt_.n_ctx);
+  opt_.profile = (opt_.profile || env_flag("VKMOE_PROFILE")) && ctx.device().features().timestamps;
   opt_.n_batch = std::clamp<uint32_t>(opt_.n_batch, 1, opt_.n_ctx);
   PlanOptions po{.n_ctx = opt_.n_ctx, .n_batch = opt_.n_batch, .mem_budget = opt_.mem_budget, .spill = opt_.spill};
   plan_ = plan_memory(file_, cfg_, ctx.device().caps(), po);
@@ -186,10 +190,18 @@ std::vector<float> Model::forward(std::span<const int32_t> tokens, uint32_t pos,
     }
     ctx_.transfer().upload(tokens_, 0, ids.data(), T * 4ull);
     ctx_.transfer().upload(positions_, 0, positions.data(), T * 4ull);
-    Sequence seq(ctx_.device(), {.name = "forward"});
-    const LogitsMode m = mode == LogitsMode::all ? LogitsMode::all : (last_chunk ? LogitsMode::last : LogitsMode::last);
-    record_batch(seq, T, pos + static_cast<uint32_t>(start), m);
+    Sequence seq(ctx_.device(), {.timestamps = opt_.profile, .name = "forward"});
+    record_batch(seq, T, pos + static_cast<uint32_t>(start), mode);
+    const auto t0 = std::chrono::steady_clock::now();
     seq.run();
+    if (opt_.profile) {
+      profile_wall_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      for (const auto& t : seq.timings()) {
+        auto& k = profile_[t.label];
+        ++k.calls;
+        k.ms += t.ms;
+      }
+    }
     last_dispatches_ = seq.dispatches();
     last_tokens_ = T;
     if (mode == LogitsMode::all) {
@@ -281,6 +293,23 @@ void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t
     record_shared_expert(ctx_, seq, L.shared_experts, T, xn,
                          gated ? std::optional<BufferRange>(shared_gate_.range(0, T * 4ull)) : std::nullopt, x, scratch_,
                          MoePath::automatic, /*accumulate=*/true);
+}
+
+std::string Model::profile_report() const {
+  if (profile_.empty()) return "";
+  std::vector<std::pair<std::string, KernelTime>> rows(profile_.begin(), profile_.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+  double total = 0;
+  for (const auto& r : rows) total += r.second.ms;
+  std::string out = "GPU time per kernel (timestamps; submit-to-fence wall time " + std::to_string(profile_wall_ms_) + " ms):\n";
+  char buf[160];
+  for (const auto& [name, k] : rows) {
+    std::snprintf(buf, sizeof buf, "  %-28s %8llu calls %10.3f ms %5.1f%%\n", name.c_str(), static_cast<unsigned long long>(k.calls),
+                  k.ms, total > 0 ? 100.0 * k.ms / total : 0.0);
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf, "  %-28s %25.3f ms\n", "total", total);
+  return out + buf;
 }
 
 RoutingSnapshot Model::routing() const {

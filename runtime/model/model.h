@@ -4,7 +4,9 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <string>
 #include <span>
 #include <vector>
 
@@ -29,6 +31,7 @@ struct ModelOptions {
   bool spill = false;       // --spill
   bool progress = true;     // progress bar while loading (on a terminal)
   bool expert_stats = true; // keep per-layer routing (ids and counts) for views and statistics
+  bool profile = false;     // time every dispatch (also VKMOE_PROFILE=1); see profile_report()
 };
 
 enum class LogitsMode { last, all };
@@ -59,6 +62,8 @@ class Model {
   std::vector<float> forward(std::span<const int32_t> tokens, uint32_t pos, LogitsMode mode = LogitsMode::last);
 
   RoutingSnapshot routing() const;
+  // Per-kernel GPU time summed over every forward call so far (when profiling).
+  std::string profile_report() const;
   void reset_stats();
   uint32_t last_dispatches() const { return last_dispatches_; }
 
@@ -82,6 +87,12 @@ class Model {
   Buffer x_, xn_, q_, k_, v_, attn_, ids_, wts_, shared_gate_, logits_, last_, tokens_, positions_, counts_;
   std::vector<Buffer> kv_;
   MoeScratch scratch_;
+  struct KernelTime {
+    uint64_t calls = 0;
+    double ms = 0;
+  };
+  std::map<std::string, KernelTime> profile_;
+  double profile_wall_ms_ = 0;
   uint32_t last_tokens_ = 0;
   uint32_t last_dispatches_ = 0;
 };
