@@ -1,12 +1,16 @@
 #include "runtime/bench/kernel_bench.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "runtime/kernels/basic.h"
+#include "runtime/kernels/matmul.h"
 #include "runtime/kernels/moe_experts.h"
 #include "runtime/kernels/router.h"
 #include "runtime/model/synthetic_model.h"
@@ -18,10 +22,52 @@ namespace vkmoe {
 
 namespace {
 
+// A first run shorter than this is warm-up (cold caches, clocks, first-use costs) and is
+// dropped; a longer one is kept: cold-start effects are small next to it and the median
+// guards against it anyway, and on lavapipe a discarded run costs as much as a kept one.
+constexpr double kWarmupKeepMs = 20.0;
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+double sum_ms(const std::vector<DispatchTiming>& t) {
+  double s = 0;
+  for (const auto& d : t) s += d.ms;
+  return s;
+}
+
+struct Runs {
+  std::vector<std::vector<DispatchTiming>> timings;  // per kept run, per dispatch
+  uint32_t dispatches = 0;
+};
+
+// Records `record` into a fresh timed sequence per run until `repeats` runs are kept.
+Runs time_runs(Context& ctx, int repeats, const std::function<void(Sequence&)>& record) {
+  Runs runs;
+  for (int r = 0; static_cast<int>(runs.timings.size()) < repeats; ++r) {
+    Sequence seq(ctx.device(), {.timestamps = true, .name = "bench"});
+    record(seq);
+    seq.run();
+    runs.dispatches = seq.dispatches();
+    auto t = seq.timings();
+    if (r == 0 && sum_ms(t) < kWarmupKeepMs) continue;
+    runs.timings.push_back(std::move(t));
+  }
+  return runs;
+}
+
+// Median over runs of the time of dispatches [from, to) of each run.
+double median_ms(const Runs& runs, size_t from = 0, size_t to = SIZE_MAX) {
+  std::vector<double> v;
+  for (const auto& t : runs.timings) {
+    double s = 0;
+    for (size_t i = from; i < std::min(to, t.size()); ++i) s += t[i].ms;
+    v.push_back(s);
+  }
+  return median(v);
 }
 
 // A type GGUF writers would use for a row of `cols`: K-quants need whole 256-blocks, so files
@@ -29,6 +75,28 @@ double median(std::vector<double> v) {
 GgmlType row_type(GgmlType want, uint32_t cols) {
   auto info = ggml_type_info(static_cast<uint32_t>(want));
   return cols % info->block_elems == 0 ? want : GgmlType::Q8_0;
+}
+
+// Why an expert tensor cannot be bound on this device, or "": checked before allocating, so
+// that a case too large for the device (F16 Mixtral on lavapipe: 8 experts of 112 MiB need 8
+// bindings of 128 MiB) is skipped without first allocating and filling gigabytes.
+// make_expert_tensor remains the authority and throws with the exact sizes.
+std::string binding_problem(const DeviceCaps& caps, GgmlType type, uint32_t experts, uint32_t rows, uint32_t cols) {
+  const uint64_t expert_bytes = ggml_row_bytes(type, cols) * rows;
+  const uint64_t limit = caps.max_storage_buffer_range / 4 * 4;
+  const uint64_t usable = limit - std::max<uint64_t>(caps.storage_buffer_alignment, 4);
+  if (expert_bytes > usable)
+    return "one expert of " + format_bytes(expert_bytes) + " exceeds one binding (" + format_bytes(limit) + ")";
+  const uint64_t per_binding = usable / expert_bytes;
+  const uint64_t bindings = (experts + per_binding - 1) / per_binding;
+  if (bindings > kMaxExpertPieces)
+    return std::string(ggml_type_name(type)) + " [" + std::to_string(cols) + ", " + std::to_string(rows) + ", " +
+           std::to_string(experts) + "] needs " + std::to_string(bindings) + " bindings of " + format_bytes(limit) +
+           " (maxStorageBufferRange); the kernels bind at most " + std::to_string(kMaxExpertPieces);
+  if (expert_bytes * experts > caps.max_memory_allocation_size)
+    return "a tensor of " + format_bytes(expert_bytes * experts) + " exceeds maxMemoryAllocationSize (" +
+           format_bytes(caps.max_memory_allocation_size) + ")";
+  return "";
 }
 
 // One expert tensor [cols, rows, experts] of valid blocks: one expert quantized from random
@@ -45,14 +113,168 @@ Buffer make_weights(Context& ctx, GgmlType type, uint32_t experts, uint32_t rows
   return b;
 }
 
+Buffer random_buffer(Context& ctx, uint64_t floats, SplitMix& rng, const std::string& name) {
+  std::vector<float> v(floats);
+  for (auto& f : v) f = rng.uniform(-1, 1);
+  Buffer b = ctx.allocator().create_buffer(v.size() * 4, MemoryUse::device, name);
+  ctx.transfer().upload(b, 0, v.data(), v.size() * 4);
+  return b;
+}
+
+// Everything one MoE layer of a shape and weight type needs, for up to max_tokens tokens.
+class MoeLayer {
+ public:
+  MoeLayer(Context& ctx, const BenchShape& s, GgmlType want, uint32_t max_tokens, SplitMix& rng)
+      : ctx_(ctx), s_(s), tg_(row_type(want, s.hidden)), td_(row_type(want, s.ffn)),
+        ts_(row_type(want, std::max(s.shared_ffn, 1u))) {
+    const uint32_t H = s.hidden, F = s.ffn, E = s.experts;
+    const auto& caps = ctx.device().caps();
+    for (auto p : {binding_problem(caps, tg_, E, F, H), binding_problem(caps, td_, E, H, F)})
+      if (!p.empty()) throw std::runtime_error(p);
+    gate_ = make_weights(ctx, tg_, E, F, H, rng, "bench gate");
+    up_ = make_weights(ctx, tg_, E, F, H, rng, "bench up");
+    down_ = make_weights(ctx, td_, E, H, F, rng, "bench down");
+    w_ = {make_expert_tensor(ctx.device(), gate_, 0, tg_, E, F, H), make_expert_tensor(ctx.device(), up_, 0, tg_, E, F, H),
+          make_expert_tensor(ctx.device(), down_, 0, td_, E, H, F)};
+    if (const uint32_t S = s.shared_ffn) {
+      sgate_ = make_weights(ctx, tg_, 1, S, H, rng, "bench shared gate");
+      sup_ = make_weights(ctx, tg_, 1, S, H, rng, "bench shared up");
+      sdown_ = make_weights(ctx, ts_, 1, H, S, rng, "bench shared down");
+      sw_ = {make_expert_tensor(ctx.device(), sgate_, 0, tg_, 1, S, H), make_expert_tensor(ctx.device(), sup_, 0, tg_, 1, S, H),
+             make_expert_tensor(ctx.device(), sdown_, 0, ts_, 1, H, S)};
+    }
+    router_w_ = random_buffer(ctx, uint64_t(E) * H, rng, "bench router");
+    x_ = random_buffer(ctx, uint64_t(max_tokens) * H, rng, "bench x");
+    ids_ = ctx.allocator().create_buffer(uint64_t(max_tokens) * s.k * 4, MemoryUse::device, "bench ids");
+    wts_ = ctx.allocator().create_buffer(uint64_t(max_tokens) * s.k * 4, MemoryUse::device, "bench weights");
+    out_ = ctx.allocator().create_buffer(uint64_t(max_tokens) * H * 4, MemoryUse::device, "bench out");
+    scratch_ = create_moe_scratch(ctx, {.tokens = max_tokens, .k = s.k, .experts = E, .hidden = H,
+                                        .ffn = std::max(F, s.shared_ffn)});
+  }
+
+  bool mixed_types() const { return tg_ != td_ || (s_.shared_ffn && ts_ != tg_); }
+
+  // Router (dispatch 0), routed experts, shared experts.
+  void record(Sequence& seq, uint32_t T, MoePath path) {
+    const uint32_t H = s_.hidden, k = s_.k;
+    const BufferRange x = x_.range(0, uint64_t(T) * H * 4), out = out_.range(0, uint64_t(T) * H * 4);
+    const BufferRange ids = ids_.range(0, uint64_t(T) * k * 4), wts = wts_.range(0, uint64_t(T) * k * 4);
+    RouterConfig rc{.gating = Gating::softmax_topk, .experts = s_.experts, .k = k, .renormalize = true};
+    record_router(ctx_, seq, rc, {GgmlType::F32, router_w_.range()}, T, H, x, {ids, wts});
+    record_moe_experts(ctx_, seq, w_, T, k, x, ids, wts, out, scratch_, path);
+    if (s_.shared_ffn) record_shared_expert(ctx_, seq, sw_, T, x, std::nullopt, out, scratch_, path, true);
+  }
+
+  // Bytes the layer must read for T tokens: router weights and input, each distinct chosen
+  // expert once (from the ids the last run wrote), shared experts.
+  uint64_t bytes(uint32_t T, uint32_t* distinct_out) {
+    std::vector<uint32_t> chosen(static_cast<size_t>(T) * s_.k);
+    ctx_.transfer().download(ids_, 0, chosen.data(), chosen.size() * 4);
+    std::set<uint32_t> distinct(chosen.begin(), chosen.end());
+    distinct.erase(kMoeEmptySlot);
+    *distinct_out = static_cast<uint32_t>(distinct.size());
+    const uint32_t H = s_.hidden, F = s_.ffn, S = s_.shared_ffn;
+    const uint64_t expert_bytes = 2 * ggml_row_bytes(tg_, H) * F + ggml_row_bytes(td_, F) * H;
+    uint64_t b = uint64_t(s_.experts) * H * 4 + uint64_t(T) * H * 4 + distinct.size() * expert_bytes;
+    if (S) b += 2 * ggml_row_bytes(tg_, H) * S + ggml_row_bytes(ts_, S) * H;
+    return b;
+  }
+
+ private:
+  Context& ctx_;
+  BenchShape s_;
+  GgmlType tg_, td_, ts_;
+  Buffer gate_, up_, down_, sgate_, sup_, sdown_, router_w_, x_, ids_, wts_, out_;
+  MoeFfnWeights w_, sw_;
+  MoeScratch scratch_;
+};
+
+// The smallest measured count from which the large path wins at every larger measured count.
+uint32_t find_crossover(const std::vector<CrossoverPoint>& pts) {
+  uint32_t from = 0;
+  for (auto it = pts.rbegin(); it != pts.rend() && it->large_ms < it->small_ms; ++it) from = it->tokens;
+  return from;
+}
+
+// Times both paths at every count (time_ms(T, large) gives one path's median) and finds the crossover.
+void measure_points(CrossoverResult& c, const std::vector<uint32_t>& counts,
+                    const std::function<void(const std::string&)>& progress,
+                    const std::function<double(uint32_t, bool)>& time_ms) {
+  for (uint32_t T : counts) {
+    const CrossoverPoint p{T, time_ms(T, false), time_ms(T, true)};
+    c.points.push_back(p);
+    if (progress) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "  %s crossover %u tokens: %s %.3f ms, %s %.3f ms", c.name.c_str(), T,
+                    c.small_path.c_str(), p.small_ms, c.large_path.c_str(), p.large_ms);
+      progress(buf);
+    }
+  }
+  c.crossover = find_crossover(c.points);
+}
+
+CrossoverResult moe_crossover(Context& ctx, bool quick, int repeats, SplitMix& rng,
+                              const std::function<void(const std::string&)>& progress) {
+  // OLMoE's layer: many small experts (64, k = 8) like Qwen3-MoE and DeepSeek, no shared
+  // expert, rows that are whole Q4_K blocks.
+  const BenchShape s = quick ? BenchShape{"OLMoE-1B-7B/8", 256, 128, 64, 8, 0}
+                             : BenchShape{"OLMoE-1B-7B", 2048, 1024, 64, 8, 0};
+  // Up to 128: on lavapipe the crossover lies near 64 tokens for this shape.
+  const std::vector<uint32_t> counts =
+      quick ? std::vector<uint32_t>{1, 8, 32, 64, 128} : std::vector<uint32_t>{1, 2, 4, 8, 16, 32, 64, 128};
+  MoeLayer layer(ctx, s, GgmlType::Q4_K, counts.back(), rng);
+  CrossoverResult c{"moe", s.model + " experts, " + std::to_string(s.hidden) + " -> " + std::to_string(s.ffn) + ", " +
+                               std::to_string(s.experts) + " experts, k = " + std::to_string(s.k) +
+                               (layer.mixed_types() ? ", Q4_K gate/up, Q8_0 down" : ", Q4_K"),
+                    "decode", "batched"};
+  c.setting = "MoeSettings::batched_from_tokens (VKMOE_MOE_BATCHED_FROM)";
+  measure_points(c, counts, progress, [&](uint32_t T, bool large) {
+    const MoePath path = large ? MoePath::batched : MoePath::decode;
+    return median_ms(time_runs(ctx, repeats, [&](Sequence& seq) { layer.record(seq, T, path); }), 1);  // no router
+  });
+  c.slots_per_expert = double(c.crossover) * s.k / s.experts;
+  return c;
+}
+
+CrossoverResult matmul_crossover(Context& ctx, bool quick, int repeats, SplitMix& rng,
+                                 const std::function<void(const std::string&)>& progress) {
+  // A square attention projection (Qwen3-30B-A3B / OLMoE: 2048 x 2048); the vec kernel takes
+  // at most 8 tokens, so only counts up to 8 can be compared.
+  const uint32_t n = quick ? 1024 : 2048;
+  const std::vector<uint32_t> counts = quick ? std::vector<uint32_t>{1, 4, 8} : std::vector<uint32_t>{1, 2, 4, 8};
+  CrossoverResult c{"matmul", "dense matmul " + std::to_string(n) + " x " + std::to_string(n) + ", Q4_K", "vec", "tiled"};
+  c.setting = "MatmulPath::automatic (vec up to MM_VEC_MAX_T = 8 tokens)";
+  Buffer wb = make_weights(ctx, GgmlType::Q4_K, 1, n, n, rng, "bench dense");
+  const DenseWeight w = make_dense_weight(ctx.device(), wb, 0, GgmlType::Q4_K, n, n);
+  Buffer x = random_buffer(ctx, uint64_t(counts.back()) * n, rng, "bench dense x");
+  Buffer y = ctx.allocator().create_buffer(uint64_t(counts.back()) * n * 4, MemoryUse::device, "bench dense y");
+  measure_points(c, counts, progress, [&](uint32_t T, bool large) {
+    const MatmulPath path = large ? MatmulPath::tiled : MatmulPath::vec;
+    return median_ms(time_runs(ctx, repeats, [&](Sequence& seq) {
+      record_matmul(ctx, seq, w, T, x.range(0, uint64_t(T) * n * 4), y.range(0, uint64_t(T) * n * 4), 0, 0, false, path);
+    }));
+  });
+  return c;
+}
+
+std::string today_utc() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
+
 }  // namespace
 
 std::vector<BenchShape> bench_shapes(bool quick) {
+  // Quick: widths / 8 (Mixtral / 16), F rounded up to whole Q8_0 blocks of 32.
   if (quick)
-    return {{"Mixtral-8x7B/4", 1024, 3584, 8, 2, 0},
-            {"Qwen3-30B-A3B/4", 512, 256, 128, 8, 0},
-            {"OLMoE-1B-7B/4", 512, 256, 64, 8, 0},
-            {"DeepSeek-V2-Lite/4", 512, 352, 64, 6, 704}};
+    return {{"Mixtral-8x7B/16", 256, 896, 8, 2, 0},
+            {"Qwen3-30B-A3B/8", 256, 96, 128, 8, 0},
+            {"OLMoE-1B-7B/8", 256, 128, 64, 8, 0},
+            {"DeepSeek-V2-Lite/8", 256, 192, 64, 6, 352}};
   return {{"Mixtral-8x7B", 4096, 14336, 8, 2, 0},
           {"Qwen3-30B-A3B", 2048, 768, 128, 8, 0},
           {"OLMoE-1B-7B", 2048, 1024, 64, 8, 0},
@@ -67,149 +289,125 @@ double measure_read_bandwidth(Context& ctx, int repeats, uint64_t* bytes_used) {
   Sequence fill(ctx.device());
   fill.fill(x.range(), 0x3f800000u);
   fill.run();
+  const Runs runs = time_runs(ctx, repeats, [&](Sequence& seq) { record_reduce_sum(ctx, seq, x, n, parts); });
   std::vector<double> gbps;
-  for (int r = 0; r < repeats + 1; ++r) {
-    Sequence seq(ctx.device(), {.timestamps = true, .name = "bandwidth"});
-    record_reduce_sum(ctx, seq, x, n, parts);
-    seq.run();
-    if (r == 0) continue;  // the first run warms up caches and clocks
-    gbps.push_back(n * 4.0 / (seq.timings()[0].ms * 1e6));
-  }
+  for (const auto& t : runs.timings) gbps.push_back(n * 4.0 / (t[0].ms * 1e6));
   if (bytes_used) *bytes_used = n * 4;
   return median(gbps);
 }
 
 KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
-                                   const std::function<void(const KernelBenchResult&)>& on_result) {
+                                   const std::function<void(const std::string&)>& progress) {
   if (!ctx.device().features().timestamps)
     throw std::runtime_error(ctx.device().caps().name + " has no timestamp queries: GPU times cannot be measured");
+  const int repeats = opt.repeats > 0 ? opt.repeats : opt.quick ? 3 : 5;
   KernelBenchReport rep;
   rep.device = ctx.device().caps().name;
+  rep.date = today_utc();
   rep.quick = opt.quick;
-  rep.shapes_note = opt.quick ? "--quick: hidden and expert widths divided by 4; tokens 1, 8, 64"
+  rep.repeats = repeats;
+  rep.shapes_note = opt.quick ? "--quick: widths / 8 (Mixtral / 16), F rounded up to a multiple of 32; tokens 1, 8, 32"
                               : "real layer shapes; tokens 1, 8, 512";
-  rep.bandwidth_gb_per_s = measure_read_bandwidth(ctx, opt.repeats);
-  const std::vector<uint32_t> token_counts = opt.quick ? std::vector<uint32_t>{1, 8, 64} : std::vector<uint32_t>{1, 8, 512};
+  rep.bandwidth_gb_per_s = measure_read_bandwidth(ctx, repeats);
+  const std::vector<uint32_t> token_counts = opt.quick ? std::vector<uint32_t>{1, 8, 32} : std::vector<uint32_t>{1, 8, 512};
   SplitMix rng(12345);
 
-  for (const auto& shape : bench_shapes(opt.quick))
-    for (GgmlType want : {GgmlType::Q4_K, GgmlType::Q8_0, GgmlType::F16}) {
-      const uint32_t H = shape.hidden, F = shape.ffn, E = shape.experts;
-      const GgmlType tg = row_type(want, H), td = row_type(want, F);
-      std::string note;
-      if (tg != want || td != want) note = "Q8_0 where rows are not whole 256-blocks";
-      try {
-        Buffer gate = make_weights(ctx, tg, E, F, H, rng, "bench gate");
-        Buffer up = make_weights(ctx, tg, E, F, H, rng, "bench up");
-        Buffer down = make_weights(ctx, td, E, H, F, rng, "bench down");
-        MoeFfnWeights w{make_expert_tensor(ctx.device(), gate, 0, tg, E, F, H),
-                        make_expert_tensor(ctx.device(), up, 0, tg, E, F, H),
-                        make_expert_tensor(ctx.device(), down, 0, td, E, H, F)};
-        Buffer sgate, sup, sdown;
-        MoeFfnWeights sw;
-        if (shape.shared_ffn) {
-          const GgmlType sd = row_type(want, shape.shared_ffn);
-          sgate = make_weights(ctx, tg, 1, shape.shared_ffn, H, rng, "bench shared gate");
-          sup = make_weights(ctx, tg, 1, shape.shared_ffn, H, rng, "bench shared up");
-          sdown = make_weights(ctx, sd, 1, H, shape.shared_ffn, rng, "bench shared down");
-          sw = {make_expert_tensor(ctx.device(), sgate, 0, tg, 1, shape.shared_ffn, H),
-                make_expert_tensor(ctx.device(), sup, 0, tg, 1, shape.shared_ffn, H),
-                make_expert_tensor(ctx.device(), sdown, 0, sd, 1, H, shape.shared_ffn)};
-        }
-        std::vector<float> rw(static_cast<size_t>(E) * H);
-        for (auto& v : rw) v = rng.uniform(-1, 1);
-        Buffer router_w = ctx.allocator().create_buffer(rw.size() * 4, MemoryUse::device, "bench router");
-        ctx.transfer().upload(router_w, 0, rw.data(), rw.size() * 4);
-        const uint32_t Tmax = token_counts.back();
-        std::vector<float> xs(static_cast<size_t>(Tmax) * H);
-        for (auto& v : xs) v = rng.uniform(-1, 1);
-        Buffer x = ctx.allocator().create_buffer(xs.size() * 4, MemoryUse::device, "bench x");
-        ctx.transfer().upload(x, 0, xs.data(), xs.size() * 4);
-        Buffer ids = ctx.allocator().create_buffer(static_cast<uint64_t>(Tmax) * shape.k * 4, MemoryUse::device, "bench ids");
-        Buffer wts = ctx.allocator().create_buffer(static_cast<uint64_t>(Tmax) * shape.k * 4, MemoryUse::device, "bench weights");
-        Buffer out = ctx.allocator().create_buffer(xs.size() * 4, MemoryUse::device, "bench out");
-        MoeScratch scratch = create_moe_scratch(
-            ctx, {.tokens = Tmax, .k = shape.k, .experts = E, .hidden = H, .ffn = std::max(F, shape.shared_ffn)});
-        RouterConfig rc{.gating = Gating::softmax_topk, .experts = E, .k = shape.k, .renormalize = true};
-
-        for (uint32_t T : token_counts) {
-          KernelBenchResult res{shape.model, std::string(ggml_type_name(want)), note, H, F, E, shape.k, T};
-          std::vector<double> router_ms, experts_ms, total_ms;
-          for (int r = 0; r < opt.repeats + 1; ++r) {
-            Sequence seq(ctx.device(), {.timestamps = true, .name = "bench"});
-            record_router(ctx, seq, rc, {GgmlType::F32, router_w.range()}, T, H, x.range(0, T * H * 4ull),
-                          {ids.range(0, T * shape.k * 4ull), wts.range(0, T * shape.k * 4ull)});
-            record_moe_experts(ctx, seq, w, T, shape.k, x.range(0, T * H * 4ull), ids.range(0, T * shape.k * 4ull),
-                               wts.range(0, T * shape.k * 4ull), out.range(0, T * H * 4ull), scratch);
-            if (shape.shared_ffn)
-              record_shared_expert(ctx, seq, sw, T, x.range(0, T * H * 4ull), std::nullopt, out.range(0, T * H * 4ull),
-                                   scratch, MoePath::automatic, true);
-            seq.run();
-            if (r == 0) continue;  // JIT and warm-up
-            const auto t = seq.timings();
-            double router = t.empty() ? 0 : t[0].ms, total = 0;
-            for (const auto& d : t) total += d.ms;
-            router_ms.push_back(router);
-            experts_ms.push_back(total - router);
-            total_ms.push_back(total);
-            res.dispatches = seq.dispatches();
+  if (opt.layers)
+    for (const auto& shape : bench_shapes(opt.quick)) {
+      if (shape.model.find(opt.model) == std::string::npos) continue;
+      for (GgmlType want : {GgmlType::Q4_K, GgmlType::Q8_0, GgmlType::F16}) {
+        KernelBenchResult base{shape.model, std::string(ggml_type_name(want)), "", shape.hidden, shape.ffn,
+                               shape.experts, shape.k};
+        try {
+          MoeLayer layer(ctx, shape, want, token_counts.back(), rng);
+          if (layer.mixed_types()) base.note = "Q8_0 where rows are not whole 256-blocks";
+          for (uint32_t T : token_counts) {
+            KernelBenchResult res = base;
+            res.tokens = T;
+            const Runs runs = time_runs(ctx, repeats, [&](Sequence& seq) { layer.record(seq, T, MoePath::automatic); });
+            res.router_ms = median_ms(runs, 0, 1);
+            res.experts_ms = median_ms(runs, 1);
+            res.total_ms = median_ms(runs);
+            res.dispatches = runs.dispatches;
+            res.bytes = layer.bytes(T, &res.experts_touched);
+            res.gb_per_s = res.total_ms > 0 ? res.bytes / (res.total_ms * 1e6) : 0;
+            res.percent_of_bandwidth = rep.bandwidth_gb_per_s > 0 ? 100.0 * res.gb_per_s / rep.bandwidth_gb_per_s : 0;
+            rep.results.push_back(res);
+            if (progress) {
+              char buf[200];
+              std::snprintf(buf, sizeof buf, "  %s %s %u tokens: %.3f ms", res.model.c_str(), res.type.c_str(), T, res.total_ms);
+              progress(buf);
+            }
           }
-          res.router_ms = median(router_ms);
-          res.experts_ms = median(experts_ms);
-          res.total_ms = median(total_ms);
-          // Bytes: the router's weights and input, each distinct chosen expert once, shared experts.
-          std::vector<uint32_t> chosen(static_cast<size_t>(T) * shape.k);
-          ctx.transfer().download(ids, 0, chosen.data(), chosen.size() * 4);
-          std::set<uint32_t> distinct(chosen.begin(), chosen.end());
-          distinct.erase(kMoeEmptySlot);
-          res.experts_touched = static_cast<uint32_t>(distinct.size());
-          const uint64_t expert_bytes = 2 * ggml_row_bytes(tg, H) * F + ggml_row_bytes(td, F) * H;
-          res.bytes = static_cast<uint64_t>(E) * H * 4 + static_cast<uint64_t>(T) * H * 4 + distinct.size() * expert_bytes;
-          if (shape.shared_ffn)
-            res.bytes += 2 * ggml_row_bytes(tg, H) * shape.shared_ffn + ggml_row_bytes(row_type(want, shape.shared_ffn), shape.shared_ffn) * H;
-          res.gb_per_s = res.total_ms > 0 ? res.bytes / (res.total_ms * 1e6) : 0;
-          res.percent_of_bandwidth = rep.bandwidth_gb_per_s > 0 ? 100.0 * res.gb_per_s / rep.bandwidth_gb_per_s : 0;
+        } catch (const std::exception& e) {
+          // A case the device cannot hold is reported, never fatal.
+          KernelBenchResult res = base;
+          res.note = std::string("skipped: ") + e.what();
+          res.skipped = true;
           rep.results.push_back(res);
-          if (on_result) on_result(res);
+          if (progress) progress("  " + res.model + " " + res.type + " " + res.note);
         }
-      } catch (const std::exception& e) {
-        KernelBenchResult res{shape.model, std::string(ggml_type_name(want)), std::string("skipped: ") + e.what(), H, F, E, shape.k, 0};
-        res.skipped = true;
-        rep.results.push_back(res);
-        if (on_result) on_result(res);
       }
     }
+
+  if (opt.crossover) {
+    rep.crossovers.push_back(moe_crossover(ctx, opt.quick, repeats, rng, progress));
+    rep.crossovers.push_back(matmul_crossover(ctx, opt.quick, repeats, rng, progress));
+  }
   return rep;
 }
 
 std::string kernel_bench_table(const KernelBenchReport& r) {
   std::ostringstream o;
   char buf[256];
-  o << "device: " << r.device << "\nmeasured read bandwidth: " << r.bandwidth_gb_per_s << " GB/s\nshapes: " << r.shapes_note
-    << "\n\n";
-  std::snprintf(buf, sizeof buf, "%-20s %-5s %6s %9s %9s %9s %10s %6s %8s %6s %4s\n", "model", "type", "tokens", "router",
-                "experts", "total", "bytes", "exp", "GB/s", "%bw", "disp");
-  o << buf;
-  for (const auto& x : r.results) {
-    if (x.skipped) {
-      o << x.model << " " << x.type << ": " << x.note << "\n";
-      continue;
-    }
-    std::snprintf(buf, sizeof buf, "%-20s %-5s %6u %7.3fms %7.3fms %7.3fms %9.1fM %6u %8.2f %5.1f%% %4u%s\n", x.model.c_str(),
-                  x.type.c_str(), x.tokens, x.router_ms, x.experts_ms, x.total_ms, x.bytes / 1e6, x.experts_touched,
-                  x.gb_per_s, x.percent_of_bandwidth, x.dispatches, x.note.empty() ? "" : " *");
+  o << "device: " << r.device << " (" << r.date << ")\nmeasured read bandwidth: " << r.bandwidth_gb_per_s
+    << " GB/s\nmedians of " << r.repeats << " timed runs\n";
+  if (!r.results.empty()) {
+    o << "shapes: " << r.shapes_note << "\n\n";
+    std::snprintf(buf, sizeof buf, "%-20s %-5s %6s %9s %9s %9s %10s %6s %8s %6s %4s\n", "model", "type", "tokens", "router",
+                  "experts", "total", "bytes", "exp", "GB/s", "%bw", "disp");
     o << buf;
+    for (const auto& x : r.results) {
+      if (x.skipped) {
+        o << x.model << " " << x.type << ": " << x.note << "\n";
+        continue;
+      }
+      std::snprintf(buf, sizeof buf, "%-20s %-5s %6u %7.3fms %7.3fms %7.3fms %9.1fM %6u %8.2f %5.1f%% %4u%s\n", x.model.c_str(),
+                    x.type.c_str(), x.tokens, x.router_ms, x.experts_ms, x.total_ms, x.bytes / 1e6, x.experts_touched,
+                    x.gb_per_s, x.percent_of_bandwidth, x.dispatches, x.note.empty() ? "" : " *");
+      o << buf;
+    }
+    o << "\nmedian GPU time of each case from timestamps; bytes = router weights + input + each distinct chosen expert\n"
+         "once + shared experts; exp = distinct experts chosen; * = Q8_0 where rows are not whole 256-blocks\n";
   }
-  o << "\nmedian GPU time of " << "each case from timestamps; bytes = router weights + input + each distinct chosen expert once\n"
-       "+ shared experts; exp = distinct experts chosen; * = Q8_0 where rows are not whole 256-blocks\n";
+  for (const auto& c : r.crossovers) {
+    o << "\ncrossover, " << c.name << ": " << c.shape << " (median GPU ms)\n";
+    std::snprintf(buf, sizeof buf, "%6s %10s %10s %8s\n", "tokens", c.small_path.c_str(), c.large_path.c_str(), "ratio");
+    o << buf;
+    for (const auto& p : c.points) {
+      std::snprintf(buf, sizeof buf, "%6u %10.3f %10.3f %7.2fx\n", p.tokens, p.small_ms, p.large_ms,
+                    p.small_ms > 0 ? p.large_ms / p.small_ms : 0.0);
+      o << buf;
+    }
+    if (c.crossover) {
+      o << c.large_path << " is faster from " << c.crossover << " tokens on";
+      if (c.slots_per_expert > 0) o << " (" << c.slots_per_expert << " slots per expert: tokens * k / experts)";
+      o << "; runtime setting: " << c.setting << "\n";
+    }
+    else
+      o << c.small_path << " is faster at every measured count: the crossover lies past " << c.points.back().tokens
+        << " tokens; runtime setting: " << c.setting << "\n";
+  }
   return o.str();
 }
 
 std::string kernel_bench_json(const KernelBenchReport& r) {
   nlohmann::ordered_json j;
   j["device"] = r.device;
+  j["date"] = r.date;
   j["bandwidth_gb_per_s"] = r.bandwidth_gb_per_s;
   j["quick"] = r.quick;
+  j["repeats"] = r.repeats;
   j["shapes"] = r.shapes_note;
   auto arr = nlohmann::ordered_json::array();
   for (const auto& x : r.results)
@@ -219,6 +417,17 @@ std::string kernel_bench_json(const KernelBenchReport& r) {
                    {"dispatches", x.dispatches}, {"gb_per_s", x.gb_per_s}, {"percent_of_bandwidth", x.percent_of_bandwidth},
                    {"skipped", x.skipped}, {"note", x.note}});
   j["results"] = arr;
+  auto cs = nlohmann::ordered_json::array();
+  for (const auto& c : r.crossovers) {
+    auto pts = nlohmann::ordered_json::array();
+    for (const auto& p : c.points)
+      pts.push_back({{"tokens", p.tokens}, {c.small_path + "_ms", p.small_ms}, {c.large_path + "_ms", p.large_ms}});
+    cs.push_back({{"name", c.name}, {"shape", c.shape}, {"points", pts},
+                  {"crossover_tokens", c.crossover ? nlohmann::ordered_json(c.crossover) : nlohmann::ordered_json(nullptr)},
+                  {"slots_per_expert", c.slots_per_expert},
+                  {"setting", c.setting}});
+  }
+  j["crossovers"] = cs;
   return j.dump(2);
 }
 

@@ -1,6 +1,7 @@
 // `vkmoe bench kernels`: the router and the expert kernels at real MoE layer shapes, timed
 // with GPU timestamps (median of repeats), with the bytes each case must read and the share of
-// the device's read bandwidth, measured in the same run, that it reaches.
+// the device's read bandwidth, measured in the same run, that it reaches; and the token counts
+// at which the batched MoE path and the tiled dense matmul overtake their decode paths.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -20,8 +21,11 @@ struct BenchShape {
 };
 
 struct KernelBenchOptions {
-  bool quick = false;  // smaller shapes and token counts, under a minute on lavapipe
-  int repeats = 5;
+  bool quick = false;      // smaller shapes and token counts, under a minute on lavapipe
+  int repeats = 0;         // timed runs per case; 0 = 3 with quick, 5 without
+  bool layers = true;      // the per-model layer table
+  bool crossover = true;   // decode vs batched (MoE) and vec vs tiled (dense matmul)
+  std::string model;       // only shapes whose name contains this (empty = all)
 };
 
 struct KernelBenchResult {
@@ -36,17 +40,38 @@ struct KernelBenchResult {
   bool skipped = false;
 };
 
+// Two paths of one operation timed at the same token counts (medians, ms).
+struct CrossoverPoint {
+  uint32_t tokens = 0;
+  double small_ms = 0;  // the few-token path (MoE decode, dense vec)
+  double large_ms = 0;  // the many-token path (MoE batched, dense tiled)
+};
+
+struct CrossoverResult {
+  std::string name;        // "moe" or "matmul"
+  std::string shape;       // what was timed
+  std::string small_path, large_path;
+  std::vector<CrossoverPoint> points;
+  // The smallest measured token count from which the large path is faster at every measured
+  // count; 0 when it never is (the crossover lies past the last count).
+  uint32_t crossover = 0;
+  double slots_per_expert = 0;  // MoE: crossover * k / experts, what the crossover scales with
+  std::string setting;     // how the runtime takes the value
+};
+
 struct KernelBenchReport {
-  std::string device;
+  std::string device, date;
   double bandwidth_gb_per_s = 0;  // measured read bandwidth (reduction over a large buffer)
   bool quick = false;
+  int repeats = 0;
   std::string shapes_note;
   std::vector<KernelBenchResult> results;
+  std::vector<CrossoverResult> crossovers;
 };
 
 std::vector<BenchShape> bench_shapes(bool quick);
 KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
-                                   const std::function<void(const KernelBenchResult&)>& on_result = {});
+                                   const std::function<void(const std::string&)>& progress = {});
 double measure_read_bandwidth(Context& ctx, int repeats, uint64_t* bytes_used = nullptr);
 
 std::string kernel_bench_table(const KernelBenchReport& r);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "runtime/vk/context.h"
@@ -17,6 +18,7 @@ namespace {
 constexpr uint32_t kTile = MOE_TILE_SLOTS;
 constexpr uint32_t kMatvecRows = 4;     // NR in moe_matvec.comp.glsl
 constexpr uint32_t kCombineGroup = 256; // WG in moe_combine.comp.glsl
+constexpr uint32_t kLavapipeBatchedFrom = 64;  // see default_batched_from_tokens
 
 uint64_t round_up(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
 uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
@@ -293,12 +295,26 @@ ExpertTensor make_expert_tensor(const Device& device, const Buffer& buffer, uint
   return t;
 }
 
+uint32_t default_batched_from_tokens(const Device& device) {
+  if (const char* e = std::getenv("VKMOE_MOE_BATCHED_FROM"); e && *e) {
+    char* end = nullptr;
+    const unsigned long v = std::strtoul(e, &end, 10);
+    if (*end || v == 0 || v > UINT32_MAX)
+      throw std::invalid_argument(std::string("VKMOE_MOE_BATCHED_FROM must be a token count of at least 1, got '") + e + "'");
+    return static_cast<uint32_t>(v);
+  }
+  // lavapipe: the OLMoE-shaped crossover of `vkmoe bench kernels --crossover` (docs/performance.md).
+  if (device.caps().type == VK_PHYSICAL_DEVICE_TYPE_CPU) return kLavapipeBatchedFrom;
+  return 16;
+}
+
 MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& s) {
   if (s.tokens == 0 || s.k == 0 || s.experts == 0 || s.hidden == 0 || s.ffn == 0)
     throw std::invalid_argument("moe scratch: every size must be at least 1");
   const uint64_t cap = ctx.device().caps().max_storage_buffer_range / 4 * 4;
   const uint64_t slots = uint64_t(s.tokens) * s.k;
   MoeScratch m;
+  m.settings.batched_from_tokens = default_batched_from_tokens(ctx.device());
   m.h = ctx.allocator().create_buffer(std::min(cap, slots * s.ffn * 4), MemoryUse::device, "moe h");
   if (s.batched) {
     m.y = ctx.allocator().create_buffer(std::min(cap, slots * s.hidden * 4), MemoryUse::device, "moe y");

@@ -59,8 +59,9 @@ enum class MoePath { automatic, decode, batched };
 
 // Tuning and test switches, kept with the scratch that every layer shares.
 struct MoeSettings {
-  // MoePath::automatic uses the batched path from this many tokens on (to be set from a
-  // benchmark of the crossover; decode re-reads an expert's rows once per slot using it).
+  // MoePath::automatic uses the batched path from this many tokens on (decode re-reads an
+  // expert's rows once per slot using it). create_moe_scratch sets it from
+  // default_batched_from_tokens.
   uint32_t batched_from_tokens = 16;
   bool portable = false;  // force the shared-memory-reduction variants (tests)
   uint32_t gemm_rows = 0; // weight rows per GEMM tile, 32 or 64; 0 = the most shared memory allows
@@ -86,6 +87,12 @@ struct MoeScratch {
 };
 
 MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& size);
+
+// The token count from which MoePath::automatic takes the batched path on `device`:
+// $VKMOE_MOE_BATCHED_FROM when set (e.g. to what `vkmoe bench kernels --crossover` measured
+// there), else the crossover measured on lavapipe for CPU devices, else 16, not yet measured
+// on a GPU (docs/performance.md).
+uint32_t default_batched_from_tokens(const Device& device);
 
 // Records the routed experts of one layer: x [tokens][H] f32, ids [tokens][k] uint32,
 // weights [tokens][k] f32, out [tokens][H] f32 (overwritten, or added to with accumulate).
