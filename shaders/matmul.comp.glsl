@@ -51,14 +51,14 @@ void main() {
       for (uint r = 0; r < NR; ++r) {
         float s = 0.0;
         for (uint i = 0; i < 8; ++i) s += w[r][i] * xv[i];
-        acc[r * MM_VEC_MAX_T + t] += s;
+        acc[t * NR + r] += s;  // token-major: the values in use come first
       }
     }
   }
-  wg_sum_n(acc);
+  wg_sum_first(acc, p.tokens * NR);
   if (tid == 0)
     for (uint r = 0; r < NR && row0 + r < p.rows; ++r)
-      for (uint t = 0; t < p.tokens; ++t) store(t, row0 + r, acc[r * MM_VEC_MAX_T + t]);
+      for (uint t = 0; t < p.tokens; ++t) store(t, row0 + r, acc[t * NR + r]);
 }
 
 #else
