@@ -163,3 +163,20 @@ TEST_CASE_FIXTURE(GpuTest, "a file whose tensors disagree with its metadata is r
   CHECK_THROWS_WITH(Model(ctx, GgufFile::from_memory(bytes, "lying.gguf"), {.n_ctx = 16, .n_batch = 4, .progress = false}),
                     doctest::Contains("lying.gguf: tensor 'blk.0.ffn_gate_exps.weight' has shape [64, 64, 8], the metadata implies [64, 96, 8]"));
 }
+
+TEST_CASE_FIXTURE(GpuTest, "a model that only fits with --spill runs with its last layers' experts in system memory") {
+  SyntheticSpec spec{.arch = Arch::qwen3moe, .n_layer = 3, .n_ff_exp = 128, .seed = rng()()};
+  auto bytes = make_synthetic_model(spec).to_bytes();
+  auto file = GgufFile::from_memory(bytes, "spill.gguf");
+  auto cfg = load_model_config(file);
+  ModelOptions opt{.n_ctx = 32, .n_batch = 8, .progress = false};
+  auto full = plan_memory(file, cfg, ctx.device().caps(), {.n_ctx = opt.n_ctx, .n_batch = opt.n_batch});
+  opt.mem_budget = full.device_total() - 100 * 1024;  // one layer's experts (3 x 256 KiB) must leave
+  CHECK_THROWS_WITH(Model(ctx, GgufFile::from_memory(bytes, "spill.gguf"), opt), doctest::Contains("does not fit"));
+  opt.spill = true;
+  Model m(ctx, GgufFile::from_memory(bytes, "spill.gguf"), opt);
+  CHECK(m.plan().verdict == PlanVerdict::fits_with_spill);
+  CHECK(m.plan().spilled_layers == std::vector<uint32_t>{2});
+  auto tokens = random_tokens(9, cfg.n_vocab);
+  CHECK(rel_l2(m.forward(tokens, 0, LogitsMode::all), reference_forward(file, cfg, tokens)) < 1e-3);
+}
