@@ -38,6 +38,25 @@ std::vector<int32_t> random_tokens(size_t n, uint32_t vocab) {
 
 ModelOptions small(uint32_t n_batch) { return {.n_ctx = 64, .n_batch = n_batch, .progress = false}; }
 
+// Selection scores closer than this may route differently on the GPU (its hidden state differs
+// from the reference's by rounding), and gaps between the top logits closer than this may pick
+// another greedy token: comparisons stop at the first such token (everything after it sees it).
+constexpr double kNearTie = 1e-3;
+
+size_t first_near_tie(const std::vector<double>& margins) {
+  size_t r = 0;
+  while (r < margins.size() && margins[r] > kNearTie) ++r;
+  return r;
+}
+
+double top2_gap(std::span<const double> row) {
+  double a = -INFINITY, b = -INFINITY;
+  for (double v : row)
+    if (v > a) b = a, a = v;
+    else if (v > b) b = v;
+  return a - b;
+}
+
 }  // namespace
 
 TEST_CASE("deepseek2: synthetic files parse into the intended config") {
@@ -71,12 +90,17 @@ TEST_CASE_FIXTURE(GpuTest, "deepseek2: GPU logits match the CPU reference, both 
       auto file = GgufFile::from_memory(bytes, "synthetic.gguf");
       auto cfg = load_model_config(file);
       auto tokens = random_tokens(13, cfg.n_vocab);
-      auto ref = reference_forward(file, cfg, tokens);
+      std::vector<double> margins;
+      auto ref = reference_forward(file, cfg, tokens, &margins);
       Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), small(8));
       auto gpu = m.forward(tokens, 0, LogitsMode::all);  // batches of 8 and 5
-      const double err = rel_l2(gpu, ref);
-      MESSAGE("deepseek2 " << form.name << " " << type_s << ": relative L2 " << err);
-      CHECK(err < bound);
+      const size_t rows = first_near_tie(margins), V = cfg.n_vocab;
+      if (rows < tokens.size()) MESSAGE("routing near-tie at token " << rows << ": later rows not compared");
+      if (rows > 0) {
+        const double err = rel_l2(std::span<const float>(gpu).first(rows * V), std::span<const double>(ref).first(rows * V));
+        MESSAGE("deepseek2 " << form.name << " " << type_s << ": relative L2 " << err << " over " << rows << " rows");
+        CHECK(err < bound);
+      }
       // The dense first layer routes nothing; the MoE layers route to real experts.
       auto r = m.routing();
       for (uint32_t j = 0; j < r.k; ++j) CHECK(r.ids[j] == kMoeEmptySlot);
@@ -110,32 +134,54 @@ TEST_CASE_FIXTURE(GpuTest, "deepseek2: 32 greedy tokens match the reference wher
     auto file = GgufFile::from_memory(bytes, "synthetic.gguf");
     auto cfg = load_model_config(file);
     auto prompt = random_tokens(5, cfg.n_vocab);
-    // One reference pass over prompt + continuation gives every step's logits (causal), so
-    // greedy is read off it step by step instead of recomputing 32 times.
-    std::vector<int32_t> seq(prompt);
-    std::vector<int32_t> ref;
-    double gap = INFINITY;
-    for (int s = 0; s < 32; ++s) {
-      auto logits = reference_forward(file, cfg, seq);
-      const double* last = logits.data() + (seq.size() - 1) * cfg.n_vocab;
-      int32_t best = 0;
-      double second = -INFINITY;
-      for (uint32_t i = 1; i < cfg.n_vocab; ++i)
-        if (last[i] > last[best]) second = last[best], best = static_cast<int32_t>(i);
-        else second = std::max(second, last[i]);
-      gap = std::min(gap, last[best] - second);
-      ref.push_back(best);
-      seq.push_back(best);
-    }
+    auto ref = reference_greedy(file, cfg, prompt, 32);
+    // One more pass over prompt + continuation: row prompt - 1 + i chose token i.
+    std::vector<int32_t> full(prompt);
+    full.insert(full.end(), ref.begin(), ref.end() - 1);
+    std::vector<double> margins;
+    auto logits = reference_forward(file, cfg, full, &margins);
+    for (size_t r = prompt.size() - 1; r < full.size(); ++r)
+      margins[r] = std::min(margins[r], top2_gap(std::span<const double>(logits).subspan(r * cfg.n_vocab, cfg.n_vocab)));
+    const size_t clear = first_near_tie(margins);
+    const size_t n = clear >= prompt.size() ? clear - (prompt.size() - 1) : 0;  // greedy tokens to compare
     Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), small(8));
     std::vector<int32_t> gpu;
-    auto logits = m.forward(prompt, 0);
+    auto step = m.forward(prompt, 0);
     for (int s = 0; s < 32; ++s) {
-      const int32_t next = argmax(logits);
+      const int32_t next = argmax(step);
       gpu.push_back(next);
-      if (s + 1 < 32) logits = m.forward(std::span<const int32_t>(&next, 1), static_cast<uint32_t>(prompt.size()) + s);
+      if (s + 1 < 32) step = m.forward(std::span<const int32_t>(&next, 1), static_cast<uint32_t>(prompt.size()) + s);
     }
-    if (gap > 1e-3) CHECK(gpu == ref);
-    else MESSAGE("near-tie (gap " << gap << "): greedy comparison skipped for this seed");
+    if (n < 32) MESSAGE("near-tie at row " << clear << ": only the first " << n << " greedy tokens compared");
+    CHECK(std::vector<int32_t>(gpu.begin(), gpu.begin() + n) == std::vector<int32_t>(ref.begin(), ref.begin() + n));
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "deepseek2: attn_k_b / attn_v_b files run as their attn_kv_b twins") {
+  for (GgmlType type : {GgmlType::F32, GgmlType::F16}) {
+    std::string type_s(ggml_type_name(type));
+    CAPTURE(type_s);
+    SyntheticSpec spec = spec_for(kForms[1], type);
+    auto fused = make_synthetic_model(spec).to_bytes();
+    spec.split_kv_b = true;
+    auto split = make_synthetic_model(spec).to_bytes();
+    auto file = GgufFile::from_memory(split, "split.gguf");
+    REQUIRE(file.find_tensor("blk.0.attn_kv_b.weight") == nullptr);
+    REQUIRE(file.find_tensor("blk.0.attn_k_b.weight") != nullptr);
+    auto cfg = load_model_config(file);
+    CHECK(cfg.head_dim_k == 24);  // from key_length_mla, not the latent key_length
+    CHECK(cfg.head_dim_v == 12);
+    CHECK(cfg.n_head_kv == cfg.n_head);
+    auto tokens = random_tokens(9, cfg.n_vocab);
+    Model a(ctx, GgufFile::from_memory(fused, "fused.gguf"), small(8));
+    Model b(ctx, GgufFile::from_memory(split, "split.gguf"), small(8));
+    auto la = a.forward(tokens, 0, LogitsMode::all), lb = b.forward(tokens, 0, LogitsMode::all);
+    CHECK(rel_l2(lb, la) < 1e-6);  // the rebuilt kv_b holds exactly the fused file's values
+    std::vector<double> margins;
+    auto ref = reference_forward(file, cfg, tokens, &margins);
+    const size_t rows = first_near_tie(margins), V = cfg.n_vocab;
+    if (rows > 0)
+      CHECK(rel_l2(std::span<const float>(lb).first(rows * V), std::span<const double>(ref).first(rows * V)) <
+            (type == GgmlType::F32 ? 1e-3 : 1e-2));
   }
 }

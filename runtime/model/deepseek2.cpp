@@ -6,10 +6,15 @@
 // the cache holds per-head keys [k_nope, k_pe] (Dk = nope + rope) and values (Dv). That keeps
 // the head widths within the attention kernel's limit (the absorbed form attends over the
 // 512 + 64-wide latent) at the price of a larger cache.
+#include "runtime/model/deepseek2.h"
+
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 #include "runtime/model/model_layer.h"
+#include "runtime/quant/half.h"
+#include "runtime/quant/quant.h"
 #include "runtime/vk/context.h"
 #include "runtime/vk/sequence.h"
 
@@ -38,6 +43,33 @@ float mla_scale(const ModelConfig& c) {
 }
 
 }  // namespace
+
+std::vector<float> assemble_kv_b(const GgufFile& f, const ModelConfig& c, uint32_t layer) {
+  const std::string b = "blk." + std::to_string(layer) + ".";
+  const uint64_t NH = c.n_head, nope = c.qk_nope_dim, Dv = c.head_dim_v, kvl = c.kv_lora_rank;
+  // Dequantized [rows][cols] of a 3-D tensor of ne = [cols, rows_per_head, NH].
+  auto load = [&](const std::string& name, uint64_t cols, uint64_t rows) {
+    const GgufTensorInfo* t = f.find_tensor(b + name);
+    if (!t) throw std::runtime_error(f.name() + ": neither '" + b + "attn_kv_b.weight' nor '" + b + name + "' is present");
+    if (t->shape.size() != 3 || t->shape[0] != cols || t->shape[1] != rows || t->shape[2] != NH)
+      throw std::runtime_error(f.name() + ": tensor '" + b + name + "' is not [" + std::to_string(cols) + ", " +
+                               std::to_string(rows) + ", " + std::to_string(NH) + "]");
+    std::vector<float> w(cols * rows * NH);
+    auto data = f.tensor_data(*t);
+    const uint64_t row_bytes = ggml_row_bytes(t->type, cols);
+    for (uint64_t r = 0; r < rows * NH; ++r) dequantize_row(t->type, data.data() + r * row_bytes, w.data() + r * cols, cols);
+    return w;
+  };
+  const std::vector<float> kb = load("attn_k_b.weight", nope, kvl), vb = load("attn_v_b.weight", kvl, Dv);
+  std::vector<float> kv(NH * (nope + Dv) * kvl);
+  for (uint64_t h = 0; h < NH; ++h) {
+    float* head = kv.data() + h * (nope + Dv) * kvl;
+    for (uint64_t i = 0; i < nope; ++i)
+      for (uint64_t j = 0; j < kvl; ++j) head[i * kvl + j] = kb[(h * kvl + j) * nope + i];
+    std::copy_n(vb.data() + h * Dv * kvl, Dv * kvl, head + nope * kvl);
+  }
+  return kv;
+}
 
 void Model::create_deepseek2_buffers() {
   auto& A = ctx_.allocator();
@@ -80,10 +112,24 @@ void Model::bind_deepseek2_layer(Layer& L, uint32_t l) {
   }
   L.wkv_a = matrix("attn_kv_a_mqa.weight", kvl + rope, H);
   L.kv_a_norm = norm("attn_kv_a_norm.weight", kvl);
-  if (!weights_.find(b + "attn_kv_b.weight"))
-    throw std::runtime_error(file_.name() + ": '" + b + "attn_kv_b.weight' is missing; files with only attn_k_b / "
-                             "attn_v_b (absorbed MLA) are not supported yet");
-  L.wkv_b = matrix("attn_kv_b.weight", NH * (nope + Dv), kvl);
+  if (weights_.find(b + "attn_kv_b.weight")) {
+    L.wkv_b = matrix("attn_kv_b.weight", NH * (nope + Dv), kvl);
+  } else {
+    // Only attn_k_b / attn_v_b: rebuild kv_b once, F32 if they are F32, else F16.
+    const std::vector<float> kv = assemble_kv_b(file_, cfg_, l);
+    const bool f32 = weights_.get(b + "attn_k_b.weight").type == GgmlType::F32 &&
+                     weights_.get(b + "attn_v_b.weight").type == GgmlType::F32;
+    std::vector<uint16_t> halves;
+    if (!f32) {
+      halves.resize(kv.size());
+      for (size_t i = 0; i < kv.size(); ++i) halves[i] = f32_to_f16(kv[i]);
+    }
+    const uint64_t bytes = f32 ? kv.size() * 4 : (kv.size() * 2 + 3) / 4 * 4;
+    Buffer buf = ctx_.allocator().create_buffer(bytes, MemoryUse::device, b + "attn_kv_b (rebuilt)");
+    ctx_.transfer().upload(buf, 0, f32 ? static_cast<const void*>(kv.data()) : halves.data(), kv.size() * (f32 ? 4 : 2));
+    L.wkv_b = make_dense_weight(ctx_.device(), buf, 0, f32 ? GgmlType::F32 : GgmlType::F16, NH * (nope + Dv), kvl);
+    rebuilt_.push_back(std::move(buf));
+  }
   if (L.wo.rows != H || L.wo.cols != NH * Dv)
     throw std::runtime_error(file_.name() + ": " + b + "attn_output.weight maps " + std::to_string(L.wo.cols) + " -> " +
                              std::to_string(L.wo.rows) + ", expected " + std::to_string(NH * Dv) + " -> " + std::to_string(H));

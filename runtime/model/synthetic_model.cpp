@@ -122,9 +122,17 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
   w.set_uint32(p + "feed_forward_length", ds ? s.n_ff : F);
   w.set_uint32(p + "expert_feed_forward_length", F);
   w.set_uint32(p + "attention.head_count", NH);
-  w.set_uint32(p + "attention.head_count_kv", NKV);
-  w.set_uint32(p + "attention.key_length", D);
-  w.set_uint32(p + "attention.value_length", Dv);
+  if (ds && s.split_kv_b) {  // as newer conversions write it: latent widths, one KV head, *_mla per head
+    w.set_uint32(p + "attention.head_count_kv", 1);
+    w.set_uint32(p + "attention.key_length", s.kv_lora_rank + s.qk_rope_dim);
+    w.set_uint32(p + "attention.value_length", s.kv_lora_rank);
+    w.set_uint32(p + "attention.key_length_mla", D);
+    w.set_uint32(p + "attention.value_length_mla", Dv);
+  } else {
+    w.set_uint32(p + "attention.head_count_kv", NKV);
+    w.set_uint32(p + "attention.key_length", D);
+    w.set_uint32(p + "attention.value_length", Dv);
+  }
   w.set_uint32(p + "rope.dimension_count", ds ? s.qk_rope_dim : D);
   w.set_float32(p + "rope.freq_base", s.rope_freq_base);
   if (ds) {
@@ -172,11 +180,8 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
                "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
                "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}");
 
-  auto tensor = [&](const std::string& name, std::vector<uint64_t> shape, float scale, bool matrix, float offset = 0) {
-    uint64_t n = 1;
-    for (auto d : shape) n *= d;
-    std::vector<float> v(n);
-    for (auto& x : v) x = offset + scale * rng.normal();
+  auto emit = [&](const std::string& name, std::vector<uint64_t> shape, const std::vector<float>& v, bool matrix) {
+    const uint64_t n = v.size();
     const GgmlType t = matrix ? s.matrix_type : GgmlType::F32;
     std::vector<uint8_t> bytes;
     if (t == GgmlType::F32) {
@@ -186,6 +191,16 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       bytes = quantize(t, v);
     }
     w.add_tensor(name, t, std::move(shape), bytes);
+  };
+  auto random_values = [&](uint64_t n, float scale, float offset) {
+    std::vector<float> v(n);
+    for (auto& x : v) x = offset + scale * rng.normal();
+    return v;
+  };
+  auto tensor = [&](const std::string& name, std::vector<uint64_t> shape, float scale, bool matrix, float offset = 0) {
+    uint64_t n = 1;
+    for (auto d : shape) n *= d;
+    emit(name, std::move(shape), random_values(n, scale, offset), matrix);
   };
   const float in_scale = 1.0f / std::sqrt(static_cast<float>(H));
   tensor("token_embd.weight", {H, s.n_vocab}, 1.0f, true);
@@ -203,7 +218,21 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       }
       tensor(b + "attn_kv_a_mqa.weight", {H, kvl + s.qk_rope_dim}, in_scale, true);
       tensor(b + "attn_kv_a_norm.weight", {kvl}, 0.1f, false, 1.0f);
-      tensor(b + "attn_kv_b.weight", {kvl, NH * (s.qk_nope_dim + Dv)}, 1.0f / std::sqrt(static_cast<float>(kvl)), true);
+      const uint32_t nope = s.qk_nope_dim, kv_rows = NH * (nope + Dv);
+      auto kv = random_values(uint64_t(kvl) * kv_rows, 1.0f / std::sqrt(static_cast<float>(kvl)), 0.0f);
+      if (!s.split_kv_b) {
+        emit(b + "attn_kv_b.weight", {kvl, kv_rows}, kv, true);
+      } else {  // the same weights as newer conversions ship them: k_b transposed per head, v_b
+        std::vector<float> kb(uint64_t(NH) * kvl * nope), vb(uint64_t(NH) * Dv * kvl);
+        for (uint64_t h = 0; h < NH; ++h) {
+          const float* head = kv.data() + h * (nope + Dv) * kvl;
+          for (uint64_t i = 0; i < nope; ++i)
+            for (uint64_t j = 0; j < kvl; ++j) kb[(h * kvl + j) * nope + i] = head[i * kvl + j];
+          std::copy_n(head + nope * kvl, uint64_t(Dv) * kvl, vb.data() + h * Dv * kvl);
+        }
+        emit(b + "attn_k_b.weight", {nope, kvl, NH}, kb, true);
+        emit(b + "attn_v_b.weight", {kvl, Dv, NH}, vb, true);
+      }
     } else {
       tensor(b + "attn_q.weight", {H, NH * D}, in_scale, true);
       tensor(b + "attn_k.weight", {H, NKV * D}, in_scale, true);

@@ -39,6 +39,7 @@ struct SyntheticSpec {
   uint32_t n_group = 1, topk_group = 1;
   float routed_scale = 1.0f;     // expert_weights_scale
   float yarn_factor = 0.0f;      // > 0: YaRN metadata with this factor and yarn_log_multiplier 0.1
+  bool split_kv_b = false;       // attn_k_b / attn_v_b instead of attn_kv_b (the same weights)
   float rope_freq_base = 10000.0f;
   uint64_t seed = 1;
   std::string corpus;           // text the BPE merges are learned from (a built-in one if empty)

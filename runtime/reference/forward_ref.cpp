@@ -8,6 +8,7 @@
 #include <string>
 
 #include "runtime/gguf/gguf_reader.h"
+#include "runtime/model/deepseek2.h"
 #include "runtime/model/model_config.h"
 #include "runtime/quant/quant.h"
 #include "runtime/reference/ops_ref.h"
@@ -46,6 +47,13 @@ class Weights {
     const Mat* m = find(name);
     if (!m) throw std::runtime_error(f_.name() + ": missing tensor '" + name + "'");
     return *m;
+  }
+  // DeepSeek's attn_kv_b, or the same rebuilt from attn_k_b / attn_v_b.
+  const Mat& kv_b(const ModelConfig& c, uint32_t layer) {
+    const std::string name = "blk." + std::to_string(layer) + ".attn_kv_b.weight";
+    if (const Mat* m = find(name)) return *m;
+    Mat m{assemble_kv_b(f_, c, layer), c.kv_lora_rank, uint64_t(c.n_head) * (c.qk_nope_dim + c.head_dim_v)};
+    return cache_.emplace(name, std::move(m)).first->second;
   }
 
  private:
@@ -149,7 +157,8 @@ Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const V
 // normed q latent when q_lora_rank > 0); kv_a = [latent, k_pe]; kv_b (normed latent) gives
 // per-head [k_nope, v]; every head's key is [k_nope_h, k_pe]. RoPE (normal layout) on the pe
 // parts only; under YaRN its magnitude correction is cancelled (moved into the scale).
-Qkv mla_qkv(Weights& W, const ModelConfig& c, const std::string& b, const Vec& xn, uint32_t pos) {
+Qkv mla_qkv(Weights& W, const ModelConfig& c, uint32_t layer, const Vec& xn, uint32_t pos) {
+  const std::string b = "blk." + std::to_string(layer) + ".";
   const uint32_t NH = c.n_head, Dk = c.head_dim_k, Dv = c.head_dim_v, nope = c.qk_nope_dim, rope_d = c.qk_rope_dim,
                  kvl = c.kv_lora_rank;
   Qkv r;
@@ -163,7 +172,7 @@ Qkv mla_qkv(Weights& W, const ModelConfig& c, const std::string& b, const Vec& x
   Vec kv_a = matvec(W.get(b + "attn_kv_a_mqa.weight"), xn);
   Vec k_pe(kv_a.begin() + kvl, kv_a.end()), lat(kv_a.begin(), kv_a.begin() + kvl);
   rms_norm(lat, W.get(b + "attn_kv_a_norm.weight"), c.norm_eps);
-  const Vec kv = matvec(W.get(b + "attn_kv_b.weight"), lat);
+  const Vec kv = matvec(W.kv_b(c, layer), lat);
   const double attn_factor = c.rope_yarn ? 1.0 / (1.0 + 0.1 * std::log(1.0 / c.rope_freq_scale)) : 1.0;
   rope(r.q, NH, Dk, pos, c, nope, attn_factor);
   rope(k_pe, 1, rope_d, pos, c, 0, attn_factor);
@@ -180,8 +189,10 @@ Qkv mla_qkv(Weights& W, const ModelConfig& c, const std::string& b, const Vec& x
 
 }  // namespace
 
-std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, std::span<const int32_t> tokens) {
+std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, std::span<const int32_t> tokens,
+                                      std::vector<double>* route_margins) {
   Weights W(f);
+  if (route_margins) route_margins->assign(tokens.size(), INFINITY);
   const uint32_t T = static_cast<uint32_t>(tokens.size()), H = c.n_embd;
   const uint32_t Dk = c.head_dim_k, Dv = c.head_dim_v, NH = c.n_head, NKV = c.n_head_kv;
   const bool mla = c.arch == Arch::deepseek2;
@@ -199,7 +210,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     for (uint32_t t = 0; t < T; ++t) {
       Vec xn = x[t];
       rms_norm(xn, W.get(b + "attn_norm.weight"), c.norm_eps);
-      Qkv r = mla ? mla_qkv(W, c, b, xn, t) : standard_qkv(W, c, b, xn, t);
+      Qkv r = mla ? mla_qkv(W, c, l, xn, t) : standard_qkv(W, c, b, xn, t);
       q[t] = std::move(r.q);
       k[t] = std::move(r.k);
       v[t] = std::move(r.v);
@@ -244,6 +255,15 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
       const Mat* bias = W.find(b + "exp_probs_b.bias");
       std::vector<float> bias_v = bias ? bias->w : std::vector<float>{};
       RouterSelection sel = router_select_ref(c.router, logits, bias_v);
+      if (route_margins) {
+        double weakest = INFINITY, best_other = -INFINITY;
+        std::vector<bool> chosen(sel.scores.size(), false);
+        for (uint32_t id : sel.ids)
+          if (id < chosen.size()) chosen[id] = true, weakest = std::min(weakest, sel.scores[id]);
+        for (size_t e = 0; e < chosen.size(); ++e)
+          if (!chosen[e]) best_other = std::max(best_other, sel.scores[e]);
+        (*route_margins)[t] = std::min((*route_margins)[t], weakest - best_other);
+      }
       for (size_t s = 0; s < sel.ids.size(); ++s) {
         if (sel.ids[s] == 0xFFFFFFFFu) continue;
         Vec y = swiglu(gate, up, down, xn, sel.ids[s], c.n_ff_exp, H);
