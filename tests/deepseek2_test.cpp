@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "runtime/memory/plan.h"
 #include "runtime/model/model.h"
 #include "runtime/model/synthetic_model.h"
 #include "runtime/reference/forward_ref.h"
@@ -119,10 +120,11 @@ TEST_CASE_FIXTURE(GpuTest, "deepseek2: prefill then decode gives the logits of r
     m.forward(std::span<const int32_t>(tokens).first(11), 0);
     for (uint32_t p = 11; p < 20; ++p) {
       auto step = m.forward(std::span<const int32_t>(tokens).subspan(p, 1), p);
-      // Looser than qwen3's 1e-5: a last-bit difference between the batched and single-token
-      // matmuls can flip an f16 rounding of the recomputed keys/values, and MLA's chain (latent
-      // norm, kv_b, sigmoid routing scaled by 2.5) amplifies it; a wrong cache row costs O(1).
-      CHECK(rel_l2(step, std::span<const float>(all).subspan(static_cast<size_t>(p) * V, V)) < 1e-4);
+      // Looser than qwen3's 1e-5 (seen up to ~1e-4 over many seeds): the batched and
+      // single-token matmuls differ in the last bits, so some of the 4 heads x 36 f16 cache
+      // halves per token and layer round the other way, and the YaRN-sharpened attention and
+      // 2.5-scaled routing pass that on; a wrong cache row or position costs O(1).
+      CHECK(rel_l2(step, std::span<const float>(all).subspan(static_cast<size_t>(p) * V, V)) < 5e-4);
     }
   }
 }
@@ -184,4 +186,13 @@ TEST_CASE_FIXTURE(GpuTest, "deepseek2: attn_k_b / attn_v_b files run as their at
       CHECK(rel_l2(std::span<const float>(lb).first(rows * V), std::span<const double>(ref).first(rows * V)) <
             (type == GgmlType::F32 ? 1e-3 : 1e-2));
   }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "deepseek2: the memory plan sizes the decompressed per-head KV cache") {
+  auto bytes = make_synthetic_model(spec_for(kForms[0], GgmlType::F32)).to_bytes();
+  auto file = GgufFile::from_memory(bytes, "synthetic.gguf");
+  auto cfg = load_model_config(file);
+  auto plan = plan_memory(file, cfg, ctx.device().caps(), {.n_ctx = 64, .n_batch = 8});
+  // layers * ctx * heads * (Dk 24 + Dv 12) halves: keys and values per head, not the latent.
+  CHECK(plan.kv_cache == uint64_t(cfg.n_layer) * 64 * cfg.n_head * (24 + 12) * 2);
 }
