@@ -3,7 +3,8 @@
 // token): query token t sits at position pos + t and attends cache rows 0 .. pos + t.
 // Keys are taken WG at a time: each invocation scores one key, the workgroup updates a
 // streaming softmax (running max m, running sum l, flash-attention style rescaling) and each
-// invocation accumulates the output dims d = tid, tid + WG, ... in f32.
+// invocation accumulates the output dims d = tid, tid + WG, ... in f32. Keys and queries are
+// head_dim wide, values and outputs v_head_dim (they differ in DeepSeek's MLA).
 #if USE_SUBGROUP
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #endif
@@ -26,9 +27,9 @@ shared float probs[WG];                // this block's exp(score - m)
 void main() {
   const uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y;
   const uint tid = gl_LocalInvocationID.x;
-  const uint D = p.head_dim, half_d = D / 2;
+  const uint D = p.head_dim, half_d = D / 2, Dv = p.v_head_dim;
   const uint kvh = h / (p.heads / p.kv_heads);
-  const uint row_words = p.kv_heads * half_d;
+  const uint row_words = p.kv_heads * half_d, v_row_words = p.kv_heads * (Dv / 2);
   const uint len = p.pos + t + 1;  // causal: keys 0 .. pos + t
 
   const uint qb = t * p.q_stride + h * D;
@@ -54,12 +55,12 @@ void main() {
     const uint nj = min(WG, len - j0);
     for (uint k = 0; k < DPT; ++k) {
       const uint d = tid + k * WG;
-      if (d >= D) break;
-      const uint vb = j0 * row_words + kvh * half_d + d / 2;
+      if (d >= Dv) break;
+      const uint vb = j0 * v_row_words + kvh * (Dv / 2) + d / 2;
       const bool hi = (d & 1u) != 0;
       float a = acc[k] * alpha;
       for (uint jj = 0; jj < nj; ++jj) {
-        const vec2 v2 = unpackHalf2x16(v_cache[vb + jj * row_words]);
+        const vec2 v2 = unpackHalf2x16(v_cache[vb + jj * v_row_words]);
         a += probs[jj] * (hi ? v2.y : v2.x);
       }
       acc[k] = a;
@@ -67,9 +68,9 @@ void main() {
     m = m_new;
     barrier();  // probs is rewritten by the next block
   }
-  const uint ob = t * p.o_stride + h * D;
+  const uint ob = t * p.o_stride + h * Dv;
   for (uint k = 0; k < DPT; ++k) {
     const uint d = tid + k * WG;
-    if (d < D) o[ob + d] = acc[k] / l;
+    if (d < Dv) o[ob + d] = acc[k] / l;
   }
 }

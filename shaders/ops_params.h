@@ -59,7 +59,8 @@ VKMOE_PARAMS(RopeParams) {
   float mscale;      // attn_factor, times YaRN's magnitude correction when ext_factor != 0
   float corr_low;    // YaRN correction dims (pair indices), from rope_yarn_corr_dims
   float corr_high;
-  uint pad0, pad1, pad2;
+  uint rot_offset;   // dims before the rotated part in each head (even; DeepSeek's q_pe sits last)
+  uint pad1, pad2;
 } VKMOE_PARAMS_END(RopeParams, 64);
 #endif
 
@@ -71,8 +72,27 @@ VKMOE_PARAMS(KvStoreParams) {
   uint k_stride;  // floats between token rows of the new K
   uint v_stride;
   uint n_ctx;     // cache rows; positions >= n_ctx are skipped
-  uint pad0, pad1;
+  uint v_head_dim;  // even; may differ from head_dim (DeepSeek MLA: 192 / 128)
+  uint pad1;
 } VKMOE_PARAMS_END(KvStoreParams, 32);
+#endif
+
+#if defined(__cplusplus) || defined(USE_MLA_KV_PARAMS)
+// DeepSeek MLA: builds each head's key [k_nope (nope), k_pe (rope, shared by all heads)] and
+// value [dv] from the decompressed kv [tokens, heads, nope + dv] and the roped k_pe, straight
+// into the f16 cache.
+VKMOE_PARAMS(MlaKvParams) {
+  uint tokens;
+  uint heads;
+  uint nope;       // even
+  uint rope;       // even
+  uint dv;         // even
+  uint kv_stride;  // floats between token rows of kv
+  uint pe_stride;  // floats between token rows of k_pe
+  uint pe_offset;  // floats before row 0's k_pe inside its binding
+  uint n_ctx;      // cache rows; positions >= n_ctx are skipped
+  uint pad0, pad1, pad2;
+} VKMOE_PARAMS_END(MlaKvParams, 48);
 #endif
 
 #if defined(__cplusplus) || defined(USE_ATTN_PARAMS)
@@ -81,11 +101,13 @@ VKMOE_PARAMS(AttnParams) {
   uint pos;
   uint heads;      // query heads
   uint kv_heads;   // divides heads
-  uint head_dim;   // even, <= ATTN_MAX_HEAD_DIM
+  uint head_dim;   // query/key width: even, <= ATTN_MAX_HEAD_DIM
   uint q_stride;   // floats between token rows of q
   uint o_stride;   // floats between token rows of the output
   float scale;     // applied to q.k (usually 1/sqrt(head_dim))
-} VKMOE_PARAMS_END(AttnParams, 32);
+  uint v_head_dim; // value/output width: even, <= ATTN_MAX_HEAD_DIM
+  uint pad0, pad1, pad2;
+} VKMOE_PARAMS_END(AttnParams, 48);
 #endif
 
 #if defined(__cplusplus) || defined(USE_ELT_PARAMS)

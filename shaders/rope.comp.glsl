@@ -4,7 +4,9 @@
 // pairs below n_rot / 2 rotate by
 //   theta_extrap = pos * base^(-2i / n_rot) / freq_factor[i]
 //   theta = mix(freq_scale * theta_extrap, theta_extrap, ramp(i) * ext_factor)
-// with cos/sin scaled by mscale; the remaining dims are copied. y may alias x.
+// with cos/sin scaled by mscale; the remaining dims are copied. The rotated dims start at
+// rot_offset within each head (0 but for DeepSeek's q_pe / k_pe, which follow the unrotated
+// part). y may alias x.
 #define USE_ROPE_PARAMS
 #include "ops_params.h"
 
@@ -21,8 +23,8 @@ void main() {
   if (gid >= p.heads * half_dim) return;
   const uint h = gid / half_dim, i = gid % half_dim;
   const uint xb = t * p.x_stride + h * p.head_dim, yb = t * p.y_stride + h * p.head_dim;
-  const uint n_half = p.n_rot / 2;
-  if (i >= n_half) {  // past the rotary part: copy the pair
+  const uint n_half = p.n_rot / 2, off = p.rot_offset;
+  if (2 * i < off || i - off / 2 >= n_half) {  // outside the rotary part: copy the pair
     const uint d = 2 * i;
     const float a = x[xb + d], b = x[xb + d + 1];
     y[yb + d] = a;
@@ -30,13 +32,14 @@ void main() {
     return;
   }
   const bool neox = (p.flags & ROPE_NEOX) != 0;
-  const uint d0 = neox ? i : 2 * i, d1 = neox ? i + n_half : 2 * i + 1;
+  const uint r = i - off / 2;  // pair index inside the rotary part
+  const uint d0 = off + (neox ? r : 2 * r), d1 = off + (neox ? r + n_half : 2 * r + 1);
 
-  float theta_extrap = float(positions[t]) * exp2(-2.0 * float(i) / float(p.n_rot) * p.log2_base);
-  if ((p.flags & ROPE_FREQ_FACTORS) != 0) theta_extrap /= freq_factors[i];
+  float theta_extrap = float(positions[t]) * exp2(-2.0 * float(r) / float(p.n_rot) * p.log2_base);
+  if ((p.flags & ROPE_FREQ_FACTORS) != 0) theta_extrap /= freq_factors[r];
   float theta = p.freq_scale * theta_extrap;
   if (p.ext_factor != 0.0) {
-    const float ramp = 1.0 - clamp((float(i) - p.corr_low) / max(0.001, p.corr_high - p.corr_low), 0.0, 1.0);
+    const float ramp = 1.0 - clamp((float(r) - p.corr_low) / max(0.001, p.corr_high - p.corr_low), 0.0, 1.0);
     const float mix_w = ramp * p.ext_factor;
     theta = theta * (1.0 - mix_w) + theta_extrap * mix_w;
   }

@@ -119,6 +119,11 @@ TEST_CASE_FIXTURE(GpuTest, "rope: layouts, partial rotary, scaling and YaRN matc
         .attn_factor = 0.9f, .beta_fast = 16.0f, .beta_slow = 2.0f, .n_ctx_orig = 8192},
        2, 5, 60, false},
       {"freq factors", {.head_dim = 64, .n_rot = 64, .neox = true, .freq_base = 5e5f}, 2, 3, 90, true},
+      {"rotated part last (deepseek q_pe)", {.head_dim = 48, .n_rot = 16, .rot_offset = 32}, 3, 4, 9, false},
+      {"rotated part in the middle, neox, yarn",
+       {.head_dim = 40, .n_rot = 16, .rot_offset = 8, .neox = true, .freq_scale = 0.25f, .ext_factor = 1.0f,
+        .n_ctx_orig = 512},
+       2, 3, 700, false},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -162,44 +167,44 @@ namespace {
 
 struct AttnCase {
   uint32_t heads, kv_heads, head_dim, n_ctx;
+  uint32_t v_head_dim = 0;  // 0 = head_dim
+  uint32_t dv() const { return v_head_dim ? v_head_dim : head_dim; }
 };
 
 // A layer's cache on the GPU, and its f16-rounded copy on the CPU.
 struct TestCache {
   AttnCase c;
   GpuBuf k, v;
-  std::vector<float> k_host, v_host;  // [n_ctx, kv_heads * head_dim], rounded as stored
+  std::vector<float> k_host, v_host;  // [n_ctx, kv_heads * head width], rounded as stored
   TestCache(Context& ctx, AttnCase c_)
       : c(c_),
         k(ctx, kv_cache_bytes(c.n_ctx, c.kv_heads, c.head_dim) / 4),
-        v(ctx, kv_cache_bytes(c.n_ctx, c.kv_heads, c.head_dim) / 4),
+        v(ctx, kv_cache_bytes(c.n_ctx, c.kv_heads, c.dv()) / 4),
         k_host(size_t(c.n_ctx) * c.kv_heads * c.head_dim, 0.0f),
-        v_host(k_host.size(), 0.0f) {
+        v_host(size_t(c.n_ctx) * c.kv_heads * c.dv(), 0.0f) {
     Sequence seq(ctx.device());
     seq.fill(k.range(), 0);  // rows never stored read as 0, as on the host
     seq.fill(v.range(), 0);
     seq.run();
   }
-  KvCacheLayer layer() const { return {k.range(), v.range(), c.n_ctx, c.kv_heads, c.head_dim}; }
+  KvCacheLayer layer() const { return {k.range(), v.range(), c.n_ctx, c.kv_heads, c.head_dim, c.v_head_dim}; }
   // Stores `tokens` fresh random rows at pos.. through kv_store.
   void store(Context& ctx, uint32_t pos, uint32_t tokens) {
-    const uint32_t row = c.kv_heads * c.head_dim;
-    auto kn = random_floats(size_t(tokens) * row), vn = random_floats(size_t(tokens) * row);
+    const uint32_t k_row = c.kv_heads * c.head_dim, v_row = c.kv_heads * c.dv();
+    auto kn = random_floats(size_t(tokens) * k_row), vn = random_floats(size_t(tokens) * v_row);
     auto p = consecutive(tokens, pos);
     GpuBuf kb(ctx, kn), vb(ctx, vn), pb(ctx, p);
     Sequence seq(ctx.device());
     record_kv_store(ctx, seq, layer(), tokens, kb.range(), vb.range(), pb.range());
     seq.run();
-    for (size_t i = 0; i < kn.size(); ++i) {
-      k_host[size_t(pos) * row + i] = round_f16(kn[i]);
-      v_host[size_t(pos) * row + i] = round_f16(vn[i]);
-    }
+    for (size_t i = 0; i < kn.size(); ++i) k_host[size_t(pos) * k_row + i] = round_f16(kn[i]);
+    for (size_t i = 0; i < vn.size(); ++i) v_host[size_t(pos) * v_row + i] = round_f16(vn[i]);
   }
 };
 
 std::vector<float> run_attention(Context& ctx, const TestCache& cache, uint32_t pos, std::span<const float> q,
                                  uint32_t tokens, const std::string& variant) {
-  GpuBuf qb(ctx, q), ob(ctx, q.size());
+  GpuBuf qb(ctx, q), ob(ctx, size_t(tokens) * cache.c.heads * cache.c.dv());
   Sequence seq(ctx.device());
   ob.poison(seq);
   AttentionShape s{.tokens = tokens, .pos = pos, .heads = cache.c.heads};
@@ -211,7 +216,9 @@ std::vector<float> run_attention(Context& ctx, const TestCache& cache, uint32_t 
 }  // namespace
 
 TEST_CASE_FIXTURE(GpuTest, "kv_store: rows land at their positions as f16") {
-  TestCache cache(ctx, {4, 2, 72, 40});
+  for (uint32_t dv : {0u, 40u, 96u}) {  // values as wide as keys, narrower (DeepSeek MLA), wider
+  CAPTURE(dv);
+  TestCache cache(ctx, {4, 2, 72, 40, dv});
   cache.store(ctx, 0, 3);
   cache.store(ctx, 17, 5);  // not contiguous with the first rows
   auto words = [&](const GpuBuf& b) {
@@ -228,13 +235,48 @@ TEST_CASE_FIXTURE(GpuTest, "kv_store: rows land at their positions as f16") {
     }
     CHECK(off_by_more_than_one_ulp == 0);
   }
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "mla_kv_store: per-head keys [k_nope, shared k_pe] and values from the decompressed kv") {
+  // DeepSeek-like: 3 heads, nope 8, rope 4 (Dk 12), Dv 6; k_pe is the tail of a [lora 10 + rope 4] row.
+  const uint32_t T = 5, NH = 3, nope = 8, rope = 4, dv = 6, lora = 10, first = 7;
+  TestCache cache(ctx, {NH, NH, nope + rope, 16, dv});
+  auto kv = random_floats(size_t(T) * NH * (nope + dv)), kv_a = random_floats(size_t(T) * (lora + rope));
+  auto pos = consecutive(T, first);
+  GpuBuf kvb(ctx, kv), kab(ctx, kv_a), pb(ctx, pos);
+  Sequence seq(ctx.device());
+  record_mla_kv_store(ctx, seq, cache.layer(), {.tokens = T, .nope = nope, .pe_stride = lora + rope, .pe_offset = lora},
+                      kvb.range(), kab.range(), pb.range());
+  seq.run();
+  std::vector<uint32_t> kw(cache.k.bytes() / 4), vw(cache.v.bytes() / 4);
+  ctx.transfer().download(cache.k.buffer, 0, kw.data(), cache.k.bytes());
+  ctx.transfer().download(cache.v.buffer, 0, vw.data(), cache.v.bytes());
+  // Within one f16 ulp of the host's rounding (the device may round differently).
+  auto off = [](const std::vector<uint32_t>& w, size_t i, float want) {
+    return std::abs(int(uint16_t(w[i / 2] >> ((i & 1) * 16))) - int(f32_to_f16(want))) > 1;
+  };
+  uint32_t wrong = 0;
+  for (uint32_t t = 0; t < T; ++t)
+    for (uint32_t h = 0; h < NH; ++h) {
+      const float* src = &kv[(size_t(t) * NH + h) * (nope + dv)];
+      for (uint32_t d = 0; d < nope + rope; ++d) {
+        const float want = d < nope ? src[d] : kv_a[size_t(t) * (lora + rope) + lora + d - nope];
+        wrong += off(kw, (size_t(first + t) * NH + h) * (nope + rope) + d, want);
+      }
+      for (uint32_t d = 0; d < dv; ++d) wrong += off(vw, (size_t(first + t) * NH + h) * dv + d, src[nope + d]);
+    }
+  CHECK(wrong == 0);
+  // Rows outside the positions stay as they were (zero).
+  CHECK(std::all_of(kw.begin(), kw.begin() + size_t(first) * NH * (nope + rope) / 2, [](uint32_t w) { return w == 0; }));
 }
 
 TEST_CASE_FIXTURE(GpuTest, "attention: decode and prefill match the reference, GQA 1/4/8, head dims 64/128/72") {
   struct Step {
     uint32_t pos, tokens;
   };
-  const AttnCase cases[] = {{4, 4, 64, 320}, {8, 2, 128, 64}, {8, 1, 72, 64}, {2, 2, 72, 48}};
+  const AttnCase cases[] = {{4, 4, 64, 320}, {8, 2, 128, 64}, {8, 1, 72, 64}, {2, 2, 72, 48},
+                            {4, 4, 192, 64, 128}, {4, 2, 24, 40, 16}, {2, 1, 64, 40, 200}};  // Dk != Dv
   for (const auto& variant : variants(ctx, "attention"))
     for (const auto& c : cases)
       for (Step st : {Step{0, 1}, Step{37, 1}, Step{20, 5}, Step{0, 8}, Step{c.n_ctx - 3, 3}}) {
@@ -242,6 +284,7 @@ TEST_CASE_FIXTURE(GpuTest, "attention: decode and prefill match the reference, G
         CAPTURE(c.heads);
         CAPTURE(c.kv_heads);
         CAPTURE(c.head_dim);
+        CAPTURE(c.v_head_dim);
         CAPTURE(st.pos);
         CAPTURE(st.tokens);
         TestCache cache(ctx, c);
@@ -249,7 +292,7 @@ TEST_CASE_FIXTURE(GpuTest, "attention: decode and prefill match the reference, G
         auto q = random_floats(size_t(st.tokens) * c.heads * c.head_dim, -2.0f, 2.0f);
         auto got = run_attention(ctx, cache, st.pos, q, st.tokens, variant);
         auto ref = attention_ref(q, cache.k_host, cache.v_host, st.tokens, st.pos, c.heads, c.kv_heads, c.head_dim,
-                                 1.0 / std::sqrt(double(c.head_dim)));
+                                 1.0 / std::sqrt(double(c.head_dim)), c.v_head_dim);
         CHECK(rel_l2(got, ref) < 1e-5);
       }
 }

@@ -56,9 +56,11 @@ void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t to
                  BufferRange freq_factors) {
   const char* k = "rope";
   if (tokens == 0 || heads == 0 || cfg.head_dim == 0) op_fail(k, "empty shape");
-  if (cfg.head_dim % 2 || cfg.n_rot % 2 || cfg.n_rot > cfg.head_dim || cfg.n_rot == 0)
-    op_fail(k, "n_rot " + std::to_string(cfg.n_rot) + " and head_dim " + std::to_string(cfg.head_dim) +
-                   " must be even with 0 < n_rot <= head_dim");
+  if (cfg.head_dim % 2 || cfg.n_rot % 2 || cfg.rot_offset % 2 || cfg.n_rot == 0 ||
+      uint64_t(cfg.rot_offset) + cfg.n_rot > cfg.head_dim)
+    op_fail(k, "n_rot " + std::to_string(cfg.n_rot) + ", rot_offset " + std::to_string(cfg.rot_offset) +
+                   " and head_dim " + std::to_string(cfg.head_dim) +
+                   " must be even with 0 < n_rot and rot_offset + n_rot <= head_dim");
   if (cfg.ext_factor != 0.0f && cfg.n_ctx_orig == 0) op_fail(k, "YaRN (ext_factor != 0) needs n_ctx_orig");
   if (!(cfg.freq_base > 1.0f) || !(cfg.freq_scale > 0.0f)) op_fail(k, "freq_base must be > 1 and freq_scale > 0");
   const uint32_t row = heads * cfg.head_dim;
@@ -81,6 +83,7 @@ void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t to
   p.freq_scale = cfg.freq_scale;
   p.ext_factor = cfg.ext_factor;
   p.mscale = cfg.attn_factor;
+  p.rot_offset = cfg.rot_offset;
   if (cfg.ext_factor != 0.0f) {
     p.mscale *= 1.0f + 0.1f * std::log(1.0f / cfg.freq_scale);
     const auto corr = rope_yarn_corr_dims(cfg.n_rot, cfg.n_ctx_orig, cfg.freq_base, cfg.beta_fast, cfg.beta_slow);
@@ -102,10 +105,14 @@ uint64_t kv_cache_bytes(uint32_t n_ctx, uint32_t kv_heads, uint32_t head_dim) {
 
 static void check_cache(const char* k, const KvCacheLayer& c) {
   if (c.n_ctx == 0 || c.kv_heads == 0 || c.head_dim == 0) op_fail(k, "empty cache shape");
-  if (c.head_dim % 2) op_fail(k, "head_dim " + std::to_string(c.head_dim) + " is odd; the f16 cache packs pairs");
-  const uint64_t bytes = kv_cache_bytes(c.n_ctx, c.kv_heads, c.head_dim);
-  if (c.k.size < bytes || c.v.size < bytes)
-    op_fail(k, "cache ranges smaller than n_ctx * kv_heads * head_dim halves (" + std::to_string(bytes) + " bytes)");
+  if (c.head_dim % 2 || c.dv() % 2)
+    op_fail(k, "head widths " + std::to_string(c.head_dim) + " / " + std::to_string(c.dv()) +
+                   ": one is odd; the f16 cache packs pairs");
+  const uint64_t k_bytes = kv_cache_bytes(c.n_ctx, c.kv_heads, c.head_dim), v_bytes = kv_cache_bytes(c.n_ctx, c.kv_heads, c.dv());
+  if (c.k.size < k_bytes || c.v.size < v_bytes)
+    op_fail(k, "cache ranges of " + std::to_string(c.k.size) + " / " + std::to_string(c.v.size) +
+                   " bytes; n_ctx * kv_heads * head width halves need " + std::to_string(k_bytes) + " / " +
+                   std::to_string(v_bytes));
 }
 
 void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, uint32_t tokens, BufferRange k,
@@ -113,20 +120,45 @@ void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, uin
   const char* kn = "kv_store";
   check_cache(kn, cache);
   if (tokens == 0) op_fail(kn, "no tokens");
-  const uint32_t row = cache.kv_heads * cache.head_dim;
-  const uint32_t ks = k_stride ? k_stride : row, vs = v_stride ? v_stride : row;
-  if (ks < row || vs < row) op_fail(kn, "row stride shorter than kv_heads * head_dim");
-  need_floats(kn, "k", k, row_extent(tokens, ks, row));
-  need_floats(kn, "v", v, row_extent(tokens, vs, row));
+  const uint32_t k_row = cache.kv_heads * cache.head_dim, v_row = cache.kv_heads * cache.dv();
+  const uint32_t ks = k_stride ? k_stride : k_row, vs = v_stride ? v_stride : v_row;
+  if (ks < k_row || vs < v_row) op_fail(kn, "row stride shorter than kv_heads * head width");
+  need_floats(kn, "k", k, row_extent(tokens, ks, k_row));
+  need_floats(kn, "v", v, row_extent(tokens, vs, v_row));
   need_floats(kn, "positions", positions, tokens);
-  KvStoreParams p{tokens, cache.kv_heads, cache.head_dim, ks, vs, cache.n_ctx, 0, 0};
+  KvStoreParams p{tokens, cache.kv_heads, cache.head_dim, ks, vs, cache.n_ctx, cache.dv(), 0};
   const auto& pipe = ctx.pipelines().get({.kernel = "kv_store", .bindings = 5, .push_size = sizeof(p)});
   Binding b[5] = {{k, Access::read},
                   {v, Access::read},
                   {positions, Access::read},
                   {cache.k, Access::write},
                   {cache.v, Access::write}};
-  seq.dispatch(pipe, b, &p, ceil_div(row / 2, 64), tokens, 1, "kv_store");
+  seq.dispatch(pipe, b, &p, ceil_div(std::max(k_row, v_row) / 2, 64), tokens, 1, "kv_store");
+}
+
+void record_mla_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s,
+                         BufferRange kv, BufferRange k_pe, BufferRange positions) {
+  const char* kn = "mla_kv_store";
+  check_cache(kn, cache);
+  if (s.tokens == 0) op_fail(kn, "no tokens");
+  if (s.nope % 2 || s.nope >= cache.head_dim)
+    op_fail(kn, "nope " + std::to_string(s.nope) + " must be even and below head_dim " + std::to_string(cache.head_dim));
+  const uint32_t rope = cache.head_dim - s.nope, dv = cache.dv();
+  const uint32_t kv_row = cache.kv_heads * (s.nope + dv);
+  const uint32_t kvs = s.kv_stride ? s.kv_stride : kv_row, pes = s.pe_stride ? s.pe_stride : rope;
+  if (kvs < kv_row || pes < rope) op_fail(kn, "row stride shorter than a kv or k_pe row");
+  need_floats(kn, "kv", kv, row_extent(s.tokens, kvs, kv_row));
+  need_floats(kn, "k_pe", k_pe, s.pe_offset + row_extent(s.tokens, pes, rope));
+  need_floats(kn, "positions", positions, s.tokens);
+  MlaKvParams p{s.tokens, cache.kv_heads, s.nope, rope, dv, kvs, pes, s.pe_offset, cache.n_ctx, 0, 0, 0};
+  const auto& pipe = ctx.pipelines().get({.kernel = "mla_kv_store", .bindings = 5, .push_size = sizeof(p)});
+  Binding b[5] = {{kv, Access::read},
+                  {k_pe, Access::read},
+                  {positions, Access::read},
+                  {cache.k, Access::write},
+                  {cache.v, Access::write}};
+  const uint32_t words = cache.kv_heads * std::max(cache.head_dim, dv) / 2;
+  seq.dispatch(pipe, b, &p, ceil_div(words, 64), s.tokens, 1, kn);
 }
 
 void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const AttentionShape& s,
@@ -137,17 +169,18 @@ void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, co
   if (s.heads % cache.kv_heads)
     op_fail(k, std::to_string(s.heads) + " query heads are not a multiple of " + std::to_string(cache.kv_heads) +
                    " KV heads");
-  if (cache.head_dim > ATTN_MAX_HEAD_DIM)
-    op_fail(k, "head_dim " + std::to_string(cache.head_dim) + " above " + std::to_string(ATTN_MAX_HEAD_DIM));
+  if (cache.head_dim > ATTN_MAX_HEAD_DIM || cache.dv() > ATTN_MAX_HEAD_DIM)
+    op_fail(k, "head widths " + std::to_string(cache.head_dim) + " / " + std::to_string(cache.dv()) + ": above " +
+                   std::to_string(ATTN_MAX_HEAD_DIM));
   if (uint64_t(s.pos) + s.tokens > cache.n_ctx)
     op_fail(k, "positions up to " + std::to_string(s.pos + s.tokens) + " exceed n_ctx " + std::to_string(cache.n_ctx));
-  const uint32_t row = s.heads * cache.head_dim;
-  const uint32_t qs = s.q_stride ? s.q_stride : row, os = s.o_stride ? s.o_stride : row;
-  if (qs < row || os < row) op_fail(k, "row stride shorter than heads * head_dim");
-  need_floats(k, "q", q, row_extent(s.tokens, qs, row));
-  need_floats(k, "o", o, row_extent(s.tokens, os, row));
+  const uint32_t q_row = s.heads * cache.head_dim, o_row = s.heads * cache.dv();
+  const uint32_t qs = s.q_stride ? s.q_stride : q_row, os = s.o_stride ? s.o_stride : o_row;
+  if (qs < q_row || os < o_row) op_fail(k, "row stride shorter than heads * head width");
+  need_floats(k, "q", q, row_extent(s.tokens, qs, q_row));
+  need_floats(k, "o", o, row_extent(s.tokens, os, o_row));
   AttnParams p{s.tokens, s.pos, s.heads, cache.kv_heads, cache.head_dim, qs, os,
-               s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(float(cache.head_dim))};
+               s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(float(cache.head_dim)), cache.dv(), 0, 0, 0};
   const auto& pipe = ctx.pipelines().get(
       {.kernel = "attention", .bindings = 4, .push_size = sizeof(p), .variant = variant});
   Binding b[4] = {{q, Access::read}, {cache.k, Access::read}, {cache.v, Access::read}, {o, Access::write}};

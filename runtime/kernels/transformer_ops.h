@@ -37,7 +37,8 @@ void record_rms_norm(Context& ctx, Sequence& seq, const RmsNormShape& s, BufferR
 // ---- RoPE ----
 struct RopeConfig {
   uint32_t head_dim = 0;  // even
-  uint32_t n_rot = 0;     // rotated dims per head: even, <= head_dim (partial rotary below)
+  uint32_t n_rot = 0;     // rotated dims per head: even, rot_offset + n_rot <= head_dim
+  uint32_t rot_offset = 0;  // even: dims before the rotated ones (DeepSeek: q_pe after q_nope)
   bool neox = false;      // pairs (x[i], x[i + n_rot/2]) rather than (x[2i], x[2i+1])
   float freq_base = 10000.0f;
   float freq_scale = 1.0f;   // linear position interpolation (1 / scaling factor)
@@ -57,21 +58,37 @@ void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t to
                  uint32_t y_stride = 0, BufferRange freq_factors = {});
 
 // ---- KV cache and attention ----
-// One layer's cache: K and V, each [n_ctx, kv_heads, head_dim] f16 stored as pairs in uint32
-// words (no 16-bit storage feature needed). head_dim must be even.
+// One layer's cache: K [n_ctx, kv_heads, head_dim] and V [n_ctx, kv_heads, v_head_dim], f16
+// stored as pairs in uint32 words (no 16-bit storage feature needed). Both widths even.
 struct KvCacheLayer {
   BufferRange k, v;
   uint32_t n_ctx = 0;
   uint32_t kv_heads = 0;
   uint32_t head_dim = 0;
+  uint32_t v_head_dim = 0;  // 0 = head_dim (DeepSeek MLA: 128 values for 192-wide keys)
+  uint32_t dv() const { return v_head_dim ? v_head_dim : head_dim; }
 };
 // Bytes of one of K or V for a layer.
 uint64_t kv_cache_bytes(uint32_t n_ctx, uint32_t kv_heads, uint32_t head_dim);
 
-// Rounds the new rows k, v [tokens, kv_heads * head_dim] to f16 and stores row t at cache row
-// positions[t] (rows at or past n_ctx are skipped, never written out of bounds).
+// Rounds the new rows k [tokens, kv_heads * head_dim], v [tokens, kv_heads * v_head_dim] to f16
+// and stores row t at cache row positions[t] (rows at or past n_ctx are skipped, never written
+// out of bounds).
 void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, uint32_t tokens, BufferRange k,
                      BufferRange v, BufferRange positions, uint32_t k_stride = 0, uint32_t v_stride = 0);
+
+// DeepSeek MLA: the cache's head h gets key [kv[t, h, 0:nope], k_pe[t]] and value
+// kv[t, h, nope:nope + v_head_dim], from the decompressed kv [tokens, kv_heads, nope +
+// v_head_dim] and the roped key k_pe shared by all heads (head_dim = nope + rope).
+struct MlaKvShape {
+  uint32_t tokens = 0;
+  uint32_t nope = 0;       // even, < the cache's head_dim
+  uint32_t kv_stride = 0;  // floats between token rows of kv (0 = kv_heads * (nope + v_head_dim))
+  uint32_t pe_stride = 0;  // floats between token rows of k_pe (0 = rope)
+  uint32_t pe_offset = 0;  // floats before row 0's k_pe (need not meet the binding alignment)
+};
+void record_mla_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s,
+                         BufferRange kv, BufferRange k_pe, BufferRange positions);
 
 struct AttentionShape {
   uint32_t tokens = 0;    // query tokens, at positions pos .. pos + tokens - 1
@@ -79,9 +96,10 @@ struct AttentionShape {
   uint32_t heads = 0;     // query heads: a multiple of the cache's kv_heads
   float scale = 0.0f;     // on q.k; 0 = 1 / sqrt(head_dim)
   uint32_t q_stride = 0;  // floats between token rows of q (0 = heads * head_dim)
-  uint32_t o_stride = 0;  // floats between token rows of o (0 = heads * head_dim)
+  uint32_t o_stride = 0;  // floats between token rows of o (0 = heads * v_head_dim)
 };
-// o[t, h] = softmax_j(scale * q[t, h] . K[j, h / (heads / kv_heads)]) V[j, ...] over j <= pos + t.
+// o[t, h] = softmax_j(scale * q[t, h] . K[j, h / (heads / kv_heads)]) V[j, ...] over j <= pos + t;
+// q rows are heads * head_dim wide, o rows heads * v_head_dim.
 void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const AttentionShape& s,
                       BufferRange q, BufferRange o, const std::string& variant = "");
 

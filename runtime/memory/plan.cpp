@@ -88,10 +88,9 @@ MemoryPlan plan_memory(const GgufFile& file, const ModelConfig& cfg, const Devic
     plan.tensors.push_back(std::move(p));
   }
 
-  // KV cache in f16 for every layer; MLA caches the compressed latent plus the rope key.
-  const uint64_t per_token_layer =
-      cfg.kv_lora_rank ? static_cast<uint64_t>(cfg.kv_lora_rank + cfg.qk_rope_dim) * 2
-                       : static_cast<uint64_t>(cfg.n_head_kv) * (cfg.head_dim_k + cfg.head_dim_v) * 2;
+  // KV cache in f16 for every layer; MLA caches the decompressed per-head keys and values
+  // (n_head_kv = n_head for deepseek2).
+  const uint64_t per_token_layer = static_cast<uint64_t>(cfg.n_head_kv) * (cfg.head_dim_k + cfg.head_dim_v) * 2;
   plan.kv_cache = per_token_layer * opt.n_ctx * cfg.n_layer;
 
   // Activations for one batch: residual, normed copy, q/k/v/attention output, router outputs,

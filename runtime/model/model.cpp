@@ -1,5 +1,7 @@
 #include "runtime/model/model.h"
 
+#include "runtime/model/model_layer.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,30 +14,12 @@
 
 namespace vkmoe {
 
-// Every weight of one transformer block, as the kernels bind it.
-struct Model::Layer {
-  BufferRange attn_norm, ffn_norm;
-  DenseWeight wq, wk, wv, wo;
-  BufferRange bq, bk, bv;          // Qwen2-MoE biases, else empty
-  BufferRange q_norm, k_norm;      // Qwen3 (per head) / OLMoE (whole vector), else empty
-  RouterWeights router;
-  MoeFfnWeights experts;
-  bool shared = false;
-  MoeFfnWeights shared_experts;    // experts == 1
-  KvCacheLayer kv;
-};
-
 namespace {
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 }  // namespace
 
 Model::Model(Context& ctx, GgufFile file, ModelOptions options)
     : ctx_(ctx), file_(std::move(file)), opt_(options), cfg_(load_model_config(file_)) {
-  if (cfg_.arch == Arch::deepseek2)
-    throw std::runtime_error(file_.name() + ": deepseek2 (multi-head latent attention) does not run on the GPU yet");
-  if (cfg_.head_dim_k != cfg_.head_dim_v)
-    throw std::runtime_error(file_.name() + ": key and value head widths differ (" + std::to_string(cfg_.head_dim_k) + " vs " +
-                             std::to_string(cfg_.head_dim_v) + "); not supported yet");
   opt_.n_ctx = std::max<uint32_t>(1, opt_.n_ctx);
   opt_.profile = (opt_.profile || env_flag("VKMOE_PROFILE")) && ctx.device().features().timestamps;
   opt_.n_batch = std::clamp<uint32_t>(opt_.n_batch, 1, opt_.n_ctx);
@@ -46,13 +30,14 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   auto& A = ctx.allocator();
   const uint64_t B = opt_.n_batch, H = cfg_.n_embd, K = cfg_.n_expert_used, E = cfg_.n_expert;
   const uint64_t qw = static_cast<uint64_t>(cfg_.n_head) * cfg_.head_dim_k;
-  const uint64_t kvw = static_cast<uint64_t>(cfg_.n_head_kv) * cfg_.head_dim_k;
+  const uint64_t kvw = static_cast<uint64_t>(cfg_.n_head_kv) * cfg_.head_dim_k,
+                 kvw_v = static_cast<uint64_t>(cfg_.n_head_kv) * cfg_.head_dim_v;
   const uint64_t align = std::max<uint64_t>(16, ctx.device().caps().storage_buffer_alignment);
   x_ = A.create_buffer(B * H * 4, MemoryUse::device, "x (residual)");
   xn_ = A.create_buffer(B * H * 4, MemoryUse::device, "x normed");
   q_ = A.create_buffer(B * qw * 4, MemoryUse::device, "q");
   k_ = A.create_buffer(B * kvw * 4, MemoryUse::device, "k");
-  v_ = A.create_buffer(B * kvw * 4, MemoryUse::device, "v");
+  v_ = A.create_buffer(B * kvw_v * 4, MemoryUse::device, "v");
   attn_ = A.create_buffer(B * cfg_.n_head * cfg_.head_dim_v * 4, MemoryUse::device, "attention out");
   // Router outputs: one aligned slice per layer, so routing stays inspectable after the pass.
   ids_ = A.create_buffer(cfg_.n_layer * align_up(B * K * 4, align), MemoryUse::device, "expert ids");
@@ -66,16 +51,41 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   scratch_ = create_moe_scratch(ctx, {.tokens = static_cast<uint32_t>(B), .k = static_cast<uint32_t>(K),
                                       .experts = static_cast<uint32_t>(E), .hidden = static_cast<uint32_t>(H),
                                       .ffn = std::max(cfg_.n_ff_exp, cfg_.n_ff_shexp)});
-  const uint64_t kv_bytes = kv_cache_bytes(opt_.n_ctx, cfg_.n_head_kv, cfg_.head_dim_k);
+  if (cfg_.arch == Arch::deepseek2) create_deepseek2_buffers();
+  const uint64_t k_bytes = kv_cache_bytes(opt_.n_ctx, cfg_.n_head_kv, cfg_.head_dim_k),
+                 v_bytes = kv_cache_bytes(opt_.n_ctx, cfg_.n_head_kv, cfg_.head_dim_v);
   for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
-    kv_.push_back(A.create_buffer(kv_bytes, MemoryUse::device, "K cache " + std::to_string(l)));
-    kv_.push_back(A.create_buffer(kv_bytes, MemoryUse::device, "V cache " + std::to_string(l)));
+    kv_.push_back(A.create_buffer(k_bytes, MemoryUse::device, "K cache " + std::to_string(l)));
+    kv_.push_back(A.create_buffer(v_bytes, MemoryUse::device, "V cache " + std::to_string(l)));
   }
   bind_weights();
+  // Dense layers route nothing: their routing slices read as empty slots.
+  Sequence seq(ctx_.device(), {.name = "clear routing"});
+  seq.fill(ids_.range(), kMoeEmptySlot);
+  seq.fill(wts_.range(), 0);
+  seq.run();
   reset_stats();
 }
 
 Model::~Model() = default;
+
+DenseWeight Model::dense_weight(const std::string& name) const {
+  const DeviceTensor& t = weights_.get(name);
+  if (t.shape.size() != 2) throw std::runtime_error(file_.name() + ": tensor '" + name + "' is not 2-D");
+  return make_dense_weight(ctx_.device(), t.buffer, 0, t.type, static_cast<uint32_t>(t.shape[1]),
+                           static_cast<uint32_t>(t.shape[0]));
+}
+
+BufferRange Model::vector_weight(const std::string& name, uint64_t n) const {
+  const DeviceTensor* t = weights_.find(name);
+  if (!t) return BufferRange{};
+  if (t->type != GgmlType::F32)
+    throw std::runtime_error(file_.name() + ": tensor '" + name + "' must be F32, is " + std::string(ggml_type_name(t->type)));
+  if (t->bytes != n * 4)
+    throw std::runtime_error(file_.name() + ": tensor '" + name + "' has " + std::to_string(t->bytes / 4) +
+                             " elements, expected " + std::to_string(n));
+  return t->buffer.range(0, t->bytes);
+}
 
 void Model::bind_weights() {
   const Device& dev = ctx_.device();
@@ -91,21 +101,6 @@ void Model::bind_weights() {
     throw std::runtime_error(file_.name() + ": tensor '" + name + "' has shape " + str(t.shape) + ", the metadata implies " +
                              str(want));
   };
-  auto dense_shaped = [&](const std::string& name, uint64_t cols, uint64_t rows) {
-    const DeviceTensor& t = weights_.get(name);
-    check_shape(name, t, {cols, rows});
-    return make_dense_weight(dev, t.buffer, 0, t.type, static_cast<uint32_t>(rows), static_cast<uint32_t>(cols));
-  };
-  auto vec = [&](const std::string& name, uint64_t n) {
-    const DeviceTensor* t = weights_.find(name);
-    if (!t) return BufferRange{};
-    if (t->type != GgmlType::F32)
-      throw std::runtime_error(file_.name() + ": tensor '" + name + "' must be F32, is " + std::string(ggml_type_name(t->type)));
-    if (t->bytes != n * 4)
-      throw std::runtime_error(file_.name() + ": tensor '" + name + "' has " + std::to_string(t->bytes / 4) +
-                               " elements, expected " + std::to_string(n));
-    return t->buffer.range(0, t->bytes);
-  };
   auto experts = [&](const std::string& name, uint64_t cols, uint64_t rows, uint64_t n) {
     const DeviceTensor& t = weights_.get(name);
     check_shape(name, t, {cols, rows, n});
@@ -119,33 +114,46 @@ void Model::bind_weights() {
   };
   const uint32_t H = cfg_.n_embd, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
   const uint32_t E = cfg_.n_expert, F = cfg_.n_ff_exp, V = cfg_.n_vocab;
+  auto dense_shaped = [&](const std::string& name, uint64_t cols, uint64_t rows) {
+    check_shape(name, weights_.get(name), {cols, rows});
+    return dense_weight(name);
+  };
   embd_ = dense_shaped("token_embd.weight", H, V);
   output_ = weights_.find("output.weight") ? dense_shaped("output.weight", H, V) : embd_;  // tied embeddings
-  output_norm_ = vec("output_norm.weight", H);
+  output_norm_ = vector_weight("output_norm.weight", H);
   for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     Layer L;
-    L.attn_norm = vec(b + "attn_norm.weight", H);
-    L.ffn_norm = vec(b + "ffn_norm.weight", H);
-    L.wq = dense_shaped(b + "attn_q.weight", H, NH * Dk);
-    L.wk = dense_shaped(b + "attn_k.weight", H, NKV * Dk);
-    L.wv = dense_shaped(b + "attn_v.weight", H, NKV * Dv);
+    L.attn_norm = vector_weight(b + "attn_norm.weight", H);
+    L.ffn_norm = vector_weight(b + "ffn_norm.weight", H);
     L.wo = dense_shaped(b + "attn_output.weight", NH * Dv, H);
-    L.bq = vec(b + "attn_q.bias", NH * Dk);
-    L.bk = vec(b + "attn_k.bias", NKV * Dk);
-    L.bv = vec(b + "attn_v.bias", NKV * Dv);
+    if (cfg_.arch == Arch::deepseek2) {
+      bind_deepseek2_layer(L, l);
+    } else {
+      L.wq = dense_shaped(b + "attn_q.weight", H, NH * Dk);
+      L.wk = dense_shaped(b + "attn_k.weight", H, NKV * Dk);
+      L.wv = dense_shaped(b + "attn_v.weight", H, NKV * Dv);
+    }
+    L.bq = vector_weight(b + "attn_q.bias", NH * Dk);
+    L.bk = vector_weight(b + "attn_k.bias", NKV * Dk);
+    L.bv = vector_weight(b + "attn_v.bias", NKV * Dv);
     if (cfg_.qk_norm_per_head) {
-      L.q_norm = vec(b + "attn_q_norm.weight", Dk);
-      L.k_norm = vec(b + "attn_k_norm.weight", Dk);
+      L.q_norm = vector_weight(b + "attn_q_norm.weight", Dk);
+      L.k_norm = vector_weight(b + "attn_k_norm.weight", Dk);
     } else if (cfg_.qk_norm_full) {
-      L.q_norm = vec(b + "attn_q_norm.weight", cfg_.n_head * Dk);
-      L.k_norm = vec(b + "attn_k_norm.weight", cfg_.n_head_kv * Dk);
+      L.q_norm = vector_weight(b + "attn_q_norm.weight", cfg_.n_head * Dk);
+      L.k_norm = vector_weight(b + "attn_k_norm.weight", cfg_.n_head_kv * Dk);
+    }
+    L.kv = {kv_[2 * l].range(), kv_[2 * l + 1].range(), opt_.n_ctx, cfg_.n_head_kv, Dk, cfg_.head_dim_v};
+    if (L.dense_ffn) {
+      layers_.push_back(std::move(L));
+      continue;
     }
     const DeviceTensor& gate_inp = weights_.get(b + "ffn_gate_inp.weight");
     check_shape(b + "ffn_gate_inp.weight", gate_inp, {H, E});
     L.router.type = gate_inp.type;
     L.router.w = gate_inp.buffer.range(0, gate_inp.bytes);
-    L.router.bias = vec(b + "exp_probs_b.bias", cfg_.n_expert);
+    L.router.bias = vector_weight(b + "exp_probs_b.bias", cfg_.n_expert);
     if (const DeviceTensor* sg = weights_.find(b + "ffn_gate_inp_shexp.weight")) {
       L.router.shared_type = sg->type;
       L.router.shared_gate_w = sg->buffer.range(0, sg->bytes);
@@ -158,7 +166,6 @@ void Model::bind_weights() {
       L.shared_experts = {single(b + "ffn_gate_shexp.weight", H, Fs), single(b + "ffn_up_shexp.weight", H, Fs),
                           single(b + "ffn_down_shexp.weight", Fs, H)};
     }
-    L.kv = {kv_[2 * l].range(), kv_[2 * l + 1].range(), opt_.n_ctx, cfg_.n_head_kv, Dk};
     layers_.push_back(std::move(L));
   }
 }
@@ -220,8 +227,10 @@ void Model::record_batch(Sequence& seq, uint32_t T, uint32_t pos, LogitsMode mod
   const uint32_t H = cfg_.n_embd;
   record_get_rows(ctx_, seq, embd_, T, tokens_.range(0, T * 4ull), x_.range(0, T * H * 4ull));
   for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
-    record_attention_block(seq, layers_[l], l, T, pos);
-    record_ffn_block(seq, layers_[l], l, T);
+    if (cfg_.arch == Arch::deepseek2) record_mla_attention_block(seq, layers_[l], T, pos);
+    else record_attention_block(seq, layers_[l], l, T, pos);
+    if (layers_[l].dense_ffn) record_dense_ffn_block(seq, layers_[l], T);
+    else record_ffn_block(seq, layers_[l], l, T);
   }
   // Output norm and head: every row, or only the last one (copied out: a row offset need not
   // meet the binding alignment).
@@ -239,10 +248,10 @@ void Model::record_batch(Sequence& seq, uint32_t T, uint32_t pos, LogitsMode mod
 // Attention: norm, q/k/v projections (+ bias), QK-norm, RoPE, cache store, attention, output
 // projection added into the residual.
 void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t, uint32_t T, uint32_t pos) {
-  const uint32_t H = cfg_.n_embd, Dk = cfg_.head_dim_k, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
+  const uint32_t H = cfg_.n_embd, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
   const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
   const BufferRange q = q_.range(0, T * NH * Dk * 4ull), k = k_.range(0, T * NKV * Dk * 4ull),
-                    v = v_.range(0, T * NKV * Dk * 4ull), o = attn_.range(0, T * NH * cfg_.head_dim_v * 4ull);
+                    v = v_.range(0, T * NKV * Dv * 4ull), o = attn_.range(0, T * NH * Dv * 4ull);
   const BufferRange positions = positions_.range(0, T * 4ull);
   record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.attn_norm, xn);
   record_matmul(ctx_, seq, L.wq, T, xn, q);
@@ -251,7 +260,7 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t, uint
   if (L.bq.size) {  // Qwen2-MoE
     record_add(ctx_, seq, {.rows = T, .n = NH * Dk, .b_stride = kEltBroadcast}, q, L.bq, q);
     record_add(ctx_, seq, {.rows = T, .n = NKV * Dk, .b_stride = kEltBroadcast}, k, L.bk, k);
-    record_add(ctx_, seq, {.rows = T, .n = NKV * Dk, .b_stride = kEltBroadcast}, v, L.bv, v);
+    record_add(ctx_, seq, {.rows = T, .n = NKV * Dv, .b_stride = kEltBroadcast}, v, L.bv, v);
   }
   if (cfg_.qk_norm_per_head) {  // Qwen3: each head normalised with one [Dk] weight
     record_rms_norm(ctx_, seq, {.tokens = T, .groups = NH, .n = Dk, .eps = cfg_.norm_eps}, q, L.q_norm, q);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "runtime/gguf/gguf_reader.h"
@@ -68,11 +69,18 @@ class Model {
   uint32_t last_dispatches() const { return last_dispatches_; }
 
  private:
-  struct Layer;
+  struct Layer;  // model_layer.h
+  DenseWeight dense_weight(const std::string& name) const;
+  BufferRange vector_weight(const std::string& name, uint64_t n) const;  // F32 [n], or empty if absent
   void bind_weights();
   void record_batch(Sequence& seq, uint32_t tokens, uint32_t pos, LogitsMode mode);
   void record_attention_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T, uint32_t pos);
   void record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T);
+  // DeepSeek-V2/V3 (deepseek2.cpp): MLA attention and the leading dense FFN layers.
+  void create_deepseek2_buffers();
+  void bind_deepseek2_layer(Layer& L, uint32_t l);
+  void record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t T, uint32_t pos);
+  void record_dense_ffn_block(Sequence& seq, const Layer& L, uint32_t T);
 
   Context& ctx_;
   GgufFile file_;
@@ -86,6 +94,8 @@ class Model {
   // Activations for one batch.
   Buffer x_, xn_, q_, k_, v_, attn_, ids_, wts_, shared_gate_, logits_, last_, tokens_, positions_, counts_;
   std::vector<Buffer> kv_;
+  Buffer lora_, kv_a_, kv_b_, ffn_gate_, ffn_up_;  // deepseek2 only
+  std::vector<Buffer> rebuilt_;  // weights made at load time (deepseek2's kv_b from k_b / v_b)
   MoeScratch scratch_;
   struct KernelTime {
     uint64_t calls = 0;

@@ -129,8 +129,16 @@ ModelConfig load_model_config(const GgufFile& f) {
       r.group_top2 = func == 2;
       c.q_lora_rank = opt_u32(f, p + "attention.q_lora_rank", 0);
       c.kv_lora_rank = need_u32(f, p + "attention.kv_lora_rank");
+      // Files converted for absorbed MLA give the latent widths as key/value_length (576/512)
+      // and the per-head widths as *_mla; vkmoe decompresses to per-head keys and values.
+      c.head_dim_k = opt_u32(f, p + "attention.key_length_mla", c.head_dim_k);
+      c.head_dim_v = opt_u32(f, p + "attention.value_length_mla", c.head_dim_v);
+      c.n_head_kv = c.n_head;  // after decompression every query head has its own key and value
       c.qk_rope_dim = c.n_rot;
-      c.qk_nope_dim = c.head_dim_k > c.n_rot ? c.head_dim_k - c.n_rot : 0;
+      if (c.n_rot >= c.head_dim_k || c.n_rot % 2 || c.head_dim_k % 2 || c.head_dim_v % 2)
+        fail(f, "MLA head widths: key " + std::to_string(c.head_dim_k) + " with " + std::to_string(c.n_rot) +
+                    " rotated dims, value " + std::to_string(c.head_dim_v) + " (all even, rotated < key needed)");
+      c.qk_nope_dim = c.head_dim_k - c.n_rot;
       break;
     }
   }

@@ -107,23 +107,51 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
                                              : s.arch == Arch::qwen2moe ? "qwen2moe"
                                              : s.arch == Arch::olmoe    ? "olmoe"
                                                                         : "deepseek2";
-  if (s.arch == Arch::deepseek2) throw std::invalid_argument("synthetic model: deepseek2 is not written yet");
+  const bool ds = s.arch == Arch::deepseek2;
   const std::string p = arch + ".";
-  const uint32_t H = s.n_embd, D = s.head_dim, NH = s.n_head, NKV = s.n_head_kv, E = s.n_expert, F = s.n_ff_exp;
+  const uint32_t H = s.n_embd, NH = s.n_head, E = s.n_expert, F = s.n_ff_exp;
+  // DeepSeek's MLA decompresses to n_head heads of Dk = nope + rope keys and Dv values.
+  const uint32_t D = ds ? s.qk_nope_dim + s.qk_rope_dim : s.head_dim, Dv = ds ? s.v_head_dim : s.head_dim;
+  const uint32_t NKV = ds ? NH : s.n_head_kv;
 
   w.set_string("general.architecture", arch);
   w.set_string("general.name", s.name);
   w.set_uint32(p + "context_length", 4096);
   w.set_uint32(p + "embedding_length", H);
   w.set_uint32(p + "block_count", s.n_layer);
-  w.set_uint32(p + "feed_forward_length", F);
+  w.set_uint32(p + "feed_forward_length", ds ? s.n_ff : F);
   w.set_uint32(p + "expert_feed_forward_length", F);
   w.set_uint32(p + "attention.head_count", NH);
-  w.set_uint32(p + "attention.head_count_kv", NKV);
-  w.set_uint32(p + "attention.key_length", D);
-  w.set_uint32(p + "attention.value_length", D);
-  w.set_uint32(p + "rope.dimension_count", D);
+  if (ds && s.split_kv_b) {  // as newer conversions write it: latent widths, one KV head, *_mla per head
+    w.set_uint32(p + "attention.head_count_kv", 1);
+    w.set_uint32(p + "attention.key_length", s.kv_lora_rank + s.qk_rope_dim);
+    w.set_uint32(p + "attention.value_length", s.kv_lora_rank);
+    w.set_uint32(p + "attention.key_length_mla", D);
+    w.set_uint32(p + "attention.value_length_mla", Dv);
+  } else {
+    w.set_uint32(p + "attention.head_count_kv", NKV);
+    w.set_uint32(p + "attention.key_length", D);
+    w.set_uint32(p + "attention.value_length", Dv);
+  }
+  w.set_uint32(p + "rope.dimension_count", ds ? s.qk_rope_dim : D);
   w.set_float32(p + "rope.freq_base", s.rope_freq_base);
+  if (ds) {
+    if (s.q_lora_rank) w.set_uint32(p + "attention.q_lora_rank", s.q_lora_rank);
+    w.set_uint32(p + "attention.kv_lora_rank", s.kv_lora_rank);
+    w.set_uint32(p + "leading_dense_block_count", s.n_layer_dense_lead);
+    w.set_uint32(p + "expert_shared_count", s.n_expert_shared);
+    w.set_uint32(p + "expert_gating_func", s.sigmoid_gating ? 2 : 1);
+    w.set_bool(p + "expert_weights_norm", s.sigmoid_gating);
+    w.set_float32(p + "expert_weights_scale", s.routed_scale);
+    w.set_uint32(p + "expert_group_count", s.n_group);
+    w.set_uint32(p + "expert_group_used_count", s.topk_group);
+    if (s.yarn_factor > 0) {
+      w.set_string(p + "rope.scaling.type", "yarn");
+      w.set_float32(p + "rope.scaling.factor", s.yarn_factor);
+      w.set_uint32(p + "rope.scaling.original_context_length", 256);
+      w.set_float32(p + "rope.scaling.yarn_log_multiplier", 0.1f);
+    }
+  }
   w.set_float32(p + "attention.layer_norm_rms_epsilon", 1e-6f);
   w.set_uint32(p + "expert_count", E);
   w.set_uint32(p + "expert_used_count", s.n_expert_used);
@@ -152,11 +180,8 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
                "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
                "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}");
 
-  auto tensor = [&](const std::string& name, std::vector<uint64_t> shape, float scale, bool matrix, float offset = 0) {
-    uint64_t n = 1;
-    for (auto d : shape) n *= d;
-    std::vector<float> v(n);
-    for (auto& x : v) x = offset + scale * rng.normal();
+  auto emit = [&](const std::string& name, std::vector<uint64_t> shape, const std::vector<float>& v, bool matrix) {
+    const uint64_t n = v.size();
     const GgmlType t = matrix ? s.matrix_type : GgmlType::F32;
     std::vector<uint8_t> bytes;
     if (t == GgmlType::F32) {
@@ -167,15 +192,53 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     }
     w.add_tensor(name, t, std::move(shape), bytes);
   };
+  auto random_values = [&](uint64_t n, float scale, float offset) {
+    std::vector<float> v(n);
+    for (auto& x : v) x = offset + scale * rng.normal();
+    return v;
+  };
+  auto tensor = [&](const std::string& name, std::vector<uint64_t> shape, float scale, bool matrix, float offset = 0) {
+    uint64_t n = 1;
+    for (auto d : shape) n *= d;
+    emit(name, std::move(shape), random_values(n, scale, offset), matrix);
+  };
   const float in_scale = 1.0f / std::sqrt(static_cast<float>(H));
   tensor("token_embd.weight", {H, s.n_vocab}, 1.0f, true);
   for (uint32_t l = 0; l < s.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     tensor(b + "attn_norm.weight", {H}, 0.1f, false, 1.0f);
-    tensor(b + "attn_q.weight", {H, NH * D}, in_scale, true);
-    tensor(b + "attn_k.weight", {H, NKV * D}, in_scale, true);
-    tensor(b + "attn_v.weight", {H, NKV * D}, in_scale, true);
-    tensor(b + "attn_output.weight", {NH * D, H}, 1.0f / std::sqrt(static_cast<float>(NH * D)), true);
+    if (ds) {
+      const uint32_t ql = s.q_lora_rank, kvl = s.kv_lora_rank;
+      if (ql) {
+        tensor(b + "attn_q_a.weight", {H, ql}, in_scale, true);
+        tensor(b + "attn_q_a_norm.weight", {ql}, 0.1f, false, 1.0f);
+        tensor(b + "attn_q_b.weight", {ql, NH * D}, 1.0f / std::sqrt(static_cast<float>(ql)), true);
+      } else {
+        tensor(b + "attn_q.weight", {H, NH * D}, in_scale, true);
+      }
+      tensor(b + "attn_kv_a_mqa.weight", {H, kvl + s.qk_rope_dim}, in_scale, true);
+      tensor(b + "attn_kv_a_norm.weight", {kvl}, 0.1f, false, 1.0f);
+      const uint32_t nope = s.qk_nope_dim, kv_rows = NH * (nope + Dv);
+      auto kv = random_values(uint64_t(kvl) * kv_rows, 1.0f / std::sqrt(static_cast<float>(kvl)), 0.0f);
+      if (!s.split_kv_b) {
+        emit(b + "attn_kv_b.weight", {kvl, kv_rows}, kv, true);
+      } else {  // the same weights as newer conversions ship them: k_b transposed per head, v_b
+        std::vector<float> kb(uint64_t(NH) * kvl * nope), vb(uint64_t(NH) * Dv * kvl);
+        for (uint64_t h = 0; h < NH; ++h) {
+          const float* head = kv.data() + h * (nope + Dv) * kvl;
+          for (uint64_t i = 0; i < nope; ++i)
+            for (uint64_t j = 0; j < kvl; ++j) kb[(h * kvl + j) * nope + i] = head[i * kvl + j];
+          std::copy_n(head + nope * kvl, uint64_t(Dv) * kvl, vb.data() + h * Dv * kvl);
+        }
+        emit(b + "attn_k_b.weight", {nope, kvl, NH}, kb, true);
+        emit(b + "attn_v_b.weight", {kvl, Dv, NH}, vb, true);
+      }
+    } else {
+      tensor(b + "attn_q.weight", {H, NH * D}, in_scale, true);
+      tensor(b + "attn_k.weight", {H, NKV * D}, in_scale, true);
+      tensor(b + "attn_v.weight", {H, NKV * D}, in_scale, true);
+    }
+    tensor(b + "attn_output.weight", {NH * Dv, H}, 1.0f / std::sqrt(static_cast<float>(NH * Dv)), true);
     if (s.arch == Arch::qwen3moe) {
       tensor(b + "attn_q_norm.weight", {D}, 0.1f, false, 1.0f);
       tensor(b + "attn_k_norm.weight", {D}, 0.1f, false, 1.0f);
@@ -190,20 +253,41 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       tensor(b + "attn_v.bias", {NKV * D}, 0.1f, false);
     }
     tensor(b + "ffn_norm.weight", {H}, 0.1f, false, 1.0f);
+    auto ffn = [&](const std::string& suffix, uint32_t width) {
+      tensor(b + "ffn_gate" + suffix, {H, width}, in_scale, true);
+      tensor(b + "ffn_up" + suffix, {H, width}, in_scale, true);
+      tensor(b + "ffn_down" + suffix, {width, H}, 1.0f / std::sqrt(static_cast<float>(width)), true);
+    };
+    if (ds && l < s.n_layer_dense_lead) {
+      ffn(".weight", s.n_ff);
+      continue;
+    }
     tensor(b + "ffn_gate_inp.weight", {H, E}, in_scale * 2, false);
+    if (ds && s.sigmoid_gating) tensor(b + "exp_probs_b.bias", {E}, 0.3f, false);
     tensor(b + "ffn_gate_exps.weight", {H, F, E}, in_scale, true);
     tensor(b + "ffn_up_exps.weight", {H, F, E}, in_scale, true);
     tensor(b + "ffn_down_exps.weight", {F, H, E}, 1.0f / std::sqrt(static_cast<float>(F)), true);
     if (s.arch == Arch::qwen2moe) {
       tensor(b + "ffn_gate_inp_shexp.weight", {H}, in_scale, false);
-      tensor(b + "ffn_gate_shexp.weight", {H, s.n_ff_shexp}, in_scale, true);
-      tensor(b + "ffn_up_shexp.weight", {H, s.n_ff_shexp}, in_scale, true);
-      tensor(b + "ffn_down_shexp.weight", {s.n_ff_shexp, H}, 1.0f / std::sqrt(static_cast<float>(s.n_ff_shexp)), true);
+      ffn("_shexp.weight", s.n_ff_shexp);
     }
+    if (ds && s.n_expert_shared) ffn("_shexp.weight", F * s.n_expert_shared);
   }
   tensor("output_norm.weight", {H}, 0.1f, false, 1.0f);
   tensor("output.weight", {H, s.n_vocab}, in_scale, true);
   return w;
+}
+
+SyntheticSpec deepseek_v3_form(SyntheticSpec spec) {
+  spec.arch = Arch::deepseek2;
+  spec.q_lora_rank = 24;
+  spec.sigmoid_gating = true;
+  spec.n_group = 4;
+  spec.topk_group = 2;
+  spec.routed_scale = 2.5f;
+  spec.n_expert_shared = 1;
+  spec.yarn_factor = 40.0f;
+  return spec;
 }
 
 }  // namespace vkmoe

@@ -24,6 +24,22 @@ struct SyntheticSpec {
   uint32_t n_ff_shexp = 64;     // shared expert width (qwen2moe)
   uint32_t n_vocab = 320;       // >= 259: 256 bytes, 3 specials, then learned merges
   GgmlType matrix_type = GgmlType::F32;  // attention, experts, embedding and output matrices
+  // deepseek2 only (head_dim and n_head_kv are unused there): MLA widths, dense lead layers,
+  // shared experts and the router scheme. The defaults give the V2-Lite form; deepseek_v3_form()
+  // switches to V3's.
+  uint32_t q_lora_rank = 0;      // 0: attn_q (V2-Lite); else attn_q_a -> attn_q_a_norm -> attn_q_b
+  uint32_t kv_lora_rank = 32;
+  uint32_t qk_nope_dim = 16;
+  uint32_t qk_rope_dim = 8;      // Dk = nope + rope
+  uint32_t v_head_dim = 12;      // Dv != Dk on purpose
+  uint32_t n_layer_dense_lead = 1;
+  uint32_t n_ff = 96;            // the dense layers' FFN width
+  uint32_t n_expert_shared = 2;  // shared experts of n_ff_exp each
+  bool sigmoid_gating = false;   // V3: sigmoid gate, exp_probs_b selection bias, renormalised
+  uint32_t n_group = 1, topk_group = 1;
+  float routed_scale = 1.0f;     // expert_weights_scale
+  float yarn_factor = 0.0f;      // > 0: YaRN metadata with this factor and yarn_log_multiplier 0.1
+  bool split_kv_b = false;       // attn_k_b / attn_v_b instead of attn_kv_b (the same weights)
   float rope_freq_base = 10000.0f;
   uint64_t seed = 1;
   std::string corpus;           // text the BPE merges are learned from (a built-in one if empty)
@@ -31,6 +47,10 @@ struct SyntheticSpec {
 
 // The file in memory; write it with GgufWriter::write.
 GgufWriter make_synthetic_model(const SyntheticSpec& spec);
+
+// spec switched to DeepSeek-V3's form: q_lora, sigmoid gating with selection bias, expert groups,
+// a routed scale and YaRN.
+SyntheticSpec deepseek_v3_form(SyntheticSpec spec);
 
 // Deterministic generator, identical on every platform (no std:: distributions).
 class SplitMix {

@@ -1,13 +1,17 @@
 #include "runtime/reference/forward_ref.h"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <stdexcept>
 #include <string>
 
 #include "runtime/gguf/gguf_reader.h"
+#include "runtime/model/deepseek2.h"
 #include "runtime/model/model_config.h"
 #include "runtime/quant/quant.h"
+#include "runtime/reference/ops_ref.h"
 #include "runtime/reference/router_ref.h"
 
 namespace vkmoe {
@@ -44,6 +48,13 @@ class Weights {
     if (!m) throw std::runtime_error(f_.name() + ": missing tensor '" + name + "'");
     return *m;
   }
+  // DeepSeek's attn_kv_b, or the same rebuilt from attn_k_b / attn_v_b.
+  const Mat& kv_b(const ModelConfig& c, uint32_t layer) {
+    const std::string name = "blk." + std::to_string(layer) + ".attn_kv_b.weight";
+    if (const Mat* m = find(name)) return *m;
+    Mat m{assemble_kv_b(f_, c, layer), c.kv_lora_rank, uint64_t(c.n_head) * (c.qk_nope_dim + c.head_dim_v)};
+    return cache_.emplace(name, std::move(m)).first->second;
+  }
 
  private:
   const GgufFile& f_;
@@ -79,13 +90,27 @@ void rms_norm(Vec& x, const Mat& w, double eps, size_t group = 0) {
   }
 }
 
-void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelConfig& c) {
+// RoPE on dims [offset, offset + n_rot) of each head, as ggml's rope_ext computes it; under
+// YaRN cos/sin are scaled by attn_factor * (1 + 0.1 ln(1 / freq_scale)).
+void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelConfig& c, uint32_t offset = 0,
+          double attn_factor = 1.0) {
   const uint32_t n_rot = c.n_rot;
+  double mscale = 1.0;
+  std::array<double, 2> corr{0, 0};
+  if (c.rope_yarn) {
+    mscale = attn_factor * (1.0 + 0.1 * std::log(1.0 / c.rope_freq_scale));
+    corr = rope_yarn_corr_dims_ref(n_rot, c.rope_yarn_orig_ctx, c.rope_freq_base, 32.0, 1.0);
+  }
   for (uint32_t h = 0; h < heads; ++h) {
-    double* v = x.data() + static_cast<size_t>(h) * head_dim;
+    double* v = x.data() + static_cast<size_t>(h) * head_dim + offset;
     for (uint32_t i = 0; i < n_rot / 2; ++i) {
-      const double theta = c.rope_freq_scale * pos * std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / n_rot);
-      const double cs = std::cos(theta), sn = std::sin(theta);
+      const double extrap = pos * std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / n_rot);
+      double theta = c.rope_freq_scale * extrap;
+      if (c.rope_yarn) {
+        const double mix = 1.0 - std::clamp((i - corr[0]) / std::max(0.001, corr[1] - corr[0]), 0.0, 1.0);
+        theta = theta * (1 - mix) + extrap * mix;
+      }
+      const double cs = std::cos(theta) * mscale, sn = std::sin(theta) * mscale;
       const uint32_t a = c.rope_layout == RopeLayout::neox ? i : 2 * i;
       const uint32_t b = c.rope_layout == RopeLayout::neox ? i + n_rot / 2 : 2 * i + 1;
       const double x0 = v[a], x1 = v[b];
@@ -97,14 +122,80 @@ void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelCo
 
 double silu(double v) { return v / (1.0 + std::exp(-v)); }
 
+// down(silu(gate x) * up x) for one token.
+Vec swiglu(const Mat& gate, const Mat& up, const Mat& down, const Vec& x, uint64_t row0, uint64_t F, uint64_t H) {
+  Vec g = matvec(gate, x, row0 * F, F), u = matvec(up, x, row0 * F, F);
+  for (uint64_t i = 0; i < F; ++i) g[i] = silu(g[i]) * u[i];
+  return matvec(down, g, row0 * H, H);
+}
+
+struct Qkv {
+  Vec q, k, v;  // [NH * Dk], [NKV * Dk], [NKV * Dv]
+};
+
+// Projections, biases, QK-norm and RoPE of the common architectures.
+Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const Vec& xn, uint32_t pos) {
+  Qkv r{matvec(W.get(b + "attn_q.weight"), xn), matvec(W.get(b + "attn_k.weight"), xn),
+        matvec(W.get(b + "attn_v.weight"), xn)};
+  add_bias(r.q, W.find(b + "attn_q.bias"));
+  add_bias(r.k, W.find(b + "attn_k.bias"));
+  add_bias(r.v, W.find(b + "attn_v.bias"));
+  if (c.qk_norm_full) {
+    rms_norm(r.q, W.get(b + "attn_q_norm.weight"), c.norm_eps);
+    rms_norm(r.k, W.get(b + "attn_k_norm.weight"), c.norm_eps);
+  }
+  if (c.qk_norm_per_head) {
+    rms_norm(r.q, W.get(b + "attn_q_norm.weight"), c.norm_eps, c.head_dim_k);
+    rms_norm(r.k, W.get(b + "attn_k_norm.weight"), c.norm_eps, c.head_dim_k);
+  }
+  rope(r.q, c.n_head, c.head_dim_k, pos, c);
+  rope(r.k, c.n_head_kv, c.head_dim_k, pos, c);
+  return r;
+}
+
+// DeepSeek's multi-head latent attention, decompressed: q per head [q_nope, q_pe] (through the
+// normed q latent when q_lora_rank > 0); kv_a = [latent, k_pe]; kv_b (normed latent) gives
+// per-head [k_nope, v]; every head's key is [k_nope_h, k_pe]. RoPE (normal layout) on the pe
+// parts only; under YaRN its magnitude correction is cancelled (moved into the scale).
+Qkv mla_qkv(Weights& W, const ModelConfig& c, uint32_t layer, const Vec& xn, uint32_t pos) {
+  const std::string b = "blk." + std::to_string(layer) + ".";
+  const uint32_t NH = c.n_head, Dk = c.head_dim_k, Dv = c.head_dim_v, nope = c.qk_nope_dim, rope_d = c.qk_rope_dim,
+                 kvl = c.kv_lora_rank;
+  Qkv r;
+  if (c.q_lora_rank) {
+    Vec qa = matvec(W.get(b + "attn_q_a.weight"), xn);
+    rms_norm(qa, W.get(b + "attn_q_a_norm.weight"), c.norm_eps);
+    r.q = matvec(W.get(b + "attn_q_b.weight"), qa);
+  } else {
+    r.q = matvec(W.get(b + "attn_q.weight"), xn);
+  }
+  Vec kv_a = matvec(W.get(b + "attn_kv_a_mqa.weight"), xn);
+  Vec k_pe(kv_a.begin() + kvl, kv_a.end()), lat(kv_a.begin(), kv_a.begin() + kvl);
+  rms_norm(lat, W.get(b + "attn_kv_a_norm.weight"), c.norm_eps);
+  const Vec kv = matvec(W.kv_b(c, layer), lat);
+  const double attn_factor = c.rope_yarn ? 1.0 / (1.0 + 0.1 * std::log(1.0 / c.rope_freq_scale)) : 1.0;
+  rope(r.q, NH, Dk, pos, c, nope, attn_factor);
+  rope(k_pe, 1, rope_d, pos, c, 0, attn_factor);
+  r.k.resize(static_cast<size_t>(NH) * Dk);
+  r.v.resize(static_cast<size_t>(NH) * Dv);
+  for (uint32_t h = 0; h < NH; ++h) {
+    const double* src = kv.data() + static_cast<size_t>(h) * (nope + Dv);
+    std::copy(src, src + nope, r.k.begin() + static_cast<size_t>(h) * Dk);
+    std::copy(k_pe.begin(), k_pe.end(), r.k.begin() + static_cast<size_t>(h) * Dk + nope);
+    std::copy(src + nope, src + nope + Dv, r.v.begin() + static_cast<size_t>(h) * Dv);
+  }
+  return r;
+}
+
 }  // namespace
 
-std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, std::span<const int32_t> tokens) {
-  if (c.arch == Arch::deepseek2) throw std::runtime_error("reference_forward: deepseek2 (MLA) is not implemented yet");
-  if (c.rope_yarn) throw std::runtime_error("reference_forward: YaRN RoPE is not implemented yet");
+std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, std::span<const int32_t> tokens,
+                                      std::vector<double>* route_margins) {
   Weights W(f);
+  if (route_margins) route_margins->assign(tokens.size(), INFINITY);
   const uint32_t T = static_cast<uint32_t>(tokens.size()), H = c.n_embd;
   const uint32_t Dk = c.head_dim_k, Dv = c.head_dim_v, NH = c.n_head, NKV = c.n_head_kv;
+  const bool mla = c.arch == Arch::deepseek2;
   const Mat& embd = W.get("token_embd.weight");
   std::vector<Vec> x(T, Vec(H));
   for (uint32_t t = 0; t < T; ++t) {
@@ -119,24 +210,14 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     for (uint32_t t = 0; t < T; ++t) {
       Vec xn = x[t];
       rms_norm(xn, W.get(b + "attn_norm.weight"), c.norm_eps);
-      q[t] = matvec(W.get(b + "attn_q.weight"), xn);
-      k[t] = matvec(W.get(b + "attn_k.weight"), xn);
-      v[t] = matvec(W.get(b + "attn_v.weight"), xn);
-      add_bias(q[t], W.find(b + "attn_q.bias"));
-      add_bias(k[t], W.find(b + "attn_k.bias"));
-      add_bias(v[t], W.find(b + "attn_v.bias"));
-      if (c.qk_norm_full) {
-        rms_norm(q[t], W.get(b + "attn_q_norm.weight"), c.norm_eps);
-        rms_norm(k[t], W.get(b + "attn_k_norm.weight"), c.norm_eps);
-      }
-      if (c.qk_norm_per_head) {
-        rms_norm(q[t], W.get(b + "attn_q_norm.weight"), c.norm_eps, Dk);
-        rms_norm(k[t], W.get(b + "attn_k_norm.weight"), c.norm_eps, Dk);
-      }
-      rope(q[t], NH, Dk, t, c);
-      rope(k[t], NKV, Dk, t, c);
+      Qkv r = mla ? mla_qkv(W, c, l, xn, t) : standard_qkv(W, c, b, xn, t);
+      q[t] = std::move(r.q);
+      k[t] = std::move(r.k);
+      v[t] = std::move(r.v);
     }
-    const double scale = 1.0 / std::sqrt(static_cast<double>(Dk));
+    // DeepSeek under YaRN: 1/sqrt(Dk) times mscale^2, mscale = 1 + yarn_log_multiplier * ln(s).
+    const double mscale = mla && c.rope_yarn ? 1.0 + c.rope_yarn_log_mul * std::log(1.0 / c.rope_freq_scale) : 1.0;
+    const double scale = mscale * mscale / std::sqrt(static_cast<double>(Dk));
     for (uint32_t t = 0; t < T; ++t) {
       Vec attn(static_cast<size_t>(NH) * Dv, 0.0);
       for (uint32_t h = 0; h < NH; ++h) {
@@ -162,6 +243,11 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
       Vec xn = x[t];
       rms_norm(xn, W.get(b + "ffn_norm.weight"), c.norm_eps);
       Vec out(H, 0.0);
+      if (l < c.n_layer_dense_lead) {
+        out = swiglu(W.get(b + "ffn_gate.weight"), W.get(b + "ffn_up.weight"), W.get(b + "ffn_down.weight"), xn, 0, c.n_ff, H);
+        for (uint32_t i = 0; i < H; ++i) x[t][i] += out[i];
+        continue;
+      }
       const Mat& gate = W.get(b + "ffn_gate_exps.weight");
       const Mat& up = W.get(b + "ffn_up_exps.weight");
       const Mat& down = W.get(b + "ffn_down_exps.weight");
@@ -169,19 +255,23 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
       const Mat* bias = W.find(b + "exp_probs_b.bias");
       std::vector<float> bias_v = bias ? bias->w : std::vector<float>{};
       RouterSelection sel = router_select_ref(c.router, logits, bias_v);
+      if (route_margins) {
+        double weakest = INFINITY, best_other = -INFINITY;
+        std::vector<bool> chosen(sel.scores.size(), false);
+        for (uint32_t id : sel.ids)
+          if (id < chosen.size()) chosen[id] = true, weakest = std::min(weakest, sel.scores[id]);
+        for (size_t e = 0; e < chosen.size(); ++e)
+          if (!chosen[e]) best_other = std::max(best_other, sel.scores[e]);
+        (*route_margins)[t] = std::min((*route_margins)[t], weakest - best_other);
+      }
       for (size_t s = 0; s < sel.ids.size(); ++s) {
         if (sel.ids[s] == 0xFFFFFFFFu) continue;
-        const uint64_t e = sel.ids[s], F = c.n_ff_exp;
-        Vec g = matvec(gate, xn, e * F, F), u = matvec(up, xn, e * F, F);
-        for (uint64_t i = 0; i < F; ++i) g[i] = silu(g[i]) * u[i];
-        Vec y = matvec(down, g, e * H, H);
+        Vec y = swiglu(gate, up, down, xn, sel.ids[s], c.n_ff_exp, H);
         for (uint32_t i = 0; i < H; ++i) out[i] += sel.weights[s] * y[i];
       }
       if (c.n_expert_shared) {
-        const uint64_t F = c.n_ff_shexp;
-        Vec g = matvec(W.get(b + "ffn_gate_shexp.weight"), xn), u = matvec(W.get(b + "ffn_up_shexp.weight"), xn);
-        for (uint64_t i = 0; i < F; ++i) g[i] = silu(g[i]) * u[i];
-        Vec y = matvec(W.get(b + "ffn_down_shexp.weight"), g);
+        Vec y = swiglu(W.get(b + "ffn_gate_shexp.weight"), W.get(b + "ffn_up_shexp.weight"),
+                       W.get(b + "ffn_down_shexp.weight"), xn, 0, c.n_ff_shexp, H);
         double gate_w = 1.0;
         if (const Mat* sg = W.find(b + "ffn_gate_inp_shexp.weight")) gate_w = 1.0 / (1.0 + std::exp(-matvec(*sg, xn)[0]));
         for (uint32_t i = 0; i < H; ++i) out[i] += gate_w * y[i];

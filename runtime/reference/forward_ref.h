@@ -11,7 +11,12 @@ class GgufFile;
 struct ModelConfig;
 
 // Logits of every position of `tokens` (causal), row-major [tokens.size(), n_vocab].
-std::vector<double> reference_forward(const GgufFile& file, const ModelConfig& cfg, std::span<const int32_t> tokens);
+// route_margins, when given, receives per token the smallest gap over the MoE layers between the
+// weakest chosen expert's selection score and the best unchosen one: where it is tiny a GPU may
+// legitimately route differently, and that token's logits (and later ones) differ by much more
+// than rounding.
+std::vector<double> reference_forward(const GgufFile& file, const ModelConfig& cfg, std::span<const int32_t> tokens,
+                                      std::vector<double>* route_margins = nullptr);
 
 // Greedy continuation of `prompt` by `steps` tokens (recomputes from scratch each step).
 std::vector<int32_t> reference_greedy(const GgufFile& file, const ModelConfig& cfg, std::span<const int32_t> prompt,

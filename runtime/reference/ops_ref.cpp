@@ -43,7 +43,7 @@ std::vector<double> rope_ref(const RopeConfig& cfg, std::span<const float> x, st
   }
   for (size_t t = 0; t < positions.size(); ++t)
     for (uint32_t h = 0; h < heads; ++h) {
-      const size_t base = (t * heads + h) * D;
+      const size_t base = (t * heads + h) * D + cfg.rot_offset;
       for (uint32_t i = 0; i < half; ++i) {
         double extrap = positions[t] * std::pow(double(cfg.freq_base), -2.0 * i / cfg.n_rot);
         if (!freq_factors.empty()) extrap /= freq_factors[i];
@@ -65,9 +65,9 @@ std::vector<double> rope_ref(const RopeConfig& cfg, std::span<const float> x, st
 
 std::vector<double> attention_ref(std::span<const float> q, std::span<const float> k, std::span<const float> v,
                                   uint32_t tokens, uint32_t pos, uint32_t heads, uint32_t kv_heads,
-                                  uint32_t head_dim, double scale) {
-  const uint32_t D = head_dim, group = heads / kv_heads;
-  std::vector<double> o(size_t(tokens) * heads * D, 0.0);
+                                  uint32_t head_dim, double scale, uint32_t v_head_dim) {
+  const uint32_t D = head_dim, Dv = v_head_dim ? v_head_dim : head_dim, group = heads / kv_heads;
+  std::vector<double> o(size_t(tokens) * heads * Dv, 0.0);
   std::vector<double> s;
   for (uint32_t t = 0; t < tokens; ++t)
     for (uint32_t h = 0; h < heads; ++h) {
@@ -84,10 +84,10 @@ std::vector<double> attention_ref(std::span<const float> q, std::span<const floa
       }
       double sum = 0;
       for (auto& e : s) sum += (e = std::exp(e - m));
-      double* oh = &o[(size_t(t) * heads + h) * D];
+      double* oh = &o[(size_t(t) * heads + h) * Dv];
       for (uint32_t j = 0; j < len; ++j) {
-        const float* vj = &v[(size_t(j) * kv_heads + kvh) * D];
-        for (uint32_t d = 0; d < D; ++d) oh[d] += s[j] / sum * vj[d];
+        const float* vj = &v[(size_t(j) * kv_heads + kvh) * Dv];
+        for (uint32_t d = 0; d < Dv; ++d) oh[d] += s[j] / sum * vj[d];
       }
     }
   return o;

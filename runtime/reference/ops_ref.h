@@ -20,11 +20,12 @@ std::array<double, 2> rope_yarn_corr_dims_ref(uint32_t n_rot, uint32_t n_ctx_ori
 std::vector<double> rope_ref(const RopeConfig& cfg, std::span<const float> x, std::span<const uint32_t> positions,
                              uint32_t heads, std::span<const float> freq_factors = {});
 
-// q: [tokens, heads * head_dim]; k, v: [>= pos + tokens, kv_heads * head_dim] as the cache holds
-// them (already rounded to f16). Causal: query t sees rows 0 .. pos + t.
+// q: [tokens, heads * head_dim]; k: [>= pos + tokens, kv_heads * head_dim], v: [.., kv_heads *
+// v_head_dim] as the cache holds them (already rounded to f16); v_head_dim 0 = head_dim.
+// Causal: query t sees rows 0 .. pos + t. Returns [tokens, heads * v_head_dim].
 std::vector<double> attention_ref(std::span<const float> q, std::span<const float> k, std::span<const float> v,
                                   uint32_t tokens, uint32_t pos, uint32_t heads, uint32_t kv_heads,
-                                  uint32_t head_dim, double scale);
+                                  uint32_t head_dim, double scale, uint32_t v_head_dim = 0);
 
 std::vector<double> silu_mul_ref(std::span<const float> a, std::span<const float> b);
 

@@ -1,0 +1,190 @@
+// DeepSeek-V2/V3 on the GPU: multi-head latent attention and the dense FFN of the leading
+// layers. The MoE layers go through Model::record_ffn_block (router with groups, selection
+// bias and scale; routed plus shared experts).
+//
+// MLA runs decompressed, as MHA: kv_b turns the normed latent into per-head k_nope and v, and
+// the cache holds per-head keys [k_nope, k_pe] (Dk = nope + rope) and values (Dv). That keeps
+// the head widths within the attention kernel's limit (the absorbed form attends over the
+// 512 + 64-wide latent) at the price of a larger cache.
+#include "runtime/model/deepseek2.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "runtime/model/model_layer.h"
+#include "runtime/quant/half.h"
+#include "runtime/quant/quant.h"
+#include "runtime/vk/context.h"
+#include "runtime/vk/sequence.h"
+
+namespace vkmoe {
+
+namespace {
+
+// The RoPE of DeepSeek's q_pe / k_pe: normal layout on the last `rope` dims of a head of
+// `head_dim`. Under YaRN, llama.cpp cancels the rotation's magnitude correction (attn_factor
+// = 1 / (1 + 0.1 ln s)) and moves it into the attention scale instead (mla_scale).
+RopeConfig mla_rope(const ModelConfig& c, uint32_t head_dim) {
+  RopeConfig r{.head_dim = head_dim, .n_rot = c.qk_rope_dim, .rot_offset = head_dim - c.qk_rope_dim, .neox = false,
+               .freq_base = c.rope_freq_base, .freq_scale = c.rope_freq_scale};
+  if (c.rope_yarn) {
+    r.ext_factor = 1.0f;
+    r.n_ctx_orig = c.rope_yarn_orig_ctx;
+    r.attn_factor = 1.0f / (1.0f + 0.1f * std::log(1.0f / c.rope_freq_scale));
+  }
+  return r;
+}
+
+// 1/sqrt(Dk), times YaRN's mscale^2 with mscale = 1 + yarn_log_multiplier * ln(s).
+float mla_scale(const ModelConfig& c) {
+  const float mscale = c.rope_yarn ? 1.0f + c.rope_yarn_log_mul * std::log(1.0f / c.rope_freq_scale) : 1.0f;
+  return mscale * mscale / std::sqrt(static_cast<float>(c.head_dim_k));
+}
+
+}  // namespace
+
+std::vector<float> assemble_kv_b(const GgufFile& f, const ModelConfig& c, uint32_t layer) {
+  const std::string b = "blk." + std::to_string(layer) + ".";
+  const uint64_t NH = c.n_head, nope = c.qk_nope_dim, Dv = c.head_dim_v, kvl = c.kv_lora_rank;
+  // Dequantized [rows][cols] of a 3-D tensor of ne = [cols, rows_per_head, NH].
+  auto load = [&](const std::string& name, uint64_t cols, uint64_t rows) {
+    const GgufTensorInfo* t = f.find_tensor(b + name);
+    if (!t) throw std::runtime_error(f.name() + ": neither '" + b + "attn_kv_b.weight' nor '" + b + name + "' is present");
+    if (t->shape.size() != 3 || t->shape[0] != cols || t->shape[1] != rows || t->shape[2] != NH)
+      throw std::runtime_error(f.name() + ": tensor '" + b + name + "' is not [" + std::to_string(cols) + ", " +
+                               std::to_string(rows) + ", " + std::to_string(NH) + "]");
+    std::vector<float> w(cols * rows * NH);
+    auto data = f.tensor_data(*t);
+    const uint64_t row_bytes = ggml_row_bytes(t->type, cols);
+    for (uint64_t r = 0; r < rows * NH; ++r) dequantize_row(t->type, data.data() + r * row_bytes, w.data() + r * cols, cols);
+    return w;
+  };
+  const std::vector<float> kb = load("attn_k_b.weight", nope, kvl), vb = load("attn_v_b.weight", kvl, Dv);
+  std::vector<float> kv(NH * (nope + Dv) * kvl);
+  for (uint64_t h = 0; h < NH; ++h) {
+    float* head = kv.data() + h * (nope + Dv) * kvl;
+    for (uint64_t i = 0; i < nope; ++i)
+      for (uint64_t j = 0; j < kvl; ++j) head[i * kvl + j] = kb[(h * kvl + j) * nope + i];
+    std::copy_n(vb.data() + h * Dv * kvl, Dv * kvl, head + nope * kvl);
+  }
+  return kv;
+}
+
+void Model::create_deepseek2_buffers() {
+  auto& A = ctx_.allocator();
+  const uint64_t B = opt_.n_batch, NH = cfg_.n_head;
+  const uint64_t lora = std::max(cfg_.q_lora_rank, cfg_.kv_lora_rank);
+  lora_ = A.create_buffer(B * lora * 4, MemoryUse::device, "mla latent");
+  kv_a_ = A.create_buffer(B * (cfg_.kv_lora_rank + cfg_.qk_rope_dim) * 4, MemoryUse::device, "mla kv_a");
+  kv_b_ = A.create_buffer(B * NH * (cfg_.qk_nope_dim + cfg_.head_dim_v) * 4, MemoryUse::device, "mla kv");
+  if (cfg_.n_layer_dense_lead) {
+    if (cfg_.n_ff == 0)
+      throw std::runtime_error(file_.name() + ": " + std::to_string(cfg_.n_layer_dense_lead) +
+                               " leading dense layers but no feed_forward_length");
+    ffn_gate_ = A.create_buffer(B * cfg_.n_ff * 4, MemoryUse::device, "dense ffn gate");
+    ffn_up_ = A.create_buffer(B * cfg_.n_ff * 4, MemoryUse::device, "dense ffn up");
+  }
+}
+
+void Model::bind_deepseek2_layer(Layer& L, uint32_t l) {
+  const std::string b = "blk." + std::to_string(l) + ".";
+  const uint32_t H = cfg_.n_embd, NH = cfg_.n_head, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v;
+  const uint32_t nope = cfg_.qk_nope_dim, rope = cfg_.qk_rope_dim, kvl = cfg_.kv_lora_rank, ql = cfg_.q_lora_rank;
+  auto matrix = [&](const std::string& name, uint32_t rows, uint32_t cols) {
+    DenseWeight w = dense_weight(b + name);
+    if (w.rows != rows || w.cols != cols)
+      throw std::runtime_error(file_.name() + ": tensor '" + b + name + "' maps " + std::to_string(w.cols) + " -> " +
+                               std::to_string(w.rows) + ", expected " + std::to_string(cols) + " -> " + std::to_string(rows));
+    return w;
+  };
+  auto norm = [&](const std::string& name, uint32_t n) {
+    BufferRange r = vector_weight(b + name, n);
+    if (!r.size) throw std::runtime_error(file_.name() + ": missing tensor '" + b + name + "'");
+    return r;
+  };
+  if (ql) {
+    L.wq_a = matrix("attn_q_a.weight", ql, H);
+    L.q_a_norm = norm("attn_q_a_norm.weight", ql);
+    L.wq_b = matrix("attn_q_b.weight", NH * Dk, ql);
+  } else {
+    L.wq = matrix("attn_q.weight", NH * Dk, H);
+  }
+  L.wkv_a = matrix("attn_kv_a_mqa.weight", kvl + rope, H);
+  L.kv_a_norm = norm("attn_kv_a_norm.weight", kvl);
+  if (weights_.find(b + "attn_kv_b.weight")) {
+    L.wkv_b = matrix("attn_kv_b.weight", NH * (nope + Dv), kvl);
+  } else {
+    // Only attn_k_b / attn_v_b: rebuild kv_b once, F32 if they are F32, else F16.
+    const std::vector<float> kv = assemble_kv_b(file_, cfg_, l);
+    const bool f32 = weights_.get(b + "attn_k_b.weight").type == GgmlType::F32 &&
+                     weights_.get(b + "attn_v_b.weight").type == GgmlType::F32;
+    std::vector<uint16_t> halves;
+    if (!f32) {
+      halves.resize(kv.size());
+      for (size_t i = 0; i < kv.size(); ++i) halves[i] = f32_to_f16(kv[i]);
+    }
+    const uint64_t bytes = f32 ? kv.size() * 4 : (kv.size() * 2 + 3) / 4 * 4;
+    Buffer buf = ctx_.allocator().create_buffer(bytes, MemoryUse::device, b + "attn_kv_b (rebuilt)");
+    ctx_.transfer().upload(buf, 0, f32 ? static_cast<const void*>(kv.data()) : halves.data(), kv.size() * (f32 ? 4 : 2));
+    L.wkv_b = make_dense_weight(ctx_.device(), buf, 0, f32 ? GgmlType::F32 : GgmlType::F16, NH * (nope + Dv), kvl);
+    rebuilt_.push_back(std::move(buf));
+  }
+  if (L.wo.rows != H || L.wo.cols != NH * Dv)
+    throw std::runtime_error(file_.name() + ": " + b + "attn_output.weight maps " + std::to_string(L.wo.cols) + " -> " +
+                             std::to_string(L.wo.rows) + ", expected " + std::to_string(NH * Dv) + " -> " + std::to_string(H));
+  if (l < cfg_.n_layer_dense_lead) {
+    L.dense_ffn = true;
+    L.ffn_gate = matrix("ffn_gate.weight", cfg_.n_ff, H);
+    L.ffn_up = matrix("ffn_up.weight", cfg_.n_ff, H);
+    L.ffn_down = matrix("ffn_down.weight", H, cfg_.n_ff);
+  }
+}
+
+// norm; q (direct, or through the normed q latent); kv_a = [latent, k_pe]; normed latent ->
+// per-head [k_nope, v]; RoPE on q_pe and k_pe; cache store; attention; output projection added
+// into the residual.
+void Model::record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t T, uint32_t pos) {
+  const uint32_t H = cfg_.n_embd, NH = cfg_.n_head, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v;
+  const uint32_t nope = cfg_.qk_nope_dim, rope = cfg_.qk_rope_dim, kvl = cfg_.kv_lora_rank, ql = cfg_.q_lora_rank;
+  const float eps = cfg_.norm_eps;
+  const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
+  const BufferRange q = q_.range(0, T * NH * Dk * 4ull), o = attn_.range(0, T * NH * Dv * 4ull);
+  const BufferRange kv_a = kv_a_.range(0, T * (kvl + rope) * 4ull), kv = kv_b_.range(0, T * NH * (nope + Dv) * 4ull);
+  const BufferRange positions = positions_.range(0, T * 4ull);
+  record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = eps}, x, L.attn_norm, xn);
+  if (ql) {
+    const BufferRange q_lat = lora_.range(0, T * ql * 4ull);
+    record_matmul(ctx_, seq, L.wq_a, T, xn, q_lat);
+    record_rms_norm(ctx_, seq, {.tokens = T, .n = ql, .eps = eps}, q_lat, L.q_a_norm, q_lat);
+    record_matmul(ctx_, seq, L.wq_b, T, q_lat, q);
+  } else {
+    record_matmul(ctx_, seq, L.wq, T, xn, q);
+  }
+  record_matmul(ctx_, seq, L.wkv_a, T, xn, kv_a);
+  const BufferRange kv_lat = lora_.range(0, T * kvl * 4ull);  // the q latent is consumed by now
+  record_rms_norm(ctx_, seq, {.tokens = T, .n = kvl, .x_stride = kvl + rope, .y_stride = kvl, .eps = eps}, kv_a,
+                  L.kv_a_norm, kv_lat);
+  record_matmul(ctx_, seq, L.wkv_b, T, kv_lat, kv);
+  record_rope(ctx_, seq, mla_rope(cfg_, Dk), T, NH, q, positions, q);
+  // k_pe is the tail of each kv_a row: rotate it there, as one "head" of kvl + rope dims.
+  record_rope(ctx_, seq, mla_rope(cfg_, kvl + rope), T, 1, kv_a, positions, kv_a);
+  record_mla_kv_store(ctx_, seq, L.kv, {.tokens = T, .nope = nope, .pe_stride = kvl + rope, .pe_offset = kvl}, kv, kv_a,
+                      positions);
+  record_attention(ctx_, seq, L.kv, {.tokens = T, .pos = pos, .heads = NH, .scale = mla_scale(cfg_)}, q, o);
+  record_matmul(ctx_, seq, L.wo, T, o, x, 0, 0, /*accumulate=*/true);
+}
+
+// The leading layers' dense SwiGLU FFN, added into the residual.
+void Model::record_dense_ffn_block(Sequence& seq, const Layer& L, uint32_t T) {
+  const uint32_t H = cfg_.n_embd, F = cfg_.n_ff;
+  const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
+  const BufferRange g = ffn_gate_.range(0, T * F * 4ull), u = ffn_up_.range(0, T * F * 4ull);
+  record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.ffn_norm, xn);
+  record_matmul(ctx_, seq, L.ffn_gate, T, xn, g);
+  record_matmul(ctx_, seq, L.ffn_up, T, xn, u);
+  record_silu_mul(ctx_, seq, {.rows = T, .n = F}, g, u, g);
+  record_matmul(ctx_, seq, L.ffn_down, T, g, x, 0, 0, /*accumulate=*/true);
+}
+
+}  // namespace vkmoe

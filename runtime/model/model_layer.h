@@ -1,0 +1,28 @@
+// Every weight of one transformer block, as the kernels bind it. Private to runtime/model:
+// model.cpp binds and records the common architectures, deepseek2.cpp DeepSeek's MLA and dense
+// leading layers.
+#pragma once
+#include "runtime/model/model.h"
+
+namespace vkmoe {
+
+struct Model::Layer {
+  BufferRange attn_norm, ffn_norm;
+  DenseWeight wq, wk, wv, wo;      // deepseek2: wq is attn_q without q_lora (V2-Lite), wk/wv unused
+  BufferRange bq, bk, bv;          // Qwen2-MoE biases, else empty
+  BufferRange q_norm, k_norm;      // Qwen3 (per head) / OLMoE (whole vector), else empty
+  RouterWeights router;
+  MoeFfnWeights experts;
+  bool shared = false;
+  MoeFfnWeights shared_experts;    // experts == 1
+  KvCacheLayer kv;
+
+  // DeepSeek-V2/V3 multi-head latent attention.
+  DenseWeight wq_a, wq_b;          // q_lora_rank > 0: attn_q_a [H -> q_lora], attn_q_b [q_lora -> n_head * Dk]
+  BufferRange q_a_norm, kv_a_norm;
+  DenseWeight wkv_a, wkv_b;        // attn_kv_a_mqa [H -> kv_lora + rope], attn_kv_b [kv_lora -> n_head * (nope + Dv)]
+  bool dense_ffn = false;          // a leading dense layer: ffn_gate/up/down instead of experts
+  DenseWeight ffn_gate, ffn_up, ffn_down;
+};
+
+}  // namespace vkmoe
