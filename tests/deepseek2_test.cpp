@@ -12,6 +12,7 @@
 #include "runtime/reference/forward_ref.h"
 #include "runtime/sampling/sampler.h"
 #include "tests/gpu_fixture.h"
+#include "tests/model_test_util.h"
 #include "tests/test_util.h"
 
 using namespace vkmoe;
@@ -31,32 +32,7 @@ SyntheticSpec spec_for(const Form& f, GgmlType type) {
   return f.v3 ? deepseek_v3_form(s) : s;
 }
 
-std::vector<int32_t> random_tokens(size_t n, uint32_t vocab) {
-  std::vector<int32_t> t(n);
-  for (auto& v : t) v = static_cast<int32_t>(rng()() % vocab);
-  return t;
-}
-
 ModelOptions small(uint32_t n_batch) { return {.n_ctx = 64, .n_batch = n_batch, .progress = false}; }
-
-// Selection scores closer than this may route differently on the GPU (its hidden state differs
-// from the reference's by rounding), and gaps between the top logits closer than this may pick
-// another greedy token: comparisons stop at the first such token (everything after it sees it).
-constexpr double kNearTie = 1e-3;
-
-size_t first_near_tie(const std::vector<double>& margins) {
-  size_t r = 0;
-  while (r < margins.size() && margins[r] > kNearTie) ++r;
-  return r;
-}
-
-double top2_gap(std::span<const double> row) {
-  double a = -INFINITY, b = -INFINITY;
-  for (double v : row)
-    if (v > a) b = a, a = v;
-    else if (v > b) b = v;
-  return a - b;
-}
 
 }  // namespace
 

@@ -1,0 +1,38 @@
+// Helpers for the whole-model tests: random prompts, and where a comparison with the reference
+// stops meaning anything (a routing or greedy near-tie: the GPU's hidden state differs from the
+// reference's by rounding, so a choice that close may legitimately flip, and every later token
+// sees the flipped one).
+#pragma once
+#include <cmath>
+#include <span>
+#include <vector>
+
+#include "tests/test_util.h"
+
+namespace vkmoe::test {
+
+inline std::vector<int32_t> random_tokens(size_t n, uint32_t vocab) {
+  std::vector<int32_t> t(n);
+  for (auto& v : t) v = static_cast<int32_t>(rng()() % vocab);
+  return t;
+}
+
+// Selection-score or top-logit gaps below this count as near-ties.
+constexpr double kNearTie = 1e-3;
+
+// The number of leading tokens whose margins are all clear of a near-tie.
+inline size_t first_near_tie(const std::vector<double>& margins) {
+  size_t r = 0;
+  while (r < margins.size() && margins[r] > kNearTie) ++r;
+  return r;
+}
+
+inline double top2_gap(std::span<const double> row) {
+  double a = -INFINITY, b = -INFINITY;
+  for (double v : row)
+    if (v > a) b = a, a = v;
+    else if (v > b) b = v;
+  return a - b;
+}
+
+}  // namespace vkmoe::test
