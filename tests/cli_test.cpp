@@ -23,7 +23,7 @@ struct Result {
 Result run(const std::string& args, const std::string& input = "") {
   // A private cache so the demo model and pipeline cache are exercised from scratch once.
   static const std::string cache = (std::filesystem::temp_directory_path() / ("vkmoe_cli_" + std::to_string(seed()))).string();
-  std::string cmd = "VKMOE_VALIDATE=1 VKMOE_CACHE_DIR=" + cache + " " + VKMOE_EXE + " " + args + " 2>&1";
+  std::string cmd = "VKMOE_VALIDATE=1 VKMOE_SYNC_VALIDATION=1 VKMOE_CACHE_DIR=" + cache + " " + VKMOE_EXE + " " + args + " 2>&1";
   if (!input.empty()) cmd = "printf '" + input + "' | " + cmd;
   Result r{0, ""};
   FILE* p = popen(cmd.c_str(), "r");

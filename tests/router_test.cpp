@@ -184,7 +184,13 @@ TEST_CASE_FIXTURE(GpuTest, "router: every gating scheme and weight type matches 
         c.tokens = 13;
         c.hidden = type == GgmlType::Q8_0 ? 96 : 97;  // odd where the type allows
         if (s.bias) c.bias = random_floats(c.cfg.experts, -0.5f, 0.5f);
-        if (s.cfg.gating == Gating::threshold) c.x = random_floats(size_t(c.tokens) * c.hidden, -0.3f, 0.3f);
+        if (s.cfg.gating == Gating::threshold) {
+          // Even tokens near-uniform (every probability ~1/16 < 0.08: all slots empty), odd tokens
+          // peaked (the best expert well above 0.08): the count must vary.
+          c.x = random_floats(size_t(c.tokens) * c.hidden);
+          for (uint32_t t = 0; t < c.tokens; ++t)
+            for (uint32_t h = 0; h < c.hidden; ++h) c.x[size_t(t) * c.hidden + h] *= t % 2 ? 3.0f : 0.001f;
+        }
         auto r = run_router(ctx, c, variant);
         check_logits(r);
         CHECK(check_selection(c, r) <= 1);

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "runtime/vk/check.h"
+#include "runtime/vk/sequence.h"
 #include "tests/gpu_fixture.h"
 
 using namespace vkmoe;
@@ -42,4 +43,27 @@ TEST_CASE("a validation error is counted and would fail the test that caused it"
 // the error below is left for GpuTest's end-of-test check to find.
 TEST_CASE_FIXTURE(GpuTest, "an unclaimed validation error fails the GPU test" * doctest::should_fail()) {
   provoke_validation_error(ctx);
+}
+
+TEST_CASE("synchronization validation catches a missing barrier") {
+  auto& ctx = gpu();
+  if (!env_flag("VKMOE_SYNC_VALIDATION")) {
+    MESSAGE("VKMOE_SYNC_VALIDATION not set: skipped (CTest sets it)");
+    return;
+  }
+  take_validation_errors();
+  Buffer a = ctx.allocator().create_buffer(4096, MemoryUse::device, "a");
+  Buffer b = ctx.allocator().create_buffer(4096, MemoryUse::device, "b");
+  const auto& pipe = ctx.pipelines().get({.kernel = "scale_add_u32", .bindings = 2, .push_size = 16});
+  uint32_t push[4] = {1024, 3, 1, 0};
+  Sequence seq(ctx.device());
+  // Lie to the tracker: the shader writes b, but b is declared as only read, so the next
+  // command's read of b gets no barrier.
+  seq.dispatch(pipe, {{a.range(), Access::read}, {b.range(), Access::read}}, push, 4);
+  seq.dispatch(pipe, {{b.range(), Access::read}, {a.range(), Access::read}}, push, 4);
+  CHECK(seq.barriers() == 0);
+  seq.run();
+  std::string messages;
+  CHECK(take_validation_errors(&messages) >= 1);
+  CHECK(messages.find("SYNC-HAZARD") != std::string::npos);
 }

@@ -78,7 +78,10 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
                                           .spec = {static_cast<uint32_t>(w.type), static_cast<uint32_t>(w.shared_type)},
                                           .variant = variant});
   const BufferRange dummy = ctx.dummy().range();
-  auto opt = [&](BufferRange r, Access a) { return r.size ? Binding{r, a} : Binding{dummy, Access::read}; };
+  auto opt = [&](BufferRange r, Access a) {
+    if (r.size) return Binding{r, a};
+    return a == Access::read ? Binding{dummy, Access::read} : Binding{ctx.sink().range(), Access::write};
+  };
   Binding b[9] = {{x, Access::read},
                   {w.w, Access::read},
                   opt(w.bias, Access::read),

@@ -36,7 +36,7 @@ void record_rms_norm(Context& ctx, Sequence& seq, const RmsNormShape& s, BufferR
                   {residual.size ? residual : dummy, Access::read},
                   {w, Access::read},
                   {y, Access::write},
-                  {sum.size ? sum : dummy, sum.size ? Access::write : Access::read}};
+                  {sum.size ? sum : ctx.sink().range(), Access::write}};
   seq.dispatch(pipe, b, &p, g[0], g[1], 1, "rms_norm");
 }
 

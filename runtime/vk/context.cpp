@@ -10,11 +10,13 @@ Context::Context(ContextOptions options) {
   allocator_ = std::make_unique<Allocator>(*device_);
   pipelines_ = std::make_unique<Pipelines>(*device_, options.cache_dir);
   transfer_ = std::make_unique<Transfer>(*device_, *allocator_);
-  dummy_ = allocator_->create_buffer(256, MemoryUse::device, "unused binding");
+  dummy_ = allocator_->create_buffer(256, MemoryUse::device, "unused input");
+  sink_ = allocator_->create_buffer(256, MemoryUse::device, "unused output");
 }
 
 Context::~Context() {
   dummy_ = Buffer();
+  sink_ = Buffer();
   transfer_.reset();
   pipelines_.reset();
   allocator_.reset();

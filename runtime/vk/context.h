@@ -33,8 +33,11 @@ class Context {
   Pipelines& pipelines() { return *pipelines_; }
   Transfer& transfer() { return *transfer_; }
   const std::vector<DeviceCaps>& devices() const { return devices_; }
-  // A small buffer bound where a kernel's optional input or output is not used.
+  // Small buffers bound where a kernel's optional binding is not used: dummy() for inputs (never
+  // written), sink() for outputs the shader declares writable. Bind sink() with Access::write so
+  // the barrier tracker orders its (never executed) writes, as synchronization validation expects.
   const Buffer& dummy() const { return dummy_; }
+  const Buffer& sink() const { return sink_; }
 
  private:
   // Declaration order is destruction order reversed: transfer and pipelines go first.
@@ -45,6 +48,7 @@ class Context {
   std::unique_ptr<Pipelines> pipelines_;
   std::unique_ptr<Transfer> transfer_;
   Buffer dummy_;
+  Buffer sink_;
 };
 
 }  // namespace vkmoe

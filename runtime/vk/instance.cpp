@@ -99,6 +99,16 @@ Instance::Instance(InstanceOptions options) {
   }
   // Chained so that errors during instance creation itself are counted too.
   if (validation_ && debug_utils) info.pNext = &messenger_info;
+  // Synchronization validation checks that the barriers Sequence inserts are enough: on in
+  // tests (VKMOE_SYNC_VALIDATION=1), off by default since it slows every command.
+  VkValidationFeatureEnableEXT sync_feature = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+  VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+  features.enabledValidationFeatureCount = 1;
+  features.pEnabledValidationFeatures = &sync_feature;
+  if (validation_ && env_flag("VKMOE_SYNC_VALIDATION")) {
+    features.pNext = info.pNext;
+    info.pNext = &features;
+  }
   VK_CHECK(vkCreateInstance(&info, nullptr, &instance_));
 
   if (debug_utils) {
