@@ -109,7 +109,7 @@ TEST_CASE_FIXTURE(GpuTest, "prefill then decode gives the logits of recomputing 
     auto step = m.forward(std::span<const int32_t>(tokens).subspan(p, 1), p);
     // The batch ran tiled/batched kernels, the steps run matrix-vector ones: the same sums in
     // another order, so f32 rounding (not the cache) separates them.
-    CHECK(rel_l2(step, std::span<const float>(all).subspan(static_cast<size_t>(p) * V, V)) < 1e-4);
+    CHECK(rel_l2(step, std::span<const float>(all).subspan(static_cast<size_t>(p) * V, V)) < 5e-4);
   }
   // Routing is inspectable after the pass.
   auto r = m.routing();
