@@ -1,5 +1,6 @@
 #include "runtime/vk/sequence.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -57,7 +58,9 @@ Sequence::~Sequence() {
   if (state_ == State::submitted) {
     // Never free a command buffer the GPU may still be reading (destructor: no throwing).
     VkFence fence = fence_.get();
-    vkWaitForFences(device_.get(), 1, &fence, VK_TRUE, UINT64_MAX);
+    // A destructor cannot throw: the failure is reported, not lost.
+    if (VkResult r = vkWaitForFences(device_.get(), 1, &fence, VK_TRUE, UINT64_MAX); r != VK_SUCCESS)
+      std::fprintf(stderr, "vkmoe: vkWaitForFences in ~Sequence failed: %s\n", vk_result_name(r));
   }
 }
 
