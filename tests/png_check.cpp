@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   }
   stbi_image_free(px);
   const double mean = sum / count, stddev = std::sqrt(std::max(0.0, sum2 / count - mean * mean));
-  std::printf("png_check: %dx%d, %zu colours, luminance mean %.1f, stddev %.1f\n", w, h, colors.size(), mean, stddev);
+  std::printf("png_check: %dx%d, %zu colours, luminance mean %.1f, stddev %.1f\n", w, h,
+              colors.size(), mean, stddev);
   const bool ok = w >= 320 && h >= 200 && colors.size() >= 32 && stddev >= 4.0;
   if (!ok) std::fprintf(stderr, "png_check: the image looks blank\n");
   return ok ? 0 : 1;

@@ -19,9 +19,10 @@ void ChatApp::apply_events() {
         info_ = e.info;
         loaded_ = true;
         char note[512];
-        std::snprintf(note, sizeof note, "Loaded %s: %s, %u layers, %u experts (%u per token), %s chat format.",
-                      info_.path.c_str(), info_.arch.c_str(), info_.layers, info_.experts, info_.experts_per_token,
-                      info_.chat_format.c_str());
+        std::snprintf(note, sizeof note,
+                      "Loaded %s: %s, %u layers, %u experts (%u per token), %s chat format.",
+                      info_.path.c_str(), info_.arch.c_str(), info_.layers, info_.experts,
+                      info_.experts_per_token, info_.chat_format.c_str());
         chat_.add("note", note);
         break;
       }
@@ -65,8 +66,8 @@ void ChatApp::frame() {
   ImGui::SetNextWindowPos(vp->WorkPos);
   ImGui::SetNextWindowSize(vp->WorkSize);
   ImGui::Begin("vkmoe-chat", nullptr,
-               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
-                   ImGuiWindowFlags_NoBringToFrontOnFocus);
+               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
+                   ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus);
   const float status_h = ImGui::GetFrameHeightWithSpacing() + ImGui::GetStyle().ItemSpacing.y;
   const float chat_w = ImGui::GetContentRegionAvail().x * 0.52f;
 
@@ -75,9 +76,14 @@ void ChatApp::frame() {
   ImGui::Separator();
   std::string message;
   switch (chat_.draw(loaded_ && !replying_, &message)) {
-    case ChatPanel::Action::send: send(message); break;
-    case ChatPanel::Action::reset: worker_.reset(); break;
-    case ChatPanel::Action::none: break;
+    case ChatPanel::Action::send:
+      send(message);
+      break;
+    case ChatPanel::Action::reset:
+      worker_.reset();
+      break;
+    case ChatPanel::Action::none:
+      break;
   }
   ImGui::EndChild();
   ImGui::SameLine();
@@ -91,14 +97,19 @@ void ChatApp::frame() {
 
 void ChatApp::draw_status() {
   ImGui::Separator();
-  if (failed_) ImGui::TextColored(ImVec4(1.0f, 0.4f, 0.4f, 1.0f), "model failed to load");
-  else if (!loaded_) ImGui::TextColored(ImVec4(1.0f, 0.85f, 0.4f, 1.0f), "loading model...");
-  else if (replying_) ImGui::TextColored(ImVec4(0.55f, 0.9f, 0.55f, 1.0f), "generating");
-  else ImGui::TextDisabled("ready");
+  if (failed_)
+    ImGui::TextColored(ImVec4(1.0f, 0.4f, 0.4f, 1.0f), "model failed to load");
+  else if (!loaded_)
+    ImGui::TextColored(ImVec4(1.0f, 0.85f, 0.4f, 1.0f), "loading model...");
+  else if (replying_)
+    ImGui::TextColored(ImVec4(0.55f, 0.9f, 0.55f, 1.0f), "generating");
+  else
+    ImGui::TextDisabled("ready");
   if (!loaded_) return;
   ImGui::SameLine();
-  ImGui::Text("|  %.1f tokens/s  |  context %u / %u  |  model on %s  |  drawn on %s  |  %.0f fps", stats_.decode_tps(),
-              position_, info_.n_ctx, info_.device.c_str(), render_device_.c_str(), ImGui::GetIO().Framerate);
+  ImGui::Text("|  %.1f tokens/s  |  context %u / %u  |  model on %s  |  drawn on %s  |  %.0f fps",
+              stats_.decode_tps(), position_, info_.n_ctx, info_.device.c_str(),
+              render_device_.c_str(), ImGui::GetIO().Framerate);
 }
 
 }  // namespace vkmoe

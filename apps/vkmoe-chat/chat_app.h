@@ -11,7 +11,8 @@ namespace vkmoe {
 
 class ChatApp {
  public:
-  ChatApp(ChatWorker& worker, std::string render_device) : worker_(worker), render_device_(std::move(render_device)) {}
+  ChatApp(ChatWorker& worker, std::string render_device)
+      : worker_(worker), render_device_(std::move(render_device)) {}
 
   // Takes the worker's news, then draws the whole window for one frame.
   void frame();

@@ -28,7 +28,8 @@ void ChatPanel::add(std::string role, std::string text) {
 }
 
 void ChatPanel::append_reply(const std::string& text) {
-  if (messages_.empty() || messages_.back().role != "assistant") messages_.push_back({"assistant", ""});
+  if (messages_.empty() || messages_.back().role != "assistant")
+    messages_.push_back({"assistant", ""});
   messages_.back().content += text;
 }
 
@@ -44,8 +45,10 @@ ChatPanel::Action ChatPanel::draw(bool can_send, std::string* message) {
   for (const auto& m : messages_) {
     const RoleStyle style = role_style(m.role);
     // Messages carry a coloured speaker line; notes and errors are coloured text alone.
-    if (style.label) ImGui::TextColored(style.color, "%s", style.label);
-    else ImGui::PushStyleColor(ImGuiCol_Text, style.color);
+    if (style.label)
+      ImGui::TextColored(style.color, "%s", style.label);
+    else
+      ImGui::PushStyleColor(ImGuiCol_Text, style.color);
     ImGui::PushTextWrapPos(0.0f);
     ImGui::TextUnformatted(m.content.c_str(), m.content.c_str() + m.content.size());
     ImGui::PopTextWrapPos();
@@ -53,7 +56,8 @@ ChatPanel::Action ChatPanel::draw(bool can_send, std::string* message) {
     ImGui::Spacing();
   }
   // Follow the stream while the view is at the bottom; leave it where the user scrolled to.
-  if (scroll_to_bottom_ || ImGui::GetScrollY() >= ImGui::GetScrollMaxY()) ImGui::SetScrollHereY(1.0f);
+  if (scroll_to_bottom_ || ImGui::GetScrollY() >= ImGui::GetScrollMaxY())
+    ImGui::SetScrollHereY(1.0f);
   scroll_to_bottom_ = false;
   ImGui::EndChild();
 
@@ -66,8 +70,9 @@ ChatPanel::Action ChatPanel::draw(bool can_send, std::string* message) {
     ImGui::SetKeyboardFocusHere();
     focus_input_ = false;
   }
-  const bool entered = ImGui::InputTextWithHint("##input", "Type a message; Enter sends", input_, sizeof input_,
-                                                ImGuiInputTextFlags_EnterReturnsTrue);
+  const bool entered =
+      ImGui::InputTextWithHint("##input", "Type a message; Enter sends", input_, sizeof input_,
+                               ImGuiInputTextFlags_EnterReturnsTrue);
   ImGui::SameLine();
   const bool send = ImGui::Button("Send") || entered;
   ImGui::SameLine();

@@ -62,9 +62,14 @@ void ChatWorker::run() {
     const ModelConfig& cfg = model.config();
     const ChatFormat format = detect_chat_format(tok.vocab().chat_template, cfg.arch_key);
     ChatEvent loaded{.kind = ChatEvent::Kind::loaded};
-    loaded.info = {.path = lm->path, .arch = arch_name(cfg.arch), .device = lm->ctx->device().caps().name,
-                   .chat_format = std::string(chat_format_name(format)), .layers = cfg.n_layer,
-                   .experts = cfg.n_expert, .experts_per_token = cfg.n_expert_used, .n_ctx = model.n_ctx()};
+    loaded.info = {.path = lm->path,
+                   .arch = arch_name(cfg.arch),
+                   .device = lm->ctx->device().caps().name,
+                   .chat_format = std::string(chat_format_name(format)),
+                   .layers = cfg.n_layer,
+                   .experts = cfg.n_expert,
+                   .experts_per_token = cfg.n_expert_used,
+                   .n_ctx = model.n_ctx()};
     post(std::move(loaded));
 
     Generator gen(model, tok, sampler_from_args(args_));
@@ -94,12 +99,16 @@ void ChatWorker::run() {
         // Called once the token has run through the model: routing() now describes it.
         auto on_token = [&](int32_t id) {
           if (stop_) throw Stopped{};
-          post({.kind = ChatEvent::Kind::routing, .text = tok.token_piece(id), .routing = model.routing(),
-                .stats = gen.stats(), .position = gen.position()});
+          post({.kind = ChatEvent::Kind::routing,
+                .text = tok.token_piece(id),
+                .routing = model.routing(),
+                .stats = gen.stats(),
+                .position = gen.position()});
         };
         auto reason = chat.turn(req.message, n_predict, on_text, on_token);
         if (reason == StopReason::context_full)
-          done.text = "context full (-c " + std::to_string(model.n_ctx()) + "): reset to start over";
+          done.text =
+              "context full (-c " + std::to_string(model.n_ctx()) + "): reset to start over";
         else if (reason == StopReason::max_tokens)
           done.text = "stopped after -n " + std::to_string(n_predict) + " tokens";
       } catch (const std::exception& e) {

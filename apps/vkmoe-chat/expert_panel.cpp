@@ -18,26 +18,54 @@ ImU32 lerp_color(ImVec4 a, ImVec4 b, float t) {
 // Weights: from the empty cell's grey-blue to a bright cyan.
 ImU32 weight_color(float t) {
   if (t <= 0) return IM_COL32(32, 36, 48, 255);
-  return lerp_color(ImVec4(0.10f, 0.25f, 0.40f, 1), ImVec4(0.45f, 0.95f, 1.0f, 1), std::clamp(t, 0.0f, 1.0f));
+  return lerp_color(ImVec4(0.10f, 0.25f, 0.40f, 1), ImVec4(0.45f, 0.95f, 1.0f, 1),
+                    std::clamp(t, 0.0f, 1.0f));
 }
 
 // Counts: black, red, orange, pale yellow, so both rare and busy experts stand out.
 ImU32 heat_color(float t) {
-  static const ImVec4 stops[] = {{0.06f, 0.06f, 0.10f, 1}, {0.60f, 0.10f, 0.15f, 1}, {0.95f, 0.55f, 0.10f, 1},
+  static const ImVec4 stops[] = {{0.06f, 0.06f, 0.10f, 1},
+                                 {0.60f, 0.10f, 0.15f, 1},
+                                 {0.95f, 0.55f, 0.10f, 1},
                                  {1.0f, 0.95f, 0.60f, 1}};
   t = std::clamp(t, 0.0f, 1.0f) * 3;
   const int i = std::min(2, static_cast<int>(t));
   return lerp_color(stops[i], stops[i + 1], t - i);
 }
 
-// A token's text on one line: control characters shown as escapes.
+// Bytes in a well-formed UTF-8 sequence starting at s[i], or 0.
+size_t utf8_length(const std::string& s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  const size_t n = c < 0x80           ? 1
+                   : (c >> 5) == 0x6  ? 2
+                   : (c >> 4) == 0xE  ? 3
+                   : (c >> 3) == 0x1E ? 4
+                                      : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t j = 1; j < n; ++j)
+    if ((static_cast<unsigned char>(s[i + j]) & 0xC0) != 0x80) return 0;
+  return n;
+}
+
+// A token's text on one line: control characters as escapes, and the stray bytes of a byte-level
+// token (part of a character) as \xNN, which ImGui would otherwise merge with what follows.
 std::string printable(const std::string& s) {
   std::string out;
-  for (char c : s) {
-    if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (static_cast<unsigned char>(c) < 0x20) out += '?';
-    else out += c;
+  char hex[8];
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_length(s, i);
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (n > 0 && c >= 0x20)
+      out.append(s, i, n);
+    else {
+      std::snprintf(hex, sizeof hex, "\\x%02X", c);
+      out += hex;
+    }
+    i += n > 0 ? n : 1;
   }
   return out;
 }
@@ -146,19 +174,25 @@ void ExpertPanel::draw_grid(const TokenRouting& t, float cell, float label_w) {
     for (uint32_t e = 0; e < E; ++e) {
       const float w = dense[l * E + e];
       const uint32_t count = counts_.empty() ? 0 : counts_[l * E + e];
-      const ImU32 color = show_counts_ ? heat_color(max_count_ ? float(count) / max_count_ : 0.0f)
-                                       : weight_color(w > 0 && top > 0 ? 0.25f + 0.75f * w / top : 0.0f);
+      const ImU32 color = show_counts_
+                              ? heat_color(max_count_ ? float(count) / max_count_ : 0.0f)
+                              : weight_color(w > 0 && top > 0 ? 0.25f + 0.75f * w / top : 0.0f);
       const ImVec2 a(grid.x + e * cell, grid.y + l * cell), b(a.x + cell - gap, a.y + cell - gap);
       dl->AddRectFilled(a, b, color);
       // The token's experts keep an outline in the count view too.
-      if (show_counts_ && w > 0 && cell >= 6) dl->AddRect(a, b, IM_COL32(90, 230, 255, 255), 0.0f, 0, 2.0f);
+      if (show_counts_ && w > 0 && cell >= 6)
+        dl->AddRect(a, b, IM_COL32(90, 230, 255, 255), 0.0f, 0, 2.0f);
       if (numbers && (show_counts_ || w > 0)) {
-        if (show_counts_) std::snprintf(buf, sizeof buf, "%u", count);
-        else std::snprintf(buf, sizeof buf, "%.2f", w);
+        if (show_counts_)
+          std::snprintf(buf, sizeof buf, "%u", count);
+        else
+          std::snprintf(buf, sizeof buf, "%.2f", w);
         const ImVec2 size = ImGui::CalcTextSize(buf);
-        const ImU32 ink = show_counts_ && max_count_ && count * 2 < max_count_ ? IM_COL32(230, 230, 230, 255)
-                                                                             : IM_COL32(10, 10, 14, 255);
-        dl->AddText(ImVec2(a.x + (cell - gap - size.x) * 0.5f, a.y + (cell - gap - size.y) * 0.5f), ink, buf);
+        const ImU32 ink = show_counts_ && max_count_ && count * 2 < max_count_
+                              ? IM_COL32(230, 230, 230, 255)
+                              : IM_COL32(10, 10, 14, 255);
+        dl->AddText(ImVec2(a.x + (cell - gap - size.x) * 0.5f, a.y + (cell - gap - size.y) * 0.5f),
+                    ink, buf);
       }
     }
   }
@@ -167,13 +201,16 @@ void ExpertPanel::draw_grid(const TokenRouting& t, float cell, float label_w) {
   ImGui::InvisibleButton("grid", ImVec2(label_w + cell * E, line + 2 + cell * L));
   if (ImGui::IsItemHovered()) {
     const ImVec2 m = ImGui::GetIO().MousePos;
-    const int e = static_cast<int>((m.x - grid.x) / cell), l = static_cast<int>((m.y - grid.y) / cell);
+    const int e = static_cast<int>((m.x - grid.x) / cell),
+              l = static_cast<int>((m.y - grid.y) / cell);
     if (m.x >= grid.x && m.y >= grid.y && e < static_cast<int>(E) && l < static_cast<int>(L)) {
       const float w = dense[l * E + e];
       ImGui::BeginTooltip();
       ImGui::Text("layer %d, expert %d", l, e);
-      if (w > 0) ImGui::Text("weight %.3f for this token", w);
-      else ImGui::TextDisabled("not chosen for this token");
+      if (w > 0)
+        ImGui::Text("weight %.3f for this token", w);
+      else
+        ImGui::TextDisabled("not chosen for this token");
       if (!counts_.empty()) ImGui::Text("%u tokens so far", counts_[l * E + e]);
       ImGui::EndTooltip();
     }
@@ -195,20 +232,24 @@ void ExpertPanel::draw_legend() {
   ImGui::Dummy(ImVec2(bar_w, bar_h * 1.3f));
   ImGui::SameLine();
   ImGui::PushTextWrapPos(0.0f);
-  if (show_counts_) ImGui::TextDisabled("tokens routed to each expert, 0 to %u; outlined: this token's", max_count_);
-  else ImGui::TextDisabled("router weight, relative to the layer's largest; dark: not chosen");
+  if (show_counts_)
+    ImGui::TextDisabled("tokens routed to each expert, 0 to %u; outlined: this token's",
+                        max_count_);
+  else
+    ImGui::TextDisabled("router weight, relative to the layer's largest; dark: not chosen");
   ImGui::PopTextWrapPos();
 }
 
 // The recent tokens with the experts each chose per layer; clicking one shows it in the grid.
 void ExpertPanel::draw_recent() {
   ImGui::Spacing();
-  const ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersOuter |
-                                ImGuiTableFlags_SizingFixedFit;
+  const ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg |
+                                ImGuiTableFlags_BordersOuter | ImGuiTableFlags_SizingFixedFit;
   if (!ImGui::BeginTable("recent", 3, flags)) return;
   ImGui::TableSetupScrollFreeze(0, 1);
   ImGui::TableSetupColumn("#");
-  ImGui::TableSetupColumn("token", ImGuiTableColumnFlags_WidthFixed, ImGui::CalcTextSize("\"experiments\"").x);
+  ImGui::TableSetupColumn("token", ImGuiTableColumnFlags_WidthFixed,
+                          ImGui::CalcTextSize("\"experiments\"").x);
   ImGui::TableSetupColumn("experts chosen, per layer", ImGuiTableColumnFlags_WidthStretch);
   ImGui::TableHeadersRow();
   ImGuiListClipper clipper;

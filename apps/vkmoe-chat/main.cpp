@@ -5,9 +5,9 @@
 #define GLFW_INCLUDE_NONE
 #define GLFW_INCLUDE_VULKAN
 #include <GLFW/glfw3.h>
-#include <imgui.h>
 #include <backends/imgui_impl_glfw.h>
 #include <backends/imgui_impl_vulkan.h>
+#include <imgui.h>
 
 #include <cstdio>
 #include <cstring>
@@ -35,7 +35,8 @@ struct HeadlessOptions {
 Args parse_args(int argc, char** argv) {
   std::set<std::string> values = model_value_flags(), bools = model_bool_flags();
   for (const auto& s : sampler_value_flags()) values.insert(s);
-  for (const char* s : {"--system", "-sys", "-n", "--screenshot", "--frames", "--prompt"}) values.insert(s);
+  for (const char* s : {"--system", "-sys", "-n", "--screenshot", "--frames", "--prompt"})
+    values.insert(s);
   std::vector<std::string> argv_list(argv + 1, argv + argc);
   Args args(argv_list, values, bools);
   if (!args.has("--screenshot")) return args;
@@ -51,9 +52,11 @@ Args parse_args(int argc, char** argv) {
 
 void usage() {
   std::printf(
-      "usage: vkmoe-chat [-m model.gguf] [--device N|NAME] [-c N] [--seed N] [--temp T] [--system TEXT] [-n N]\n"
+      "usage: vkmoe-chat [-m model.gguf] [--device N|NAME] [-c N] [--seed N] [--temp T] [--system "
+      "TEXT] [-n N]\n"
       "                  [--screenshot out.png --frames N --prompt TEXT]\n"
-      "Without -m, the built-in demo model. --screenshot: run N frames (default 120), send the prompt at\n"
+      "Without -m, the built-in demo model. --screenshot: run N frames (default 120), send the "
+      "prompt at\n"
       "frame 1, wait for the reply, write the last frame as a PNG and exit: a headless test under\n"
       "xvfb-run. It defaults to --seed 2 -n 48 so the picture is reproducible and quick.\n");
 }
@@ -66,13 +69,18 @@ void on_glfw_error(int error, const char* description) {
 void load_font() {
   ImGuiIO& io = ImGui::GetIO();
   const char* path = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-  if (std::filesystem::exists(path) && io.Fonts->AddFontFromFileTTF(path, 16.0f)) return;
+  // Latin, Greek, Cyrillic, punctuation, arrows, box drawing, and U+FFFD for malformed text.
+  static const ImWchar ranges[] = {0x0020, 0x024F, 0x0370, 0x04FF, 0x2000, 0x206F, 0x2190,
+                                   0x21FF, 0x2500, 0x257F, 0xFFFD, 0xFFFD, 0};
+  if (std::filesystem::exists(path) && io.Fonts->AddFontFromFileTTF(path, 16.0f, nullptr, ranges))
+    return;
   io.Fonts->AddFontDefault();
 }
 
 int run(int argc, char** argv) {
   const Args args = parse_args(argc, argv);
-  HeadlessOptions headless{args.get("--screenshot"), static_cast<int>(args.get_int("--frames", 120)),
+  HeadlessOptions headless{args.get("--screenshot"),
+                           static_cast<int>(args.get_int("--frames", 120)),
                            args.get("--prompt", "Hello")};
 
   // Setup: window, Vulkan, Dear ImGui.
@@ -101,9 +109,11 @@ int run(int argc, char** argv) {
   int frame = 0;
   bool sent = false, wrote = false;
   while (!glfwWindowShouldClose(window)) {
-    // Sleep until input or, at most, a 30th of a second: the stream still shows smoothly, and
-    // the model keeps the CPU when it runs on lavapipe.
-    glfwWaitEventsTimeout(1.0 / 30);
+    // Sleep until input, or at most a 30th of a second while the model loads or writes (the
+    // stream still shows smoothly and the model keeps the CPU on lavapipe), half a second when
+    // idle: drawing costs CPU too where the GPU is software.
+    const bool busy = !headless.screenshot.empty() || !app.loaded() || app.replying();
+    glfwWaitEventsTimeout(busy ? 1.0 / 30 : 0.5);
     resize_if_needed(vw, window);
     // The prompt goes at frame 1, or once the model has loaded if that takes longer.
     if (!headless.screenshot.empty() && frame >= 1 && !sent && app.loaded()) {
@@ -123,9 +133,11 @@ int run(int argc, char** argv) {
       frame_present(vw);
     }
     ++frame;
-    if (!headless.screenshot.empty() && frame > headless.frames && ((sent && !app.replying()) || app.failed())) {
+    if (!headless.screenshot.empty() && frame >= headless.frames &&
+        ((sent && !app.replying()) || app.failed())) {
       save_screenshot(vw, draw_data, kClearColor, headless.screenshot);
-      std::fprintf(stderr, "vkmoe-chat: wrote %s after %d frames\n", headless.screenshot.c_str(), frame);
+      std::fprintf(stderr, "vkmoe-chat: wrote %s after %d frames\n", headless.screenshot.c_str(),
+                   frame);
       wrote = true;
       break;
     }

@@ -21,9 +21,10 @@ uint32_t memory_type(VkPhysicalDevice gpu, uint32_t type_bits, VkMemoryPropertyF
 }
 
 VkDeviceMemory allocate(VulkanWindow& vw, VkMemoryRequirements req, VkMemoryPropertyFlags want) {
-  VkMemoryAllocateInfo info{.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-                            .allocationSize = req.size,
-                            .memoryTypeIndex = memory_type(vw.physical_device, req.memoryTypeBits, want)};
+  VkMemoryAllocateInfo info{
+      .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+      .allocationSize = req.size,
+      .memoryTypeIndex = memory_type(vw.physical_device, req.memoryTypeBits, want)};
   VkDeviceMemory mem = VK_NULL_HANDLE;
   VK_CHECK(vkAllocateMemory(vw.device, &info, nullptr, &mem));
   return mem;
@@ -55,16 +56,17 @@ struct Offscreen {
 };
 
 void create_target(VulkanWindow& vw, Offscreen& o, VkFormat format, uint32_t w, uint32_t h) {
-  VkImageCreateInfo image{.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO,
-                          .imageType = VK_IMAGE_TYPE_2D,
-                          .format = format,
-                          .extent = {w, h, 1},
-                          .mipLevels = 1,
-                          .arrayLayers = 1,
-                          .samples = VK_SAMPLE_COUNT_1_BIT,
-                          .tiling = VK_IMAGE_TILING_OPTIMAL,
-                          .usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
-                          .initialLayout = VK_IMAGE_LAYOUT_UNDEFINED};
+  VkImageCreateInfo image{
+      .sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO,
+      .imageType = VK_IMAGE_TYPE_2D,
+      .format = format,
+      .extent = {w, h, 1},
+      .mipLevels = 1,
+      .arrayLayers = 1,
+      .samples = VK_SAMPLE_COUNT_1_BIT,
+      .tiling = VK_IMAGE_TILING_OPTIMAL,
+      .usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
+      .initialLayout = VK_IMAGE_LAYOUT_UNDEFINED};
   VK_CHECK(vkCreateImage(vw.device, &image, nullptr, &o.image));
   VkMemoryRequirements req;
   vkGetImageMemoryRequirements(vw.device, o.image, &req);
@@ -119,12 +121,15 @@ void create_target(VulkanWindow& vw, Offscreen& o, VkFormat format, uint32_t w, 
                             .usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT};
   VK_CHECK(vkCreateBuffer(vw.device, &buffer, nullptr, &o.buffer));
   vkGetBufferMemoryRequirements(vw.device, o.buffer, &req);
-  o.buffer_memory = allocate(vw, req, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+  o.buffer_memory =
+      allocate(vw, req, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
   VK_CHECK(vkBindBufferMemory(vw.device, o.buffer, o.buffer_memory, 0));
 }
 
-void record_and_run(VulkanWindow& vw, Offscreen& o, ImDrawData* draw_data, ImVec4 clear, uint32_t w, uint32_t h) {
-  VkCommandPoolCreateInfo pool{.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, .queueFamilyIndex = vw.queue_family};
+void record_and_run(VulkanWindow& vw, Offscreen& o, ImDrawData* draw_data, ImVec4 clear, uint32_t w,
+                    uint32_t h) {
+  VkCommandPoolCreateInfo pool{.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                               .queueFamilyIndex = vw.queue_family};
   VK_CHECK(vkCreateCommandPool(vw.device, &pool, nullptr, &o.pool));
   VkCommandBufferAllocateInfo alloc{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                     .commandPool = o.pool,
@@ -156,9 +161,10 @@ void record_and_run(VulkanWindow& vw, Offscreen& o, ImDrawData* draw_data, ImVec
                                .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
                                .image = o.image,
                                .subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1}};
-  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0,
-                       nullptr, 1, &to_copy);
-  VkBufferImageCopy region{.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1}, .imageExtent = {w, h, 1}};
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT,
+                       VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr, 1, &to_copy);
+  VkBufferImageCopy region{.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1},
+                           .imageExtent = {w, h, 1}};
   vkCmdCopyImageToBuffer(cmd, o.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, o.buffer, 1, &region);
   VkBufferMemoryBarrier to_host{.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER,
                                 .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
@@ -167,19 +173,21 @@ void record_and_run(VulkanWindow& vw, Offscreen& o, ImDrawData* draw_data, ImVec
                                 .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
                                 .buffer = o.buffer,
                                 .size = VK_WHOLE_SIZE};
-  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 0, nullptr, 1, &to_host, 0,
-                       nullptr);
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 0,
+                       nullptr, 1, &to_host, 0, nullptr);
   VK_CHECK(vkEndCommandBuffer(cmd));
   VkFenceCreateInfo fence{.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   VK_CHECK(vkCreateFence(vw.device, &fence, nullptr, &o.fence));
-  VkSubmitInfo submit{.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
+  VkSubmitInfo submit{
+      .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
   VK_CHECK(vkQueueSubmit(vw.queue, 1, &submit, o.fence));
   VK_CHECK(vkWaitForFences(vw.device, 1, &o.fence, VK_TRUE, UINT64_MAX));
 }
 
 }  // namespace
 
-void save_screenshot(VulkanWindow& vw, ImDrawData* draw_data, ImVec4 clear_color, const std::string& path) {
+void save_screenshot(VulkanWindow& vw, ImDrawData* draw_data, ImVec4 clear_color,
+                     const std::string& path) {
   const VkFormat format = vw.wd.SurfaceFormat.format;
   if (format != VK_FORMAT_B8G8R8A8_UNORM && format != VK_FORMAT_R8G8B8A8_UNORM)
     throw std::runtime_error("screenshot: the swapchain's format is not 8-bit RGBA or BGRA");
@@ -199,7 +207,8 @@ void save_screenshot(VulkanWindow& vw, ImDrawData* draw_data, ImVec4 clear_color
     if (format == VK_FORMAT_B8G8R8A8_UNORM) std::swap(rgba[i], rgba[i + 2]);
     rgba[i + 3] = 255;  // the window is opaque whatever alpha ImGui blended into it
   }
-  if (!stbi_write_png(path.c_str(), static_cast<int>(w), static_cast<int>(h), 4, rgba.data(), static_cast<int>(w) * 4))
+  if (!stbi_write_png(path.c_str(), static_cast<int>(w), static_cast<int>(h), 4, rgba.data(),
+                      static_cast<int>(w) * 4))
     throw std::runtime_error("screenshot: cannot write " + path);
 }
 

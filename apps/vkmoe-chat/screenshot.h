@@ -8,6 +8,7 @@
 
 namespace vkmoe {
 
-void save_screenshot(VulkanWindow& vw, ImDrawData* draw_data, ImVec4 clear_color, const std::string& path);
+void save_screenshot(VulkanWindow& vw, ImDrawData* draw_data, ImVec4 clear_color,
+                     const std::string& path);
 
 }  // namespace vkmoe

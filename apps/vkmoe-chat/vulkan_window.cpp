@@ -19,9 +19,9 @@ namespace {
 
 std::atomic<uint32_t> g_validation_errors{0};
 
-VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                                     VkDebugUtilsMessageTypeFlagsEXT,
-                                                     const VkDebugUtilsMessengerCallbackDataEXT* data, void*) {
+VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(
+    VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT,
+    const VkDebugUtilsMessengerCallbackDataEXT* data, void*) {
   if (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) {
     ++g_validation_errors;
     std::fprintf(stderr, "vkmoe-chat: validation error: %s\n", data->pMessage);
@@ -42,7 +42,8 @@ bool has_layer(const char* name) {
 void create_instance(VulkanWindow& vw) {
   uint32_t glfw_count = 0;
   const char** glfw_extensions = glfwGetRequiredInstanceExtensions(&glfw_count);
-  if (!glfw_extensions) throw std::runtime_error("GLFW found no Vulkan surface support for windows");
+  if (!glfw_extensions)
+    throw std::runtime_error("GLFW found no Vulkan surface support for windows");
   std::vector<const char*> extensions(glfw_extensions, glfw_extensions + glfw_count);
   std::vector<const char*> layers;
   // Same switch as the compute side, so one variable checks the whole program.
@@ -51,7 +52,8 @@ void create_instance(VulkanWindow& vw) {
     layers.push_back("VK_LAYER_KHRONOS_validation");
     extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
   }
-  VkApplicationInfo app{.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO, .pApplicationName = "vkmoe-chat",
+  VkApplicationInfo app{.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+                        .pApplicationName = "vkmoe-chat",
                         .apiVersion = VK_API_VERSION_1_1};
   VkInstanceCreateInfo info{.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
                             .pApplicationInfo = &app,
@@ -65,8 +67,10 @@ void create_instance(VulkanWindow& vw) {
       vkGetInstanceProcAddr(vw.instance, "vkCreateDebugUtilsMessengerEXT"));
   VkDebugUtilsMessengerCreateInfoEXT m{
       .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
-      .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT,
-      .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT,
+      .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT |
+                         VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT,
+      .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                     VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT,
       .pfnUserCallback = on_validation_message};
   if (create_messenger) VK_CHECK(create_messenger(vw.instance, &m, nullptr, &vw.messenger));
 }
@@ -92,7 +96,7 @@ void select_device(VulkanWindow& vw, VkSurfaceKHR surface) {
       if (!(families[f].queueFlags & VK_QUEUE_GRAPHICS_BIT) || !present) continue;
       const int score = props.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU     ? 3
                         : props.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ? 2
-                                                                                      : 1;
+                                                                                     : 1;
       if (score > best_score) {
         best_score = score;
         vw.physical_device = gpu;
@@ -132,14 +136,15 @@ void create_device(VulkanWindow& vw) {
 
 void setup_swapchain(VulkanWindow& vw, VkSurfaceKHR surface, int width, int height) {
   vw.wd.Surface = surface;
-  const VkFormat formats[] = {VK_FORMAT_B8G8R8A8_UNORM, VK_FORMAT_R8G8B8A8_UNORM, VK_FORMAT_B8G8R8_UNORM,
-                              VK_FORMAT_R8G8B8_UNORM};
-  vw.wd.SurfaceFormat = ImGui_ImplVulkanH_SelectSurfaceFormat(vw.physical_device, surface, formats, 4,
-                                                              VK_COLORSPACE_SRGB_NONLINEAR_KHR);
+  const VkFormat formats[] = {VK_FORMAT_B8G8R8A8_UNORM, VK_FORMAT_R8G8B8A8_UNORM,
+                              VK_FORMAT_B8G8R8_UNORM, VK_FORMAT_R8G8B8_UNORM};
+  vw.wd.SurfaceFormat = ImGui_ImplVulkanH_SelectSurfaceFormat(vw.physical_device, surface, formats,
+                                                              4, VK_COLORSPACE_SRGB_NONLINEAR_KHR);
   const VkPresentModeKHR modes[] = {VK_PRESENT_MODE_FIFO_KHR};
   vw.wd.PresentMode = ImGui_ImplVulkanH_SelectPresentMode(vw.physical_device, surface, modes, 1);
-  ImGui_ImplVulkanH_CreateOrResizeWindow(vw.instance, vw.physical_device, vw.device, &vw.wd, vw.queue_family, nullptr,
-                                         width, height, vw.min_image_count);
+  ImGui_ImplVulkanH_CreateOrResizeWindow(vw.instance, vw.physical_device, vw.device, &vw.wd,
+                                         vw.queue_family, nullptr, width, height,
+                                         vw.min_image_count);
 }
 
 // The backend reports its own Vulkan results through this; thrown like every other.
@@ -172,7 +177,8 @@ void init_imgui_vulkan(VulkanWindow& vw) {
   info.ImageCount = vw.wd.ImageCount;
   info.MSAASamples = VK_SAMPLE_COUNT_1_BIT;
   info.CheckVkResultFn = check_backend_result;
-  if (!ImGui_ImplVulkan_Init(&info, vw.wd.RenderPass)) throw std::runtime_error("ImGui's Vulkan backend did not start");
+  if (!ImGui_ImplVulkan_Init(&info, vw.wd.RenderPass))
+    throw std::runtime_error("ImGui's Vulkan backend did not start");
 
   // Upload the font texture with the first frame's command buffer, then wait for it.
   ImGui_ImplVulkanH_Frame& fd = vw.wd.Frames[vw.wd.FrameIndex];
@@ -182,7 +188,8 @@ void init_imgui_vulkan(VulkanWindow& vw) {
   VK_CHECK(vkBeginCommandBuffer(fd.CommandBuffer, &begin));
   ImGui_ImplVulkan_CreateFontsTexture(fd.CommandBuffer);
   VK_CHECK(vkEndCommandBuffer(fd.CommandBuffer));
-  VkSubmitInfo submit{.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
+  VkSubmitInfo submit{.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+                      .commandBufferCount = 1,
                       .pCommandBuffers = &fd.CommandBuffer};
   VK_CHECK(vkQueueSubmit(vw.queue, 1, &submit, VK_NULL_HANDLE));
   VK_CHECK(vkDeviceWaitIdle(vw.device));
@@ -195,8 +202,8 @@ void resize_if_needed(VulkanWindow& vw, GLFWwindow* window) {
   glfwGetFramebufferSize(window, &w, &h);
   if (w <= 0 || h <= 0) return;  // minimised: wait
   ImGui_ImplVulkan_SetMinImageCount(vw.min_image_count);
-  ImGui_ImplVulkanH_CreateOrResizeWindow(vw.instance, vw.physical_device, vw.device, &vw.wd, vw.queue_family, nullptr, w,
-                                         h, vw.min_image_count);
+  ImGui_ImplVulkanH_CreateOrResizeWindow(vw.instance, vw.physical_device, vw.device, &vw.wd,
+                                         vw.queue_family, nullptr, w, h, vw.min_image_count);
   vw.wd.FrameIndex = 0;
   vw.swapchain_rebuild = false;
 }
@@ -205,7 +212,8 @@ void frame_render(VulkanWindow& vw, ImDrawData* draw_data, ImVec4 clear_color) {
   ImGui_ImplVulkanH_Window& wd = vw.wd;
   VkSemaphore acquired = wd.FrameSemaphores[wd.SemaphoreIndex].ImageAcquiredSemaphore;
   VkSemaphore rendered = wd.FrameSemaphores[wd.SemaphoreIndex].RenderCompleteSemaphore;
-  VkResult r = vkAcquireNextImageKHR(vw.device, wd.Swapchain, UINT64_MAX, acquired, VK_NULL_HANDLE, &wd.FrameIndex);
+  VkResult r = vkAcquireNextImageKHR(vw.device, wd.Swapchain, UINT64_MAX, acquired, VK_NULL_HANDLE,
+                                     &wd.FrameIndex);
   if (r == VK_ERROR_OUT_OF_DATE_KHR || r == VK_SUBOPTIMAL_KHR) {
     vw.swapchain_rebuild = true;
     return;
@@ -220,12 +228,13 @@ void frame_render(VulkanWindow& vw, ImDrawData* draw_data, ImVec4 clear_color) {
                                  .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
   VK_CHECK(vkBeginCommandBuffer(fd.CommandBuffer, &begin));
   wd.ClearValue.color = {{clear_color.x, clear_color.y, clear_color.z, clear_color.w}};
-  VkRenderPassBeginInfo pass{.sType = VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO,
-                             .renderPass = wd.RenderPass,
-                             .framebuffer = fd.Framebuffer,
-                             .renderArea = {{0, 0}, {static_cast<uint32_t>(wd.Width), static_cast<uint32_t>(wd.Height)}},
-                             .clearValueCount = 1,
-                             .pClearValues = &wd.ClearValue};
+  VkRenderPassBeginInfo pass{
+      .sType = VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO,
+      .renderPass = wd.RenderPass,
+      .framebuffer = fd.Framebuffer,
+      .renderArea = {{0, 0}, {static_cast<uint32_t>(wd.Width), static_cast<uint32_t>(wd.Height)}},
+      .clearValueCount = 1,
+      .pClearValues = &wd.ClearValue};
   vkCmdBeginRenderPass(fd.CommandBuffer, &pass, VK_SUBPASS_CONTENTS_INLINE);
   ImGui_ImplVulkan_RenderDrawData(draw_data, fd.CommandBuffer);
   vkCmdEndRenderPass(fd.CommandBuffer);
@@ -277,6 +286,8 @@ void cleanup_vulkan(VulkanWindow& vw) {
   vw = {};
 }
 
-uint32_t render_validation_errors() { return g_validation_errors.load(); }
+uint32_t render_validation_errors() {
+  return g_validation_errors.load();
+}
 
 }  // namespace vkmoe

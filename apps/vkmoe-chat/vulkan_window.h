@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include <imgui.h>
 #include <backends/imgui_impl_vulkan.h>
+#include <imgui.h>
 
 struct GLFWwindow;
 

@@ -2,7 +2,8 @@
 
 namespace vkmoe {
 
-ChatSession::ChatSession(Generator& generator, const Tokenizer& tokenizer, ChatFormat format, std::string system)
+ChatSession::ChatSession(Generator& generator, const Tokenizer& tokenizer, ChatFormat format,
+                         std::string system)
     : gen_(generator), tok_(tokenizer), format_(format) {
   if (!system.empty()) history_.push_back({"system", std::move(system)});
   system_messages_ = history_.size();
@@ -14,8 +15,10 @@ StopReason ChatSession::turn(const std::string& message, int max_tokens,
   history_.push_back({"user", message});
   try {
     std::string full = apply_chat_template(format_, history_, /*add_generation_prompt=*/true);
-    std::string delta = full.compare(0, rendered_.size(), rendered_) == 0 ? full.substr(rendered_.size()) : full;
-    if (delta.size() == full.size() && !rendered_.empty()) gen_.reset();  // the template rewrote history
+    std::string delta =
+        full.compare(0, rendered_.size(), rendered_) == 0 ? full.substr(rendered_.size()) : full;
+    if (delta.size() == full.size() && !rendered_.empty())
+      gen_.reset();  // the template rewrote history
     gen_.feed(tok_.encode(delta, /*add_special=*/gen_.position() == 0, /*parse_special=*/true));
   } catch (...) {
     history_.pop_back();

@@ -15,12 +15,14 @@ namespace vkmoe {
 class ChatSession {
  public:
   // system: an optional system message that stays across reset().
-  ChatSession(Generator& generator, const Tokenizer& tokenizer, ChatFormat format, std::string system = {});
+  ChatSession(Generator& generator, const Tokenizer& tokenizer, ChatFormat format,
+              std::string system = {});
 
   // Adds the user's message, runs it through the model and generates the reply (max_tokens as
   // in Generator::generate), which joins the history. When feeding fails (e.g. the context is
   // too small) the message is dropped again and the exception passes on.
-  StopReason turn(const std::string& message, int max_tokens, const std::function<void(const std::string&)>& on_text,
+  StopReason turn(const std::string& message, int max_tokens,
+                  const std::function<void(const std::string&)>& on_text,
                   const std::function<void(int32_t)>& on_token = {});
   // Starts over: the history keeps only the system message, the generator its empty context.
   void reset();
