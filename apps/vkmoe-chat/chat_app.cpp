@@ -12,6 +12,13 @@ void ChatApp::send(const std::string& message) {
   replying_ = true;
 }
 
+void ChatApp::reset() {
+  // The chat clears now, before a message sent next; the worker's reset_done clears the rest.
+  chat_.clear();
+  chat_.add("note", "Conversation reset.");
+  worker_.reset();
+}
+
 void ChatApp::apply_events() {
   for (ChatEvent& e : worker_.poll()) {
     switch (e.kind) {
@@ -41,11 +48,10 @@ void ChatApp::apply_events() {
         replying_ = false;
         break;
       case ChatEvent::Kind::reset_done:
-        chat_.clear();
+        // Ordered after the last reply's events and before the next one's.
         experts_.clear();
         stats_ = {};
         position_ = 0;
-        chat_.add("note", "Conversation reset.");
         break;
       case ChatEvent::Kind::error:
         chat_.add("error", e.text);
@@ -80,7 +86,7 @@ void ChatApp::frame() {
       send(message);
       break;
     case ChatPanel::Action::reset:
-      worker_.reset();
+      reset();
       break;
     case ChatPanel::Action::none:
       break;

@@ -18,6 +18,8 @@ class ChatApp {
   void frame();
   // Sends a message as if typed (the headless mode's prompt).
   void send(const std::string& message);
+  // Starts the conversation over, as the Reset button does.
+  void reset();
 
   bool loaded() const { return loaded_; }
   bool replying() const { return replying_; }
