@@ -9,6 +9,7 @@
 
 #include "apps/vkmoe/commands.h"
 #include "apps/vkmoe/model_args.h"
+#include "runtime/model/chat_session.h"
 #include "runtime/model/generator.h"
 #include "runtime/tokenizer/chat_template.h"
 
@@ -71,40 +72,22 @@ int cmd_chat(const std::vector<std::string>& argv) {
   std::fprintf(stderr, "chat format: %s. Type a message; /reset starts over, /exit (or end of input) quits.\n",
                std::string(chat_format_name(format)).c_str());
   Generator gen(*lm.model, tok, sampler_from_args(args));
-  std::vector<ChatMessage> history;
-  if (std::string sys = args.get("--system", args.get("-sys")); !sys.empty()) history.push_back({"system", sys});
-  const size_t system_messages = history.size();
+  ChatSession chat(gen, tok, format, args.get("--system", args.get("-sys")));
   const int n_predict = static_cast<int>(args.get_int("-n", -1));
-  std::string rendered;  // the template text already fed to the model
   bool tty = isatty(0);
   for (;;) {
     if (tty) std::fprintf(stderr, "\n> ");
     std::string line;
     if (!std::getline(std::cin, line) || line == "/exit" || line == "/quit") break;
     if (line == "/reset") {
-      history.resize(system_messages);
-      gen.reset();
-      rendered.clear();
+      chat.reset();
       std::fprintf(stderr, "(conversation reset)\n");
       continue;
     }
     if (line.empty()) continue;
-    history.push_back({"user", line});
-    // Feed only what the template adds since the last turn: the KV cache keeps the rest.
-    std::string full = apply_chat_template(format, history, /*add_generation_prompt=*/true);
-    std::string delta = full.compare(0, rendered.size(), rendered) == 0 ? full.substr(rendered.size()) : full;
-    if (delta.size() == full.size() && !rendered.empty()) gen.reset();  // the template rewrote history
-    gen.feed(tok.encode(delta, /*add_special=*/gen.position() == 0, /*parse_special=*/true));
-    std::string reply;
-    auto reason = gen.generate(n_predict, [&](const std::string& t) {
-      reply += t;
-      emit(t);
-    });
+    auto reason = chat.turn(line, n_predict, emit);
     std::printf("\n");
     std::fflush(stdout);
-    history.push_back({"assistant", reply});
-    // What the model saw: the template up to its generation prompt, then its own reply tokens.
-    rendered = apply_chat_template(format, history, false);
     if (reason == StopReason::context_full) {
       std::fprintf(stderr, "[context full (-c %u): /reset to start over]\n", lm.model->n_ctx());
       break;

@@ -29,7 +29,8 @@ void Generator::feed(std::span<const int32_t> tokens) {
   for (int32_t t : tokens) sampler_.accept(t);
 }
 
-StopReason Generator::generate(int max_tokens, const std::function<void(const std::string&)>& on_text) {
+StopReason Generator::generate(int max_tokens, const std::function<void(const std::string&)>& on_text,
+                               const std::function<void(int32_t)>& on_token) {
   if (logits_.empty()) throw std::logic_error("generate() before feed()");
   StreamDecoder decoder(tok_, /*render_special=*/false);
   for (int n = 0; max_tokens < 0 || n < max_tokens; ++n) {
@@ -47,6 +48,7 @@ StopReason Generator::generate(int max_tokens, const std::function<void(const st
     logits_ = model_.forward(std::span<const int32_t>(&next, 1), pos_++);
     stats_.decode_seconds += seconds_since(t0);
     ++stats_.generated_tokens;
+    if (on_token) on_token(next);
     if (end) {
       if (auto text = decoder.flush(); !text.empty() && on_text) on_text(text);
       return StopReason::end_of_turn;

@@ -33,8 +33,11 @@ class Generator {
   void feed(std::span<const int32_t> tokens);
   // Samples up to max_tokens (negative: until the context is full), calling on_text with each
   // complete piece of text as it is produced; the end-of-turn token itself is not printed but is
-  // kept in the context so a chat can continue after it.
-  StopReason generate(int max_tokens, const std::function<void(const std::string&)>& on_text);
+  // kept in the context so a chat can continue after it. on_token, when given, is called with
+  // each sampled token right after it has run through the model, when Model::routing()
+  // describes that token (the GUI's expert view).
+  StopReason generate(int max_tokens, const std::function<void(const std::string&)>& on_text,
+                      const std::function<void(int32_t)>& on_token = {});
   void reset();
 
   uint32_t position() const { return pos_; }
