@@ -59,6 +59,7 @@ StopReason Generator::generate(int max_tokens, const std::function<void(const st
 }
 
 void Generator::reset() {
+  sampler_.clear_history();
   pos_ = 0;
   logits_.clear();
   stats_ = {};

@@ -28,6 +28,7 @@ class Sampler {
   // Picks the next token and remembers it for the penalties.
   int32_t sample(std::span<const float> logits);
   void accept(int32_t token);  // prompt tokens count towards penalties too
+  void clear_history() { recent_.clear(); }  // a new conversation: no penalties carried over
   uint64_t seed() const { return seed_; }
   const SamplerConfig& config() const { return cfg_; }
 
