@@ -16,7 +16,7 @@ namespace vkmoe {
 namespace {
 
 // Bump when the recipe changes: the cache file name carries it.
-constexpr int kDemoVersion = 1;
+constexpr int kDemoVersion = 2;
 
 // Paragraphs become documents: each ends with the end-of-turn token, so generation stops there.
 const char* kCorpus[] = {
@@ -72,8 +72,10 @@ std::vector<uint8_t> make_demo_model() {
     ids.push_back(eot);
     for (size_t i = 0; i + 1 < ids.size(); ++i) count[ids[i]][ids[i + 1]] += 1;
   }
-  // After the chat template's "assistant\n" or any unseen token: start a sentence.
-  auto starts = tok.encode("The A Hello vkmoe Decode On");
+  // After the chat template's "assistant\n" or any token the text never continues: start a
+  // paragraph the way the text's own paragraphs start.
+  std::vector<int32_t> starts;
+  for (const char* p : kCorpus) starts.push_back(tok.encode(p).front());
   for (uint32_t t = 0; t < V; ++t) {
     double total = 0;
     for (double c : count[t]) total += c;
