@@ -1,4 +1,5 @@
 // vkmoe run / chat / eval / tokenize: the commands that load a model.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <unistd.h>
@@ -33,6 +34,27 @@ void emit(const std::string& text) {
   std::fflush(stdout);
 }
 
+// Tokens each expert took per layer over the run (prompt and generated tokens), and how uneven
+// the load was: max / mean, 1.0 being perfectly balanced.
+void print_expert_stats(const RoutingSnapshot& r) {
+  std::fprintf(stderr, "tokens per expert (layer: max/mean, then experts 0..%u):\n", r.experts - 1);
+  for (uint32_t l = 0; l < r.layers; ++l) {
+    uint64_t total = 0, most = 0;
+    for (uint32_t e = 0; e < r.experts; ++e) {
+      const uint32_t c = r.counts[static_cast<size_t>(l) * r.experts + e];
+      total += c;
+      most = std::max<uint64_t>(most, c);
+    }
+    if (total == 0) {
+      std::fprintf(stderr, "  %3u: dense\n", l);
+      continue;
+    }
+    std::fprintf(stderr, "  %3u: %5.2f |", l, most * static_cast<double>(r.experts) / total);
+    for (uint32_t e = 0; e < r.experts; ++e) std::fprintf(stderr, " %u", r.counts[static_cast<size_t>(l) * r.experts + e]);
+    std::fprintf(stderr, "\n");
+  }
+}
+
 std::string read_file_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
@@ -45,7 +67,7 @@ std::string read_file_bytes(const std::string& path) {
 
 int cmd_run(const std::vector<std::string>& argv) {
   Args args(argv, merge(merge(model_value_flags(), sampler_value_flags()), {"-p", "--prompt", "-n", "--n-predict", "-f", "--file"}),
-            merge(model_bool_flags(), {"--no-display-prompt"}));
+            merge(model_bool_flags(), {"--no-display-prompt", "--expert-stats"}));
   auto lm = load_model_from_args(args, args.has("--quiet"));
   std::string prompt = args.get("-p", args.get("--prompt"));
   if (args.has("-f") || args.has("--file")) prompt = read_file_bytes(args.get("-f", args.get("--file")));
@@ -61,6 +83,7 @@ int cmd_run(const std::vector<std::string>& argv) {
   std::printf("\n");
   print_stats(gen.stats(), gen.sampler());
   std::fprintf(stderr, "%s", lm.model->profile_report().c_str());
+  if (args.has("--expert-stats")) print_expert_stats(lm.model->routing());
   return 0;
 }
 

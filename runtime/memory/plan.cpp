@@ -165,8 +165,18 @@ std::string MemoryPlan::summary(const std::string& device_name) const {
     for (size_t i = 0; i < spilled_layers.size(); ++i) o << (i ? "," : "") << spilled_layers[i];
     o << "; host memory available " << format_bytes(host_available) << ")\n";
   }
-  if (verdict == PlanVerdict::does_not_fit && error.empty() && spilled == 0)
-    o << "  try a smaller context (-c), a smaller --batch, or --spill to keep some experts in system memory\n";
+  if (verdict == PlanVerdict::does_not_fit && error.empty() && device_total() > available) {
+    // Suggest only what could close the gap.
+    const uint64_t short_by = device_total() - available;
+    uint64_t expert_bytes = 0;
+    for (const auto& t : tensors)
+      if (t.experts && !t.spilled) expert_bytes += t.bytes;
+    if (kv_cache >= short_by) o << "  a smaller context (-c) would fit: the KV cache takes " << format_bytes(kv_cache) << "\n";
+    if (spilled == 0 && expert_bytes >= short_by)
+      o << "  --spill would keep the last layers' experts in system memory (" << format_bytes(expert_bytes)
+        << " of experts in all)\n";
+    if (kv_cache < short_by && expert_bytes < short_by) o << "  this model needs a device with more memory\n";
+  }
   return o.str();
 }
 
