@@ -64,6 +64,17 @@ static std::string vendor_name(uint32_t id) {
   }
 }
 
+FeatureChain::FeatureChain(bool with_subgroup_size, bool with_int_dot) {
+  features.pNext = &f11;
+  f11.pNext = &f12;
+  void** tail = &f12.pNext;
+  if (with_subgroup_size) {
+    *tail = &subgroup_size;
+    tail = &subgroup_size.pNext;
+  }
+  if (with_int_dot) *tail = &int_dot;
+}
+
 static DeviceCaps query_one(VkPhysicalDevice pd, uint32_t index) {
   DeviceCaps c;
   c.index = index;
@@ -139,19 +150,13 @@ static DeviceCaps query_one(VkPhysicalDevice pd, uint32_t index) {
   if (has_dot) c.integer_dot_4x8_accelerated = dotp.integerDotProduct4x8BitPackedSignedAccelerated;
 
   // Features.
-  VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-  VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
-  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-  VkPhysicalDeviceSubgroupSizeControlFeaturesEXT sgf{
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
-  VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR dotf{
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR};
-  feats.pNext = &f11;
-  f11.pNext = &f12;
-  tail = &f12.pNext;
-  if (has_sg_control) { *tail = &sgf; tail = &sgf.pNext; }
-  if (has_dot) { *tail = &dotf; tail = &dotf.pNext; }
-  vkGetPhysicalDeviceFeatures2(pd, &feats);
+  FeatureChain chain(has_sg_control, has_dot);
+  vkGetPhysicalDeviceFeatures2(pd, &chain.features);
+  const auto& feats = chain.features;
+  const auto& f11 = chain.f11;
+  const auto& f12 = chain.f12;
+  const auto& sgf = chain.subgroup_size;
+  const auto& dotf = chain.int_dot;
 
   c.shader_int16 = feats.features.shaderInt16;
   c.shader_int64 = feats.features.shaderInt64;

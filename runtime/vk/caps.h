@@ -89,6 +89,23 @@ struct DeviceCaps {
   const char* type_name() const;
 };
 
+// The feature structures vkmoe queries (caps.cpp) and enables (device.cpp), chained in one place
+// so both sides always agree on which exist. Optional ones are linked only when the device's
+// version or extensions define them (chaining an unknown structure is invalid usage).
+struct FeatureChain {
+  VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  VkPhysicalDeviceSubgroupSizeControlFeaturesEXT subgroup_size{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
+  VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR int_dot{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR};
+
+  FeatureChain(bool with_subgroup_size, bool with_int_dot);
+  FeatureChain(const FeatureChain&) = delete;  // points into itself
+  FeatureChain& operator=(const FeatureChain&) = delete;
+};
+
 std::vector<DeviceCaps> query_devices(const Instance& instance);
 
 // Picks by index ("1") or a case-insensitive name substring ("llvmpipe", "rtx"); empty picks

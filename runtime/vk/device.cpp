@@ -61,16 +61,12 @@ Device::Device(Instance& instance, const DeviceCaps& caps) : instance_(instance)
 
   // Turn on exactly the optional features that exist; record them for variant choice.
   const bool v13 = caps_.api_version >= VK_API_VERSION_1_3;
-  VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-  VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
-  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-  VkPhysicalDeviceSubgroupSizeControlFeaturesEXT sgf{
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
-  VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR dotf{
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR};
-  feats.pNext = &f11;
-  f11.pNext = &f12;
-  void** tail = &f12.pNext;
+  FeatureChain chain(caps_.subgroup_size_control, caps_.integer_dot_product);
+  auto& feats = chain.features;
+  auto& f11 = chain.f11;
+  auto& f12 = chain.f12;
+  auto& sgf = chain.subgroup_size;
+  auto& dotf = chain.int_dot;
 
   std::vector<const char*> extensions;
   feats.features.shaderInt16 = features_.int16 = caps_.shader_int16;
@@ -89,15 +85,11 @@ Device::Device(Instance& instance, const DeviceCaps& caps) : instance_(instance)
     if (!v13) extensions.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
     sgf.subgroupSizeControl = VK_TRUE;
     sgf.computeFullSubgroups = caps_.compute_full_subgroups;
-    *tail = &sgf;
-    tail = &sgf.pNext;
     features_.subgroup_size_control = true;
   }
   if (caps_.integer_dot_product) {
     if (!v13) extensions.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
     dotf.shaderIntegerDotProduct = VK_TRUE;
-    *tail = &dotf;
-    tail = &dotf.pNext;
     features_.int_dot = true;
   }
   if (caps_.push_descriptor) {
