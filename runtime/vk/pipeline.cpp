@@ -123,6 +123,8 @@ const Pipeline& Pipelines::get(const PipelineDesc& desc) {
   std::string key = std::string(variant.name) + "/" + std::to_string(desc.bindings) + "/" +
                     std::to_string(desc.push_size) + "/" + std::to_string(desc.subgroup_size);
   for (uint32_t s : desc.spec) key += "/" + std::to_string(s);
+  // The set layout differs with push descriptors; tests switch them off to cover the fallback.
+  key += device_.features().push_descriptor ? "/push" : "/sets";
 
   std::lock_guard lock(mutex_);
   if (auto it = pipelines_.find(key); it != pipelines_.end()) return *it->second;
