@@ -197,7 +197,9 @@ std::vector<float> Model::forward(std::span<const int32_t> tokens, uint32_t pos,
     }
     ctx_.transfer().upload(tokens_, 0, ids.data(), T * 4ull);
     ctx_.transfer().upload(positions_, 0, positions.data(), T * 4ull);
-    Sequence seq(ctx_.device(), {.timestamps = opt_.profile, .name = "forward"});
+    // One Sequence for the model's life: its command buffer, fence and pools are reused.
+    if (!seq_) seq_ = std::make_unique<Sequence>(ctx_.device(), SequenceOptions{.timestamps = opt_.profile, .name = "forward"});
+    Sequence& seq = *seq_;
     record_batch(seq, T, pos + static_cast<uint32_t>(start), mode);
     const auto t0 = std::chrono::steady_clock::now();
     seq.run();

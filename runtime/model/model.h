@@ -97,6 +97,7 @@ class Model {
   Buffer lora_, kv_a_, kv_b_, ffn_gate_, ffn_up_;  // deepseek2 only
   std::vector<Buffer> rebuilt_;  // weights made at load time (deepseek2's kv_b from k_b / v_b)
   MoeScratch scratch_;
+  std::unique_ptr<Sequence> seq_;
   struct KernelTime {
     uint64_t calls = 0;
     double ms = 0;
