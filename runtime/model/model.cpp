@@ -60,6 +60,12 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   }
   bind_weights();
   // Dense layers route nothing: their routing slices read as empty slots.
+  if (opt_.warm_up) {
+    const int32_t token = cfg_.bos >= 0 && static_cast<uint32_t>(cfg_.bos) < cfg_.n_vocab ? cfg_.bos : 0;
+    forward(std::span<const int32_t>(&token, 1), 0);  // its cache row is overwritten by the prompt
+    profile_.clear();
+    profile_wall_ms_ = 0;
+  }
   Sequence seq(ctx_.device(), {.name = "clear routing"});
   seq.fill(ids_.range(), kMoeEmptySlot);
   seq.fill(wts_.range(), 0);

@@ -33,6 +33,8 @@ struct ModelOptions {
   bool progress = true;     // progress bar while loading (on a terminal)
   bool expert_stats = true; // keep per-layer routing (ids and counts) for views and statistics
   bool profile = false;     // time every dispatch (also VKMOE_PROFILE=1); see profile_report()
+  bool warm_up = true;      // run one token at load so first-use shader compilation (seconds on
+                            // lavapipe) is not counted as prefill time
 };
 
 enum class LogitsMode { last, all };
