@@ -12,5 +12,6 @@ int cmd_run(const std::vector<std::string>& args);
 int cmd_chat(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);
 int cmd_tokenize(const std::vector<std::string>& args);
+int cmd_synth(const std::vector<std::string>& args);
 
 }  // namespace vkmoe

@@ -1,0 +1,62 @@
+// vkmoe synth: writes a synthetic model (random weights, real tokenizer) of a named shape, so
+// benchmarks and experiments have reproducible files without downloads.
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+
+#include "apps/vkmoe/args.h"
+#include "apps/vkmoe/commands.h"
+#include "runtime/model/synthetic_model.h"
+
+namespace vkmoe {
+namespace {
+
+// The reference shape of the speed issue: qwen3moe, 4 layers, 512 wide, 8 query / 4 KV heads
+// of 64, 32 experts of 512, top-4, vocabulary 600, Q4_K matrices (about 56 MiB).
+SyntheticSpec bench_spec() {
+  SyntheticSpec s;
+  s.name = "vkmoe-bench-qwen3moe-4x512";
+  s.n_embd = 512;
+  s.n_layer = 4;
+  s.n_head = 8;
+  s.n_head_kv = 4;
+  s.head_dim = 64;
+  s.n_expert = 32;
+  s.n_expert_used = 4;
+  s.n_ff_exp = 512;
+  s.n_vocab = 600;
+  s.matrix_type = GgmlType::Q4_K;
+  return s;
+}
+
+GgmlType parse_type(const std::string& name) {
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K,
+                     GgmlType::Q5_K, GgmlType::Q6_K})
+    if (ggml_type_name(t) == name) return t;
+  throw std::invalid_argument("--type: unknown or unsupported type '" + name + "'");
+}
+
+}  // namespace
+
+int cmd_synth(const std::vector<std::string>& argv) {
+  Args args(argv, {"-o", "--preset", "--type", "--layers", "--seed"}, {"--force"});
+  const std::string out = args.get("-o");
+  if (out.empty()) throw std::invalid_argument("-o FILE is required");
+  if (args.get("--preset", "bench") != "bench") throw std::invalid_argument("--preset: only 'bench' exists");
+  if (std::filesystem::exists(out) && !args.has("--force"))
+    throw std::invalid_argument("'" + out + "' exists; pass --force to replace it");
+  SyntheticSpec spec = bench_spec();
+  if (args.has("--type")) spec.matrix_type = parse_type(args.get("--type"));
+  const int64_t layers = args.get_int("--layers", spec.n_layer);
+  if (layers < 1 || layers > 256) throw std::invalid_argument("--layers must be 1..256");
+  spec.n_layer = static_cast<uint32_t>(layers);
+  const int64_t seed = args.get_int("--seed", 1);
+  if (seed < 0) throw std::invalid_argument("--seed must be >= 0");
+  spec.seed = static_cast<uint64_t>(seed);
+  make_synthetic_model(spec).write(out);
+  std::printf("wrote %s (%s, %u layers, %s)\n", out.c_str(), spec.name.c_str(), spec.n_layer,
+              std::string(ggml_type_name(spec.matrix_type)).c_str());
+  return 0;
+}
+
+}  // namespace vkmoe
