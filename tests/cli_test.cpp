@@ -116,7 +116,7 @@ TEST_CASE("bad input gets a clear error, not a crash") {
   CHECK(contains(r.out, "/no/such/model.gguf"));
   r = run("run --top-k lots");
   CHECK(WEXITSTATUS(r.status) == 1);
-  CHECK(contains(r.out, "--top-k expects an integer"));
+  CHECK(contains(r.out, "--top-k: 'lots' is not an integer"));
   r = run("frobnicate");
   CHECK(WEXITSTATUS(r.status) == 1);
   CHECK(contains(r.out, "unknown command"));

@@ -1,5 +1,7 @@
 #include "apps/vkmoe/args.h"
 
+#include "runtime/util/parse_number.h"
+
 namespace vkmoe {
 
 Args::Args(const std::vector<std::string>& args, std::set<std::string> value_flags, std::set<std::string> bool_flags) {
@@ -18,6 +20,7 @@ Args::Args(const std::vector<std::string>& args, std::set<std::string> value_fla
           if (i + 1 >= args.size()) throw std::invalid_argument("option " + flag + " needs a value");
           value = args[++i];
         }
+        if (values_.count(flag)) throw std::invalid_argument("option " + flag + " is given twice");
         values_[flag] = value;
       } else if (bool_flags.count(flag) && !inline_value) {
         bools_.insert(flag);
@@ -35,30 +38,24 @@ std::string Args::get(const std::string& flag, const std::string& def) const {
   return it == values_.end() ? def : it->second;
 }
 
-int64_t Args::get_int(const std::string& flag, int64_t def) const {
+int64_t Args::get_int(const std::string& flag, int64_t def, int64_t min, int64_t max) const {
   auto it = values_.find(flag);
-  if (it == values_.end()) return def;
-  try {
-    size_t used = 0;
-    int64_t v = std::stoll(it->second, &used);
-    if (used != it->second.size()) throw std::invalid_argument("");
-    return v;
-  } catch (const std::exception&) {
-    throw std::invalid_argument("option " + flag + " expects an integer, got '" + it->second + "'");
-  }
+  return it == values_.end() ? def : parse_int(it->second, flag, min, max);
 }
 
-double Args::get_float(const std::string& flag, double def) const {
+double Args::get_float(const std::string& flag, double def, double min, double max) const {
   auto it = values_.find(flag);
-  if (it == values_.end()) return def;
-  try {
-    size_t used = 0;
-    double v = std::stod(it->second, &used);
-    if (used != it->second.size()) throw std::invalid_argument("");
-    return v;
-  } catch (const std::exception&) {
-    throw std::invalid_argument("option " + flag + " expects a number, got '" + it->second + "'");
+  return it == values_.end() ? def : parse_float(it->second, flag, min, max);
+}
+
+std::string Args::flag_of(std::initializer_list<const char*> aliases) const {
+  std::string found;
+  for (const char* a : aliases) {
+    if (!has(a)) continue;
+    if (!found.empty()) throw std::invalid_argument("give " + found + " or " + a + ", not both");
+    found = a;
   }
+  return found.empty() ? *aliases.begin() : found;
 }
 
 }  // namespace vkmoe

@@ -57,21 +57,48 @@ static void print_placement(const std::string& device, const GgufFile& file, con
                 stats.blocks[i].host_visible ? ", host-visible" : "");
 }
 
+// Without Vulkan, the plan is made for a device with 4 GiB bindings and --mem-budget of memory
+// (unlimited without it), so its arithmetic still shows.
+static DeviceCaps hypothetical_device(uint64_t mem_budget) {
+  DeviceCaps d;
+  d.name = "a hypothetical device (Vulkan unavailable)";
+  d.usable = true;
+  d.max_storage_buffer_range = 0xffffffffull;
+  MemoryHeapCaps heap;
+  heap.device_local = true;
+  heap.size = heap.budget = mem_budget ? mem_budget : (1ull << 50);
+  d.heaps.push_back(heap);
+  return d;
+}
+
 int cmd_inspect(const std::vector<std::string>& argv) {
   Args args(argv, {"--device", "-c", "--ctx", "--batch", "--mem-budget"}, {"--json", "--spill", "--tensors", "--load"});
   if (args.positional().size() != 1) throw std::invalid_argument("usage: vkmoe inspect model.gguf [--device N] [-c N] [--mem-budget 8G] [--spill] [--json] [--load] [--tensors]");
   const std::string path = args.positional()[0];
+  PlanOptions opt;
+  opt.n_ctx = static_cast<uint32_t>(args.get_int(args.flag_of({"-c", "--ctx"}), 4096, 1, 1 << 24));
+  opt.n_batch = static_cast<uint32_t>(args.get_int("--batch", 512, 1, 65536));
+  opt.spill = args.has("--spill");
+  if (args.has("--mem-budget")) {
+    opt.mem_budget = parse_bytes(args.get("--mem-budget"));
+    if (!opt.mem_budget) throw std::invalid_argument("--mem-budget: '" + args.get("--mem-budget") + "' is no memory; leave it out for no cap");
+  }
   auto file = GgufFile::open(path);
   auto cfg = load_model_config(file);
   auto stats = model_stats(file, cfg);
-  PlanOptions opt;
-  opt.n_ctx = static_cast<uint32_t>(args.get_int("-c", args.get_int("--ctx", 4096)));
-  opt.n_batch = static_cast<uint32_t>(args.get_int("--batch", 512));
-  opt.spill = args.has("--spill");
-  if (args.has("--mem-budget")) opt.mem_budget = parse_bytes(args.get("--mem-budget"));
 
-  Instance instance(InstanceOptions{});
-  auto devices = query_devices(instance);
+  // Metadata, sizes and plan arithmetic need no device: without a Vulkan driver the device part
+  // is marked unavailable and the rest still prints.
+  std::vector<DeviceCaps> devices;
+  std::string no_device;
+  try {
+    Instance instance(InstanceOptions{});
+    devices = query_devices(instance);
+  } catch (const VulkanUnavailable& e) {
+    if (args.has("--load") || args.has("--device")) throw;
+    no_device = e.what();
+    devices.push_back(hypothetical_device(opt.mem_budget));
+  }
   std::vector<size_t> chosen;
   if (args.has("--device")) chosen.push_back(choose_device(devices, args.get("--device")));
   else
@@ -110,6 +137,7 @@ int cmd_inspect(const std::vector<std::string>& argv) {
       plans.push_back(pj);
     }
     j["memory_plans"] = plans;
+    if (!no_device.empty()) j["devices_unavailable"] = no_device;
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -137,6 +165,7 @@ int cmd_inspect(const std::vector<std::string>& argv) {
   if (shown < file.tensors().size())
     std::printf("(%zu more tensors in layers 1..%u; --tensors lists all)\n", file.tensors().size() - shown, cfg.n_layer - 1);
   std::printf("\ncontext %u, batch %u%s\n", opt.n_ctx, opt.n_batch, opt.mem_budget ? (", budget " + format_bytes(opt.mem_budget)).c_str() : "");
+  if (!no_device.empty()) std::printf("devices: unavailable: %s\n", no_device.c_str());
   for (size_t d : chosen) std::printf("%s", plan_memory(file, cfg, devices[d], opt).summary(devices[d].name).c_str());
   if (args.has("--load")) print_placement(args.get("--device"), file, cfg, opt);
   return 0;

@@ -1,5 +1,7 @@
 // vkmoe run / chat / eval / tokenize: the commands that load a model.
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <unistd.h>
@@ -13,6 +15,8 @@
 #include "runtime/model/chat_session.h"
 #include "runtime/model/generator.h"
 #include "runtime/tokenizer/chat_template.h"
+#include "runtime/util/parse_number.h"
+#include "runtime/util/safe_file.h"
 
 namespace vkmoe {
 
@@ -55,12 +59,35 @@ void print_expert_stats(const RoutingSnapshot& r) {
   }
 }
 
-std::string read_file_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
-  std::ostringstream o;
-  o << f.rdbuf();
-  return o.str();
+// The prompt of run / eval: -p, -f or one positional argument (as llama.cpp's tools take it),
+// exactly one of them; given but empty is an error rather than a silent default.
+std::string prompt_from_args(const Args& args, const std::string& def) {
+  const std::string p = args.flag_of({"-p", "--prompt"}), f = args.flag_of({"-f", "--file"});
+  const int given = args.has(p) + args.has(f) + !args.positional().empty();
+  if (given > 1 || args.positional().size() > 1)
+    throw std::invalid_argument("give the prompt once: -p TEXT, -f FILE or one argument (got " +
+                                std::to_string(given) + " of them" +
+                                (args.positional().size() > 1 ? ", " + std::to_string(args.positional().size()) + " arguments" : "") +
+                                "; quote a prompt with spaces)");
+  std::string prompt = def;
+  if (args.has(p)) prompt = args.get(p);
+  else if (args.has(f)) prompt = read_regular_file(args.get(f));
+  else if (!args.positional().empty()) prompt = args.positional()[0];
+  if (prompt.empty() && given) throw std::invalid_argument(args.has(f) ? "the prompt file " + args.get(f) + " is empty" : "the prompt is empty");
+  return prompt;
+}
+
+// Ctrl-C during a reply stops the reply; a second one before the next reply ends the process.
+std::atomic<bool> g_interrupt{false};
+std::atomic<bool> g_generating{false};
+
+void on_sigint(int) {
+  if (!g_generating.load()) {
+    static const char msg[] = "\n";
+    (void)!write(2, msg, 1);
+    _exit(130);
+  }
+  g_interrupt.store(true);
 }
 
 }  // namespace
@@ -68,14 +95,15 @@ std::string read_file_bytes(const std::string& path) {
 int cmd_run(const std::vector<std::string>& argv) {
   Args args(argv, merge(merge(model_value_flags(), sampler_value_flags()), {"-p", "--prompt", "-n", "--n-predict", "-f", "--file"}),
             merge(model_bool_flags(), {"--no-display-prompt", "--expert-stats"}));
-  auto lm = load_model_from_args(args, args.has("--quiet"));
-  std::string prompt = args.get("-p", args.get("--prompt"));
-  if (args.has("-f") || args.has("--file")) prompt = read_file_bytes(args.get("-f", args.get("--file")));
-  if (prompt.empty()) prompt = "A mixture of experts";
-  const int n_predict = static_cast<int>(args.get_int("-n", args.get_int("--n-predict", 128)));
+  // Everything is checked before the model loads.
+  const ModelRequest request = model_request_from_args(args, args.has("--quiet"));
+  const SamplerConfig sampling = sampler_from_args(args);
+  const int n_predict = static_cast<int>(args.get_int(args.flag_of({"-n", "--n-predict"}), 128, -1, INT32_MAX));
+  const std::string prompt = prompt_from_args(args, "A mixture of experts");
+  auto lm = load_model(request);
   auto tokens = lm.tokenizer->encode(prompt, /*add_special=*/true, /*parse_special=*/true);
   if (tokens.empty()) throw std::invalid_argument("the prompt encodes to no tokens");
-  Generator gen(*lm.model, *lm.tokenizer, sampler_from_args(args));
+  Generator gen(*lm.model, *lm.tokenizer, sampling);
   if (!args.has("--no-display-prompt")) emit(prompt);
   gen.feed(tokens);
   auto reason = gen.generate(n_predict, emit);
@@ -87,16 +115,33 @@ int cmd_run(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// --chat-template NAME, else the file's template; an unknown one is refused before the first message.
+ChatFormat chat_format_from(const std::string& name, const LoadedModel& lm) {
+  if (!name.empty()) return parse_chat_format(name);
+  const ChatFormat f = detect_chat_format(lm.tokenizer->vocab().chat_template, lm.model->config().arch_key);
+  if (f == ChatFormat::Unknown)
+    throw std::invalid_argument(lm.path + ": its chat template is not one vkmoe knows; choose one with --chat-template " +
+                                std::string(chat_format_names()));
+  return f;
+}
+
 int cmd_chat(const std::vector<std::string>& argv) {
-  Args args(argv, merge(merge(model_value_flags(), sampler_value_flags()), {"--system", "-sys", "-n"}), model_bool_flags());
-  auto lm = load_model_from_args(args, args.has("--quiet"));
+  Args args(argv, merge(merge(model_value_flags(), sampler_value_flags()), {"--system", "-sys", "-n", "--chat-template"}),
+            model_bool_flags());
+  if (!args.positional().empty()) throw std::invalid_argument("unexpected argument '" + args.positional()[0] + "'");
+  const ModelRequest request = model_request_from_args(args, args.has("--quiet"));
+  const SamplerConfig sampling = sampler_from_args(args);
+  const int n_predict = static_cast<int>(args.get_int("-n", -1, -1, INT32_MAX));
+  if (args.has("--chat-template")) parse_chat_format(args.get("--chat-template"));
+  auto lm = load_model(request);
   const auto& tok = *lm.tokenizer;
-  const ChatFormat format = detect_chat_format(tok.vocab().chat_template, lm.model->config().arch_key);
-  std::fprintf(stderr, "chat format: %s. Type a message; /reset starts over, /exit (or end of input) quits.\n",
+  const ChatFormat format = chat_format_from(args.get("--chat-template"), lm);
+  std::fprintf(stderr, "chat format: %s. Type a message; /reset starts over, /exit (or end of input) quits; Ctrl-C stops a reply.\n",
                std::string(chat_format_name(format)).c_str());
-  Generator gen(*lm.model, tok, sampler_from_args(args));
-  ChatSession chat(gen, tok, format, args.get("--system", args.get("-sys")));
-  const int n_predict = static_cast<int>(args.get_int("-n", -1));
+  Generator gen(*lm.model, tok, sampling);
+  gen.set_interrupt(&g_interrupt);
+  ChatSession chat(gen, tok, format, args.get(args.flag_of({"--system", "-sys"})));
+  std::signal(SIGINT, on_sigint);
   bool tty = isatty(0);
   for (;;) {
     if (tty) std::fprintf(stderr, "\n> ");
@@ -108,56 +153,80 @@ int cmd_chat(const std::vector<std::string>& argv) {
       continue;
     }
     if (line.empty()) continue;
-    auto reason = chat.turn(line, n_predict, emit);
+    StopReason reason;
+    g_interrupt.store(false);
+    g_generating.store(true);
+    try {
+      reason = chat.turn(line, n_predict, emit);
+    } catch (const std::out_of_range& e) {  // this message does not fit: the conversation goes on
+      g_generating.store(false);
+      std::fprintf(stderr, "[message not sent: %s; /reset to start over]\n", e.what());
+      continue;
+    }
+    g_generating.store(false);
     std::printf("\n");
     std::fflush(stdout);
+    if (reason == StopReason::interrupted) std::fprintf(stderr, "[reply stopped]\n");
     if (reason == StopReason::context_full) {
       std::fprintf(stderr, "[context full (-c %u): /reset to start over]\n", lm.model->n_ctx());
       break;
     }
   }
+  std::signal(SIGINT, SIG_DFL);
   print_stats(gen.stats(), gen.sampler());
   return 0;
 }
 
+// "1,2,3": every id an integer of the model's vocabulary.
+std::vector<int32_t> parse_token_list(const std::string& list, uint32_t n_vocab) {
+  std::vector<int32_t> tokens;
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      tokens.push_back(static_cast<int32_t>(parse_int(item, "--tokens", 0, static_cast<int64_t>(n_vocab) - 1)));
+    } catch (const std::invalid_argument&) {
+      throw std::invalid_argument("--tokens: '" + item + "' is not a token id of this model (0 to " +
+                                  std::to_string(n_vocab - 1) + ")");
+    }
+  }
+  if (tokens.empty() || list.back() == ',') throw std::invalid_argument("--tokens: give ids as 1,2,3");
+  return tokens;
+}
+
 int cmd_eval(const std::vector<std::string>& argv) {
   Args args(argv, merge(model_value_flags(), {"--tokens", "--prompt", "-p", "--out", "-o"}), model_bool_flags());
-  auto lm = load_model_from_args(args, true);
-  std::vector<int32_t> tokens;
-  if (args.has("--tokens")) {
-    std::stringstream ss(args.get("--tokens"));
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-      size_t used = 0;
-      long v = std::stol(item, &used);
-      if (used != item.size()) throw std::invalid_argument("--tokens: '" + item + "' is not a token id");
-      tokens.push_back(static_cast<int32_t>(v));
-    }
-  } else {
-    tokens = lm.tokenizer->encode(args.get("--prompt", args.get("-p")), true, true);
-  }
-  if (tokens.empty()) throw std::invalid_argument("give --tokens 1,2,3 or --prompt TEXT");
-  const std::string out = args.get("--out", args.get("-o"));
+  if (!args.positional().empty()) throw std::invalid_argument("unexpected argument '" + args.positional()[0] + "'");
+  ModelRequest request = model_request_from_args(args, true);
+  const std::string p = args.flag_of({"--prompt", "-p"});
+  if (args.has("--tokens") == args.has(p)) throw std::invalid_argument("give --tokens 1,2,3 or --prompt TEXT (one of them)");
+  if (args.has(p) && args.get(p).empty()) throw std::invalid_argument("the prompt is empty");
+  const std::string out = args.get(args.flag_of({"--out", "-o"}));
   if (out.empty()) throw std::invalid_argument("give --out logits.f32");
+  // The output must not replace the model (links resolved); checked again before writing.
+  refuse_same_file(out, {request.path});
+  auto lm = load_model(request);
+  const std::vector<int32_t> tokens = args.has("--tokens") ? parse_token_list(args.get("--tokens"), lm.model->config().n_vocab)
+                                                           : lm.tokenizer->encode(args.get(p), true, true);
+  if (tokens.empty()) throw std::invalid_argument("the prompt encodes to no tokens");
   auto logits = lm.model->forward(tokens, 0, LogitsMode::all);
-  std::ofstream f(out, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * 4));
-  if (!f) throw std::runtime_error("cannot write " + out);
+  refuse_same_file(out, {lm.path});
+  write_file_safely(out, {reinterpret_cast<const uint8_t*>(logits.data()), logits.size() * 4});
   std::fprintf(stderr, "wrote %zu x %u float32 logits to %s\n", tokens.size(), lm.model->config().n_vocab, out.c_str());
   return 0;
 }
 
 int cmd_tokenize(const std::vector<std::string>& argv) {
   Args args(argv, {"-m", "--model", "--file", "-f"}, {"--add-special", "--parse-special"});
-  std::string path = args.get("-m", args.get("--model"));
+  const std::string path = args.get(args.flag_of({"-m", "--model"}));
   if (path.empty()) throw std::invalid_argument("usage: vkmoe tokenize -m model.gguf \"text\" [--add-special] [--parse-special] [--file F]");
-  std::string text;
-  if (args.has("--file") || args.has("-f")) text = read_file_bytes(args.get("--file", args.get("-f")));
-  else if (args.positional().size() == 1) text = args.positional()[0];
-  else throw std::invalid_argument("give the text as one argument or --file F");
+  const std::string f = args.flag_of({"--file", "-f"});
+  if (args.positional().size() + args.has(f) != 1) throw std::invalid_argument("give the text as one argument or --file F");
+  const std::string text = args.has(f) ? read_regular_file(args.get(f)) : args.positional()[0];
   auto file = GgufFile::open(path);
   auto tok = Tokenizer::from_gguf(file);
   auto ids = tok.encode(text, args.has("--add-special"), args.has("--parse-special"));
+  file.check_intact();
   for (size_t i = 0; i < ids.size(); ++i) std::printf("%s%d", i ? " " : "", ids[i]);
   std::printf("\n");
   return 0;

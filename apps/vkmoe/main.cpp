@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "apps/vkmoe/commands.h"
+#include "runtime/util/parse_number.h"
+#include "runtime/vk/sequence.h"
 
 namespace {
 
@@ -46,6 +48,9 @@ int main(int argc, char** argv) {
   for (const auto& c : kCommands) {
     if (std::strcmp(argv[1], c.name) != 0) continue;
     try {
+      // The environment is checked before any work, like the options.
+      vkmoe::fence_timeout_seconds();
+      vkmoe::env_int("VKMOE_MOE_BATCHED_FROM", 1, 1, UINT32_MAX);
       return c.run(args);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "vkmoe %s: error: %s\n", c.name, e.what());

@@ -1,4 +1,6 @@
 // Options shared by the commands that load a model (llama.cpp's names where they mean the same).
+// Every option is parsed and checked before any work starts (model_request_from_args,
+// sampler_from_args); load_model then does the work.
 #pragma once
 #include <memory>
 #include <set>
@@ -17,6 +19,14 @@ std::set<std::string> model_value_flags();
 std::set<std::string> model_bool_flags();
 std::set<std::string> sampler_value_flags();
 
+struct ModelRequest {
+  std::string path;  // empty: the built-in demo model
+  std::string device;
+  ModelOptions options;
+  bool ctx_given = false;  // -c was given (0: the model's training context)
+  bool quiet = false;
+};
+
 struct LoadedModel {
   std::unique_ptr<Context> ctx;
   std::unique_ptr<Model> model;
@@ -24,7 +34,9 @@ struct LoadedModel {
   std::string path;
 };
 
-// -m (or the built-in demo model), --device, -c, --batch, --mem-budget, --spill.
+// -m (or the built-in demo model), --device, -c, --batch, --mem-budget, --spill, checked.
+ModelRequest model_request_from_args(const Args& args, bool quiet = false);
+LoadedModel load_model(const ModelRequest& request);
 LoadedModel load_model_from_args(const Args& args, bool quiet = false);
 SamplerConfig sampler_from_args(const Args& args);
 

@@ -17,6 +17,9 @@
 #include <sstream>
 #include <utility>
 
+#include "runtime/gguf/map_guard.h"
+#include "runtime/util/safe_file.h"
+
 namespace vkmoe {
 
 static_assert(std::endian::native == std::endian::little, "the reader loads values with memcpy");
@@ -214,6 +217,8 @@ struct GgufFile::Impl {
   std::vector<uint8_t> owned;  // from_memory
   void* map = nullptr;         // open
   size_t map_size = 0;
+  int fd = -1;                 // open: kept to re-check the file's size
+  int guard = -1;              // map_guard slot
   const uint8_t* data = nullptr;
   uint64_t size = 0;
 
@@ -226,7 +231,9 @@ struct GgufFile::Impl {
   std::map<std::string, size_t, std::less<>> tensor_index;
 
   ~Impl() {
+    map_guard_remove(guard);
     if (map) munmap(map, map_size);
+    if (fd >= 0) ::close(fd);
   }
 
   [[noreturn]] void fail(const std::string& what) const { throw GgufError(name, what); }
@@ -441,33 +448,38 @@ GgufFile::~GgufFile() = default;
 GgufFile GgufFile::open(const std::filesystem::path& path) {
   auto impl = std::make_unique<Impl>();
   impl->name = path.string();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) impl->fail(cat("cannot open: ", std::strerror(errno)));
+  try {
+    impl->fd = open_regular_file(path);  // refuses directories and FIFOs without blocking
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    if (msg.rfind(impl->name + ": ", 0) == 0) msg.erase(0, impl->name.size() + 2);  // GgufError adds the path
+    throw GgufError(impl->name, msg);
+  }
   struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    impl->fail(cat("cannot stat: ", std::strerror(err)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    impl->fail("not a regular file");
-  }
+  if (fstat(impl->fd, &st) != 0) impl->fail(cat("cannot stat: ", std::strerror(errno)));
   impl->size = static_cast<uint64_t>(st.st_size);
   if (impl->size > 0) {
-    void* m = mmap(nullptr, impl->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m == MAP_FAILED) {
-      int err = errno;
-      ::close(fd);
-      impl->fail(cat("cannot map: ", std::strerror(err)));
-    }
+    void* m = mmap(nullptr, impl->size, PROT_READ, MAP_PRIVATE, impl->fd, 0);
+    if (m == MAP_FAILED) impl->fail(cat("cannot map: ", std::strerror(errno)));
     impl->map = m;
     impl->map_size = impl->size;
     impl->data = static_cast<const uint8_t*>(m);
+    impl->guard = map_guard_add(m, impl->size);
   }
-  ::close(fd);  // the mapping keeps the file
   impl->parse();
-  return GgufFile(std::move(impl));
+  GgufFile f(std::move(impl));
+  f.check_intact();
+  return f;
+}
+
+void GgufFile::check_intact() const {
+  if (impl_->fd < 0) return;
+  struct stat st {};
+  const bool stat_ok = fstat(impl_->fd, &st) == 0;
+  if (!map_guard_faulted(impl_->guard) && stat_ok && static_cast<uint64_t>(st.st_size) == impl_->size) return;
+  impl_->fail(cat("the file changed while it was in use (", impl_->size, " bytes when opened, ",
+                  stat_ok ? std::to_string(st.st_size) : std::string("unknown"),
+                  " now); was it overwritten? Run again once it is complete"));
 }
 
 GgufFile GgufFile::from_memory(std::vector<uint8_t> bytes, std::string name) {

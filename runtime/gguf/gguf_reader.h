@@ -32,6 +32,10 @@ class GgufFile {
   uint64_t alignment() const;
   uint64_t data_offset() const;  // start of the data section (may lie past the end with no tensors)
   uint64_t file_size() const;
+  // Throws GgufError when the mapped file shrank or changed size since open() (its missing pages
+  // then read as zeros rather than killing the process with SIGBUS). Callers check after reading
+  // what they use, e.g. after uploading the weights.
+  void check_intact() const;
 
   // Scalars. Absent key: nullopt. Present with a type the getter cannot convert: GgufError.
   bool has(std::string_view key) const;

@@ -1,5 +1,7 @@
 #include "runtime/gguf/gguf_writer.h"
 
+#include "runtime/util/safe_file.h"
+
 #include <unistd.h>
 
 #include <bit>
@@ -206,19 +208,13 @@ std::vector<uint8_t> GgufWriter::to_bytes() const {
 }
 
 void GgufWriter::write(const std::filesystem::path& path) const {
-  std::vector<uint8_t> bytes = to_bytes();
-  std::filesystem::path tmp = path;
-  tmp += ".tmp." + std::to_string(getpid());
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw GgufError(path.string(), std::string("cannot create temporary file: ") + std::strerror(errno));
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
-            fsync(fileno(f)) == 0;
-  int err = errno;
-  ok = std::fclose(f) == 0 && ok;
-  if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) ok = false, err = errno;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    throw GgufError(path.string(), std::string("cannot write: ") + std::strerror(err));
+  const std::vector<uint8_t> bytes = to_bytes();
+  try {
+    write_file_safely(path, bytes);  // private temporary file, fsync, rename
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    if (msg.rfind(path.string() + ": ", 0) == 0) msg.erase(0, path.string().size() + 2);
+    throw GgufError(path.string(), msg);
   }
 }
 

@@ -4,11 +4,14 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <span>
+#include <unistd.h>
 
 #include "runtime/gguf/gguf_reader.h"
 #include "runtime/model/synthetic_model.h"
 #include "runtime/quant/quant.h"
 #include "runtime/tokenizer/tokenizer.h"
+#include "runtime/util/safe_file.h"
 #include "runtime/vk/pipeline.h"
 
 namespace vkmoe {
@@ -16,7 +19,42 @@ namespace vkmoe {
 namespace {
 
 // Bump when the recipe changes: the cache file name carries it.
-constexpr int kDemoVersion = 2;
+constexpr int kDemoVersion = 3;
+
+// The checksum is the file's first metadata value, a u64 at a fixed offset: the header (24
+// bytes), the key's length and text, its type. It covers every byte of the file but its own 8.
+constexpr std::string_view kChecksumKey = "vkmoe.demo.checksum";
+constexpr size_t kChecksumAt = 24 + 8 + kChecksumKey.size() + 4;
+
+uint64_t demo_checksum(std::span<const uint8_t> bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a, 64-bit
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    const bool own = i >= kChecksumAt && i < kChecksumAt + 8;
+    h = (h ^ (own ? 0 : bytes[i])) * 0x100000001b3ull;
+  }
+  return h;
+}
+
+// True when `bytes` are a demo model whose checksum matches.
+bool demo_bytes_intact(std::span<const uint8_t> bytes) {
+  if (bytes.size() < kChecksumAt + 8) return false;
+  uint64_t key_len = 0, stored = 0;
+  std::memcpy(&key_len, bytes.data() + 24, 8);
+  if (key_len != kChecksumKey.size() || std::memcmp(bytes.data() + 32, kChecksumKey.data(), key_len) != 0) return false;
+  std::memcpy(&stored, bytes.data() + kChecksumAt, 8);
+  return stored == demo_checksum(bytes);
+}
+
+// Where the demo model lives. With no cache directory configured (no HOME), a directory only
+// this user can use in the system temp folder: a shared /tmp path could be planted by others.
+std::filesystem::path demo_dir() {
+  auto dir = default_cache_dir();
+  if (dir.empty()) return private_dir(std::filesystem::temp_directory_path(), "vkmoe-" + std::to_string(::geteuid()));
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create the cache directory " + dir.string() + ": " + ec.message());
+  return dir;
+}
 
 // Paragraphs become documents: each ends with the end-of-turn token, so generation stops there.
 const char* kCorpus[] = {
@@ -98,6 +136,7 @@ std::vector<uint8_t> make_demo_model() {
     }
   }
   GgufWriter out;
+  out.set_value(kChecksumKey, GgufValue::of(uint64_t{0}));  // first: see kChecksumAt
   for (const auto& m : file.metadata()) out.set_value(m.key, *file.get_value(m.key));
   for (const auto& t : file.tensors()) {
     if (t.name == "token_embd.weight") out.add_tensor(t.name, GgmlType::F16, t.shape, quantize(GgmlType::F16, embd));
@@ -107,27 +146,32 @@ std::vector<uint8_t> make_demo_model() {
       out.add_tensor(t.name, t.type, t.shape, std::vector<uint8_t>(data.begin(), data.end()));
     }
   }
-  return out.to_bytes();
+  auto bytes = out.to_bytes();
+  const uint64_t sum = demo_checksum(bytes);
+  std::memcpy(bytes.data() + kChecksumAt, &sum, 8);
+  return bytes;
+}
+
+bool demo_model_intact(const std::filesystem::path& path) {
+  try {
+    const std::string bytes = read_regular_file(path);
+    return demo_bytes_intact({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 std::filesystem::path demo_model_path(bool verbose) {
-  auto dir = default_cache_dir();
-  if (dir.empty()) dir = std::filesystem::temp_directory_path() / "vkmoe";
-  auto path = dir / ("demo-v" + std::to_string(kDemoVersion) + ".gguf");
+  const auto path = demo_dir() / ("demo-v" + std::to_string(kDemoVersion) + ".gguf");
+  if (demo_model_intact(path)) return path;
   std::error_code ec;
-  if (std::filesystem::exists(path, ec)) return path;
-  if (verbose) std::fprintf(stderr, "writing the built-in demo model to %s\n", path.string().c_str());
-  std::filesystem::create_directories(dir, ec);
-  auto bytes = make_demo_model();
-  auto tmp = path;
-  tmp += ".tmp";
-  {
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw std::runtime_error("cannot write the demo model to " + tmp.string() + ": " + std::strerror(errno));
-    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-    if (std::fclose(f) != 0 || !ok) throw std::runtime_error("cannot write the demo model to " + tmp.string());
-  }
-  std::filesystem::rename(tmp, path);
+  const bool damaged = std::filesystem::exists(path, ec);
+  if (verbose)
+    std::fprintf(stderr, "%s the built-in demo model to %s\n", damaged ? "the cached demo model is damaged; writing" : "writing",
+                 path.string().c_str());
+  // Each process writes its own temporary file and renames it: concurrent first runs each
+  // leave a whole file (the same bytes), never a mix.
+  write_file_safely(path, make_demo_model());
   return path;
 }
 

@@ -13,7 +13,12 @@ namespace vkmoe {
 std::vector<uint8_t> make_demo_model();
 
 // Path of the cached demo model, written on first use (atomically) under the cache directory
-// ($VKMOE_CACHE_DIR, $XDG_CACHE_HOME/vkmoe or ~/.cache/vkmoe; the system temp folder if none).
+// ($VKMOE_CACHE_DIR, $XDG_CACHE_HOME/vkmoe or ~/.cache/vkmoe; with none of them, a private 0700
+// directory in the system temp folder). Its checksum is verified on every call: a damaged or
+// truncated cache is written again.
 std::filesystem::path demo_model_path(bool verbose = true);
+
+// The file at `path` is a whole demo model (its embedded checksum matches).
+bool demo_model_intact(const std::filesystem::path& path);
 
 }  // namespace vkmoe

@@ -34,6 +34,10 @@ StopReason Generator::generate(int max_tokens, const std::function<void(const st
   if (logits_.empty()) throw std::logic_error("generate() before feed()");
   StreamDecoder decoder(tok_, /*render_special=*/false);
   for (int n = 0; max_tokens < 0 || n < max_tokens; ++n) {
+    if (interrupt_ && interrupt_->exchange(false)) {
+      if (auto text = decoder.flush(); !text.empty() && on_text) on_text(text);
+      return StopReason::interrupted;
+    }
     const int32_t next = sampler_.sample(logits_);
     const bool end = tok_.is_end_of_turn(next);
     if (!end) {

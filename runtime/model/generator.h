@@ -1,6 +1,7 @@
 // Text generation on a Model: feed a prompt, then sample one token at a time, streaming text
 // that never splits a UTF-8 character. Shared by `vkmoe run`, `vkmoe chat` and the GUI.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -23,7 +24,7 @@ struct GenerationStats {
   double decode_tps() const { return decode_seconds > 0 ? generated_tokens / decode_seconds : 0; }
 };
 
-enum class StopReason { end_of_turn, max_tokens, context_full };
+enum class StopReason { end_of_turn, max_tokens, context_full, interrupted };
 
 class Generator {
  public:
@@ -39,6 +40,9 @@ class Generator {
   StopReason generate(int max_tokens, const std::function<void(const std::string&)>& on_text,
                       const std::function<void(int32_t)>& on_token = {});
   void reset();
+  // A flag another thread or a signal handler sets to stop the reply being generated: generate()
+  // clears it and returns StopReason::interrupted before its next token.
+  void set_interrupt(std::atomic<bool>* flag) { interrupt_ = flag; }
 
   uint32_t position() const { return pos_; }
   const GenerationStats& stats() const { return stats_; }
@@ -51,6 +55,7 @@ class Generator {
   std::vector<float> logits_;
   uint32_t pos_ = 0;
   GenerationStats stats_;
+  std::atomic<bool>* interrupt_ = nullptr;
 };
 
 }  // namespace vkmoe

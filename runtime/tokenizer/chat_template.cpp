@@ -99,6 +99,15 @@ std::string_view chat_format_name(ChatFormat format) {
   return "unknown";
 }
 
+std::string_view chat_format_names() { return "chatml, mistral, deepseek, tulu"; }
+
+ChatFormat parse_chat_format(std::string_view name) {
+  for (ChatFormat f : {ChatFormat::ChatMl, ChatFormat::Mistral, ChatFormat::DeepSeek, ChatFormat::Tulu})
+    if (name == chat_format_name(f)) return f;
+  throw std::invalid_argument("--chat-template: '" + std::string(name) + "' is not a template vkmoe knows (" +
+                              std::string(chat_format_names()) + ")");
+}
+
 std::string apply_chat_template(ChatFormat format, std::span<const ChatMessage> history, bool add_generation_prompt) {
   switch (format) {
     case ChatFormat::ChatMl: return render_chatml(history, add_generation_prompt);

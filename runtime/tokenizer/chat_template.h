@@ -29,6 +29,9 @@ struct ChatMessage {
 ChatFormat detect_chat_format(std::string_view jinja, std::string_view arch);
 
 std::string_view chat_format_name(ChatFormat format);
+// The inverse, for --chat-template NAME; std::invalid_argument listing the names otherwise.
+ChatFormat parse_chat_format(std::string_view name);
+std::string_view chat_format_names();  // "chatml, mistral, deepseek, tulu"
 
 // Renders history as the model's own template does. add_generation_prompt ends the text with
 // the opening of an assistant turn. Throws std::invalid_argument for ChatFormat::Unknown and

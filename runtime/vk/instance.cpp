@@ -109,7 +109,13 @@ Instance::Instance(InstanceOptions options) {
     features.pNext = info.pNext;
     info.pNext = &features;
   }
-  VK_CHECK(vkCreateInstance(&info, nullptr, &instance_));
+  const VkResult created = vkCreateInstance(&info, nullptr, &instance_);
+  if (created == VK_ERROR_INCOMPATIBLE_DRIVER)
+    throw VulkanUnavailable(
+        "no Vulkan driver was found (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER). Install one: on Debian or "
+        "Ubuntu `apt-get install mesa-vulkan-drivers` (lavapipe, which runs on the CPU, and Mesa's GPU drivers), or "
+        "your GPU vendor's driver; check VK_ICD_FILENAMES / VK_DRIVER_FILES if set");
+  VK_CHECK(created);
 
   if (debug_utils) {
     auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(

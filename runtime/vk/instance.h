@@ -5,10 +5,18 @@
 
 #include <atomic>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace vkmoe {
+
+// No Vulkan driver (ICD) could be loaded: the message says how to install one. Tools that can
+// do part of their work without a device (vkmoe inspect) catch this one.
+class VulkanUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct InstanceOptions {
   // Validation: on when VKMOE_VALIDATE=1 in the environment, or when asked for here.

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "runtime/util/safe_file.h"
 #include "runtime/vk/check.h"
 #include "runtime/vk/device.h"
 #include "runtime/vk/instance.h"
@@ -75,15 +76,11 @@ void Pipelines::save() const {
   std::error_code ec;
   std::filesystem::create_directories(cache_file_.parent_path(), ec);
   if (ec) return;  // a read-only home is not an error: the cache is only a speed-up
-  auto tmp = cache_file_;
-  tmp += ".tmp" + std::to_string(reinterpret_cast<uintptr_t>(this));
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f) return;
-    f.write(data.data(), static_cast<std::streamsize>(n));
-    if (!f) return;
+  try {
+    write_file_safely(cache_file_, {reinterpret_cast<const uint8_t*>(data.data()), n});
+  } catch (const std::exception&) {
+    // a read-only cache is not an error either
   }
-  std::filesystem::rename(tmp, cache_file_, ec);
 }
 
 size_t Pipelines::size() const {

@@ -4,12 +4,18 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "runtime/util/parse_number.h"
 #include "runtime/vk/caps.h"
 #include "runtime/vk/check.h"
 #include "runtime/vk/device.h"
 #include "runtime/vk/pipeline.h"
 
 namespace vkmoe {
+
+uint64_t fence_timeout_seconds() {
+  // At most ~31 years, so the nanoseconds fit 64 bits; 0 or text is an error, not "no wait".
+  return static_cast<uint64_t>(env_int("VKMOE_FENCE_TIMEOUT_S", 600, 1, 1000000000));
+}
 
 namespace {
 constexpr uint32_t kSetsPerPool = 256;
@@ -223,8 +229,7 @@ void Sequence::submit() {
 
 void Sequence::wait() {
   if (state_ != State::submitted) throw std::logic_error("sequence: wait() without submit()");
-  uint64_t seconds = 600;
-  if (const char* e = std::getenv("VKMOE_FENCE_TIMEOUT_S")) seconds = std::strtoull(e, nullptr, 10);
+  const uint64_t seconds = fence_timeout_seconds();
   VkFence fence = fence_.get();
   VkResult r = vkWaitForFences(device_.get(), 1, &fence, VK_TRUE, seconds * 1000000000ull);
   if (r == VK_TIMEOUT)

@@ -16,6 +16,9 @@
 
 namespace vkmoe {
 
+// VKMOE_FENCE_TIMEOUT_S checked (default 600); throws naming the variable on bad input.
+uint64_t fence_timeout_seconds();
+
 class Device;
 struct Pipeline;
 
