@@ -8,34 +8,15 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/model/demo_model.h"
-#include "tests/test_util.h"
+#include "tests/cli_util.h"
 
 using namespace vkmoe;
 using namespace vkmoe::test;
 
 namespace {
 
-struct Result {
-  int status;
-  std::string out;  // stdout and stderr together
-};
-
-Result run(const std::string& args, const std::string& input = "") {
-  // A private cache so the demo model and pipeline cache are exercised from scratch once.
-  static const std::string cache = (std::filesystem::temp_directory_path() / ("vkmoe_cli_" + std::to_string(seed()))).string();
-  std::string cmd = "VKMOE_VALIDATE=1 VKMOE_SYNC_VALIDATION=1 VKMOE_CACHE_DIR=" + cache + " " + VKMOE_EXE + " " + args + " 2>&1";
-  if (!input.empty()) cmd = "printf '" + input + "' | " + cmd;
-  Result r{0, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  r.status = pclose(p);
-  return r;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using Result = CliResult;
+Result run(const std::string& args, const std::string& input = "") { return run_vkmoe(args, input); }
 
 }  // namespace
 

@@ -77,17 +77,23 @@ std::string prompt_from_args(const Args& args, const std::string& def) {
   return prompt;
 }
 
-// Ctrl-C during a reply stops the reply; a second one before the next reply ends the process.
+// Ctrl-C during a reply stops the reply; while waiting for a message, the first one says how to
+// quit and a second one ends the process.
 std::atomic<bool> g_interrupt{false};
 std::atomic<bool> g_generating{false};
+std::atomic<int> g_idle_interrupts{0};
 
 void on_sigint(int) {
-  if (!g_generating.load()) {
-    static const char msg[] = "\n";
-    (void)!write(2, msg, 1);
-    _exit(130);
+  if (g_generating.load()) {
+    g_interrupt.store(true);
+    return;
   }
-  g_interrupt.store(true);
+  if (g_idle_interrupts.fetch_add(1) == 0) {
+    static const char msg[] = "\n(Ctrl-C again or /exit to quit)\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    return;
+  }
+  _exit(130);
 }
 
 }  // namespace
@@ -155,6 +161,7 @@ int cmd_chat(const std::vector<std::string>& argv) {
     if (line.empty()) continue;
     StopReason reason;
     g_interrupt.store(false);
+    g_idle_interrupts.store(0);
     g_generating.store(true);
     try {
       reason = chat.turn(line, n_predict, emit);
@@ -177,14 +184,14 @@ int cmd_chat(const std::vector<std::string>& argv) {
   return 0;
 }
 
-// "1,2,3": every id an integer of the model's vocabulary.
-std::vector<int32_t> parse_token_list(const std::string& list, uint32_t n_vocab) {
+// "1,2,3": every id an integer below n_vocab.
+std::vector<int32_t> parse_token_list(const std::string& list, int64_t n_vocab) {
   std::vector<int32_t> tokens;
   std::stringstream ss(list);
   std::string item;
   while (std::getline(ss, item, ',')) {
     try {
-      tokens.push_back(static_cast<int32_t>(parse_int(item, "--tokens", 0, static_cast<int64_t>(n_vocab) - 1)));
+      tokens.push_back(static_cast<int32_t>(parse_int(item, "--tokens", 0, n_vocab - 1)));
     } catch (const std::invalid_argument&) {
       throw std::invalid_argument("--tokens: '" + item + "' is not a token id of this model (0 to " +
                                   std::to_string(n_vocab - 1) + ")");
@@ -205,6 +212,8 @@ int cmd_eval(const std::vector<std::string>& argv) {
   if (out.empty()) throw std::invalid_argument("give --out logits.f32");
   // The output must not replace the model (links resolved); checked again before writing.
   refuse_same_file(out, {request.path});
+  if (args.has("--tokens")) parse_token_list(args.get("--tokens"), INT32_MAX);  // the syntax, before loading
+  request.need_tokenizer = !args.has("--tokens");
   auto lm = load_model(request);
   const std::vector<int32_t> tokens = args.has("--tokens") ? parse_token_list(args.get("--tokens"), lm.model->config().n_vocab)
                                                            : lm.tokenizer->encode(args.get(p), true, true);

@@ -30,6 +30,8 @@ void check_vocabulary(const std::string& path, const Tokenizer& tok, const Model
 
 }  // namespace
 
+static LoadedModel load_model_file(const ModelRequest& req, const std::string& path);
+
 ModelRequest model_request_from_args(const Args& args, bool quiet) {
   ModelRequest r;
   const std::string m = args.flag_of({"-m", "--model"});
@@ -53,14 +55,31 @@ ModelRequest model_request_from_args(const Args& args, bool quiet) {
 }
 
 LoadedModel load_model(const ModelRequest& req) {
+  const std::string path = req.path.empty() ? demo_model_path(!req.quiet).string() : req.path;
+  try {
+    return load_model_file(req, path);
+  } catch (const VulkanUnavailable&) {
+    throw;
+  } catch (const std::exception& e) {
+    // Errors from deep in the loader (kernels checking a tensor's type or shape) name the file.
+    const std::string what = e.what();
+    if (what.find(path) != std::string::npos) throw;
+    throw std::runtime_error(path + ": " + what);
+  }
+}
+
+static LoadedModel load_model_file(const ModelRequest& req, const std::string& path) {
   LoadedModel lm;
-  lm.path = req.path.empty() ? demo_model_path(!req.quiet).string() : req.path;
+  lm.path = path;
   auto file = GgufFile::open(lm.path);
   ModelOptions mo = req.options;
   // The cheap checks first: config, tokenizer, vocabulary, before the device and the upload.
   const ModelConfig cfg = load_model_config(file);
-  lm.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_gguf(file));
-  check_vocabulary(lm.path, *lm.tokenizer, cfg);
+  // llama.cpp's test files may carry no vocabulary: enough for eval --tokens.
+  if (req.need_tokenizer || file.get_string("tokenizer.ggml.model").value_or("") != "no_vocab") {
+    lm.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_gguf(file));
+    check_vocabulary(lm.path, *lm.tokenizer, cfg);
+  }
   if (req.ctx_given && mo.n_ctx == 0) mo.n_ctx = cfg.n_ctx_train;  // -c 0: as trained, like llama.cpp
   if (req.ctx_given && mo.n_ctx > cfg.n_ctx_train)
     std::fprintf(stderr, "warning: -c %u exceeds the context %s was trained with (%u); expect worse text past it\n",

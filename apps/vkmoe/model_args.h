@@ -25,12 +25,13 @@ struct ModelRequest {
   ModelOptions options;
   bool ctx_given = false;  // -c was given (0: the model's training context)
   bool quiet = false;
+  bool need_tokenizer = true;  // false: a file with tokenizer.ggml.model "no_vocab" loads too
 };
 
 struct LoadedModel {
   std::unique_ptr<Context> ctx;
   std::unique_ptr<Model> model;
-  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Tokenizer> tokenizer;  // null only when need_tokenizer was false
   std::string path;
 };
 

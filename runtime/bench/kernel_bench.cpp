@@ -300,6 +300,15 @@ KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
                                    const std::function<void(const std::string&)>& progress) {
   if (!ctx.device().features().timestamps)
     throw std::runtime_error(ctx.device().caps().name + " has no timestamp queries: GPU times cannot be measured");
+  if (!opt.model.empty()) {  // a filter that matches nothing would run nothing and look like success
+    std::string names;
+    bool any = false;
+    for (const auto& shape : bench_shapes(opt.quick)) {
+      any = any || shape.model.find(opt.model) != std::string::npos;
+      names += (names.empty() ? "" : ", ") + shape.model;
+    }
+    if (!any) throw std::invalid_argument("--model: no layer shape is named like '" + opt.model + "' (shapes: " + names + ")");
+  }
   const int repeats = opt.repeats > 0 ? opt.repeats : opt.quick ? 3 : 5;
   KernelBenchReport rep;
   rep.device = ctx.device().caps().name;

@@ -59,6 +59,7 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
     kv_.push_back(A.create_buffer(v_bytes, MemoryUse::device, "V cache " + std::to_string(l)));
   }
   bind_weights();
+  weights_.require_all_used(file_);
   // Dense layers route nothing: their routing slices read as empty slots.
   if (opt_.warm_up) {
     const int32_t token = cfg_.bos >= 0 && static_cast<uint32_t>(cfg_.bos) < cfg_.n_vocab ? cfg_.bos : 0;
@@ -222,24 +223,27 @@ std::vector<float> Model::forward(std::span<const int32_t> tokens, uint32_t pos,
     if (mode == LogitsMode::all) {
       std::vector<float> rows(static_cast<size_t>(T) * cfg_.n_vocab);
       ctx_.transfer().download(logits_, 0, rows.data(), rows.size() * 4);
+      check_finite(rows, T, pos + static_cast<uint32_t>(start));
       out.insert(out.end(), rows.begin(), rows.end());
     } else if (last_chunk) {
       out.resize(cfg_.n_vocab);
       ctx_.transfer().download(logits_, 0, out.data(), out.size() * 4);
+      check_finite(out, T, pos + static_cast<uint32_t>(start));
     }
   }
   return out;
 }
 
-void Model::record_batch(Sequence& seq, uint32_t T, uint32_t pos, LogitsMode mode) {
+void Model::record_batch(Sequence& seq, uint32_t T, uint32_t pos, LogitsMode mode, uint32_t layers) {
   const uint32_t H = cfg_.n_embd;
   record_get_rows(ctx_, seq, embd_, T, tokens_.range(0, T * 4ull), x_.range(0, T * H * 4ull));
-  for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
+  for (uint32_t l = 0; l < std::min(cfg_.n_layer, layers); ++l) {
     if (cfg_.arch == Arch::deepseek2) record_mla_attention_block(seq, layers_[l], T, pos);
     else record_attention_block(seq, layers_[l], l, T, pos);
     if (layers_[l].dense_ffn) record_dense_ffn_block(seq, layers_[l], T);
     else record_ffn_block(seq, layers_[l], l, T);
   }
+  if (layers < cfg_.n_layer) return;
   // Output norm and head: every row, or only the last one (copied out: a row offset need not
   // meet the binding alignment).
   if (mode == LogitsMode::all) {

@@ -75,7 +75,11 @@ class Model {
   DenseWeight dense_weight(const std::string& name) const;
   BufferRange vector_weight(const std::string& name, uint64_t n) const;  // F32 [n], or empty if absent
   void bind_weights();
-  void record_batch(Sequence& seq, uint32_t tokens, uint32_t pos, LogitsMode mode);
+  // layers < n_layer: only the embedding and that many layers, no head (nan_check.cpp).
+  void record_batch(Sequence& seq, uint32_t tokens, uint32_t pos, LogitsMode mode, uint32_t layers = UINT32_MAX);
+  // nan_check.cpp: throws naming the first layer whose output is not finite when the logits of
+  // the batch just run (tokens T at pos) hold NaN or Inf.
+  void check_finite(std::span<const float> logits, uint32_t T, uint32_t pos);
   void record_attention_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T, uint32_t pos);
   void record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T);
   // DeepSeek-V2/V3 (deepseek2.cpp): MLA attention and the leading dense FFN layers.

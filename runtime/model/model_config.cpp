@@ -1,5 +1,6 @@
 #include "runtime/model/model_config.h"
 
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 
@@ -38,9 +39,33 @@ uint32_t opt_u32(const GgufFile& f, const std::string& key, uint32_t def) {
   return static_cast<uint32_t>(*v);
 }
 
+// A float hyperparameter in [min, max] (finite): NaN or Inf here would make every logit NaN.
+float opt_float(const GgufFile& f, const std::string& key, double def, double min, double max) {
+  const double v = f.get_float(key).value_or(def);
+  if (!std::isfinite(v) || v < min || v > max)
+    fail(f, "hyperparameter '" + key + "' = " + std::to_string(v) + " is out of range (" + std::to_string(min) + " to " +
+                std::to_string(max) + ")");
+  return static_cast<float>(v);
+}
+
+// No float in the metadata may be NaN or Inf, used by vkmoe or not. In arrays only NaN is
+// refused: tokenizer scores may hold -Inf for tokens that must never merge.
+void check_floats_finite(const GgufFile& f) {
+  for (const auto& m : f.metadata()) {
+    const bool is_float = m.type == GgufValueType::FLOAT32 || m.type == GgufValueType::FLOAT64;
+    const bool float_array = m.type == GgufValueType::ARRAY &&
+                             (m.array_type == GgufValueType::FLOAT32 || m.array_type == GgufValueType::FLOAT64);
+    if (is_float && !std::isfinite(*f.get_float(m.key))) fail(f, "metadata '" + m.key + "' is " + m.summary);
+    if (float_array)
+      for (float v : f.get_f32_array(m.key))
+        if (std::isnan(v)) fail(f, "metadata '" + m.key + "' holds NaN");
+  }
+}
+
 }  // namespace
 
 ModelConfig load_model_config(const GgufFile& f) {
+  check_floats_finite(f);
   ModelConfig c;
   c.arch_key = std::string(f.architecture());
   c.name = std::string(f.get_string("general.name").value_or(""));
@@ -72,18 +97,18 @@ ModelConfig load_model_config(const GgufFile& f) {
   if (c.n_head % c.n_head_kv) fail(f, "head_count " + std::to_string(c.n_head) + " is not a multiple of head_count_kv " + std::to_string(c.n_head_kv));
   c.head_dim_k = opt_u32(f, p + "attention.key_length", c.n_embd / c.n_head);
   c.head_dim_v = opt_u32(f, p + "attention.value_length", c.head_dim_k);
-  c.norm_eps = static_cast<float>(f.get_float(p + "attention.layer_norm_rms_epsilon").value_or(1e-6));
+  c.norm_eps = opt_float(f, p + "attention.layer_norm_rms_epsilon", 1e-6, 1e-12, 1.0);
 
   c.rope_layout = (c.arch == Arch::mixtral || c.arch == Arch::deepseek2) ? RopeLayout::normal : RopeLayout::neox;
   c.n_rot = opt_u32(f, p + "rope.dimension_count", c.head_dim_k);
-  c.rope_freq_base = static_cast<float>(f.get_float(p + "rope.freq_base").value_or(10000.0));
+  c.rope_freq_base = opt_float(f, p + "rope.freq_base", 10000.0, 1.0, 1e12);
   const std::string scaling(f.get_string(p + "rope.scaling.type").value_or("none"));
-  const double factor = f.get_float(p + "rope.scaling.factor").value_or(0.0);
+  const double factor = opt_float(f, p + "rope.scaling.factor", 0.0, 0.0, 1e6);
   if (scaling == "linear" || scaling == "yarn") {
     if (factor > 0) c.rope_freq_scale = static_cast<float>(1.0 / factor);
     c.rope_yarn = scaling == "yarn";
     c.rope_yarn_orig_ctx = opt_u32(f, p + "rope.scaling.original_context_length", c.n_ctx_train);
-    c.rope_yarn_log_mul = static_cast<float>(f.get_float(p + "rope.scaling.yarn_log_multiplier").value_or(0.0));
+    c.rope_yarn_log_mul = opt_float(f, p + "rope.scaling.yarn_log_multiplier", 0.0, 0.0, 100.0);
   } else if (scaling != "none") {
     fail(f, "unsupported rope.scaling.type '" + scaling + "' (supported: none, linear, yarn)");
   }
@@ -122,7 +147,7 @@ ModelConfig load_model_config(const GgufFile& f) {
       const uint32_t func = opt_u32(f, p + "expert_gating_func", 1);  // 1 softmax, 2 sigmoid
       r.gating = func == 2 ? Gating::sigmoid_group : Gating::softmax_topk;
       r.renormalize = f.get_bool(p + "expert_weights_norm").value_or(false);
-      r.scale = static_cast<float>(f.get_float(p + "expert_weights_scale").value_or(1.0));
+      r.scale = opt_float(f, p + "expert_weights_scale", 1.0, 1e-6, 1e6);
       r.n_group = opt_u32(f, p + "expert_group_count", 1);
       r.topk_group = opt_u32(f, p + "expert_group_used_count", r.n_group);
       if (r.n_group == 0) r.n_group = 1;

@@ -10,7 +10,21 @@ namespace vkmoe {
 
 const DeviceTensor* ModelWeights::find(const std::string& name) const {
   auto it = tensors_.find(name);
-  return it == tensors_.end() ? nullptr : &it->second;
+  if (it == tensors_.end()) return nullptr;
+  used_.insert(name);
+  return &it->second;
+}
+
+void ModelWeights::require_all_used(const GgufFile& file) const {
+  size_t unused = 0;
+  const GgufTensorInfo* first = nullptr;
+  for (const auto& t : file.tensors())
+    if (!used_.count(t.name) && !unused++) first = &t;
+  if (first)
+    throw std::runtime_error(file.name() + ": tensor '" + first->name + "' is not used by this model" +
+                             (unused > 1 ? " (nor " + std::to_string(unused - 1) + " more)" : std::string()) +
+                             "; vkmoe refuses files with tensors it would ignore (wrong block_count, or an "
+                             "unsupported feature such as quantization scales)");
 }
 
 const DeviceTensor& ModelWeights::get(const std::string& name) const {
@@ -24,6 +38,7 @@ ModelWeights upload_weights(Context& ctx, const GgufFile& file, const MemoryPlan
     throw std::runtime_error(file.name() + " does not fit:\n" + plan.summary(ctx.device().caps().name));
   uint64_t total = 0;
   for (const auto& t : plan.tensors) total += t.bytes;
+  file.check_intact();  // the file may have been replaced since it was opened
   ModelWeights w;
   Progress bar("loading " + file.name(), total, progress && stderr_is_terminal());
   for (const auto& tp : plan.tensors) {
@@ -45,6 +60,7 @@ ModelWeights upload_weights(Context& ctx, const GgufFile& file, const MemoryPlan
     bar.advance(tp.bytes);
     w.tensors_.emplace(tp.name, std::move(dt));
   }
+  file.check_intact();  // a file that shrank while being read gave zeros, not its weights
   w.report.bytes = total;
   w.report.seconds = bar.seconds();
   w.report.gb_per_s = progress ? bar.finish() : (w.report.seconds > 0 ? total / w.report.seconds / 1e9 : 0);

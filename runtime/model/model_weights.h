@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,14 +36,21 @@ struct LoadReport {
 
 class ModelWeights {
  public:
+  // get and find record the tensor as used by the model (see require_all_used).
   const DeviceTensor& get(const std::string& name) const;  // throws naming the tensor
   const DeviceTensor* find(const std::string& name) const;
+  // A tensor the model consumed in another form (deepseek2's attn_k_b / attn_v_b beside kv_b).
+  void mark_used(const std::string& name) const { used_.insert(name); }
+  // After binding: every tensor of the file must have been used, else the model would silently
+  // run without it (an extra layer, a scale vkmoe does not apply): throws naming the first one.
+  void require_all_used(const GgufFile& file) const;
   const std::map<std::string, DeviceTensor>& all() const { return tensors_; }
   LoadReport report;
 
  private:
   friend ModelWeights upload_weights(Context&, const GgufFile&, const MemoryPlan&, bool);
   std::map<std::string, DeviceTensor> tensors_;
+  mutable std::set<std::string> used_;
 };
 
 // Allocates every tensor as the plan says and streams the bytes from the mapped file, with a

@@ -1,0 +1,43 @@
+// NaN hunting: a forward whose logits hold NaN or Inf fails, naming the first layer that made
+// them. The batch is run again one depth at a time (the embedding, then 1, 2, ... layers) and the
+// residual stream checked after each; the same tokens at the same positions rewrite the KV cache
+// rows with the same values, so the rerun changes nothing. It costs n_layer extra passes, only
+// when something is already wrong.
+#include <cmath>
+#include <stdexcept>
+
+#include "runtime/model/model.h"
+#include "runtime/vk/context.h"
+#include "runtime/vk/sequence.h"
+
+namespace vkmoe {
+
+namespace {
+
+bool all_finite(std::span<const float> v) {
+  for (float x : v)
+    if (!std::isfinite(x)) return false;
+  return true;
+}
+
+}  // namespace
+
+void Model::check_finite(std::span<const float> logits, uint32_t T, uint32_t pos) {
+  if (all_finite(logits)) return;
+  std::string where = "the layers' outputs are finite: the output norm or head (output_norm.weight, output.weight) made them";
+  std::vector<float> x(static_cast<size_t>(T) * cfg_.n_embd);
+  for (uint32_t layers = 0; layers <= cfg_.n_layer; ++layers) {
+    record_batch(*seq_, T, pos, LogitsMode::last, layers);
+    seq_->run();
+    ctx_.transfer().download(x_, 0, x.data(), x.size() * 4);
+    if (all_finite(x)) continue;
+    where = layers == 0 ? "first in the token embedding (token_embd.weight)"
+                        : "first produced by layer " + std::to_string(layers - 1) + " (tensors blk." +
+                              std::to_string(layers - 1) + ".*)";
+    break;
+  }
+  throw std::runtime_error(file_.name() + ": the model computed NaN or Inf logits at positions " + std::to_string(pos) +
+                           ".." + std::to_string(pos + T - 1) + ", " + where);
+}
+
+}  // namespace vkmoe
