@@ -47,12 +47,8 @@ int cmd_synth(const std::vector<std::string>& argv) {
     throw std::invalid_argument("'" + out + "' exists; pass --force to replace it");
   SyntheticSpec spec = bench_spec();
   if (args.has("--type")) spec.matrix_type = parse_type(args.get("--type"));
-  const int64_t layers = args.get_int("--layers", spec.n_layer);
-  if (layers < 1 || layers > 256) throw std::invalid_argument("--layers must be 1..256");
-  spec.n_layer = static_cast<uint32_t>(layers);
-  const int64_t seed = args.get_int("--seed", 1);
-  if (seed < 0) throw std::invalid_argument("--seed must be >= 0");
-  spec.seed = static_cast<uint64_t>(seed);
+  spec.n_layer = static_cast<uint32_t>(args.get_int("--layers", spec.n_layer, 1, 256));
+  spec.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, INT64_MAX));
   make_synthetic_model(spec).write(out);
   std::printf("wrote %s (%s, %u layers, %s)\n", out.c_str(), spec.name.c_str(), spec.n_layer,
               std::string(ggml_type_name(spec.matrix_type)).c_str());
