@@ -112,10 +112,12 @@ void Model::bind_deepseek2_layer(Layer& L, uint32_t l) {
   }
   L.wkv_a = matrix("attn_kv_a_mqa.weight", kvl + rope, H);
   L.kv_a_norm = norm("attn_kv_a_norm.weight", kvl);
+  // attn_k_b / attn_v_b are kv_b's weights split in two: read from the file below, or the same
+  // weights again where a file has both.
+  weights_.mark_used(b + "attn_k_b.weight");
+  weights_.mark_used(b + "attn_v_b.weight");
   if (weights_.find(b + "attn_kv_b.weight")) {
     L.wkv_b = matrix("attn_kv_b.weight", NH * (nope + Dv), kvl);
-    weights_.mark_used(b + "attn_k_b.weight");  // the same weights split, where a file has both
-    weights_.mark_used(b + "attn_v_b.weight");
   } else {
     // Only attn_k_b / attn_v_b: rebuild kv_b once, F32 if they are F32, else F16.
     const std::vector<float> kv = assemble_kv_b(file_, cfg_, l);
