@@ -60,7 +60,11 @@ void ChatWorker::run() {
     const auto& tok = *lm->tokenizer;
     Model& model = *lm->model;
     const ModelConfig& cfg = model.config();
-    const ChatFormat format = detect_chat_format(tok.vocab().chat_template, cfg.arch_key);
+    const ChatFormat format = args_.has("--chat-template") ? parse_chat_format(args_.get("--chat-template"))
+                                                           : detect_chat_format(tok.vocab().chat_template, cfg.arch_key);
+    if (format == ChatFormat::Unknown)
+      throw std::invalid_argument(lm->path + ": its chat template is not one vkmoe knows; choose one with --chat-template " +
+                                  std::string(chat_format_names()));
     ChatEvent loaded{.kind = ChatEvent::Kind::loaded};
     loaded.info = {.path = lm->path,
                    .arch = arch_name(cfg.arch),
@@ -74,7 +78,7 @@ void ChatWorker::run() {
 
     Generator gen(model, tok, sampler_from_args(args_));
     ChatSession chat(gen, tok, format, args_.get("--system", args_.get("-sys")));
-    const int n_predict = static_cast<int>(args_.get_int("-n", -1));
+    const int n_predict = static_cast<int>(args_.get_int("-n", -1, -1, INT32_MAX));
     for (;;) {
       Request req;
       {

@@ -35,7 +35,7 @@ struct HeadlessOptions {
 Args parse_args(int argc, char** argv) {
   std::set<std::string> values = model_value_flags(), bools = model_bool_flags();
   for (const auto& s : sampler_value_flags()) values.insert(s);
-  for (const char* s : {"--system", "-sys", "-n", "--screenshot", "--frames", "--prompt"})
+  for (const char* s : {"--system", "-sys", "-n", "--screenshot", "--frames", "--prompt", "--chat-template"})
     values.insert(s);
   std::vector<std::string> argv_list(argv + 1, argv + argc);
   Args args(argv_list, values, bools);
@@ -80,8 +80,13 @@ void load_font() {
 int run(int argc, char** argv) {
   const Args args = parse_args(argc, argv);
   HeadlessOptions headless{args.get("--screenshot"),
-                           static_cast<int>(args.get_int("--frames", 120)),
+                           static_cast<int>(args.get_int("--frames", 120, 1, 1000000)),
                            args.get("--prompt", "Hello")};
+  // Every option is checked before the window opens (the worker parses them again).
+  model_request_from_args(args);
+  sampler_from_args(args);
+  args.get_int("-n", -1, -1, INT32_MAX);
+  if (args.has("--chat-template")) parse_chat_format(args.get("--chat-template"));
 
   // Setup: window, Vulkan, Dear ImGui.
   glfwSetErrorCallback(on_glfw_error);
