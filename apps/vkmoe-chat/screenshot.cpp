@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "runtime/util/safe_file.h"
 #include "runtime/vk/check.h"
 
 namespace vkmoe {
@@ -207,9 +208,16 @@ void save_screenshot(VulkanWindow& vw, ImDrawData* draw_data, ImVec4 clear_color
     if (format == VK_FORMAT_B8G8R8A8_UNORM) std::swap(rgba[i], rgba[i + 2]);
     rgba[i + 3] = 255;  // the window is opaque whatever alpha ImGui blended into it
   }
-  if (!stbi_write_png(path.c_str(), static_cast<int>(w), static_cast<int>(h), 4, rgba.data(),
-                      static_cast<int>(w) * 4))
-    throw std::runtime_error("screenshot: cannot write " + path);
+  // Encoded in memory, then written as every vkmoe output is (never through a link).
+  std::vector<uint8_t> png;
+  auto append = [](void* ctx, void* data, int size) {
+    auto* out = static_cast<std::vector<uint8_t>*>(ctx);
+    out->insert(out->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
+  };
+  if (!stbi_write_png_to_func(append, &png, static_cast<int>(w), static_cast<int>(h), 4, rgba.data(),
+                              static_cast<int>(w) * 4))
+    throw std::runtime_error("screenshot: cannot encode " + path);
+  write_file_safely(path, png);
 }
 
 }  // namespace vkmoe
