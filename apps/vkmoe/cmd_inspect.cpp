@@ -58,7 +58,7 @@ static void print_placement(const std::string& device, const GgufFile& file, con
 }
 
 // Without Vulkan, the plan is made for a device with 4 GiB bindings and --mem-budget of memory
-// (unlimited without it), so its arithmetic still shows.
+// (as much as the model needs without it), so its arithmetic still shows.
 static DeviceCaps hypothetical_device(uint64_t mem_budget) {
   DeviceCaps d;
   d.name = "a hypothetical device (Vulkan unavailable)";
@@ -98,6 +98,10 @@ int cmd_inspect(const std::vector<std::string>& argv) {
     if (args.has("--load") || args.has("--device")) throw;
     no_device = e.what();
     devices.push_back(hypothetical_device(opt.mem_budget));
+    if (!opt.mem_budget) {  // exactly the memory the model needs, so "available" reads sensibly
+      const uint64_t need = plan_memory(file, cfg, devices[0], opt).device_total();
+      devices[0].heaps[0].size = devices[0].heaps[0].budget = need;
+    }
   }
   std::vector<size_t> chosen;
   if (args.has("--device")) chosen.push_back(choose_device(devices, args.get("--device")));
