@@ -1,15 +1,14 @@
 #include "runtime/bench/kernel_bench.h"
 
+#include "runtime/bench/peak.h"
+
 #include <algorithm>
-#include <chrono>
 #include <cstring>
-#include <ctime>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
 
-#include "runtime/kernels/basic.h"
 #include "runtime/kernels/matmul.h"
 #include "runtime/kernels/moe_experts.h"
 #include "runtime/kernels/router.h"
@@ -26,12 +25,6 @@ namespace {
 // dropped; a longer one is kept: cold-start effects are small next to it and the median
 // guards against it anyway, and on lavapipe a discarded run costs as much as a kept one.
 constexpr double kWarmupKeepMs = 20.0;
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
 
 double sum_ms(const std::vector<DispatchTiming>& t) {
   double s = 0;
@@ -67,7 +60,7 @@ double median_ms(const Runs& runs, size_t from = 0, size_t to = SIZE_MAX) {
     for (size_t i = from; i < std::min(to, t.size()); ++i) s += t[i].ms;
     v.push_back(s);
   }
-  return median(v);
+  return median_of(v);
 }
 
 // A type GGUF writers would use for a row of `cols`: K-quants need whole 256-blocks, so files
@@ -257,15 +250,6 @@ CrossoverResult matmul_crossover(Context& ctx, bool quick, int repeats, SplitMix
   return c;
 }
 
-std::string today_utc() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
-
 }  // namespace
 
 std::vector<BenchShape> bench_shapes(bool quick) {
@@ -281,21 +265,6 @@ std::vector<BenchShape> bench_shapes(bool quick) {
           {"DeepSeek-V2-Lite", 2048, 1408, 64, 6, 2816}};
 }
 
-double measure_read_bandwidth(Context& ctx, int repeats, uint64_t* bytes_used) {
-  const auto& caps = ctx.device().caps();
-  const uint64_t n = std::min<uint64_t>(caps.max_storage_buffer_range, 256ull << 20) / 4;
-  Buffer x = ctx.allocator().create_buffer(n * 4, MemoryUse::device, "bandwidth probe");
-  Buffer parts = ctx.allocator().create_buffer(reduce_partials(n) * 4ull, MemoryUse::device, "bandwidth partials");
-  Sequence fill(ctx.device());
-  fill.fill(x.range(), 0x3f800000u);
-  fill.run();
-  const Runs runs = time_runs(ctx, repeats, [&](Sequence& seq) { record_reduce_sum(ctx, seq, x, n, parts); });
-  std::vector<double> gbps;
-  for (const auto& t : runs.timings) gbps.push_back(n * 4.0 / (t[0].ms * 1e6));
-  if (bytes_used) *bytes_used = n * 4;
-  return median(gbps);
-}
-
 KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
                                    const std::function<void(const std::string&)>& progress) {
   if (!ctx.device().features().timestamps)
@@ -308,7 +277,9 @@ KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
   rep.repeats = repeats;
   rep.shapes_note = opt.quick ? "--quick: widths / 8 (Mixtral / 16), F rounded up to a multiple of 32; tokens 1, 8, 32"
                               : "real layer shapes; tokens 1, 8, 512";
-  rep.bandwidth_gb_per_s = measure_read_bandwidth(ctx, repeats);
+  // The denominators, measured in the same run (runtime/bench/peak.h).
+  rep.peak = run_peak(ctx, {.repeats = repeats}, progress);
+  rep.bandwidth_gb_per_s = rep.peak.read_device_gbs.median;
   const std::vector<uint32_t> token_counts = opt.quick ? std::vector<uint32_t>{1, 8, 32} : std::vector<uint32_t>{1, 8, 512};
   SplitMix rng(12345);
 
@@ -360,6 +331,7 @@ KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
 std::string kernel_bench_table(const KernelBenchReport& r) {
   std::ostringstream o;
   char buf[256];
+  o << "bench peak, the denominators, measured in this run:\n" << peak_table(r.peak) << "\n";
   o << "device: " << r.device << " (" << r.date << ")\nmeasured read bandwidth: " << r.bandwidth_gb_per_s
     << " GB/s\nmedians of " << r.repeats << " timed runs\n";
   if (!r.results.empty()) {
@@ -406,6 +378,7 @@ std::string kernel_bench_json(const KernelBenchReport& r) {
   j["device"] = r.device;
   j["date"] = r.date;
   j["bandwidth_gb_per_s"] = r.bandwidth_gb_per_s;
+  j["peak"] = peak_json_object(r.peak);
   j["quick"] = r.quick;
   j["repeats"] = r.repeats;
   j["shapes"] = r.shapes_note;
