@@ -159,8 +159,8 @@ class MoeLayer {
   }
 
   // Bytes the layer must read for T tokens: router weights and input, each distinct chosen
-  // expert once (from the ids the last run wrote), shared experts.
-  uint64_t bytes(uint32_t T, uint32_t* distinct_out) {
+  // expert once (from the ids the last run wrote), shared experts; and the weights among them.
+  uint64_t bytes(uint32_t T, uint32_t* distinct_out, uint64_t* weights_out) {
     std::vector<uint32_t> chosen(static_cast<size_t>(T) * s_.k);
     ctx_.transfer().download(ids_, 0, chosen.data(), chosen.size() * 4);
     std::set<uint32_t> distinct(chosen.begin(), chosen.end());
@@ -170,6 +170,7 @@ class MoeLayer {
     const uint64_t expert_bytes = 2 * ggml_row_bytes(tg_, H) * F + ggml_row_bytes(td_, F) * H;
     uint64_t b = uint64_t(s_.experts) * H * 4 + uint64_t(T) * H * 4 + distinct.size() * expert_bytes;
     if (S) b += 2 * ggml_row_bytes(tg_, H) * S + ggml_row_bytes(ts_, S) * H;
+    *weights_out = uint64_t(s_.experts) * H + (distinct.size() * F + S) * 3ull * H;
     return b;
   }
 
@@ -300,7 +301,10 @@ KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
             res.experts_ms = median_ms(runs, 1);
             res.total_ms = median_ms(runs);
             res.dispatches = runs.dispatches;
-            res.bytes = layer.bytes(T, &res.experts_touched);
+            res.bytes = layer.bytes(T, &res.experts_touched, &res.weights);
+            res.weights_per_s = res.total_ms > 0 ? res.weights / (res.total_ms * 1e-3) : 0;
+            const double plain = rep.peak.matvec_f32_wps.median;
+            res.times_plain_f32 = plain > 0 ? res.weights_per_s / plain : 0;
             res.gb_per_s = res.total_ms > 0 ? res.bytes / (res.total_ms * 1e6) : 0;
             res.percent_of_bandwidth = rep.bandwidth_gb_per_s > 0 ? 100.0 * res.gb_per_s / rep.bandwidth_gb_per_s : 0;
             rep.results.push_back(res);
@@ -336,21 +340,23 @@ std::string kernel_bench_table(const KernelBenchReport& r) {
     << " GB/s\nmedians of " << r.repeats << " timed runs\n";
   if (!r.results.empty()) {
     o << "shapes: " << r.shapes_note << "\n\n";
-    std::snprintf(buf, sizeof buf, "%-20s %-5s %6s %9s %9s %9s %10s %6s %8s %6s %4s\n", "model", "type", "tokens", "router",
-                  "experts", "total", "bytes", "exp", "GB/s", "%bw", "disp");
+    std::snprintf(buf, sizeof buf, "%-20s %-5s %6s %9s %9s %9s %10s %6s %8s %6s %8s %6s %4s\n", "model", "type", "tokens",
+                  "router", "experts", "total", "bytes", "exp", "GB/s", "%bw", "Mw/s", "xF32", "disp");
     o << buf;
     for (const auto& x : r.results) {
       if (x.skipped) {
         o << x.model << " " << x.type << ": " << x.note << "\n";
         continue;
       }
-      std::snprintf(buf, sizeof buf, "%-20s %-5s %6u %7.3fms %7.3fms %7.3fms %9.1fM %6u %8.2f %5.1f%% %4u%s\n", x.model.c_str(),
-                    x.type.c_str(), x.tokens, x.router_ms, x.experts_ms, x.total_ms, x.bytes / 1e6, x.experts_touched,
-                    x.gb_per_s, x.percent_of_bandwidth, x.dispatches, x.note.empty() ? "" : " *");
+      std::snprintf(buf, sizeof buf, "%-20s %-5s %6u %7.3fms %7.3fms %7.3fms %9.1fM %6u %8.2f %5.1f%% %8.1f %5.2fx %4u%s\n",
+                    x.model.c_str(), x.type.c_str(), x.tokens, x.router_ms, x.experts_ms, x.total_ms, x.bytes / 1e6,
+                    x.experts_touched, x.gb_per_s, x.percent_of_bandwidth, x.weights_per_s / 1e6, x.times_plain_f32,
+                    x.dispatches, x.note.empty() ? "" : " *");
       o << buf;
     }
     o << "\nmedian GPU time of each case from timestamps; bytes = router weights + input + each distinct chosen expert\n"
-         "once + shared experts; exp = distinct experts chosen; * = Q8_0 where rows are not whole 256-blocks\n";
+         "once + shared experts; exp = distinct experts chosen; * = Q8_0 where rows are not whole 256-blocks\n"
+         "Mw/s = those bytes' weights per second; xF32 = that over bench peak's plain F32 matvec (same run)\n";
   }
   for (const auto& c : r.crossovers) {
     o << "\ncrossover, " << c.name << ": " << c.shape << " (median GPU ms)\n";
@@ -388,6 +394,7 @@ std::string kernel_bench_json(const KernelBenchReport& r) {
                    {"k", x.k}, {"tokens", x.tokens}, {"router_ms", x.router_ms}, {"experts_ms", x.experts_ms},
                    {"total_ms", x.total_ms}, {"bytes", x.bytes}, {"experts_touched", x.experts_touched},
                    {"dispatches", x.dispatches}, {"gb_per_s", x.gb_per_s}, {"percent_of_bandwidth", x.percent_of_bandwidth},
+                   {"weights", x.weights}, {"weights_per_s", x.weights_per_s}, {"times_plain_f32_matvec", x.times_plain_f32},
                    {"skipped", x.skipped}, {"note", x.note}});
   j["results"] = arr;
   auto cs = nlohmann::ordered_json::array();

@@ -38,6 +38,9 @@ struct KernelBenchResult {
   uint32_t dispatches = 0;
   double gb_per_s = 0;
   double percent_of_bandwidth = 0;
+  uint64_t weights = 0;        // weights among `bytes` (router, distinct chosen experts, shared)
+  double weights_per_s = 0;
+  double times_plain_f32 = 0;  // weights_per_s / bench peak's plain F32 matvec rate (same run)
   bool skipped = false;
 };
 
