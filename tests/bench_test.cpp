@@ -55,7 +55,7 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
 
 const std::vector<std::string> kDocumentedFields = {
     "model_filename", "model_type", "model_size", "model_n_params", "n_prompt", "n_gen", "n_depth", "n_batch",
-    "avg_ts", "stddev_ts", "samples_ts", "samples_ns", "device", "test", "percent_of_limit", "limit_bound",
+    "avg_ts", "stddev_ts", "samples_ts", "samples_ns", "median_ts", "device", "test", "percent_of_limit", "limit_bound",
     "dispatches_per_token", "decode_step_kernels"};
 
 ModelBenchReport fake_report() {
@@ -77,7 +77,7 @@ ModelBenchReport fake_report() {
   tg.dispatches_per_token = 63;
   tg.bytes_per_token = 9e6;
   tg.weights_per_token = 1.2e7;
-  tg.roof = roofline(2.2e9, 2e8, tg.bytes_per_token, tg.weights_per_token, tg.avg_ts);
+  tg.roof = roofline(2.2e9, 2e8, tg.bytes_per_token, tg.weights_per_token, tg.ts.median);
   r.tests = {pp, tg};
   r.decode_kernels = {{"matvec", 17, 12.5}, {"moe_gate_up", 4, 8.25}};
   r.decode_dispatches = 63;
@@ -170,6 +170,10 @@ TEST_CASE("llama-bench's test names, order and sample statistics") {
   CHECK(t.avg_ts == doctest::Approx(96));
   CHECK(t.stddev_ts == doctest::Approx(std::sqrt(2 * 32.0 * 32.0)));  // sample standard deviation
   CHECK(t.avg_ns == doctest::Approx(1.5e9));
+  add_sample(t, 4e9);
+  CHECK(t.ts.median == doctest::Approx(64));
+  CHECK(t.ts.min == doctest::Approx(32));
+  CHECK(t.ts.max == doctest::Approx(128));
 }
 
 TEST_CASE("bench model writes well-formed JSON, JSONL and CSV with the documented fields") {
@@ -212,7 +216,7 @@ TEST_CASE("bench model writes well-formed JSON, JSONL and CSV with the documente
 
   const std::string md = model_bench_markdown(r);
   CHECK(md.find("| model | size | params | backend | test | t/s |") == 0);
-  CHECK(md.find("| tg128 @ d4096 | 6.40 ± 0.00 |") != std::string::npos);
+  CHECK(md.find("| tg128 @ d4096 | 6.40 ± 0.00 | 6.40 [6.40, 6.40] |") != std::string::npos);
   CHECK(md.find("| compute | 63 |") != std::string::npos);
 }
 

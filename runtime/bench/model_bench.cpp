@@ -135,7 +135,7 @@ ModelBenchReport run_model_bench(const ModelBenchOptions& opt, const Progress& p
     t.bytes_per_token = stats.active_bytes + kv;
     t.weights_per_token = stats.active_params + kv / 2;  // f16: one element per 2 bytes
     t.roof = roofline(r.peak.read_device_gbs.median * 1e9, r.peak.matvec_i8_wps.median, t.bytes_per_token,
-                      t.weights_per_token, t.avg_ts);
+                      t.weights_per_token, t.ts.median);
   }
   r.tests = std::move(tests);
   if (progress) progress("profiling one decode step");

@@ -44,6 +44,7 @@ struct ModelBenchTest {
   uint32_t n_prompt = 0, n_gen = 0, n_depth = 0;
   std::vector<double> samples_ns, samples_ts;
   double avg_ns = 0, stddev_ns = 0, avg_ts = 0, stddev_ts = 0;
+  Measure ts;  // median, min and max of samples_ts: what the roofline percent is taken from
   // Decode tests only.
   uint32_t dispatches_per_token = 0;
   double bytes_per_token = 0, weights_per_token = 0;
@@ -52,7 +53,8 @@ struct ModelBenchTest {
 ModelBenchTest make_test(uint32_t n_prompt, uint32_t n_gen, uint32_t n_depth);
 // Every depth x (each prompt size, then each generation size), as llama-bench orders them.
 std::vector<ModelBenchTest> plan_tests(const ModelBenchOptions& opt);
-// avg/stddev of ns and of tokens/s from samples_ns (sample standard deviation, as llama-bench).
+// avg/stddev of ns and of tokens/s from samples_ns (sample standard deviation, as llama-bench),
+// and the median with min and max.
 void add_sample(ModelBenchTest& t, double ns);
 
 struct KernelShare {

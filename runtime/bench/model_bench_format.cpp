@@ -70,6 +70,7 @@ void add_sample(ModelBenchTest& t, double ns) {
   t.samples_ts.push_back(ns > 0 ? tokens * 1e9 / ns : 0);
   mean_stddev(t.samples_ns, &t.avg_ns, &t.stddev_ns);
   mean_stddev(t.samples_ts, &t.avg_ts, &t.stddev_ts);
+  t.ts = measure_of(t.samples_ts);
 }
 
 namespace {
@@ -99,6 +100,9 @@ Json test_json(const ModelBenchReport& r, const ModelBenchTest& t) {
   j["samples_ns"] = Json::array();
   for (double ns : t.samples_ns) j["samples_ns"].push_back(static_cast<uint64_t>(ns));
   j["samples_ts"] = t.samples_ts;
+  j["median_ts"] = t.ts.median;
+  j["min_ts"] = t.ts.min;
+  j["max_ts"] = t.ts.max;
   const bool tg = t.n_gen > 0;
   auto opt = [&](double v) { return tg ? Json(v) : Json(nullptr); };
   j["read_bandwidth_gb_per_s"] = r.peak.read_device_gbs.median;
@@ -176,12 +180,14 @@ std::string model_bench_csv(const ModelBenchReport& r) {
 std::string model_bench_markdown(const ModelBenchReport& r) {
   std::ostringstream o;
   char buf[512];
-  o << "| model | size | params | backend | test | t/s | limit t/s | % of limit | bound | dispatches/token |\n"
-    << "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |\n";
+  o << "| model | size | params | backend | test | t/s | median [min, max] | limit t/s | % of limit | bound | dispatches/token |\n"
+    << "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |\n";
   for (const auto& t : r.tests) {
     std::snprintf(buf, sizeof buf, "| %s | %.2f MiB | %s | %s | %s | %.2f ± %.2f |", r.model_type.c_str(),
                   r.model_size / 1048576.0, params_label(r.model_n_params).c_str(), r.backend.c_str(), t.name.c_str(),
                   t.avg_ts, t.stddev_ts);
+    o << buf;
+    std::snprintf(buf, sizeof buf, " %.2f [%.2f, %.2f] |", t.ts.median, t.ts.min, t.ts.max);
     o << buf;
     if (t.n_gen && !t.roof.bound.empty()) {
       std::snprintf(buf, sizeof buf, " %.2f | %.1f%% | %s | %u |\n", t.roof.limit_ts, t.roof.percent, t.roof.bound.c_str(),
