@@ -87,7 +87,7 @@ Measure copy_bandwidth(Context& ctx, const Buffer& src, const Buffer& dst, int r
   return rate(ms, n / 1e9);
 }
 
-void bind_matvec_buffers(Context& ctx, bool int8, uint32_t rows, uint32_t cols, const Buffer& w, const Buffer& x,
+void record_plain_matvec(Context& ctx, bool int8, uint32_t rows, uint32_t cols, const Buffer& w, const Buffer& x,
                          const Buffer& y, Sequence& seq, const std::string& variant, std::string* used) {
   const Pipeline& pipe = ctx.pipelines().get({.kernel = int8 ? "bench_matvec_i8" : "bench_matvec_f32", .bindings = 3,
                                               .push_size = sizeof(BenchMatvecParams), .variant = variant});
@@ -120,7 +120,7 @@ Measure matvec_rate(Context& ctx, bool int8, uint64_t bytes, int repeats, uint32
                           "bench matvec weights");
   const Buffer x = filled(ctx, cols * 4ull, MemoryUse::device, 0x3f800000u, "bench matvec x");
   const Buffer y = ctx.allocator().create_buffer(rows * 4ull, MemoryUse::device, "bench matvec y");
-  auto ms = span_samples(ctx, repeats, [&](Sequence& seq) { bind_matvec_buffers(ctx, int8, rows, cols, w, x, y, seq, "", variant); });
+  auto ms = span_samples(ctx, repeats, [&](Sequence& seq) { record_plain_matvec(ctx, int8, rows, cols, w, x, y, seq, "", variant); });
   return rate(ms, double(rows) * cols);
 }
 
@@ -249,7 +249,7 @@ std::vector<float> run_plain_matvec(Context& ctx, bool int8, uint32_t rows, uint
   ctx.transfer().upload(xb, 0, x.data(), x.size() * 4);
   Sequence seq(ctx.device());
   seq.fill(y.range(), 0x7fc00000u);  // NaN: rows the kernel misses show up
-  bind_matvec_buffers(ctx, int8, rows, cols, w, xb, y, seq, variant, nullptr);
+  record_plain_matvec(ctx, int8, rows, cols, w, xb, y, seq, variant, nullptr);
   seq.run();
   std::vector<float> out(rows);
   ctx.transfer().download(y, 0, out.data(), out.size() * 4);
