@@ -99,6 +99,14 @@ TEST_CASE("bench peak counts bytes and operations for known shapes") {
   CHECK(peak_buffer_bytes(1ull << 30, 1ull << 30, 400ull << 20) == 100ull << 20);   // a small heap
   CHECK(peak_buffer_bytes(128ull << 20, 2ull << 30, 16ull << 30, 1ull << 20) == 1ull << 20);
   CHECK(peak_buffer_bytes(100, 100, 100) == 4096);  // never zero
+  // bench model's matvec shape: rows of the model's width, one token's active weights.
+  PeakOptions po;
+  peak_matvec_shape(512, 16110000, po);
+  CHECK(po.matvec_cols == 512);
+  CHECK(po.matvec_rows == 16110000 / 512);
+  peak_matvec_shape(1000, 10, po);  // width rounded down to 16s; at least one row
+  CHECK(po.matvec_cols == 992);
+  CHECK(po.matvec_rows == 1);
 
   const Measure m = measure_of({3.0, 1.0, 2.0, 10.0});
   CHECK(m.median == 2.5);
@@ -257,8 +265,9 @@ TEST_CASE_FIXTURE(GpuTest, "the plain matvec, F32 and int8, every variant, match
 }
 
 TEST_CASE_FIXTURE(GpuTest, "bench peak runs every figure at small sizes under validation") {
-  const PeakResult r = run_peak(ctx, {.repeats = 1, .max_bytes = 1 << 20, .target_ms = 1, .dispatches = 8});
+  PeakResult r = run_peak(ctx, {.repeats = 1, .max_bytes = 1 << 20, .target_ms = 1, .dispatches = 8});
   CHECK(r.read_bytes == 1u << 20);
+  CHECK(r.f32_cols == 4096);
   for (const Measure* m : {&r.read_device_gbs, &r.read_host_gbs, &r.copy_device_gbs, &r.copy_host_gbs, &r.matvec_f32_wps,
                            &r.matvec_i8_wps, &r.fma_f32_flops, &r.dispatch_us, &r.dispatch_barrier_us, &r.submit_wait_us}) {
     CHECK_MESSAGE(m->ok(), m->note);
@@ -272,6 +281,12 @@ TEST_CASE_FIXTURE(GpuTest, "bench peak runs every figure at small sizes under va
   const auto j = nlohmann::json::parse(peak_json(r));
   CHECK(j["read_device_gb_per_s"]["median"].get<double>() > 0);
   CHECK(peak_table(r).find("| matvec int8 (16 per uvec4) |") != std::string::npos);
+  // A fixed shape; F32 gets fewer rows when 4 bytes a weight would overflow the buffer.
+  r = run_peak(ctx, {.repeats = 1, .max_bytes = 1 << 20, .target_ms = 1, .dispatches = 8, .matvec_rows = 1000, .matvec_cols = 512});
+  CHECK(r.i8_rows == 1000);
+  CHECK(r.i8_cols == 512);
+  CHECK(r.f32_rows == (1u << 20) / (512 * 4));
+  CHECK(r.matvec_f32_wps.ok());
 }
 
 TEST_CASE("vkmoe bench model -o json runs on the demo model") {

@@ -16,8 +16,9 @@ namespace {
 constexpr const char* kUsage =
     "usage: vkmoe bench kernels [--quick] [--crossover] [--model NAME] [--json] [--repeats N] [--device N|NAME]\n"
     "         the MoE layer kernels at real model shapes (--quick: under a minute on lavapipe)\n"
-    "       vkmoe bench peak [--json] [--repeats N] [--device N|NAME]\n"
-    "         bandwidth, plain matvec weight rates, FMA and dot rates, dispatch and submit costs\n"
+    "       vkmoe bench peak [--json] [--repeats N] [--matvec ROWSxCOLS] [--device N|NAME]\n"
+    "         bandwidth, plain matvec weight rates (at a fixed shape with --matvec), FMA and dot rates,\n"
+    "         dispatch and submit costs\n"
     "       vkmoe bench model [-m FILE] [-p 512] [-n 128] [-d 0] [-r 5] [-b 512] [-o md|json|jsonl|csv] [--device N|NAME]\n"
     "         llama-bench's tests (pp, tg, @ depth; comma lists allowed), with decode against its roofline limit\n";
 
@@ -44,9 +45,19 @@ int bench_peak(const Args& args) {
   Context ctx({.device = args.get("--device")});
   const int repeats = static_cast<int>(args.get_int("--repeats", 5));
   if (repeats < 1 || repeats > 1000) throw std::invalid_argument("--repeats must be 1..1000");
+  PeakOptions opt{.repeats = repeats};
+  if (args.has("--matvec")) {
+    const std::string shape = args.get("--matvec");
+    unsigned rows = 0, cols = 0;
+    char end = 0;
+    if (std::sscanf(shape.c_str(), "%ux%u%c", &rows, &cols, &end) != 2 || rows == 0 || cols == 0 || cols % 16)
+      throw std::invalid_argument("--matvec: '" + shape + "' is not ROWSxCOLS with COLS a multiple of 16, e.g. 512x512");
+    opt.matvec_rows = rows;
+    opt.matvec_cols = cols;
+  }
   const bool json = args.has("--json");
   print_progress(!json, "bench peak on " + ctx.device().caps().name + "...");
-  auto r = run_peak(ctx, {.repeats = repeats}, [&](const std::string& line) { print_progress(!json, line); });
+  auto r = run_peak(ctx, opt, [&](const std::string& line) { print_progress(!json, line); });
   std::printf("%s\n", json ? peak_json(r).c_str() : peak_table(r).c_str());
   return 0;
 }
@@ -99,7 +110,7 @@ int bench_model(const Args& args) {
 }  // namespace
 
 int cmd_bench(const std::vector<std::string>& argv) {
-  Args args(argv, {"--device", "--repeats", "--model", "-m", "-p", "-n", "-d", "-r", "-b", "--batch", "-o"},
+  Args args(argv, {"--device", "--repeats", "--matvec", "--model", "-m", "-p", "-n", "-d", "-r", "-b", "--batch", "-o"},
             {"--json", "--quick", "--crossover"});
   const std::string what = args.positional().size() == 1 ? args.positional()[0] : "";
   if (what == "kernels") return bench_kernels(args);

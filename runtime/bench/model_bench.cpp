@@ -87,6 +87,11 @@ void profile_decode(Model& m, ModelBenchReport& r) {
 
 }  // namespace
 
+void peak_matvec_shape(uint32_t n_embd, uint64_t active_params, PeakOptions& po) {
+  po.matvec_cols = std::max(16u, n_embd / 16 * 16);
+  po.matvec_rows = static_cast<uint32_t>(std::clamp<uint64_t>(active_params / po.matvec_cols, 1, UINT32_MAX));
+}
+
 ModelBenchReport run_model_bench(const ModelBenchOptions& opt, const Progress& progress) {
   if (opt.repeats < 1) throw std::invalid_argument("-r must be >= 1");
   auto tests = plan_tests(opt);
@@ -97,7 +102,8 @@ ModelBenchReport run_model_bench(const ModelBenchOptions& opt, const Progress& p
   ModelBenchReport r;
   const std::string path = opt.model_path.empty() ? demo_model_path(false).string() : opt.model_path;
   auto file = GgufFile::open(path);  // a bad file is reported before minutes of measuring
-  const ModelStats stats = model_stats(file, load_model_config(file));
+  const ModelConfig file_cfg = load_model_config(file);
+  const ModelStats stats = model_stats(file, file_cfg);
   r.model_filename = std::filesystem::path(path).filename().string();
   r.date = today_utc();
   {
@@ -107,6 +113,7 @@ ModelBenchReport run_model_bench(const ModelBenchOptions& opt, const Progress& p
     if (progress) progress("bench peak on " + r.device + " (the limits decode is measured against)");
     PeakOptions po = opt.peak;
     po.repeats = opt.repeats;
+    if (!po.matvec_rows) peak_matvec_shape(file_cfg.n_embd, stats.active_params, po);
     try {
       r.peak = run_peak(peak_ctx, po, progress);
     } catch (const std::exception& e) {

@@ -35,6 +35,11 @@ struct Roofline {
 Roofline roofline(double read_bytes_per_s, double int8_weights_per_s, double bytes_per_token, double weights_per_token,
                   double measured_ts);
 
+// The plain matvecs of the roofline's compute bound, shaped like one decode token's work: rows of
+// the model's width (rounded down to whole 16s), as many as the token's active weights (capped by
+// bench peak's buffer), so the weights are as cache-resident as the model's (a small model's are).
+void peak_matvec_shape(uint32_t n_embd, uint64_t active_params, PeakOptions& po);
+
 // KV-cache bytes and elements one decode token reads, averaged over a tg test of n_gen tokens
 // starting at depth n_depth (the token at position p reads p + 1 rows of f16 K and V).
 double kv_bytes_per_token(const ModelConfig& cfg, uint32_t n_depth, uint32_t n_gen);

@@ -107,6 +107,7 @@ Json test_json(const ModelBenchReport& r, const ModelBenchTest& t) {
   auto opt = [&](double v) { return tg ? Json(v) : Json(nullptr); };
   j["read_bandwidth_gb_per_s"] = r.peak.read_device_gbs.median;
   j["int8_matvec_weights_per_s"] = r.peak.matvec_i8_wps.median;
+  j["int8_matvec_shape"] = std::to_string(r.peak.i8_rows) + "x" + std::to_string(r.peak.i8_cols);
   j["bytes_per_token"] = opt(t.bytes_per_token);
   j["weights_per_token"] = opt(t.weights_per_token);
   j["bandwidth_bound_ts"] = opt(t.roof.bandwidth_ts);
@@ -199,8 +200,8 @@ std::string model_bench_markdown(const ModelBenchReport& r) {
   const auto& p = r.peak;
   std::snprintf(buf, sizeof buf,
                 "\ndevice: %s (%s). Limits measured in this run: read bandwidth %.3g GB/s, plain int8 matvec %.4g M "
-                "weights/s; per decode token %s and %s weights (+ KV cache at the test's depth).\n",
-                r.device.c_str(), r.date.c_str(), p.read_device_gbs.median, p.matvec_i8_wps.median / 1e6,
+                "weights/s (%u x %u); per decode token %s and %s weights (+ KV cache at the test's depth).\n",
+                r.device.c_str(), r.date.c_str(), p.read_device_gbs.median, p.matvec_i8_wps.median / 1e6, p.i8_rows, p.i8_cols,
                 format_bytes(r.active_bytes).c_str(), params_label(r.active_params).c_str());
   o << buf;
   if (!r.decode_kernels.empty()) {

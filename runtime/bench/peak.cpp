@@ -106,11 +106,16 @@ void check_matvec_shape(bool int8, uint32_t rows, uint32_t cols) {
                                 (int8 ? " (int8 needs cols a multiple of 16)" : " (F32 needs cols a multiple of 4)"));
 }
 
-Measure matvec_rate(Context& ctx, bool int8, uint64_t bytes, int repeats, uint32_t* rows_out, uint32_t* cols_out,
-                    std::string* variant) {
+Measure matvec_rate(Context& ctx, bool int8, const PeakOptions& opt, uint64_t bytes, uint32_t* rows_out,
+                    uint32_t* cols_out, std::string* variant) {
   const uint32_t elem = int8 ? 1 : 4;
-  const uint32_t cols = static_cast<uint32_t>(std::clamp<uint64_t>(bytes / elem / 16 * 16, 16, kMatvecCols));
-  const uint32_t rows = static_cast<uint32_t>(std::max<uint64_t>(1, bytes / (uint64_t(cols) * elem)));
+  uint32_t cols = static_cast<uint32_t>(std::clamp<uint64_t>(bytes / elem / 16 * 16, 16, kMatvecCols));
+  uint32_t rows = static_cast<uint32_t>(std::max<uint64_t>(1, bytes / (uint64_t(cols) * elem)));
+  if (opt.matvec_rows && opt.matvec_cols) {
+    // A fixed shape, with no more rows than the buffer size allows (F32 takes 4x int8's bytes).
+    cols = opt.matvec_cols;
+    rows = static_cast<uint32_t>(std::clamp<uint64_t>(bytes / (uint64_t(cols) * elem), 1, opt.matvec_rows));
+  }
   check_matvec_shape(int8, rows, cols);
   *rows_out = rows;
   *cols_out = cols;
@@ -120,7 +125,8 @@ Measure matvec_rate(Context& ctx, bool int8, uint64_t bytes, int repeats, uint32
                           "bench matvec weights");
   const Buffer x = filled(ctx, cols * 4ull, MemoryUse::device, 0x3f800000u, "bench matvec x");
   const Buffer y = ctx.allocator().create_buffer(rows * 4ull, MemoryUse::device, "bench matvec y");
-  auto ms = span_samples(ctx, repeats, [&](Sequence& seq) { record_plain_matvec(ctx, int8, rows, cols, w, x, y, seq, "", variant); });
+  auto ms =
+      span_samples(ctx, opt.repeats, [&](Sequence& seq) { record_plain_matvec(ctx, int8, rows, cols, w, x, y, seq, "", variant); });
   return rate(ms, double(rows) * cols);
 }
 
@@ -266,9 +272,9 @@ PeakResult run_peak(Context& ctx, const PeakOptions& opt, const Progress& progre
   r.repeats = opt.repeats;
   measure_memory(ctx, opt, r, progress);
   guarded(r.matvec_f32_wps, "matvec F32 (weights/s)", progress,
-          [&] { return matvec_rate(ctx, false, r.read_bytes, opt.repeats, &r.f32_rows, &r.f32_cols, &r.f32_variant); });
+          [&] { return matvec_rate(ctx, false, opt, r.read_bytes, &r.f32_rows, &r.f32_cols, &r.f32_variant); });
   guarded(r.matvec_i8_wps, "matvec int8 (weights/s)", progress,
-          [&] { return matvec_rate(ctx, true, r.read_bytes, opt.repeats, &r.i8_rows, &r.i8_cols, &r.i8_variant); });
+          [&] { return matvec_rate(ctx, true, opt, r.read_bytes, &r.i8_rows, &r.i8_cols, &r.i8_variant); });
   guarded(r.fma_f32_flops, "fma fp32 (FLOP/s)", progress,
           [&] { return arithmetic_rate(ctx, "bench_fma_f32", opt.target_ms, opt.repeats, fma_flops); });
   guarded(r.fma_f16_flops, "fma fp16 (FLOP/s)", progress, [&] {

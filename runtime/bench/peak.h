@@ -30,6 +30,9 @@ struct PeakOptions {
   uint64_t max_bytes = 0;   // cap on the bandwidth and matvec buffers (0: from device limits)
   double target_ms = 20;    // the FMA and dot kernels are scaled to run about this long
   uint32_t dispatches = 256;  // empty dispatches per timed recording
+  // A fixed matvec shape (a model's, say; rows capped by the buffer size); 0: 4096 columns and
+  // as many rows as fill the buffer.
+  uint32_t matvec_rows = 0, matvec_cols = 0;
 };
 
 struct PeakResult {
