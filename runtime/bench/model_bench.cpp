@@ -79,7 +79,9 @@ void run_test(Model& m, ModelBenchTest& t, int repeats, std::mt19937& rng, const
 void profile_decode(Model& m, ModelBenchReport& r) {
   m.set_profile(true);
   const int32_t tok = 0;
+  const auto t0 = std::chrono::steady_clock::now();
   for (uint32_t i = 0; i < kProfiledSteps; ++i) m.forward(std::span<const int32_t>(&tok, 1), i);
+  r.decode_step_wall_ms = seconds_since(t0) * 1e3 / kProfiledSteps;
   r.decode_dispatches = m.last_dispatches();
   for (const auto& k : m.profile_rows()) r.decode_kernels.push_back({k.kernel, k.calls / kProfiledSteps, k.ms / kProfiledSteps});
   m.set_profile(false);

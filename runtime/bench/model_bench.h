@@ -77,6 +77,7 @@ struct ModelBenchReport {
   std::vector<ModelBenchTest> tests;
   std::vector<KernelShare> decode_kernels;  // one profiled decode step, largest first
   uint32_t decode_dispatches = 0;
+  double decode_step_wall_ms = 0;  // wall time of those profiled steps: the rest is host and driver time
 };
 
 ModelBenchReport run_model_bench(const ModelBenchOptions& opt,
