@@ -8,6 +8,21 @@ set(VKMOE_SHADER_OUT ${CMAKE_BINARY_DIR}/shaders)
 file(MAKE_DIRECTORY ${VKMOE_SHADER_OUT})
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${VKMOE_SHADER_DIR}/variants.txt)
 
+# Debian's glslc may not know GL_EXT_integer_dot_product: probe it once, and leave out the
+# variants that need int_dot (the runtime then reports them as not built) rather than fail.
+set(int_dot_probe ${VKMOE_SHADER_OUT}/probe_int_dot.comp.glsl)
+file(WRITE ${int_dot_probe} "#version 450\n#extension GL_EXT_integer_dot_product : require\n"
+  "layout(local_size_x = 1) in;\nlayout(std430, binding = 0) buffer B { int v[]; };\n"
+  "void main() { v[0] = dotPacked4x8AccSatEXT(uint(v[1]), uint(v[2]), v[3]); }\n")
+execute_process(COMMAND ${GLSLC} -fshader-stage=compute --target-env=vulkan1.2 ${int_dot_probe} -o ${int_dot_probe}.spv
+                RESULT_VARIABLE int_dot_rc OUTPUT_QUIET ERROR_QUIET)
+if(int_dot_rc EQUAL 0)
+  set(VKMOE_GLSLC_INT_DOT ON)
+else()
+  set(VKMOE_GLSLC_INT_DOT OFF)
+  message(STATUS "glslc lacks GL_EXT_integer_dot_product: shader variants that need int_dot are left out")
+endif()
+
 file(STRINGS ${VKMOE_SHADER_DIR}/variants.txt variant_lines)
 set(shader_incs "")
 set(table_includes "")
@@ -29,6 +44,9 @@ foreach(line IN LISTS variant_lines)
   list(GET cols 4 defines)
   if(requires STREQUAL "-")
     set(requires "")
+  endif()
+  if(NOT VKMOE_GLSLC_INT_DOT AND requires MATCHES "(^|,)int_dot(,|$)")
+    continue()
   endif()
   set(define_flags "")
   if(NOT defines STREQUAL "-")

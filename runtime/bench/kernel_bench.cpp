@@ -1,15 +1,14 @@
 #include "runtime/bench/kernel_bench.h"
 
+#include "runtime/bench/peak.h"
+
 #include <algorithm>
-#include <chrono>
 #include <cstring>
-#include <ctime>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
 
-#include "runtime/kernels/basic.h"
 #include "runtime/kernels/matmul.h"
 #include "runtime/kernels/moe_experts.h"
 #include "runtime/kernels/router.h"
@@ -26,12 +25,6 @@ namespace {
 // dropped; a longer one is kept: cold-start effects are small next to it and the median
 // guards against it anyway, and on lavapipe a discarded run costs as much as a kept one.
 constexpr double kWarmupKeepMs = 20.0;
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
 
 double sum_ms(const std::vector<DispatchTiming>& t) {
   double s = 0;
@@ -67,7 +60,7 @@ double median_ms(const Runs& runs, size_t from = 0, size_t to = SIZE_MAX) {
     for (size_t i = from; i < std::min(to, t.size()); ++i) s += t[i].ms;
     v.push_back(s);
   }
-  return median(v);
+  return median_of(v);
 }
 
 // A type GGUF writers would use for a row of `cols`: K-quants need whole 256-blocks, so files
@@ -166,8 +159,8 @@ class MoeLayer {
   }
 
   // Bytes the layer must read for T tokens: router weights and input, each distinct chosen
-  // expert once (from the ids the last run wrote), shared experts.
-  uint64_t bytes(uint32_t T, uint32_t* distinct_out) {
+  // expert once (from the ids the last run wrote), shared experts; and the weights among them.
+  uint64_t bytes(uint32_t T, uint32_t* distinct_out, uint64_t* weights_out) {
     std::vector<uint32_t> chosen(static_cast<size_t>(T) * s_.k);
     ctx_.transfer().download(ids_, 0, chosen.data(), chosen.size() * 4);
     std::set<uint32_t> distinct(chosen.begin(), chosen.end());
@@ -177,6 +170,7 @@ class MoeLayer {
     const uint64_t expert_bytes = 2 * ggml_row_bytes(tg_, H) * F + ggml_row_bytes(td_, F) * H;
     uint64_t b = uint64_t(s_.experts) * H * 4 + uint64_t(T) * H * 4 + distinct.size() * expert_bytes;
     if (S) b += 2 * ggml_row_bytes(tg_, H) * S + ggml_row_bytes(ts_, S) * H;
+    *weights_out = uint64_t(s_.experts) * H + (distinct.size() * F + S) * 3ull * H;
     return b;
   }
 
@@ -257,15 +251,6 @@ CrossoverResult matmul_crossover(Context& ctx, bool quick, int repeats, SplitMix
   return c;
 }
 
-std::string today_utc() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
-
 }  // namespace
 
 std::vector<BenchShape> bench_shapes(bool quick) {
@@ -279,21 +264,6 @@ std::vector<BenchShape> bench_shapes(bool quick) {
           {"Qwen3-30B-A3B", 2048, 768, 128, 8, 0},
           {"OLMoE-1B-7B", 2048, 1024, 64, 8, 0},
           {"DeepSeek-V2-Lite", 2048, 1408, 64, 6, 2816}};
-}
-
-double measure_read_bandwidth(Context& ctx, int repeats, uint64_t* bytes_used) {
-  const auto& caps = ctx.device().caps();
-  const uint64_t n = std::min<uint64_t>(caps.max_storage_buffer_range, 256ull << 20) / 4;
-  Buffer x = ctx.allocator().create_buffer(n * 4, MemoryUse::device, "bandwidth probe");
-  Buffer parts = ctx.allocator().create_buffer(reduce_partials(n) * 4ull, MemoryUse::device, "bandwidth partials");
-  Sequence fill(ctx.device());
-  fill.fill(x.range(), 0x3f800000u);
-  fill.run();
-  const Runs runs = time_runs(ctx, repeats, [&](Sequence& seq) { record_reduce_sum(ctx, seq, x, n, parts); });
-  std::vector<double> gbps;
-  for (const auto& t : runs.timings) gbps.push_back(n * 4.0 / (t[0].ms * 1e6));
-  if (bytes_used) *bytes_used = n * 4;
-  return median(gbps);
 }
 
 KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
@@ -317,7 +287,9 @@ KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
   rep.repeats = repeats;
   rep.shapes_note = opt.quick ? "--quick: widths / 8 (Mixtral / 16), F rounded up to a multiple of 32; tokens 1, 8, 32"
                               : "real layer shapes; tokens 1, 8, 512";
-  rep.bandwidth_gb_per_s = measure_read_bandwidth(ctx, repeats);
+  // The denominators, measured in the same run (runtime/bench/peak.h).
+  rep.peak = run_peak(ctx, {.repeats = repeats}, progress);
+  rep.bandwidth_gb_per_s = rep.peak.read_device_gbs.median;
   const std::vector<uint32_t> token_counts = opt.quick ? std::vector<uint32_t>{1, 8, 32} : std::vector<uint32_t>{1, 8, 512};
   SplitMix rng(12345);
 
@@ -338,7 +310,10 @@ KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
             res.experts_ms = median_ms(runs, 1);
             res.total_ms = median_ms(runs);
             res.dispatches = runs.dispatches;
-            res.bytes = layer.bytes(T, &res.experts_touched);
+            res.bytes = layer.bytes(T, &res.experts_touched, &res.weights);
+            res.weights_per_s = res.total_ms > 0 ? res.weights / (res.total_ms * 1e-3) : 0;
+            const double plain = rep.peak.matvec_f32_wps.median;
+            res.times_plain_f32 = plain > 0 ? res.weights_per_s / plain : 0;
             res.gb_per_s = res.total_ms > 0 ? res.bytes / (res.total_ms * 1e6) : 0;
             res.percent_of_bandwidth = rep.bandwidth_gb_per_s > 0 ? 100.0 * res.gb_per_s / rep.bandwidth_gb_per_s : 0;
             rep.results.push_back(res);
@@ -369,25 +344,28 @@ KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
 std::string kernel_bench_table(const KernelBenchReport& r) {
   std::ostringstream o;
   char buf[256];
+  o << "bench peak, the denominators, measured in this run:\n" << peak_table(r.peak) << "\n";
   o << "device: " << r.device << " (" << r.date << ")\nmeasured read bandwidth: " << r.bandwidth_gb_per_s
     << " GB/s\nmedians of " << r.repeats << " timed runs\n";
   if (!r.results.empty()) {
     o << "shapes: " << r.shapes_note << "\n\n";
-    std::snprintf(buf, sizeof buf, "%-20s %-5s %6s %9s %9s %9s %10s %6s %8s %6s %4s\n", "model", "type", "tokens", "router",
-                  "experts", "total", "bytes", "exp", "GB/s", "%bw", "disp");
+    std::snprintf(buf, sizeof buf, "%-20s %-5s %6s %9s %9s %9s %10s %6s %8s %6s %8s %6s %4s\n", "model", "type", "tokens",
+                  "router", "experts", "total", "bytes", "exp", "GB/s", "%bw", "Mw/s", "xF32", "disp");
     o << buf;
     for (const auto& x : r.results) {
       if (x.skipped) {
         o << x.model << " " << x.type << ": " << x.note << "\n";
         continue;
       }
-      std::snprintf(buf, sizeof buf, "%-20s %-5s %6u %7.3fms %7.3fms %7.3fms %9.1fM %6u %8.2f %5.1f%% %4u%s\n", x.model.c_str(),
-                    x.type.c_str(), x.tokens, x.router_ms, x.experts_ms, x.total_ms, x.bytes / 1e6, x.experts_touched,
-                    x.gb_per_s, x.percent_of_bandwidth, x.dispatches, x.note.empty() ? "" : " *");
+      std::snprintf(buf, sizeof buf, "%-20s %-5s %6u %7.3fms %7.3fms %7.3fms %9.1fM %6u %8.2f %5.1f%% %8.1f %5.2fx %4u%s\n",
+                    x.model.c_str(), x.type.c_str(), x.tokens, x.router_ms, x.experts_ms, x.total_ms, x.bytes / 1e6,
+                    x.experts_touched, x.gb_per_s, x.percent_of_bandwidth, x.weights_per_s / 1e6, x.times_plain_f32,
+                    x.dispatches, x.note.empty() ? "" : " *");
       o << buf;
     }
     o << "\nmedian GPU time of each case from timestamps; bytes = router weights + input + each distinct chosen expert\n"
-         "once + shared experts; exp = distinct experts chosen; * = Q8_0 where rows are not whole 256-blocks\n";
+         "once + shared experts; exp = distinct experts chosen; * = Q8_0 where rows are not whole 256-blocks\n"
+         "Mw/s = those bytes' weights per second; xF32 = that over bench peak's plain F32 matvec (same run)\n";
   }
   for (const auto& c : r.crossovers) {
     o << "\ncrossover, " << c.name << ": " << c.shape << " (median GPU ms)\n";
@@ -415,6 +393,7 @@ std::string kernel_bench_json(const KernelBenchReport& r) {
   j["device"] = r.device;
   j["date"] = r.date;
   j["bandwidth_gb_per_s"] = r.bandwidth_gb_per_s;
+  j["peak"] = peak_json_object(r.peak);
   j["quick"] = r.quick;
   j["repeats"] = r.repeats;
   j["shapes"] = r.shapes_note;
@@ -424,6 +403,7 @@ std::string kernel_bench_json(const KernelBenchReport& r) {
                    {"k", x.k}, {"tokens", x.tokens}, {"router_ms", x.router_ms}, {"experts_ms", x.experts_ms},
                    {"total_ms", x.total_ms}, {"bytes", x.bytes}, {"experts_touched", x.experts_touched},
                    {"dispatches", x.dispatches}, {"gb_per_s", x.gb_per_s}, {"percent_of_bandwidth", x.percent_of_bandwidth},
+                   {"weights", x.weights}, {"weights_per_s", x.weights_per_s}, {"times_plain_f32_matvec", x.times_plain_f32},
                    {"skipped", x.skipped}, {"note", x.note}});
   j["results"] = arr;
   auto cs = nlohmann::ordered_json::array();

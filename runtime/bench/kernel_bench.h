@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/bench/peak.h"
 #include "runtime/quant/ggml_type.h"
 
 namespace vkmoe {
@@ -37,6 +38,9 @@ struct KernelBenchResult {
   uint32_t dispatches = 0;
   double gb_per_s = 0;
   double percent_of_bandwidth = 0;
+  uint64_t weights = 0;        // weights among `bytes` (router, distinct chosen experts, shared)
+  double weights_per_s = 0;
+  double times_plain_f32 = 0;  // weights_per_s / bench peak's plain F32 matvec rate (same run)
   bool skipped = false;
 };
 
@@ -61,7 +65,8 @@ struct CrossoverResult {
 
 struct KernelBenchReport {
   std::string device, date;
-  double bandwidth_gb_per_s = 0;  // measured read bandwidth (reduction over a large buffer)
+  PeakResult peak;                // bench peak, measured in the same run
+  double bandwidth_gb_per_s = 0;  // peak.read_device_gbs.median
   bool quick = false;
   int repeats = 0;
   std::string shapes_note;
@@ -72,7 +77,6 @@ struct KernelBenchReport {
 std::vector<BenchShape> bench_shapes(bool quick);
 KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
                                    const std::function<void(const std::string&)>& progress = {});
-double measure_read_bandwidth(Context& ctx, int repeats, uint64_t* bytes_used = nullptr);
 
 std::string kernel_bench_table(const KernelBenchReport& r);
 std::string kernel_bench_json(const KernelBenchReport& r);

@@ -316,6 +316,21 @@ void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t
                          MoePath::automatic, /*accumulate=*/true);
 }
 
+std::vector<Model::KernelProfile> Model::profile_rows() const {
+  std::vector<KernelProfile> rows;
+  for (const auto& [name, k] : profile_) rows.push_back({name, k.calls, k.ms});
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.ms > b.ms; });
+  return rows;
+}
+
+void Model::set_profile(bool on) {
+  const bool want = on && ctx_.device().features().timestamps;
+  if (want != opt_.profile) seq_.reset();  // the next forward call records with or without timestamps
+  opt_.profile = want;
+  profile_.clear();
+  profile_wall_ms_ = 0;
+}
+
 std::string Model::profile_report() const {
   if (profile_.empty()) return "";
   std::vector<std::pair<std::string, KernelTime>> rows(profile_.begin(), profile_.end());

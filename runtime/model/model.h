@@ -67,6 +67,15 @@ class Model {
   RoutingSnapshot routing() const;
   // Per-kernel GPU time summed over every forward call so far (when profiling).
   std::string profile_report() const;
+  // The same as rows, largest first; and switching per-dispatch timing on or off from the next
+  // forward call (bench model times decode without it, then profiles a step), clearing the sums.
+  struct KernelProfile {
+    std::string kernel;
+    uint64_t calls = 0;
+    double ms = 0;
+  };
+  std::vector<KernelProfile> profile_rows() const;
+  void set_profile(bool on);
   void reset_stats();
   uint32_t last_dispatches() const { return last_dispatches_; }
 

@@ -25,6 +25,12 @@ bool overlaps(const BufferRange& a, const BufferRange& b) {
   return a.buffer == b.buffer && a.offset < b.offset + b.size && b.offset < a.offset + a.size;
 }
 bool writes(Access a) { return a != Access::read; }
+
+// Milliseconds between two timestamps, within the counter's valid bits.
+double ticks_ms(const DeviceCaps& caps, uint64_t begin, uint64_t end) {
+  const uint64_t mask = caps.timestamp_valid_bits >= 64 ? ~0ull : (1ull << caps.timestamp_valid_bits) - 1;
+  return ((end - begin) & mask) * caps.timestamp_period_ns * 1e-6;
+}
 }  // namespace
 
 Sequence::Sequence(Device& device, SequenceOptions options) : device_(device), options_(options) {
@@ -48,12 +54,12 @@ Sequence::Sequence(Device& device, SequenceOptions options) : device_(device), o
   VK_CHECK(vkCreateFence(dev, &fi, nullptr, &fence));
   fence_ = FenceHandle(dev, fence);
 
-  if (options_.timestamps) {
+  if (options_.timestamps || options_.span) {
     if (!device.features().timestamps)
       throw std::runtime_error(device.caps().name + " has no timestamp queries on its compute queue");
     VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
     qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
-    qi.queryCount = 2 * options_.max_timed;
+    qi.queryCount = 2 * options_.max_timed + 2;  // the last pair: the span
     VkQueryPool qp;
     VK_CHECK(vkCreateQueryPool(dev, &qi, nullptr, &qp));
     queries_ = QueryPoolHandle(dev, qp);
@@ -77,7 +83,8 @@ void Sequence::begin_if_needed() {
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   VK_CHECK(vkBeginCommandBuffer(cmd_, &bi));
-  if (queries_) vkCmdResetQueryPool(cmd_, queries_.get(), 0, 2 * options_.max_timed);
+  if (queries_) vkCmdResetQueryPool(cmd_, queries_.get(), 0, 2 * options_.max_timed + 2);
+  if (options_.span) vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_.get(), 2 * options_.max_timed);
   dispatches_ = barriers_ = 0;  // counts describe the latest recording
   state_ = State::recording;
 }
@@ -181,7 +188,7 @@ void Sequence::dispatch(const Pipeline& pipeline, std::span<const Binding> bindi
   if (pipeline.push_size)
     vkCmdPushConstants(cmd_, pipeline.layout.get(), VK_SHADER_STAGE_COMPUTE_BIT, 0, pipeline.push_size, push);
 
-  const bool timed = queries_ && labels_.size() < options_.max_timed;
+  const bool timed = options_.timestamps && labels_.size() < options_.max_timed;
   const uint32_t q = static_cast<uint32_t>(labels_.size()) * 2;
   if (timed) vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_.get(), q);
   vkCmdDispatch(cmd_, gx, gy, gz);
@@ -219,6 +226,8 @@ void Sequence::submit() {
   mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
   vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                        VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  if (options_.span)
+    vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_.get(), 2 * options_.max_timed + 1);
   VK_CHECK(vkEndCommandBuffer(cmd_));
   VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   si.commandBufferCount = 1;
@@ -237,19 +246,23 @@ void Sequence::wait() {
                              std::to_string(seconds) + " s (VKMOE_FENCE_TIMEOUT_S)");
   VK_CHECK(r);
   timings_.clear();
+  if (options_.span) span_ms_ = read_span_ms();
   if (queries_ && !labels_.empty()) {
     std::vector<uint64_t> ticks(labels_.size() * 2);
     VK_CHECK(vkGetQueryPoolResults(device_.get(), queries_.get(), 0, static_cast<uint32_t>(ticks.size()),
                                    ticks.size() * sizeof(uint64_t), ticks.data(), sizeof(uint64_t),
                                    VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
-    const auto& caps = device_.caps();
-    uint64_t mask = caps.timestamp_valid_bits >= 64 ? ~0ull : (1ull << caps.timestamp_valid_bits) - 1;
-    for (size_t i = 0; i < labels_.size(); ++i) {
-      uint64_t dt = (ticks[2 * i + 1] - ticks[2 * i]) & mask;
-      timings_.push_back({labels_[i], dt * caps.timestamp_period_ns * 1e-6});
-    }
+    for (size_t i = 0; i < labels_.size(); ++i)
+      timings_.push_back({labels_[i], ticks_ms(device_.caps(), ticks[2 * i], ticks[2 * i + 1])});
   }
   reset();
+}
+
+double Sequence::read_span_ms() const {
+  uint64_t ticks[2];
+  VK_CHECK(vkGetQueryPoolResults(device_.get(), queries_.get(), 2 * options_.max_timed, 2, sizeof ticks, ticks,
+                                 sizeof(uint64_t), VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+  return ticks_ms(device_.caps(), ticks[0], ticks[1]);
 }
 
 void Sequence::reset() {

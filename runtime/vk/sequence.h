@@ -37,6 +37,8 @@ struct DispatchTiming {
 struct SequenceOptions {
   bool timestamps = false;   // write a timestamp pair around every dispatch
   uint32_t max_timed = 4096; // dispatches that can be timed per recording
+  bool span = false;         // one timestamp pair around the whole recording (span_ms()): times
+                             // copies, barriers and gaps too, without a timestamp per dispatch
   const char* name = "sequence";
 };
 
@@ -75,12 +77,15 @@ class Sequence {
   std::vector<DispatchTiming> timings() const { return timings_; }
   uint32_t dispatches() const { return dispatches_; }
   uint32_t barriers() const { return barriers_; }
+  // GPU time from the start to the end of the last recording (SequenceOptions::span).
+  double span_ms() const { return span_ms_; }
 
  private:
   void begin_if_needed();
   // Inserts a barrier if this command conflicts with what was recorded since the last one.
   void track(std::span<const Binding> bindings);
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout, uint32_t bindings);
+  double read_span_ms() const;
 
   Device& device_;
   SequenceOptions options_;
@@ -96,6 +101,7 @@ class Sequence {
   std::vector<DispatchTiming> timings_;
   uint32_t dispatches_ = 0;
   uint32_t barriers_ = 0;
+  double span_ms_ = 0;
 };
 
 }  // namespace vkmoe
