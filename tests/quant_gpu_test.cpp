@@ -14,7 +14,11 @@
 #include <cstring>
 #include <string>
 
+#include "runtime/gguf/gguf_reader.h"
 #include "runtime/kernels/matmul.h"
+#include "runtime/model/model.h"
+#include "runtime/model/model_config.h"
+#include "runtime/model/synthetic_model.h"
 #include "runtime/quant/quant.h"
 #include "runtime/vk/sequence.h"
 #include "tests/gpu_fixture.h"
@@ -122,4 +126,29 @@ TEST_CASE_FIXTURE(GpuTest, "matmul refuses a type only the embedding lookup supp
   GpuBuf xb(ctx, random_floats(256)), yb(ctx, 4);
   Sequence seq(ctx.device());
   CHECK_THROWS_WITH(record_matmul(ctx, seq, w, 1, xb.range(), yb.range()), doctest::Contains("q3_K"));
+}
+
+TEST_CASE_FIXTURE(GpuTest, "a model with kernel-unsupported or mixed gate/up types is refused naming file, tensor, type") {
+  // F16 and BF16 rows take the same bytes: retyping one tensor in the header keeps the file valid.
+  auto bytes = make_synthetic_model({.matrix_type = GgmlType::F16, .seed = 3}).to_bytes();
+  auto retype = [&](std::vector<uint8_t> b, const std::string& name, GgmlType t) {
+    const auto at = std::search(b.begin(), b.end(), name.begin(), name.end());
+    REQUIRE(at != b.end());
+    const size_t pos = size_t(at - b.begin()) + name.size();
+    uint32_t dims;
+    std::memcpy(&dims, &b[pos], 4);
+    const uint32_t type = uint32_t(t);
+    std::memcpy(&b[pos + 4 + 8 * dims], &type, 4);
+    return b;
+  };
+  const auto mixed = retype(bytes, "blk.1.ffn_up_exps.weight", GgmlType::BF16);
+  CHECK(load_model_config(GgufFile::from_memory(mixed, "mixed.gguf")).n_layer == 2);
+  CHECK_THROWS_WITH(Model(ctx, GgufFile::from_memory(mixed, "mixed.gguf"), {.n_ctx = 16, .progress = false}),
+                    doctest::Contains("mixed.gguf: 'blk.1.ffn_gate_exps.weight' is f16 and 'blk.1.ffn_up_exps.weight' is bf16"));
+
+  const auto dir = shared_dir();
+  const auto q3 = dir / "models" / "llamacpp" / "qwen3moe-Q3_K_M.gguf";
+  if (dir.empty() || !std::filesystem::exists(q3)) return;
+  CHECK_THROWS_WITH(Model(ctx, GgufFile::open(q3), {.n_ctx = 16, .progress = false}),
+                    doctest::Contains("qwen3moe-Q3_K_M.gguf: tensor 'blk.0.attn_q.weight' has type q3_K"));
 }
