@@ -60,10 +60,10 @@ foreach(line IN LISTS variant_lines)
   add_custom_command(
     OUTPUT ${spv}
     COMMAND ${GLSLC} -fshader-stage=compute --target-env=vulkan1.2 -O -Werror
-            -I${VKMOE_SHADER_DIR} ${define_flags}
+            -I${VKMOE_SHADER_DIR} -I${VKMOE_SHADER_GEN_INCLUDE} ${define_flags}
             -MD -MF ${spv}.d -o ${spv} ${VKMOE_SHADER_DIR}/${source}
     COMMAND ${SPIRV_VAL} --target-env vulkan1.2 ${spv}
-    DEPENDS ${VKMOE_SHADER_DIR}/${source} ${VKMOE_SHADER_DIR}/variants.txt
+    DEPENDS ${VKMOE_SHADER_DIR}/${source} ${VKMOE_SHADER_DIR}/variants.txt ${VKMOE_IQ_TABLES_GLSL}
     DEPFILE ${spv}.d
     COMMENT "glslc ${variant}"
     VERBATIM)

@@ -47,6 +47,8 @@ float elem_from_bits(uint u) {
 }
 #endif
 
+#include "dequant_ext_decl.glsl"  // the types of issue 11: numbers, tables, helpers
+
 // Elements 8c .. 8c+7 of the row starting at byte row_byte. Elements at or past `cols` read 0
 // (only plain float rows end inside a chunk of 8; quantized rows are whole blocks).
 void dequant8(uint t, uint piece, uint row_byte, uint c, uint cols, out float v[8]) {
@@ -126,6 +128,6 @@ void dequant8(uint t, uint piece, uint row_byte, uint c, uint cols, out float v[
     v[i] = ds * float(q);
   }
 #else
-#error "dequant.glsl: unsupported TYPE"
+#include "dequant_ext.glsl"
 #endif
 }

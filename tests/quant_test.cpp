@@ -442,8 +442,8 @@ TEST_CASE("rows that are not whole blocks, and unsupported types, are rejected b
   CHECK_THROWS_AS(dequantize(GgmlType::Q4_0, std::span<const uint8_t>(buf.data(), 17), 32),
                   std::invalid_argument);
   const std::string unsupported =
-      message([&] { quantize_row(GgmlType::Q2_K, x.data(), buf.data(), 256); });
-  CHECK(unsupported.find("q2_K") != std::string::npos);
+      message([&] { quantize_row(GgmlType::IQ2_XXS, x.data(), buf.data(), 256); });
+  CHECK(unsupported.find("iq2_xxs") != std::string::npos);
   const std::string unknown =
       message([&] { dequantize_row(static_cast<GgmlType>(77), buf.data(), x.data(), 32); });
   CHECK(unknown.find("77") != std::string::npos);

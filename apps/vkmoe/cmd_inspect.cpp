@@ -5,6 +5,7 @@
 
 #include "apps/vkmoe/args.h"
 #include "apps/vkmoe/commands.h"
+#include "apps/vkmoe/inspect_types.h"
 #include "runtime/gguf/gguf_reader.h"
 #include "runtime/memory/plan.h"
 #include "runtime/model/model_config.h"
@@ -128,6 +129,7 @@ int cmd_inspect(const std::vector<std::string>& argv) {
     for (const auto& t : file.tensors())
       tensors.push_back({{"name", t.name}, {"type", std::string(ggml_type_name(t.type))}, {"shape", t.shape}, {"bytes", t.bytes}});
     j["tensors"] = tensors;
+    j["weight_types"] = type_groups_json(file);
     auto plans = nlohmann::ordered_json::array();
     for (size_t d : chosen) {
       auto plan = plan_memory(file, cfg, devices[d], opt);
@@ -156,7 +158,7 @@ int cmd_inspect(const std::vector<std::string>& argv) {
   std::printf("routed expert bytes per layer:");
   for (size_t l = 0; l < stats.layer_expert_bytes.size(); ++l)
     std::printf("%s %zu: %s", l ? "," : "", l, format_bytes(stats.layer_expert_bytes[l]).c_str());
-  std::printf("\n\n");
+  std::printf("\n\n%s\n", format_type_groups(file).c_str());
   const bool all = args.has("--tensors") || file.tensors().size() <= 40;
   std::printf("%-36s %-6s %-22s %12s\n", "tensor", "type", "shape", "bytes");
   size_t shown = 0;

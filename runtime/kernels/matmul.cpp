@@ -20,8 +20,8 @@ DenseWeight make_dense_weight(const Device& device, const Buffer& buffer, uint64
   try {
     t = make_expert_tensor(device, buffer, offset, type, rows, 1, cols, max_piece_bytes);
   } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument("dense weight [" + std::to_string(rows) + " rows, " + std::to_string(cols) +
-                                " cols] (rows counted as experts below): " + e.what());
+    throw std::invalid_argument("dense weight " + std::string(ggml_type_name(type)) + " [" + std::to_string(cols) +
+                                ", " + std::to_string(rows) + "] (its rows made one-row experts): " + e.what());
   }
   DenseWeight w{type, rows, cols, t.row_bytes, t.experts_per_piece, {}};
   for (const auto& p : t.pieces) w.pieces.push_back({p.range, p.base, p.first_expert, p.experts});
@@ -36,7 +36,10 @@ std::string matmul_kernel_name(const char* stage, GgmlType type) {
 
 namespace {
 
-void check_weight(const char* k, const DenseWeight& w) {
+// lookup: the weight is only dequantized row by row (get_rows), which more types support.
+void check_weight(const char* k, const DenseWeight& w, bool lookup = false) {
+  if (!(lookup ? type_gpu_dequant(w.type) : type_supported(w.type)))
+    op_fail(k, "weight type " + std::string(ggml_type_name(w.type)) + " is not supported by this kernel yet");
   if (w.rows == 0 || w.cols == 0 || w.pieces.empty() || w.pieces.size() > kMaxWeightPieces)
     op_fail(k, "weight without rows, or with 0 or more than 4 pieces");
   if (w.pieces.size() > 1 && w.rows_per_piece * (w.pieces.size() - 1) >= w.rows)
@@ -98,7 +101,7 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
 void record_get_rows(Context& ctx, Sequence& seq, const DenseWeight& table, uint32_t tokens, BufferRange ids,
                      BufferRange y, uint32_t y_stride) {
   const char* k = "get_rows";
-  check_weight(k, table);
+  check_weight(k, table, true);
   if (tokens == 0) op_fail(k, "no tokens");
   const uint32_t ys = y_stride ? y_stride : table.cols;
   if (ys < table.cols) op_fail(k, "row stride shorter than the row");

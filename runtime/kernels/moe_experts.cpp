@@ -46,6 +46,8 @@ std::string check_ffn(const MoeFfnWeights& w) {
   const auto &g = w.gate, &u = w.up, &d = w.down;
   if (g.pieces.empty() || u.pieces.empty() || d.pieces.empty()) return "a weight tensor is empty";
   if (g.type != u.type) return "gate and up must have one type, got " + tensor_desc(g) + " and " + tensor_desc(u);
+  for (const ExpertTensor* t : {&g, &d})
+    if (!type_supported(t->type)) return "the expert kernels do not support type " + tensor_desc(*t) + " yet";
   if (g.rows != u.rows || g.cols != u.cols || g.experts != u.experts ||
       g.experts_per_piece != u.experts_per_piece || g.pieces.size() != u.pieces.size())
     return "gate " + tensor_desc(g) + " and up " + tensor_desc(u) + " differ in shape or split";
@@ -249,7 +251,8 @@ ExpertTensor make_expert_tensor(const Device& device, const Buffer& buffer, uint
                                 uint32_t experts, uint32_t rows, uint32_t cols, uint64_t max_piece_bytes) {
   ExpertTensor t{type, experts, rows, cols};
   const std::string what = "expert tensor " + tensor_desc(t) + " in buffer '" + buffer.name() + "'";
-  if (!type_supported(type)) throw std::invalid_argument(what + ": the kernels do not support this type");
+  if (!type_gpu_dequant(type))
+    throw std::invalid_argument(what + ": the GPU kernels do not support type " + std::string(ggml_type_name(type)));
   if (experts == 0 || rows == 0 || cols == 0) throw std::invalid_argument(what + ": empty shape");
   if (offset % 4) throw std::invalid_argument(what + ": offset " + std::to_string(offset) + " is not a multiple of 4");
   if (const uint32_t block = ggml_type_info(uint32_t(type))->block_elems; cols % block)

@@ -79,6 +79,8 @@ Model::~Model() = default;
 DenseWeight Model::dense_weight(const std::string& name) const {
   const DeviceTensor& t = weights_.get(name);
   if (t.shape.size() != 2) throw std::runtime_error(file_.name() + ": tensor '" + name + "' is not 2-D");
+  // The embedding table is only looked up, unless the output head shares it.
+  require_kernel_type(file_.name(), name, t.type, name == "token_embd.weight" && weights_.find("output.weight"));
   return make_dense_weight(ctx_.device(), t.buffer, 0, t.type, static_cast<uint32_t>(t.shape[1]),
                            static_cast<uint32_t>(t.shape[0]));
 }
@@ -108,15 +110,24 @@ void Model::bind_weights() {
     throw std::runtime_error(file_.name() + ": tensor '" + name + "' has shape " + str(t.shape) + ", the metadata implies " +
                              str(want));
   };
+  // The fused decode kernel reads gate and up together (mixed types: a later change).
+  auto require_same_type = [&](const std::string& g, GgmlType gt, const std::string& u, GgmlType ut) {
+    if (gt != ut)
+      throw std::runtime_error(file_.name() + ": '" + g + "' is " + std::string(ggml_type_name(gt)) + " and '" + u +
+                               "' is " + std::string(ggml_type_name(ut)) +
+                               "; vkmoe's expert kernels need gate and up of one type for now");
+  };
   auto experts = [&](const std::string& name, uint64_t cols, uint64_t rows, uint64_t n) {
     const DeviceTensor& t = weights_.get(name);
     check_shape(name, t, {cols, rows, n});
+    require_kernel_type(file_.name(), name, t.type);
     return make_expert_tensor(dev, t.buffer, 0, t.type, static_cast<uint32_t>(n), static_cast<uint32_t>(rows),
                               static_cast<uint32_t>(cols));
   };
   auto single = [&](const std::string& name, uint64_t cols, uint64_t rows) {
     const DeviceTensor& t = weights_.get(name);
     check_shape(name, t, {cols, rows});
+    require_kernel_type(file_.name(), name, t.type);
     return make_expert_tensor(dev, t.buffer, 0, t.type, 1, static_cast<uint32_t>(rows), static_cast<uint32_t>(cols));
   };
   const uint32_t H = cfg_.n_embd, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
@@ -167,11 +178,14 @@ void Model::bind_weights() {
     }
     L.experts = {experts(b + "ffn_gate_exps.weight", H, F, E), experts(b + "ffn_up_exps.weight", H, F, E),
                  experts(b + "ffn_down_exps.weight", F, H, E)};
+    require_same_type(b + "ffn_gate_exps.weight", L.experts.gate.type, b + "ffn_up_exps.weight", L.experts.up.type);
     if (weights_.find(b + "ffn_gate_shexp.weight")) {
       const uint32_t Fs = cfg_.n_ff_shexp;
       L.shared = true;
       L.shared_experts = {single(b + "ffn_gate_shexp.weight", H, Fs), single(b + "ffn_up_shexp.weight", H, Fs),
                           single(b + "ffn_down_shexp.weight", Fs, H)};
+      require_same_type(b + "ffn_gate_shexp.weight", L.shared_experts.gate.type, b + "ffn_up_shexp.weight",
+                        L.shared_experts.up.type);
     }
     layers_.push_back(std::move(L));
   }

@@ -53,6 +53,10 @@ class ModelWeights {
   mutable std::set<std::string> used_;
 };
 
+// Throws, naming the file, the tensor and its type, unless the GPU kernels compute on type t
+// (lookup_only: the tensor is only read by the embedding lookup, which takes more types).
+void require_kernel_type(const std::string& file, const std::string& tensor, GgmlType t, bool lookup_only = false);
+
 // Allocates every tensor as the plan says and streams the bytes from the mapped file, with a
 // progress bar on a terminal. Refuses a plan that does not fit, before allocating anything.
 ModelWeights upload_weights(Context& ctx, const GgufFile& file, const MemoryPlan& plan, bool progress);

@@ -29,7 +29,12 @@ std::string_view ggml_type_name(GgmlType t);
 // Bytes of a row of n elements; n must be a multiple of block_elems.
 uint64_t ggml_row_bytes(GgmlType t, uint64_t n);
 
-// Types the kernels compute on: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K.
+// Types every kernel computes on: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K.
 bool type_supported(GgmlType t);
+
+// Types the shaders can dequantize (dequant.glsl): those above and Q4_1, Q5_0, Q5_1, MXFP4,
+// IQ4_NL, IQ4_XS, Q2_K, Q3_K, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M. So far only
+// the embedding lookup (get_rows) takes the latter.
+bool type_gpu_dequant(GgmlType t);
 
 }  // namespace vkmoe

@@ -2,6 +2,8 @@
 // expression order, same rounding helpers), because the chosen levels depend on every rounding.
 #include "runtime/quant/quant.h"
 
+#include "runtime/quant/quant_impl.h"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -11,69 +13,14 @@
 
 namespace vkmoe {
 
-namespace {
-
-constexpr float kGroupMaxEps = 1e-15f;  // ggml's GROUP_MAX_EPS: a group this small is all zero
-
-// ggml's nearest_int: adding 1.5 * 2^23 leaves the rounded integer in the low mantissa bits,
-// so ties go to even (std::lround would round them away from zero and pick other levels).
-int nearest_int(float f) {
-  const float v = f + 12582912.f;
-  return (std::bit_cast<int32_t>(v) & 0x007fffff) - 0x00400000;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Level search helpers (ggml's make_qx_quants / make_qkx2_quants, the paths the _ref quantizers
-// use)
-
-// Symmetric levels in [-nmax, nmax - 1] (stored + nmax) with weights x^2 (rmse_type 1, no
-// importance weights): tries 19 scales around nmax / max and keeps the best weighted fit.
-float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
-    std::fill(L, L + n, int8_t{0});
-    return 0.f;
-  }
-  // Levels for one candidate inverse scale, with the weighted sums of the least-squares fit.
-  auto fit = [&](float iscale, float& sumlx, float& suml2, bool store) {
-    sumlx = suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = std::max(-nmax, std::min(nmax - 1, nearest_int(iscale * x[i])));
-      if (store) L[i] = static_cast<int8_t>(l + nmax);
-      const float w = x[i] * x[i];
-      sumlx += w * x[i] * l;
-      suml2 += w * l * l;
-    }
-  };
-  float sumlx, suml2;
-  fit(-nmax / max, sumlx, suml2, true);
-  float scale = suml2 ? sumlx / suml2 : 0.0f;
-  float best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0) continue;
-    const float iscale = -(nmax + 0.1f * is) / max;
-    fit(iscale, sumlx, suml2, false);
-    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      fit(iscale, sumlx, suml2, true);
-      scale = sumlx / suml2;
-      best = scale * sumlx;
-    }
-  }
-  return scale;
-}
+using namespace quant_detail;
 
 // Asymmetric levels in [0, nmax] with a min <= 0: x ~ scale * L + min. Starts from the range,
 // then tries nstep + 1 scales and refits scale and min by weighted least squares each time.
 // Returns the scale; *the_min gets -min (>= 0).
-float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                       float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep) {
+float quant_detail::make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
+                                     float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
+                                     bool use_mad) {
   float min = x[0], max = x[0];
   float sum_w = weights[0];
   float sum_x = sum_w * x[0];
@@ -97,7 +44,7 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
     const int l = nearest_int(iscale * (x[i] - min));
     L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
     float diff = scale * L[i] + min - x[i];
-    diff = diff * diff;
+    diff = use_mad ? std::fabs(diff) : diff * diff;
     best_error += weights[i] * diff;
   }
   if (nstep < 1) {
@@ -128,7 +75,7 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
       float cur_error = 0;
       for (int i = 0; i < n; ++i) {
         float diff = this_scale * Laux[i] + this_min - x[i];
-        diff = diff * diff;
+        diff = use_mad ? std::fabs(diff) : diff * diff;
         cur_error += weights[i] * diff;
       }
       if (cur_error < best_error) {
@@ -140,6 +87,49 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
     }
   }
   *the_min = -min;
+  return scale;
+}
+
+namespace {
+
+
+// ---------------------------------------------------------------------------------------------
+// Level search helpers (ggml's make_qx_quants / make_qkx2_quants, the paths the _ref quantizers
+// use)
+
+// Symmetric levels in [-nmax, nmax - 1] (stored + nmax) with weights x^2 (rmse_type 1, no
+// importance weights): tries 19 scales around nmax / max and keeps the best weighted fit.
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
+  const float max = signed_absmax(x, n);
+  if (std::fabs(max) < kGroupMaxEps) {
+    std::fill(L, L + n, int8_t{0});
+    return 0.f;
+  }
+  // Levels for one candidate inverse scale, with the weighted sums of the least-squares fit.
+  auto fit = [&](float iscale, float& sumlx, float& suml2, bool store) {
+    sumlx = suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = std::max(-nmax, std::min(nmax - 1, nearest_int(iscale * x[i])));
+      if (store) L[i] = static_cast<int8_t>(l + nmax);
+      const float w = x[i] * x[i];
+      sumlx += w * x[i] * l;
+      suml2 += w * l * l;
+    }
+  };
+  float sumlx, suml2;
+  fit(-nmax / max, sumlx, suml2, true);
+  float scale = suml2 ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    const float iscale = -(nmax + 0.1f * is) / max;
+    fit(iscale, sumlx, suml2, false);
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      fit(iscale, sumlx, suml2, true);
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
   return scale;
 }
 
@@ -173,14 +163,7 @@ void dequantize_block(const BlockQ8_0& x, float* y) {
 
 void quantize_block(const float* x, BlockQ4_0& y) {
   // The signed value of largest magnitude maps to level 0 (-8), using the full range on that side.
-  float amax = 0, max = 0;
-  for (size_t j = 0; j < 32; ++j) {
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
-  }
-  const float d = max / -8;
+  const float d = signed_absmax(x, 32) / -8;
   const float id = d ? 1.0f / d : 0.0f;
   y.d = f32_to_f16(d);
   for (size_t j = 0; j < 16; ++j) {
@@ -216,7 +199,7 @@ void quantize_k_scales(const float* x, int nmax, float rmin, int nstep, uint8_t*
     const float av_x = std::sqrt(sum_x2 / 32);
     for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xs[l]);
     scales[j] =
-        make_qkx2_quants(32, nmax, xs, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep);
+        make_qkx2_quants(32, nmax, xs, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, false);
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
@@ -372,27 +355,6 @@ void dequantize_block(const BlockQ6K& x, float* y) {
 // ---------------------------------------------------------------------------------------------
 // Row loops and dispatch
 
-// Blocks go through a local copy, so src/dst need no alignment.
-template <typename Block>
-void quantize_blocks(const float* src, void* dst, size_t n) {
-  auto* out = static_cast<uint8_t*>(dst);
-  for (size_t i = 0; i < n / Block::kElems; ++i) {
-    Block b{};
-    quantize_block(src + i * Block::kElems, b);
-    std::memcpy(out + i * sizeof(Block), &b, sizeof(Block));
-  }
-}
-
-template <typename Block>
-void dequantize_blocks(const void* src, float* dst, size_t n) {
-  const auto* in = static_cast<const uint8_t*>(src);
-  for (size_t i = 0; i < n / Block::kElems; ++i) {
-    Block b;
-    std::memcpy(&b, in + i * sizeof(Block), sizeof(Block));
-    dequantize_block(b, dst + i * Block::kElems);
-  }
-}
-
 // 16-bit float types: one element per 2 bytes, copied bytewise for alignment.
 template <uint16_t (*Encode)(float)>
 void encode_halves(const float* src, void* dst, size_t n) {
@@ -424,64 +386,82 @@ std::string type_label(GgmlType t) {
   return std::string(ggml_type_name(t)) + " (" + std::to_string(static_cast<uint32_t>(t)) + ")";
 }
 
-struct RowCodec {
-  void (*quantize)(const float*, void*, size_t);
-  void (*dequantize)(const void*, float*, size_t);
-};
-
-// The codec for t, after checking that t is supported and n a whole number of its blocks.
-RowCodec row_codec(const char* what, GgmlType t, size_t n) {
-  if (type_supported(t)) {
-    const uint32_t block = ggml_type_info(static_cast<uint32_t>(t))->block_elems;
-    if (n % block != 0)
-      throw std::invalid_argument(std::string(what) + ": type " + type_label(t) +
-                                  " needs n to be a multiple of " + std::to_string(block) +
-                                  ", got n=" + std::to_string(n));
-    switch (t) {
-      case GgmlType::F32:
-        return {copy_f32_in, copy_f32_out};
-      case GgmlType::F16:
-        return {encode_halves<f32_to_f16>, decode_halves<f16_to_f32>};
-      case GgmlType::BF16:
-        return {encode_halves<f32_to_bf16>, decode_halves<bf16_to_f32>};
-      case GgmlType::Q8_0:
-        return {quantize_blocks<BlockQ8_0>, dequantize_blocks<BlockQ8_0>};
-      case GgmlType::Q4_0:
-        return {quantize_blocks<BlockQ4_0>, dequantize_blocks<BlockQ4_0>};
-      case GgmlType::Q4_K:
-        return {quantize_blocks<BlockQ4K>, dequantize_blocks<BlockQ4K>};
-      case GgmlType::Q5_K:
-        return {quantize_blocks<BlockQ5K>, dequantize_blocks<BlockQ5K>};
-      case GgmlType::Q6_K:
-        return {quantize_blocks<BlockQ6K>, dequantize_blocks<BlockQ6K>};
-      default:
-        break;  // type_supported() names a type this file lacks: report it as unsupported
-    }
+std::optional<RowCodec> base_codec(GgmlType t) {
+  switch (t) {
+    case GgmlType::F32:
+      return RowCodec{copy_f32_in, copy_f32_out};
+    case GgmlType::F16:
+      return RowCodec{encode_halves<f32_to_f16>, decode_halves<f16_to_f32>};
+    case GgmlType::BF16:
+      return RowCodec{encode_halves<f32_to_bf16>, decode_halves<bf16_to_f32>};
+    case GgmlType::Q8_0:
+      return RowCodec{quantize_blocks<BlockQ8_0, quantize_block>, dequantize_blocks<BlockQ8_0, dequantize_block>};
+    case GgmlType::Q4_0:
+      return RowCodec{quantize_blocks<BlockQ4_0, quantize_block>, dequantize_blocks<BlockQ4_0, dequantize_block>};
+    case GgmlType::Q4_K:
+      return RowCodec{quantize_blocks<BlockQ4K, quantize_block>, dequantize_blocks<BlockQ4K, dequantize_block>};
+    case GgmlType::Q5_K:
+      return RowCodec{quantize_blocks<BlockQ5K, quantize_block>, dequantize_blocks<BlockQ5K, dequantize_block>};
+    case GgmlType::Q6_K:
+      return RowCodec{quantize_blocks<BlockQ6K, quantize_block>, dequantize_blocks<BlockQ6K, dequantize_block>};
+    default:
+      return std::nullopt;
   }
-  throw std::invalid_argument(
-      std::string(what) + ": type " + type_label(t) +
-      " is not supported (f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K are)");
+}
+
+std::optional<RowCodec> find_codec(GgmlType t) {
+  for (auto* f : {base_codec, small_block_codec, k_low_codec, iq_codec})
+    if (auto c = f(t)) return c;
+  return std::nullopt;
+}
+
+// Names of the types with a codec (and, with `quantizer`, a quantizer), for error messages.
+std::string codec_list(bool quantizer) {
+  std::string s;
+  for (uint32_t i = 0; i < 64; ++i) {
+    const auto info = ggml_type_info(i);
+    if (!info) continue;
+    const auto c = find_codec(info->type);
+    if (c && (!quantizer || c->quantize)) s += (s.empty() ? "" : ", ") + std::string(info->name);
+  }
+  return s;
+}
+
+// The codec for t, after checking that it exists (with a quantizer when `quantizing`) and that
+// n is a whole number of its blocks.
+RowCodec row_codec(const char* what, GgmlType t, size_t n, bool quantizing) {
+  const auto codec = find_codec(t);
+  if (!codec || (quantizing && !codec->quantize))
+    throw std::invalid_argument(std::string(what) + ": type " + type_label(t) + " is not supported (" +
+                                codec_list(quantizing) + " are" +
+                                (quantizing ? "; ggml has reference quantizers for these only)" : ")"));
+  const uint32_t block = ggml_type_info(static_cast<uint32_t>(t))->block_elems;
+  if (n % block != 0)
+    throw std::invalid_argument(std::string(what) + ": type " + type_label(t) +
+                                " needs n to be a multiple of " + std::to_string(block) +
+                                ", got n=" + std::to_string(n));
+  return *codec;
 }
 
 }  // namespace
 
 void quantize_row(GgmlType t, const float* src, void* dst, size_t n) {
-  row_codec("quantize_row", t, n).quantize(src, dst, n);
+  row_codec("quantize_row", t, n, true).quantize(src, dst, n);
 }
 
 void dequantize_row(GgmlType t, const void* src, float* dst, size_t n) {
-  row_codec("dequantize_row", t, n).dequantize(src, dst, n);
+  row_codec("dequantize_row", t, n, false).dequantize(src, dst, n);
 }
 
 std::vector<uint8_t> quantize(GgmlType t, std::span<const float> src) {
-  const RowCodec codec = row_codec("quantize", t, src.size());
+  const RowCodec codec = row_codec("quantize", t, src.size(), true);
   std::vector<uint8_t> out(ggml_row_bytes(t, src.size()));
   codec.quantize(src.data(), out.data(), src.size());
   return out;
 }
 
 std::vector<float> dequantize(GgmlType t, std::span<const uint8_t> src, size_t n) {
-  const RowCodec codec = row_codec("dequantize", t, n);
+  const RowCodec codec = row_codec("dequantize", t, n, false);
   if (src.size() != ggml_row_bytes(t, n))
     throw std::invalid_argument("dequantize: " + std::to_string(n) + " elements of type " +
                                 type_label(t) + " take " + std::to_string(ggml_row_bytes(t, n)) +
@@ -489,6 +469,13 @@ std::vector<float> dequantize(GgmlType t, std::span<const uint8_t> src, size_t n
   std::vector<float> out(n);
   codec.dequantize(src.data(), out.data(), n);
   return out;
+}
+
+bool codec_supported(GgmlType t) { return find_codec(t).has_value(); }
+
+bool quantizer_supported(GgmlType t) {
+  const auto c = find_codec(t);
+  return c && c->quantize;
 }
 
 }  // namespace vkmoe

@@ -2,7 +2,9 @@
 // match ggml's dequantize_row_* bit for bit, and quantizers that follow ggml's reference
 // (`quantize_row_*_ref`, no importance weights) so files we write quantize like llama.cpp's.
 //
-// Supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K (see type_supported()).
+// Codecs: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, MXFP4, IQ4_NL, Q2_K..Q6_K, IQ4_XS and
+// (dequantize only: ggml has no reference quantizer) IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S,
+// IQ1_S, IQ1_M. Block layouts of the types added later are in quant_blocks.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -71,8 +73,12 @@ struct BlockQ6K {
 };
 static_assert(sizeof(BlockQ6K) == 210);
 
+// Whether the CPU can dequantize / quantize type t (independent of the GPU kernels).
+bool codec_supported(GgmlType t);
+bool quantizer_supported(GgmlType t);
+
 // Rows of n elements; n must be a multiple of the type's block size (std::invalid_argument
-// naming the type and n otherwise, and for a type outside the supported set).
+// naming the type and n otherwise, and for a type without a codec or quantizer).
 // dst must hold ggml_row_bytes(t, n) bytes (quantize_row) or n floats (dequantize_row).
 void quantize_row(GgmlType t, const float* src, void* dst, size_t n);
 void dequantize_row(GgmlType t, const void* src, float* dst, size_t n);
