@@ -12,6 +12,12 @@
 #define ROPE_NEOX 1u          // pairs (x[i], x[i + n_rot/2]) instead of (x[2i], x[2i+1])
 #define ROPE_FREQ_FACTORS 2u  // divide pair i's angle by freq_factors[i] (Llama-3 style)
 
+// rope_kv_store flags.
+#define RKV_NEOX ROPE_NEOX
+#define RKV_BIAS 4u       // add the bias (Qwen2-MoE) before anything else
+#define RKV_NORM_HEAD 8u  // QK-norm per head with one [head_dim] weight (Qwen3)
+#define RKV_NORM_FULL 16u // QK-norm over the whole q and k vectors (OLMoE)
+
 // Elementwise op codes.
 #define ELT_ADD 0u       // y = a + b
 #define ELT_MUL 1u       // y = a * b
@@ -93,6 +99,36 @@ VKMOE_PARAMS(MlaKvParams) {
   uint n_ctx;      // cache rows; positions >= n_ctx are skipped
   uint pad0, pad1, pad2;
 } VKMOE_PARAMS_END(MlaKvParams, 48);
+#endif
+
+#if defined(__cplusplus) || defined(USE_RKV_PARAMS)
+// rope_kv_store: bias, QK-norm and RoPE of one token's q and k, q written out (f32) and k, v
+// stored in the f16 cache. q, k and v are read at float offset + t * stride of their bindings
+// (one fused q|k|v row, or three tensors); the bias and norm bindings hold [q | k | v] and
+// [q_norm | k_norm] at the given offsets.
+VKMOE_PARAMS(RopeKvParams) {
+  uint tokens;
+  uint heads;      // query heads
+  uint kv_heads;
+  uint head_dim;   // q and k head width: even
+  uint v_dim;      // v head width: even
+  uint n_rot;      // rotated dims per head: even
+  uint rot_offset; // dims before the rotated part in each head: even
+  uint flags;      // RKV_*
+  uint q_stride, k_stride, v_stride;
+  uint q_offset, k_offset, v_offset;
+  uint bk_offset, bv_offset;  // the q bias starts at 0
+  uint kn_offset;             // the q norm weight starts at 0
+  uint n_ctx;      // cache rows; positions >= n_ctx are not stored
+  float eps;
+  float log2_base;
+  float freq_scale;
+  float ext_factor;
+  float mscale;
+  float corr_low;
+  float corr_high;
+  uint pad0, pad1, pad2;
+} VKMOE_PARAMS_END(RopeKvParams, 112);
 #endif
 
 #if defined(__cplusplus) || defined(USE_ATTN_PARAMS)

@@ -75,6 +75,7 @@ class Model {
   DenseWeight dense_weight(const std::string& name) const;
   BufferRange vector_weight(const std::string& name, uint64_t n) const;  // F32 [n], or empty if absent
   void bind_weights();
+  void bind_attention_vectors(Layer& L, uint32_t l);
   void record_batch(Sequence& seq, uint32_t tokens, uint32_t pos, LogitsMode mode);
   void record_attention_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T, uint32_t pos);
   void record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T);
@@ -94,7 +95,7 @@ class Model {
   DenseWeight embd_, output_;
   BufferRange output_norm_;
   // Activations for one batch.
-  Buffer x_, xn_, q_, k_, v_, attn_, ids_, wts_, shared_gate_, logits_, last_, tokens_, positions_, counts_;
+  Buffer x_, xn_, q_, qkv_, k_, v_, attn_, ids_, wts_, shared_gate_, logits_, last_, tokens_, positions_, counts_;
   std::vector<Buffer> kv_;
   Buffer lora_, kv_a_, kv_b_, ffn_gate_, ffn_up_;  // deepseek2 only
   std::vector<Buffer> rebuilt_;  // weights made at load time (deepseek2's kv_b from k_b / v_b)

@@ -8,9 +8,10 @@ namespace vkmoe {
 
 struct Model::Layer {
   BufferRange attn_norm, ffn_norm;
-  DenseWeight wq, wk, wv, wo;      // deepseek2: wq is attn_q without q_lora (V2-Lite), wk/wv unused
-  BufferRange bq, bk, bv;          // Qwen2-MoE biases, else empty
-  BufferRange q_norm, k_norm;      // Qwen3 (per head) / OLMoE (whole vector), else empty
+  DenseWeight wqkv;                // rows q | k | v concatenated at load (one matvec), when they share a type
+  DenseWeight wq, wk, wv, wo;      // wq/wk/wv only without wqkv; deepseek2: wq is attn_q without q_lora (V2-Lite)
+  BufferRange bqkv;                // Qwen2-MoE biases [q | k | v], else empty
+  BufferRange qk_norm;             // [q_norm | k_norm]: Qwen3 (per head) / OLMoE (whole vector), else empty
   RouterWeights router;
   MoeFfnWeights experts;
   bool shared = false;
