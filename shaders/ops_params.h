@@ -36,6 +36,17 @@
 namespace vkmoe {
 #endif
 
+// RoPE's angle parameters, in every block whose kernel rotates (rope_theta.glsl reads them):
+// log2(freq_base), linear scale, YaRN mix (0 = off), cos/sin magnitude (attn_factor, times
+// YaRN's correction), YaRN's correction dims (pair indices, from rope_yarn_corr_dims).
+#define ROPE_ANGLE_FIELDS \
+  float log2_base;        \
+  float freq_scale;       \
+  float ext_factor;       \
+  float mscale;           \
+  float corr_low;         \
+  float corr_high;
+
 #if defined(__cplusplus) || defined(USE_RMS_NORM_PARAMS)
 // One normalised group = n consecutive floats; each token row holds `groups` of them.
 VKMOE_PARAMS(RmsNormParams) {
@@ -46,7 +57,7 @@ VKMOE_PARAMS(RmsNormParams) {
   uint y_stride;  // floats between token rows of y
   uint flags;     // RMS_*
   float eps;
-  uint pad;
+  uint x_offset;  // floats before row 0 of x (and r, sum): need not meet the binding alignment
 } VKMOE_PARAMS_END(RmsNormParams, 32);
 #endif
 
@@ -59,12 +70,7 @@ VKMOE_PARAMS(RopeParams) {
   uint x_stride;     // floats between token rows of x
   uint y_stride;     // floats between token rows of y
   uint flags;        // ROPE_*
-  float log2_base;   // log2(freq_base)
-  float freq_scale;
-  float ext_factor;  // YaRN mix (0 = off)
-  float mscale;      // attn_factor, times YaRN's magnitude correction when ext_factor != 0
-  float corr_low;    // YaRN correction dims (pair indices), from rope_yarn_corr_dims
-  float corr_high;
+  ROPE_ANGLE_FIELDS
   uint rot_offset;   // dims before the rotated part in each head (even; DeepSeek's q_pe sits last)
   uint pad1, pad2;
 } VKMOE_PARAMS_END(RopeParams, 64);
@@ -84,21 +90,27 @@ VKMOE_PARAMS(KvStoreParams) {
 #endif
 
 #if defined(__cplusplus) || defined(USE_MLA_KV_PARAMS)
-// DeepSeek MLA: builds each head's key [k_nope (nope), k_pe (rope, shared by all heads)] and
-// value [dv] from the decompressed kv [tokens, heads, nope + dv] and the roped k_pe, straight
-// into the f16 cache.
+// DeepSeek MLA: builds each head's key [k_nope (nope), k_pe (n_rot, shared by all heads)] and
+// value [dv] from the decompressed kv [tokens, heads, nope + dv] and k_pe, straight into the f16
+// cache. With MLA_ROPE it also applies RoPE (normal layout) to k_pe and to the last n_rot dims
+// of each q head, q read at q_offset + t * q_stride and written packed to q_out.
+#define MLA_ROPE 1u
 VKMOE_PARAMS(MlaKvParams) {
   uint tokens;
   uint heads;
   uint nope;       // even
-  uint rope;       // even
+  uint n_rot;      // even: the rope dims of a key
   uint dv;         // even
   uint kv_stride;  // floats between token rows of kv
   uint pe_stride;  // floats between token rows of k_pe
   uint pe_offset;  // floats before row 0's k_pe inside its binding
   uint n_ctx;      // cache rows; positions >= n_ctx are skipped
-  uint pad0, pad1, pad2;
-} VKMOE_PARAMS_END(MlaKvParams, 48);
+  uint flags;      // MLA_ROPE
+  uint q_stride;   // floats between token rows of the q input
+  uint q_offset;   // floats before row 0 of the q input
+  ROPE_ANGLE_FIELDS
+  uint pad0, pad1;
+} VKMOE_PARAMS_END(MlaKvParams, 80);
 #endif
 
 #if defined(__cplusplus) || defined(USE_RKV_PARAMS)
@@ -121,12 +133,7 @@ VKMOE_PARAMS(RopeKvParams) {
   uint kn_offset;             // the q norm weight starts at 0
   uint n_ctx;      // cache rows; positions >= n_ctx are not stored
   float eps;
-  float log2_base;
-  float freq_scale;
-  float ext_factor;
-  float mscale;
-  float corr_low;
-  float corr_high;
+  ROPE_ANGLE_FIELDS
   uint pad0, pad1, pad2;
 } VKMOE_PARAMS_END(RopeKvParams, 112);
 #endif

@@ -1,5 +1,6 @@
-// The fused attention-front kernel (rope_kv_store: bias, QK-norm, RoPE, f16 cache store) against
-// the double-precision references of the separate steps, at odd shapes, in both variants.
+// The fused attention-front kernels against the double-precision references of the separate
+// steps, at odd shapes: rope_kv_store (bias, QK-norm, RoPE, f16 cache store; both variants) and
+// DeepSeek's mla_rope_kv_store (RoPE of q and k_pe with the MLA cache store).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -157,4 +158,58 @@ TEST_CASE_FIXTURE(GpuTest, "rope_kv_store: shapes are checked") {
   CHECK_THROWS_AS(record_rope_kv_store(ctx, seq, cache, rope, {.tokens = 9, .heads = 2}, b.range(), b.range(), b.range(),
                                        pb.range(), {}, {}, b.range()),
                   std::invalid_argument);  // inputs too short for 9 tokens
+}
+
+TEST_CASE_FIXTURE(GpuTest, "mla_rope_kv_store: RoPE of q and k_pe fused with the MLA cache store") {
+  // 3 heads, nope 8, rope 4 (Dk 12), Dv 6; k_pe is the tail of a [lora 10 + rope 4] row.
+  const uint32_t T = 5, NH = 3, nope = 8, rope = 4, Dk = nope + rope, dv = 6, lora = 10, n_ctx = 16;
+  RopeConfig q_rope{.head_dim = Dk, .n_rot = rope, .rot_offset = nope, .freq_base = 10000.0f, .freq_scale = 0.5f,
+                    .ext_factor = 1.0f, .n_ctx_orig = 32};
+  RopeConfig pe_rope = q_rope;
+  pe_rope.head_dim = lora + rope;
+  pe_rope.rot_offset = lora;
+  for (bool in_place : {true, false}) {
+    CAPTURE(in_place);
+    // q: packed and rotated in place, or read from a wider row (stride + 5, offset 3).
+    const uint32_t q_stride = in_place ? NH * Dk : NH * Dk + 5, q_off = in_place ? 0 : 3;
+    auto q_rows = random_floats(q_off + size_t(T) * q_stride);
+    auto kv = random_floats(size_t(T) * NH * (nope + dv)), kv_a = random_floats(size_t(T) * (lora + rope));
+    std::vector<uint32_t> pos = {7, 2, 11, 30, 0};  // 30 is past the cache: q only
+    std::vector<float> q;
+    for (uint32_t t = 0; t < T; ++t)
+      q.insert(q.end(), q_rows.begin() + q_off + t * q_stride, q_rows.begin() + q_off + t * q_stride + NH * Dk);
+    auto q_ref = rope_ref(q_rope, q, pos, NH), pe_ref = rope_ref(pe_rope, kv_a, pos, 1);
+    GpuBuf qb(ctx, q_rows), kvb(ctx, kv), kab(ctx, kv_a), pb(ctx, pos), qo(ctx, size_t(T) * NH * Dk);
+    GpuBuf kc(ctx, size_t(n_ctx) * NH * Dk / 2), vc(ctx, size_t(n_ctx) * NH * dv / 2);
+    Sequence seq(ctx.device());
+    qo.poison(seq);
+    kc.poison(seq);
+    vc.poison(seq);
+    KvCacheLayer cache{kc.range(), vc.range(), n_ctx, NH, Dk, dv};
+    record_mla_rope_kv_store(ctx, seq, cache, {.tokens = T, .nope = nope, .pe_stride = lora + rope, .pe_offset = lora}, q_rope,
+                             kvb.range(), kab.range(), pb.range(), qb.range(), q_stride, q_off,
+                             in_place ? qb.range() : qo.range());
+    seq.run();
+    CHECK(rel_l2(in_place ? qb.floats(ctx) : qo.floats(ctx), q_ref) < 1e-5);
+    auto kg = kc.floats(ctx), vg = vc.floats(ctx);
+    uint32_t wrong = 0, touched = 0;
+    for (uint32_t row = 0; row < n_ctx; ++row) {
+      const auto it = std::find(pos.begin(), pos.end(), row);
+      const size_t t = size_t(it - pos.begin());
+      for (uint32_t h = 0; h < NH; ++h) {
+        for (uint32_t d = 0; d < Dk; ++d) {
+          const size_t idx = (size_t(row) * NH + h) * Dk + d;
+          if (it == pos.end()) touched += word(kg, idx / 2) != kPoisonBits;
+          else wrong += f16_off(kg, idx, d < nope ? kv[(t * NH + h) * (nope + dv) + d] : pe_ref[t * (lora + rope) + lora + d - nope]);
+        }
+        for (uint32_t d = 0; d < dv; ++d) {
+          const size_t idx = (size_t(row) * NH + h) * dv + d;
+          if (it == pos.end()) touched += word(vg, idx / 2) != kPoisonBits;
+          else wrong += f16_off(vg, idx, kv[(t * NH + h) * (nope + dv) + nope + d]);
+        }
+      }
+    }
+    CHECK(wrong == 0);
+    CHECK(touched == 0);
+  }
 }

@@ -19,14 +19,14 @@ void record_rms_norm(Context& ctx, Sequence& seq, const RmsNormShape& s, BufferR
   const uint32_t xs = s.x_stride ? s.x_stride : s.groups * s.n, ys = s.y_stride ? s.y_stride : s.groups * s.n;
   if (xs < s.groups * s.n || ys < s.groups * s.n) op_fail(k, "row stride shorter than groups * n");
   if (sum.size && !residual.size) op_fail(k, "a sum output needs a residual input");
-  const uint64_t xn = row_extent(s.tokens, xs, s.groups * s.n), yn = row_extent(s.tokens, ys, s.groups * s.n);
+  const uint64_t xn = s.x_offset + row_extent(s.tokens, xs, s.groups * s.n), yn = row_extent(s.tokens, ys, s.groups * s.n);
   need_floats(k, "x", x, xn);
   need_floats(k, "w", w, s.n);
   need_floats(k, "y", y, yn);
   if (residual.size) need_floats(k, "residual", residual, xn);
   if (sum.size) need_floats(k, "sum", sum, xn);
 
-  RmsNormParams p{s.tokens, s.groups, s.n, xs, ys, 0, s.eps, 0};
+  RmsNormParams p{s.tokens, s.groups, s.n, xs, ys, 0, s.eps, s.x_offset};
   p.flags = (residual.size ? RMS_RESIDUAL : 0) | (sum.size ? RMS_WRITE_SUM : 0);
   const auto& pipe = ctx.pipelines().get(
       {.kernel = "rms_norm", .bindings = 5, .push_size = sizeof(p), .variant = variant});
@@ -79,6 +79,14 @@ RopeAngles rope_angles(const RopeConfig& cfg) {
   return a;
 }
 
+// Fills the ROPE_ANGLE_FIELDS of a params block.
+template <typename Params>
+void put_angles(Params& p, const RopeConfig& cfg) {
+  const RopeAngles a = rope_angles(cfg);
+  p.log2_base = a.log2_base, p.freq_scale = a.freq_scale, p.ext_factor = a.ext_factor, p.mscale = a.mscale;
+  p.corr_low = a.corr_low, p.corr_high = a.corr_high;
+}
+
 }  // namespace
 
 void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t tokens, uint32_t heads,
@@ -95,8 +103,8 @@ void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t to
   need_floats(k, "positions", positions, tokens);
   if (freq_factors.size) need_floats(k, "freq_factors", freq_factors, cfg.n_rot / 2);
 
-  const RopeAngles a = rope_angles(cfg);
   RopeParams p{};
+  put_angles(p, cfg);
   p.tokens = tokens;
   p.heads = heads;
   p.head_dim = cfg.head_dim;
@@ -104,12 +112,6 @@ void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t to
   p.x_stride = xs;
   p.y_stride = ys;
   p.flags = (cfg.neox ? ROPE_NEOX : 0) | (freq_factors.size ? ROPE_FREQ_FACTORS : 0);
-  p.log2_base = a.log2_base;
-  p.freq_scale = a.freq_scale;
-  p.ext_factor = a.ext_factor;
-  p.mscale = a.mscale;
-  p.corr_low = a.corr_low;
-  p.corr_high = a.corr_high;
   p.rot_offset = cfg.rot_offset;
   const auto& pipe = ctx.pipelines().get({.kernel = "rope", .bindings = 4, .push_size = sizeof(p)});
   const BufferRange dummy = ctx.dummy().range();
@@ -183,8 +185,8 @@ void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache
   const uint32_t qn = full ? q_row : D, kn_len = full ? k_row : D;
   if (s.norm != QkNorm::none) need_floats(kn, "norm", norm, uint64_t(qn) + kn_len);
 
-  const RopeAngles a = rope_angles(rope);
   RopeKvParams p{};
+  put_angles(p, rope);
   p.tokens = s.tokens;
   p.heads = s.heads;
   p.kv_heads = NKV;
@@ -200,8 +202,6 @@ void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache
   p.kn_offset = qn;
   p.n_ctx = cache.n_ctx;
   p.eps = s.eps;
-  p.log2_base = a.log2_base, p.freq_scale = a.freq_scale, p.ext_factor = a.ext_factor, p.mscale = a.mscale;
-  p.corr_low = a.corr_low, p.corr_high = a.corr_high;
   const auto& pipe = ctx.pipelines().get({.kernel = kn, .bindings = 9, .push_size = sizeof(p), .variant = variant});
   const BufferRange dummy = ctx.dummy().range();
   Binding b[9] = {{q, Access::read},
@@ -217,9 +217,11 @@ void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache
   seq.dispatch(pipe, b, &p, items, s.tokens, 1, kn);
 }
 
-void record_mla_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s,
-                         BufferRange kv, BufferRange k_pe, BufferRange positions) {
-  const char* kn = "mla_kv_store";
+namespace {
+
+void mla_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s, MlaKvParams p,
+               BufferRange kv, BufferRange k_pe, BufferRange positions, BufferRange q, BufferRange q_out) {
+  const char* kn = (p.flags & MLA_ROPE) ? "mla_rope_kv_store" : "mla_kv_store";
   check_cache(kn, cache);
   if (s.tokens == 0) op_fail(kn, "no tokens");
   if (s.nope % 2 || s.nope >= cache.head_dim)
@@ -231,15 +233,45 @@ void record_mla_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache,
   need_floats(kn, "kv", kv, row_extent(s.tokens, kvs, kv_row));
   need_floats(kn, "k_pe", k_pe, s.pe_offset + row_extent(s.tokens, pes, rope));
   need_floats(kn, "positions", positions, s.tokens);
-  MlaKvParams p{s.tokens, cache.kv_heads, s.nope, rope, dv, kvs, pes, s.pe_offset, cache.n_ctx, 0, 0, 0};
-  const auto& pipe = ctx.pipelines().get({.kernel = "mla_kv_store", .bindings = 5, .push_size = sizeof(p)});
-  Binding b[5] = {{kv, Access::read},
+  p.tokens = s.tokens, p.heads = cache.kv_heads, p.nope = s.nope, p.n_rot = rope, p.dv = dv;
+  p.kv_stride = kvs, p.pe_stride = pes, p.pe_offset = s.pe_offset, p.n_ctx = cache.n_ctx;
+  const auto& pipe = ctx.pipelines().get({.kernel = "mla_kv_store", .bindings = 7, .push_size = sizeof(p)});
+  const bool rope_q = (p.flags & MLA_ROPE) != 0;
+  Binding b[7] = {{kv, Access::read},
                   {k_pe, Access::read},
                   {positions, Access::read},
                   {cache.k, Access::write},
-                  {cache.v, Access::write}};
+                  {cache.v, Access::write},
+                  {rope_q ? q : ctx.dummy().range(), Access::read},
+                  {rope_q ? q_out : ctx.sink().range(), Access::write}};
   const uint32_t words = cache.kv_heads * std::max(cache.head_dim, dv) / 2;
   seq.dispatch(pipe, b, &p, ceil_div(words, 64), s.tokens, 1, kn);
+}
+
+}  // namespace
+
+void record_mla_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s,
+                         BufferRange kv, BufferRange k_pe, BufferRange positions) {
+  mla_store(ctx, seq, cache, s, MlaKvParams{}, kv, k_pe, positions, {}, {});
+}
+
+void record_mla_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s,
+                              const RopeConfig& rope, BufferRange kv, BufferRange k_pe, BufferRange positions,
+                              BufferRange q, uint32_t q_stride, uint32_t q_offset, BufferRange q_out) {
+  const char* kn = "mla_rope_kv_store";
+  check_rope(kn, rope);
+  if (rope.neox) op_fail(kn, "only the normal RoPE layout (pairs 2i, 2i + 1) is fused with the store");
+  if (rope.head_dim != cache.head_dim || rope.rot_offset != s.nope || rope.n_rot != cache.head_dim - s.nope)
+    op_fail(kn, "RoPE must rotate the last head_dim - nope dims of each head");
+  const uint32_t q_row = cache.kv_heads * cache.head_dim, qs = q_stride ? q_stride : q_row;
+  if (qs < q_row) op_fail(kn, "q row stride shorter than heads * head_dim");
+  need_floats(kn, "q", q, q_offset + row_extent(std::max(1u, s.tokens), qs, q_row));
+  need_floats(kn, "q_out", q_out, uint64_t(std::max(1u, s.tokens)) * q_row);
+  MlaKvParams p{};
+  put_angles(p, rope);
+  p.flags = MLA_ROPE;
+  p.q_stride = qs, p.q_offset = q_offset;
+  mla_store(ctx, seq, cache, s, p, kv, k_pe, positions, q, q_out);
 }
 
 void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const AttentionShape& s,

@@ -27,6 +27,7 @@ struct RmsNormShape {
   uint32_t x_stride = 0;  // floats between token rows of x, residual and sum (0 = groups * n)
   uint32_t y_stride = 0;  // floats between token rows of y (0 = groups * n)
   float eps = 1e-6f;
+  uint32_t x_offset = 0;  // floats before row 0 of x, residual and sum (need not be aligned)
 };
 // With a residual range, normalises x + residual, and with a sum range also stores x + residual
 // there (the updated residual stream; sum may be x).
@@ -110,6 +111,14 @@ struct MlaKvShape {
 };
 void record_mla_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s,
                          BufferRange kv, BufferRange k_pe, BufferRange positions);
+// The same store with RoPE (normal layout only, as DeepSeek uses) fused in: k_pe is rotated on
+// its way into the cache, and the last rope.n_rot dims of each q head ([tokens, cache.kv_heads
+// heads of head_dim] at q_offset + t * q_stride of q) are rotated into q_out (packed; q_out may
+// be q when q is packed: each element is read and written by one invocation).
+// rope.head_dim must be the cache's head_dim and rope.rot_offset = s.nope.
+void record_mla_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s,
+                              const RopeConfig& rope, BufferRange kv, BufferRange k_pe, BufferRange positions,
+                              BufferRange q, uint32_t q_stride, uint32_t q_offset, BufferRange q_out);
 
 struct AttentionShape {
   uint32_t tokens = 0;    // query tokens, at positions pos .. pos + tokens - 1

@@ -22,7 +22,6 @@ uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 // F32 biases and QK-norm weights as one range each (the fused kernel's bindings).
 std::vector<TensorConcat> attention_concats(const GgufFile& f, const ModelConfig& c, const DeviceCaps& caps) {
   std::vector<TensorConcat> out;
-  if (c.arch == Arch::deepseek2) return out;
   auto group = [&](const std::string& name, std::vector<std::string> parts, bool need_f32) {
     if (f.find_tensor(name)) return;  // the file has its own
     const GgufTensorInfo* first = f.find_tensor(parts[0]);
@@ -39,6 +38,12 @@ std::vector<TensorConcat> attention_concats(const GgufFile& f, const ModelConfig
   };
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
+    if (c.arch == Arch::deepseek2) {  // MLA: q (or its latent) and kv_a read the same input
+      group(b + "attn_q_kv_a.weight", {b + (c.q_lora_rank ? "attn_q_a.weight" : "attn_q.weight"), b + "attn_kv_a_mqa.weight"},
+            false);
+      if (l < c.n_layer_dense_lead) group(b + "ffn_gate_up.weight", {b + "ffn_gate.weight", b + "ffn_up.weight"}, false);
+      continue;
+    }
     group(b + "attn_qkv.weight", {b + "attn_q.weight", b + "attn_k.weight", b + "attn_v.weight"}, false);
     group(b + "attn_qkv.bias", {b + "attn_q.bias", b + "attn_k.bias", b + "attn_v.bias"}, true);
     if (c.qk_norm_per_head || c.qk_norm_full)
@@ -66,7 +71,10 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   x_ = A.create_buffer(B * H * 4, MemoryUse::device, "x (residual)");
   xn_ = A.create_buffer(B * H * 4, MemoryUse::device, "x normed");
   q_ = A.create_buffer(B * qw * 4, MemoryUse::device, "q");
-  qkv_ = A.create_buffer(B * (qw + kvw + kvw_v) * 4, MemoryUse::device, "q|k|v projections");
+  const uint64_t qkv_row = cfg_.arch == Arch::deepseek2
+                               ? std::max<uint64_t>(qw, cfg_.q_lora_rank) + cfg_.kv_lora_rank + cfg_.qk_rope_dim
+                               : qw + kvw + kvw_v;
+  qkv_ = A.create_buffer(B * qkv_row * 4, MemoryUse::device, "q|k|v projections");
   attn_ = A.create_buffer(B * cfg_.n_head * cfg_.head_dim_v * 4, MemoryUse::device, "attention out");
   // Router outputs: one aligned slice per layer, so routing stays inspectable after the pass.
   ids_ = A.create_buffer(cfg_.n_layer * align_up(B * K * 4, align), MemoryUse::device, "expert ids");

@@ -22,8 +22,10 @@ struct Model::Layer {
   DenseWeight wq_a, wq_b;          // q_lora_rank > 0: attn_q_a [H -> q_lora], attn_q_b [q_lora -> n_head * Dk]
   BufferRange q_a_norm, kv_a_norm;
   DenseWeight wkv_a, wkv_b;        // attn_kv_a_mqa [H -> kv_lora + rope], attn_kv_b [kv_lora -> n_head * (nope + Dv)]
+  DenseWeight wq_kv_a;             // [wq or wq_a | wkv_a] concatenated at load (one matvec), when they share a type
   bool dense_ffn = false;          // a leading dense layer: ffn_gate/up/down instead of experts
   DenseWeight ffn_gate, ffn_up, ffn_down;
+  DenseWeight ffn_gate_up;         // [gate | up] concatenated at load, when they share a type
 };
 
 }  // namespace vkmoe
