@@ -82,7 +82,6 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   counts_ = A.create_buffer(cfg_.n_layer * align_up(E * 4, align), MemoryUse::device, "expert counts");
   shared_gate_ = A.create_buffer(B * 4, MemoryUse::device, "shared gate");
   logits_ = A.create_buffer(B * cfg_.n_vocab * 4, MemoryUse::readback, "logits");
-  last_ = A.create_buffer(H * 4, MemoryUse::device, "last row");
   tokens_ = A.create_buffer(B * 4, MemoryUse::upload, "tokens");
   positions_ = A.create_buffer(B * 4, MemoryUse::upload, "positions");
   scratch_ = create_moe_scratch(ctx, {.tokens = static_cast<uint32_t>(B), .k = static_cast<uint32_t>(K),
@@ -297,17 +296,13 @@ void Model::record_batch(Sequence& seq, uint32_t T, uint32_t pos, LogitsMode mod
     if (layers_[l].dense_ffn) record_dense_ffn_block(seq, layers_[l], T);
     else record_ffn_block(seq, layers_[l], l, T);
   }
-  // Output norm and head: every row, or only the last one (copied out: a row offset need not
-  // meet the binding alignment).
-  if (mode == LogitsMode::all) {
-    record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x_.range(0, T * H * 4ull), output_norm_,
-                    xn_.range(0, T * H * 4ull));
-    record_matmul(ctx_, seq, output_, T, xn_.range(0, T * H * 4ull), logits_.range(0, T * 4ull * cfg_.n_vocab));
-  } else {
-    seq.copy(x_.range((T - 1) * H * 4ull, H * 4ull), last_.range());
-    record_rms_norm(ctx_, seq, {.tokens = 1, .n = H, .eps = cfg_.norm_eps}, last_.range(), output_norm_, last_.range());
-    record_matmul(ctx_, seq, output_, 1, last_.range(), logits_.range(0, 4ull * cfg_.n_vocab));
-  }
+  // Output norm and head: every row, or only the last one (the norm reads it at its float
+  // offset: a row offset need not meet the binding alignment).
+  const uint32_t rows = mode == LogitsMode::all ? T : 1;
+  const BufferRange xn = xn_.range(0, rows * H * 4ull);
+  record_rms_norm(ctx_, seq, {.tokens = rows, .n = H, .eps = cfg_.norm_eps, .x_offset = (T - rows) * H},
+                  x_.range(0, T * H * 4ull), output_norm_, xn);
+  record_matmul(ctx_, seq, output_, rows, xn, logits_.range(0, rows * 4ull * cfg_.n_vocab));
 }
 
 // Attention: norm, q/k/v projections (one matvec when fused at load), then one kernel for bias,

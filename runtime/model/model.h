@@ -95,7 +95,7 @@ class Model {
   DenseWeight embd_, output_;
   BufferRange output_norm_;
   // Activations for one batch.
-  Buffer x_, xn_, q_, qkv_, k_, v_, attn_, ids_, wts_, shared_gate_, logits_, last_, tokens_, positions_, counts_;
+  Buffer x_, xn_, q_, qkv_, k_, v_, attn_, ids_, wts_, shared_gate_, logits_, tokens_, positions_, counts_;
   std::vector<Buffer> kv_;
   Buffer lora_, kv_a_, kv_b_, ffn_gate_, ffn_up_;  // deepseek2 only
   std::vector<Buffer> rebuilt_;  // weights made at load time (deepseek2's kv_b from k_b / v_b)
