@@ -1,8 +1,11 @@
 // Dispatches per decode token for every architecture (the fusions in the forward pass keep them
-// down), and the unfused attention front (q, k, v of different types) against the reference.
+// down), the load-time concatenation of weights, and the unfused attention front (q, k, v of
+// different types) against the reference.
 #include <doctest/doctest.h>
 
+#include "runtime/memory/plan.h"
 #include "runtime/model/model.h"
+#include "runtime/model/model_weights.h"
 #include "runtime/model/synthetic_model.h"
 #include "runtime/reference/forward_ref.h"
 #include "tests/gpu_fixture.h"
@@ -65,4 +68,35 @@ TEST_CASE_FIXTURE(GpuTest, "q, k and v of different types run as three matvecs a
   const size_t rows = first_near_tie(margins), V = cfg.n_vocab;
   if (rows == 0) return;
   CHECK(rel_l2(std::span<const float>(gpu).first(rows * V), std::span<const double>(ref).first(rows * V)) < 1e-2);
+}
+
+TEST_CASE_FIXTURE(GpuTest, "a concatenation is uploaded as its parts back to back, and the parts are not uploaded twice") {
+  SyntheticSpec spec{.arch = Arch::qwen2moe, .matrix_type = GgmlType::Q8_0, .seed = rng()()};
+  auto bytes = make_synthetic_model(spec).to_bytes();
+  auto file = GgufFile::from_memory(bytes, "synthetic.gguf");
+  auto plan = plan_memory(file, load_model_config(file), ctx.device().caps(), {.n_ctx = 32, .n_batch = 8});
+  const std::vector<std::string> parts = {"blk.1.attn_q.weight", "blk.1.attn_k.weight", "blk.1.attn_v.weight"},
+                                 biases = {"blk.1.attn_q.bias", "blk.1.attn_k.bias", "blk.1.attn_v.bias"};
+  auto w = upload_weights(ctx, file, plan, false, {{"qkv", parts}, {"qkv.bias", biases}});
+  for (const auto& [name, names] : {std::pair{"qkv", parts}, std::pair{"qkv.bias", biases}}) {
+    CAPTURE(name);
+    std::vector<uint8_t> want;
+    uint64_t rows = 0;
+    for (const auto& n : names) {
+      const GgufTensorInfo* t = file.find_tensor(n);
+      auto d = file.tensor_data(*t);
+      want.insert(want.end(), d.begin(), d.end());
+      rows += t->shape.back();
+      CHECK(w.find(n) == nullptr);
+    }
+    const DeviceTensor& t = w.get(name);
+    CHECK(t.bytes == want.size());
+    CHECK(t.shape.back() == rows);
+    std::vector<uint8_t> got(want.size());
+    ctx.transfer().download(t.buffer, 0, got.data(), got.size());
+    CHECK(got == want);
+  }
+  // Parts of different types, or a part named twice, are refused before anything is uploaded.
+  CHECK_THROWS(upload_weights(ctx, file, plan, false, {{"bad", {"blk.1.attn_q.weight", "blk.1.attn_q.bias"}}}));
+  CHECK_THROWS(upload_weights(ctx, file, plan, false, {{"a", parts}, {"b", {parts[0]}}}));
 }

@@ -57,7 +57,9 @@ ModelWeights upload_weights(Context& ctx, const GgufFile& file, const MemoryPlan
     if (!info) throw std::logic_error("plan names a tensor the file lacks: " + name);
     return file.tensor_data(*info);
   };
+  // Every concatenation is checked before anything is allocated.
   std::map<std::string, bool> in_concat;
+  std::vector<DeviceTensor> joined;
   for (const auto& c : concat) {
     std::vector<const TensorPlan*> parts;
     for (const auto& name : c.parts) {
@@ -66,7 +68,11 @@ ModelWeights upload_weights(Context& ctx, const GgufFile& file, const MemoryPlan
       parts.push_back(it->second);
       in_concat[name] = true;
     }
-    DeviceTensor dt = concat_tensor(c, parts);
+    joined.push_back(concat_tensor(c, parts));
+  }
+  for (size_t i = 0; i < concat.size(); ++i) {
+    const TensorConcat& c = concat[i];
+    DeviceTensor& dt = joined[i];
     dt.buffer = ctx.allocator().create_buffer((dt.bytes + 15) / 16 * 16, MemoryUse::device, c.name);
     std::vector<uint8_t> host;
     host.reserve(dt.bytes);
