@@ -100,3 +100,11 @@ TEST_CASE_FIXTURE(GpuTest, "a concatenation is uploaded as its parts back to bac
   CHECK_THROWS(upload_weights(ctx, file, plan, false, {{"bad", {"blk.1.attn_q.weight", "blk.1.attn_q.bias"}}}));
   CHECK_THROWS(upload_weights(ctx, file, plan, false, {{"a", parts}, {"b", {parts[0]}}}));
 }
+
+TEST_CASE_FIXTURE(GpuTest, "a fused q|k|v whose parts disagree with the metadata is refused naming the part") {
+  GgufWriter w = make_synthetic_model({.arch = Arch::qwen3moe, .seed = rng()()});
+  w.set_uint32("qwen3moe.attention.head_count_kv", 1);  // the k and v tensors hold 2 heads
+  auto bytes = w.to_bytes();
+  CHECK_THROWS_WITH(Model(ctx, GgufFile::from_memory(bytes, "lying.gguf"), {.n_ctx = 16, .n_batch = 4, .progress = false}),
+                    doctest::Contains("tensor 'blk.0.attn_k.weight' has shape [64, 32], the metadata implies [64, 16]"));
+}

@@ -137,7 +137,7 @@ void Model::bind_weights() {
   const Device& dev = ctx_.device();
   // Every shape is checked against the config before a kernel sees it: a file whose tensors
   // disagree with its metadata gets an error naming the tensor, never an out-of-range read.
-  auto check_shape = [&](const std::string& name, const DeviceTensor& t, std::vector<uint64_t> want) {
+  auto check_shape = [&](const std::string& name, const auto& t, std::vector<uint64_t> want) {
     if (t.shape == want) return;
     auto str = [](const std::vector<uint64_t>& v) {
       std::string s = "[";
@@ -175,7 +175,9 @@ void Model::bind_weights() {
     L.wo = dense_shaped(b + "attn_output.weight", NH * Dv, H);
     if (cfg_.arch == Arch::deepseek2) {
       bind_deepseek2_layer(L, l);
-    } else if (weights_.find(b + "attn_qkv.weight")) {
+    } else if (weights_.find(b + "attn_qkv.weight")) {  // each part checked by name, as the file has it
+      for (const auto& [part, rows] : {std::pair{"attn_q", NH * Dk}, {"attn_k", NKV * Dk}, {"attn_v", NKV * Dv}})
+        if (const GgufTensorInfo* t = file_.find_tensor(b + part + ".weight")) check_shape(b + part + ".weight", *t, {H, rows});
       L.wqkv = dense_shaped(b + "attn_qkv.weight", H, NH * Dk + NKV * (Dk + Dv));
     } else {
       L.wq = dense_shaped(b + "attn_q.weight", H, NH * Dk);
@@ -216,7 +218,13 @@ void Model::bind_attention_vectors(Layer& L, uint32_t l) {
   const std::string b = "blk." + std::to_string(l) + ".";
   const uint32_t Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
   auto all_or_none = [&](const std::string& fused, uint64_t n, const std::vector<std::pair<std::string, uint64_t>>& parts) {
-    if (weights_.find(b + fused)) return vector_weight(b + fused, n);
+    if (weights_.find(b + fused)) {
+      for (const auto& [name, len] : parts)
+        if (const GgufTensorInfo* t = file_.find_tensor(b + name); t && t->elements() != len)
+          throw std::runtime_error(file_.name() + ": tensor '" + b + name + "' has " + std::to_string(t->elements()) +
+                                   " elements, expected " + std::to_string(len));
+      return vector_weight(b + fused, n);
+    }
     bool any = false;
     for (const auto& [name, len] : parts) any |= vector_weight(b + name, len).size > 0;  // throws when not F32 [len]
     if (any)
