@@ -1,7 +1,7 @@
 #version 450
 // Dense matmul y[T, N] (+)= W[N, K] x[T, K] on weights in their GGUF block layout (TYPE), f32
 // accumulation. Two shapes:
-//   GEMM=0, matrix-vector (decode, T <= MM_VEC_MAX_T): one workgroup per NR rows; invocations
+//   GEMM=0, matrix-vector (decode, T <= MM_VEC_TOKENS): one workgroup per NR rows; invocations
 //     split K in chunks of 8, each dequantized once and used for every token, then a
 //     workgroup reduction (subgroups first with USE_SUBGROUP).
 //   GEMM=1, tiled (prefill): one workgroup per BN rows x BT tokens; each K step dequantizes a
@@ -24,41 +24,69 @@ void store(uint t, uint r, float v) {
 }
 
 #if GEMM == 0
-#define WG 64
-#define NR 4
-#define WG_REDUCE_N (NR * MM_VEC_MAX_T)
-layout(local_size_x = WG) in;
-#include "wg_reduce.glsl"
+// One group of lanes per RPS rows: a subgroup with USE_SUBGROUP (lanes split K in chunks of 8
+// and reduce with subgroupAdd), else one invocation (no reduction at all). No shared memory, no
+// barriers. WG, rows per workgroup and the most tokens are specialization constants the host
+// sets from the device (WG a multiple of its subgroup size), so the accumulators are a
+// constant-size array indexed by unrolled loops.
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint ROWS_PER_WG = 8;
+layout(constant_id = 2) const uint TOKENS = 1;  // = p.tokens: one pipeline per count
+#define RPS 2  // rows per lane group: each x load serves both
 
-void main() {
-  const uint tid = gl_LocalInvocationID.x;
-  const uint row0 = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * NR;
-  if (row0 >= p.rows) return;  // uniform per workgroup
-  uint piece[NR], start[NR];
-  for (uint r = 0; r < NR; ++r) start[r] = weight_row(min(row0 + r, p.rows - 1), piece[r]);
-  float acc[WG_REDUCE_N];
-  for (uint i = 0; i < WG_REDUCE_N; ++i) acc[i] = 0.0;
+#if USE_SUBGROUP
+#define LANES gl_SubgroupSize
+#define LANE gl_SubgroupInvocationID
+#define GROUP gl_SubgroupID
+#define GROUPS gl_NumSubgroups
+#define LANE_SUM(v) subgroupAdd(v)
+#else
+#define LANES 1u
+#define LANE 0u
+#define GROUP gl_LocalInvocationID.x
+#define GROUPS gl_WorkGroupSize.x
+#define LANE_SUM(v) (v)
+#endif
+
+void load_x8(uint base, uint c, out float v[8]) {
+  if (8u * c + 8u <= p.cols) {
+    for (uint i = 0; i < 8; ++i) v[i] = x[base + 8u * c + i];
+  } else {
+    for (uint i = 0; i < 8; ++i) v[i] = 8u * c + i < p.cols ? x[base + 8u * c + i] : 0.0;
+  }
+}
+
+void rows_dot(uint r0) {
+  uint piece[RPS], start[RPS];
+  for (uint r = 0; r < RPS; ++r) start[r] = weight_row(min(r0 + r, p.rows - 1), piece[r]);
+  float acc[RPS * TOKENS];
+  for (uint i = 0; i < RPS * TOKENS; ++i) acc[i] = 0.0;
   const uint chunks = (p.cols + 7u) / 8u;
-  for (uint c = tid; c < chunks; c += WG) {
-    float w[NR][8];
-    for (uint r = 0; r < NR; ++r) dequant8(0, piece[r], start[r], c, p.cols, w[r]);
-    for (uint t = 0; t < p.tokens; ++t) {
+  for (uint c = LANE; c < chunks; c += LANES) {
+    float w[RPS][8];
+    for (uint r = 0; r < RPS; ++r) dequant8(0, piece[r], start[r], c, p.cols, w[r]);
+    for (uint t = 0; t < TOKENS; ++t) {
       float xv[8];
-      for (uint i = 0; i < 8; ++i) {
-        const uint col = 8u * c + i;
-        xv[i] = col < p.cols ? x[t * p.x_stride + col] : 0.0;
-      }
-      for (uint r = 0; r < NR; ++r) {
+      load_x8(t * p.x_stride, c, xv);
+      for (uint r = 0; r < RPS; ++r) {
         float s = 0.0;
         for (uint i = 0; i < 8; ++i) s += w[r][i] * xv[i];
-        acc[t * NR + r] += s;  // token-major: the values in use come first
+        acc[t * RPS + r] += s;
       }
     }
   }
-  wg_sum_first(acc, p.tokens * NR);
-  if (tid == 0)
-    for (uint r = 0; r < NR && row0 + r < p.rows; ++r)
-      for (uint t = 0; t < p.tokens; ++t) store(t, row0 + r, acc[t * NR + r]);
+  for (uint t = 0; t < TOKENS; ++t) {
+    for (uint r = 0; r < RPS; ++r) {
+      const float s = LANE_SUM(acc[t * RPS + r]);
+      if (LANE == 0 && r0 + r < p.rows) store(t, r0 + r, s);
+    }
+  }
+}
+
+void main() {
+  const uint wg_row0 = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * ROWS_PER_WG;
+  const uint end = min(wg_row0 + ROWS_PER_WG, p.rows);
+  for (uint r0 = wg_row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) rows_dot(r0);
 }
 
 #else

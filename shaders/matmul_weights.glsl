@@ -2,6 +2,9 @@
 // starting at binding W_BINDING (moe_weights.glsl declares them and load_word()), and
 // dequant.glsl's dequant8 on it. Needs ops_params.h with USE_MATMUL_PARAMS.
 #define PIECES MM_MAX_PIECES
+// Specialization constant 3: the weight's pieces (1 spares every load its piece branch).
+layout(constant_id = 3) const uint WEIGHT_PIECES = MM_MAX_PIECES;
+#define PIECES_USED WEIGHT_PIECES
 #define WA_BINDING W_BINDING
 #include "moe_weights.glsl"
 #include "dequant.glsl"

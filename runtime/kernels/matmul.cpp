@@ -1,11 +1,15 @@
 #include "runtime/kernels/matmul.h"
 
+#include <algorithm>
 #include <cctype>
+#include <string_view>
 #include <stdexcept>
 
 #include "runtime/kernels/moe_experts.h"
 #include "runtime/kernels/op_util.h"
 #include "runtime/vk/context.h"
+#include "runtime/vk/device.h"
+#include "runtime/vk/pipeline.h"
 #include "runtime/vk/sequence.h"
 #include "shaders/ops_params.h"
 
@@ -61,6 +65,19 @@ void add_pieces(std::vector<Binding>& b, const DenseWeight& w) {
 
 }  // namespace
 
+VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& variant, uint32_t tokens) {
+  const ShaderVariant& v = ctx.pipelines().choose(kernel, variant);
+  const bool sg = std::string_view(v.needs).find("subgroup_arith") != std::string_view::npos;
+  // Subgroup variant: kVecGroups subgroups of the device's size, each kVecRowsPerGroup rows.
+  // Portable variant: each invocation owns kVecRowsPerGroup rows alone.
+  const uint32_t sg_size = std::max<uint32_t>(1, ctx.device().caps().subgroup_size);
+  VecShape s;
+  s.wg = sg ? sg_size * kVecGroups : kVecPortableWg;
+  s.rows_per_wg = (sg ? kVecGroups : kVecPortableWg) * kVecRowsPerGroup;
+  s.max_t = tokens;
+  return s;
+}
+
 void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
                    BufferRange y, uint32_t x_stride, uint32_t y_stride, bool accumulate, MatmulPath path,
                    const std::string& variant) {
@@ -81,14 +98,18 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
   p.y_stride = ys;
   p.flags = accumulate ? MM_ACCUMULATE : 0;
   const bool vec = path == MatmulPath::vec;
-  const auto& pipe = ctx.pipelines().get({.kernel = matmul_kernel_name(vec ? "matvec" : "matmul", w.type),
+  const std::string kernel = matmul_kernel_name(vec ? "matvec" : "matmul", w.type);
+  VecShape shape = vec_shape(ctx, kernel, variant, tokens);
+  shape.pieces = static_cast<uint32_t>(w.pieces.size());
+  const auto& pipe = ctx.pipelines().get({.kernel = kernel,
                                           .bindings = 2 + kMaxWeightPieces,
                                           .push_size = sizeof(p),
+                                          .spec = shape.spec(),
                                           .variant = variant});
   std::vector<Binding> b = {{x, Access::read}, {y, accumulate ? Access::read_write : Access::write}};
   add_pieces(b, w);
   if (vec) {
-    const auto g = grid_2d(ctx, ceil_div(w.rows, 4));  // 4 rows per workgroup (matmul.comp.glsl's NR)
+    const auto g = grid_2d(ctx, ceil_div(w.rows, shape.rows_per_wg));
     seq.dispatch(pipe, b, &p, g[0], g[1], 1, "matvec");
   } else {
     seq.dispatch(pipe, b, &p, ceil_div(w.rows, 64), ceil_div(tokens, 32), 1, "matmul");  // BN x BT tiles

@@ -46,6 +46,17 @@ enum class MatmulPath {
   tiled,      // shared-memory tiles
 };
 
+// Workgroup shape of the matrix-vector kernels (matmul.comp.glsl GEMM=0 and the MoE decode
+// pair), from the device's subgroup size: specialization constants 0 (workgroup size), 1 (rows
+// per workgroup), 2 (tokens) and 3 (weight pieces: 1 spares each load a branch).
+// kVecRowsPerGroup must match the shaders' RPS.
+constexpr uint32_t kVecGroups = 4, kVecRowsPerGroup = 2, kVecPortableWg = 32;
+struct VecShape {
+  uint32_t wg = 0, rows_per_wg = 0, max_t = 1, pieces = kMaxWeightPieces;
+  std::vector<uint32_t> spec() const { return {wg, rows_per_wg, max_t, pieces}; }
+};
+VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& variant, uint32_t tokens);
+
 // y[t, r] = sum_k W[r, k] x[t, k] (or y += with accumulate, e.g. into the residual stream):
 // x [tokens, cols] with x_stride floats between rows, y [tokens, rows] with y_stride.
 void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
