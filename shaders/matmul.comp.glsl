@@ -1,9 +1,8 @@
 #version 450
 // Dense matmul y[T, N] (+)= W[N, K] x[T, K] on weights in their GGUF block layout (TYPE), f32
 // accumulation. Two shapes:
-//   GEMM=0, matrix-vector (decode, T <= MM_VEC_TOKENS): one workgroup per NR rows; invocations
-//     split K in chunks of 8, each dequantized once and used for every token, then a
-//     workgroup reduction (subgroups first with USE_SUBGROUP).
+//   GEMM=0, matrix-vector (decode, T <= MM_VEC_MAX_T): one subgroup (portable: one invocation)
+//     per 2 rows; lanes split K in chunks of 8, each dequantized once and used for every token.
 //   GEMM=1, tiled (prefill): one workgroup per BN rows x BT tokens; each K step dequantizes a
 //     BN x BK weight tile and loads a BT x BK input tile into shared memory, and each
 //     invocation accumulates a 4 x 4 block of outputs from them.
@@ -24,29 +23,10 @@ void store(uint t, uint r, float v) {
 }
 
 #if GEMM == 0
-// One group of lanes per RPS rows: a subgroup with USE_SUBGROUP (lanes split K in chunks of 8
-// and reduce with subgroupAdd), else one invocation (no reduction at all). No shared memory, no
-// barriers. WG, rows per workgroup and the most tokens are specialization constants the host
-// sets from the device (WG a multiple of its subgroup size), so the accumulators are a
-// constant-size array indexed by unrolled loops.
-layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const uint ROWS_PER_WG = 8;
+// Matrix-vector: lane groups of lanes.glsl, RPS rows each; the token count is a
+// specialization constant, so the accumulators are a constant-size array.
+#include "lanes.glsl"
 layout(constant_id = 2) const uint TOKENS = 1;  // = p.tokens: one pipeline per count
-#define RPS 2  // rows per lane group: each x load serves both
-
-#if USE_SUBGROUP
-#define LANES gl_SubgroupSize
-#define LANE gl_SubgroupInvocationID
-#define GROUP gl_SubgroupID
-#define GROUPS gl_NumSubgroups
-#define LANE_SUM(v) subgroupAdd(v)
-#else
-#define LANES 1u
-#define LANE 0u
-#define GROUP gl_LocalInvocationID.x
-#define GROUPS gl_WorkGroupSize.x
-#define LANE_SUM(v) (v)
-#endif
 
 void load_x8(uint base, uint c, out float v[8]) {
   if (8u * c + 8u <= p.cols) {
@@ -84,7 +64,7 @@ void rows_dot(uint r0) {
 }
 
 void main() {
-  const uint wg_row0 = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * ROWS_PER_WG;
+  const uint wg_row0 = wg_first_row();
   const uint end = min(wg_row0 + ROWS_PER_WG, p.rows);
   for (uint r0 = wg_row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) rows_dot(r0);
 }
