@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_control_flow_attributes : require
 // Dense matmul y[T, N] (+)= W[N, K] x[T, K] on weights in their GGUF block layout (TYPE), f32
 // accumulation. Two shapes:
 //   GEMM=0, matrix-vector (decode, T <= MM_VEC_MAX_T): one subgroup (portable: one invocation)
@@ -23,10 +24,11 @@ void store(uint t, uint r, float v) {
 }
 
 #if GEMM == 0
-// Matrix-vector: lane groups of lanes.glsl, RPS rows each; the token count is a
-// specialization constant, so the accumulators are a constant-size array.
+// Matrix-vector: lane groups of lanes.glsl, RPS rows each. The accumulators are a constant-size
+// array (TOKENS a specialization constant); only 1 token gets its own pipeline, 2..8 share one
+// (fewer pipelines to compile) and skip the tokens past p.tokens.
 #include "lanes.glsl"
-layout(constant_id = 2) const uint TOKENS = 1;  // = p.tokens: one pipeline per count
+layout(constant_id = 2) const uint TOKENS = 1;  // 1 (decode), or MM_VEC_MAX_T >= p.tokens
 
 void load_x8(uint base, uint c, out float v[8]) {
   if (8u * c + 8u <= p.cols) {
@@ -36,16 +38,33 @@ void load_x8(uint base, uint c, out float v[8]) {
   }
 }
 
+// Accumulators sized by the TOKENS specialization constant cannot be function parameters
+// (glslc), so rows_dot keeps both inner loops in its own body.
 void rows_dot(uint r0) {
   uint piece[RPS], start[RPS];
   for (uint r = 0; r < RPS; ++r) start[r] = weight_row(min(r0 + r, p.rows - 1), piece[r]);
   float acc[RPS * TOKENS];
   for (uint i = 0; i < RPS * TOKENS; ++i) acc[i] = 0.0;
-  const uint chunks = (p.cols + 7u) / 8u;
-  for (uint c = LANE; c < chunks; c += LANES) {
+#ifdef HAS_UNIT
+  // Block types: lanes take whole units (dequant_unit.glsl); rows are whole units.
+  for (uint u = LANE; u < p.cols / UNIT; u += LANES) {
+    float q[RPS][UNIT];
+    vec2 ab[RPS][UNIT / 16];
+    [[unroll]] for (uint r = 0; r < RPS; ++r) unit_q(0, piece[r], start[r], u, q[r], ab[r]);
+    for (uint t = 0; t < TOKENS; ++t) {
+      if (t >= p.tokens) break;
+      float xv[UNIT], sx[UNIT / 16];
+      [[unroll]] for (uint i = 0; i < UNIT; ++i) xv[i] = x[t * p.x_stride + UNIT * u + i];
+      unit_sums(xv, sx);
+      [[unroll]] for (uint r = 0; r < RPS; ++r) acc[t * RPS + r] += unit_dot(q[r], ab[r], xv, sx);
+    }
+  }
+#else
+  for (uint c = LANE; c < (p.cols + 7u) / 8u; c += LANES) {
     float w[RPS][8];
     for (uint r = 0; r < RPS; ++r) dequant8(0, piece[r], start[r], c, p.cols, w[r]);
     for (uint t = 0; t < TOKENS; ++t) {
+      if (t >= p.tokens) break;
       float xv[8];
       load_x8(t * p.x_stride, c, xv);
       for (uint r = 0; r < RPS; ++r) {
@@ -55,7 +74,9 @@ void rows_dot(uint r0) {
       }
     }
   }
+#endif
   for (uint t = 0; t < TOKENS; ++t) {
+    if (t >= p.tokens) break;
     for (uint r = 0; r < RPS; ++r) {
       const float s = LANE_SUM(acc[t * RPS + r]);
       if (LANE == 0 && r0 + r < p.rows) store(t, r0 + r, s);

@@ -8,6 +8,7 @@ layout(constant_id = 3) const uint WEIGHT_PIECES = MM_MAX_PIECES;
 #define WA_BINDING W_BINDING
 #include "moe_weights.glsl"
 #include "dequant.glsl"
+#include "dequant_unit.glsl"
 
 // Byte offset of weight row r inside its piece's binding; also returns the piece.
 uint weight_row(uint r, out uint piece) {

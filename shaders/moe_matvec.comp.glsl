@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_control_flow_attributes : require
 // Decode path of the MoE experts (few tokens): only the chosen experts' rows are read.
 // GATE_UP=1: h[slot, r] = silu(gate_e[r] . x_t) * (up_e[r] . x_t) for each slot (t, j) with
 //   e = ids[t, j]; workgroups (ROWS_PER_WG rows, slot).
@@ -41,6 +42,7 @@ layout(std430, binding = 3) buffer Out { float out_[]; };
 
 #include "moe_weights.glsl"
 #include "dequant.glsl"
+#include "dequant_unit.glsl"
 #define MOE_IDS
 #include "moe_common.glsl"
 
@@ -70,8 +72,22 @@ void gate_up_rows(uint e, uint slot, uint r0) {
   }
   float ag[RPS], au[RPS];
   for (uint r = 0; r < RPS; ++r) ag[r] = au[r] = 0.0;
-  const uint xbase = (p.token_base + t) * p.cols, chunks = (p.cols + 7u) / 8u;
-  for (uint c = LANE; c < chunks; c += LANES) {
+  const uint xbase = (p.token_base + t) * p.cols;
+#ifdef HAS_UNIT
+  for (uint u = LANE; u < p.cols / UNIT; u += LANES) {
+    float xv[UNIT], sx[UNIT / 16], q[UNIT];
+    vec2 ab[UNIT / 16];
+    [[unroll]] for (uint i = 0; i < UNIT; ++i) xv[i] = x[xbase + UNIT * u + i];
+    unit_sums(xv, sx);
+    [[unroll]] for (uint r = 0; r < RPS; ++r) {
+      unit_q(0, piece, ra[r], u, q, ab);
+      ag[r] += unit_dot(q, ab, xv, sx);
+      unit_q(1, piece, rb[r], u, q, ab);
+      au[r] += unit_dot(q, ab, xv, sx);
+    }
+  }
+#else
+  for (uint c = LANE; c < (p.cols + 7u) / 8u; c += LANES) {
     float xv[8], w[8];
     load_input8(xbase, c, xv);
     for (uint r = 0; r < RPS; ++r) {
@@ -81,6 +97,7 @@ void gate_up_rows(uint e, uint slot, uint r0) {
       au[r] += dot8(w, xv);
     }
   }
+#endif
   for (uint r = 0; r < RPS; ++r) {
     const float g = LANE_SUM(ag[r]), u = LANE_SUM(au[r]);
     if (LANE == 0 && r0 + r < p.rows) h[slot * p.rows + r0 + r] = silu(g) * u;
@@ -99,7 +116,6 @@ void main() {
 void down_rows(uint t, uint r0) {
   float acc[RPS];
   for (uint r = 0; r < RPS; ++r) acc[r] = 0.0;
-  const uint chunks = (p.cols + 7u) / 8u;
   for (uint j = 0; j < p.k; ++j) {
     const uint slot = t * p.k + j, gslot = p.token_base * p.k + slot;
     const uint e = expert_of(gslot);
@@ -109,7 +125,19 @@ void down_rows(uint t, uint r0) {
     for (uint r = 0; r < RPS; ++r) ra[r] = row_start(e, min(r0 + r, p.rows - 1), 0, piece);
     float part[RPS];
     for (uint r = 0; r < RPS; ++r) part[r] = 0.0;
-    for (uint c = LANE; c < chunks; c += LANES) {
+#ifdef HAS_UNIT
+    for (uint u = LANE; u < p.cols / UNIT; u += LANES) {
+      float hv[UNIT], sh[UNIT / 16], q[UNIT];
+      vec2 ab[UNIT / 16];
+      [[unroll]] for (uint i = 0; i < UNIT; ++i) hv[i] = h[slot * p.cols + UNIT * u + i];
+      unit_sums(hv, sh);
+      [[unroll]] for (uint r = 0; r < RPS; ++r) {
+        unit_q(0, piece, ra[r], u, q, ab);
+        part[r] += unit_dot(q, ab, hv, sh);
+      }
+    }
+#else
+    for (uint c = LANE; c < (p.cols + 7u) / 8u; c += LANES) {
       float hv[8], w[8];
       load_input8(slot * p.cols, c, hv);
       for (uint r = 0; r < RPS; ++r) {
@@ -117,6 +145,7 @@ void down_rows(uint t, uint r0) {
         part[r] += dot8(w, hv);
       }
     }
+#endif
     for (uint r = 0; r < RPS; ++r) acc[r] += weight * part[r];
   }
   for (uint r = 0; r < RPS; ++r) {

@@ -74,7 +74,7 @@ VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& v
   VecShape s;
   s.wg = sg ? sg_size * kVecGroups : kVecPortableWg;
   s.rows_per_wg = (sg ? kVecGroups : kVecPortableWg) * kVecRowsPerGroup;
-  s.max_t = tokens;
+  s.max_t = tokens == 1 ? 1 : MM_VEC_MAX_T;
   return s;
 }
 

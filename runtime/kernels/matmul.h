@@ -48,7 +48,7 @@ enum class MatmulPath {
 
 // Workgroup shape of the matrix-vector kernels (matmul.comp.glsl GEMM=0 and the MoE decode
 // pair), from the device's subgroup size: specialization constants 0 (workgroup size), 1 (rows
-// per workgroup), 2 (tokens) and 3 (weight pieces: 1 spares each load a branch).
+// per workgroup), 2 (1 token, or MM_VEC_MAX_T for 2..8) and 3 (weight pieces: 1 spares each load a branch).
 // kVecRowsPerGroup must match the shaders' RPS.
 constexpr uint32_t kVecGroups = 4, kVecRowsPerGroup = 2, kVecPortableWg = 32;
 struct VecShape {
