@@ -22,19 +22,25 @@ WEIGHT_BLOCK(WB3, wb3, WB_BINDING + 3)
 #endif
 #endif
 
+// Pieces actually in use: the includer may define it as a specialization constant, so that a
+// tensor in one binding (the common case) costs no branch per load.
+#ifndef PIECES_USED
+#define PIECES_USED PIECES
+#endif
+
 // Word i of piece `piece` of tensor t (0 = a, 1 = b). t is a constant at every call site and
 // piece is uniform per workgroup, so the branches cost little once inlined.
 uint load_word(uint t, uint piece, uint i) {
 #if PIECES > 1
 #ifdef WB_BINDING
   if (t != 0) {
-    if (piece == 0) return wb0[i];
+    if (PIECES_USED == 1 || piece == 0) return wb0[i];
     if (piece == 1) return wb1[i];
     if (piece == 2) return wb2[i];
     return wb3[i];
   }
 #endif
-  if (piece == 0) return wa0[i];
+  if (PIECES_USED == 1 || piece == 0) return wa0[i];
   if (piece == 1) return wa1[i];
   if (piece == 2) return wa2[i];
   return wa3[i];

@@ -30,6 +30,7 @@
 // Matmul and get_rows: weight rows may be split over this many bindings (pieces of whole rows).
 #define MM_MAX_PIECES 4
 #define MM_ACCUMULATE 1u  // y += W x instead of y = W x
+#define MM_NORM 2u        // x is RMS-normalized first: x / sqrt(mean(x^2) + eps) * norm_w
 #define MM_VEC_MAX_T 8    // tokens the matrix-vector kernel takes at once
 
 #ifdef __cplusplus
@@ -192,7 +193,8 @@ VKMOE_PARAMS(MatmulParams) {
   uint y_stride;  // floats between token rows of y
   uint flags;     // MM_*
   uint base[4];   // per piece: byte offset of its first row inside its binding
-} VKMOE_PARAMS_END(MatmulParams, 48);
+  float eps;      // MM_NORM
+} VKMOE_PARAMS_END(MatmulParams, 52);
 #endif
 
 #ifdef __cplusplus

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "runtime/kernels/matmul.h"
 #include "runtime/vk/context.h"
 #include "runtime/vk/sequence.h"
 #include "shaders/moe_params.h"
@@ -16,7 +17,6 @@ static_assert(kMoeEmptySlot == MOE_EMPTY_SLOT && kMaxExpertPieces == MOE_MAX_PIE
 namespace {
 
 constexpr uint32_t kTile = MOE_TILE_SLOTS;
-constexpr uint32_t kMatvecRows = 4;     // NR in moe_matvec.comp.glsl
 constexpr uint32_t kCombineGroup = 256; // WG in moe_combine.comp.glsl
 constexpr uint32_t kLavapipeBatchedFrom = 64;  // see default_batched_from_tokens
 
@@ -146,12 +146,23 @@ class MoeRecorder {
 
   const Pipeline& pipeline(const std::string& kernel, uint32_t bindings, bool portable_choice,
                            std::vector<uint32_t> spec = {}) {
-    const bool portable = portable_choice && scratch_.settings.portable;
     return ctx_.pipelines().get({.kernel = kernel,
                                  .bindings = bindings,
                                  .push_size = sizeof(MoeParams),
                                  .spec = std::move(spec),
-                                 .variant = portable ? kernel : ""});
+                                 .variant = variant(kernel, portable_choice)});
+  }
+  std::string variant(const std::string& kernel, bool portable_choice) const {
+    return portable_choice && scratch_.settings.portable ? kernel : "";
+  }
+
+  // A decode-path kernel with its lane-group shape; returns the rows per workgroup.
+  const Pipeline& vec_pipeline(const std::string& kernel, uint32_t bindings, const ExpertTensor& t,
+                               uint32_t& rows_per_wg) {
+    VecShape shape = vec_shape(ctx_, kernel, variant(kernel, true), 1);
+    shape.pieces = static_cast<uint32_t>(t.pieces.size());
+    rows_per_wg = shape.rows_per_wg;
+    return pipeline(kernel, bindings, true, shape.spec());
   }
 
   // ids and weights bindings; a shared expert binds x in place of what it does not read.
@@ -174,16 +185,18 @@ class MoeRecorder {
       add_pieces(b, g, pieces);
       add_pieces(b, u, pieces);
       set_weights(p, g, &u);
-      const auto& pipe = pipeline(moe_kernel_name("gate_up", g.type, split), static_cast<uint32_t>(b.size()), true);
-      seq_.dispatch(pipe, b, &p, ceil_div(g.rows, kMatvecRows), slots, 1, "moe_gate_up");
+      uint32_t rows_per_wg = 0;
+      const auto& pipe = vec_pipeline(moe_kernel_name("gate_up", g.type, split), uint32_t(b.size()), g, rows_per_wg);
+      seq_.dispatch(pipe, b, &p, ceil_div(g.rows, rows_per_wg), slots, 1, "moe_gate_up");
     }
     {
       const bool split = d.pieces.size() > 1;
       std::vector<Binding> b = {{h, Access::read}, ids_binding(r), weights_binding(r), out_binding(r)};
       add_pieces(b, d, split ? MOE_MAX_PIECES : 1);
       set_weights(p, d, nullptr);
-      const auto& pipe = pipeline(moe_kernel_name("down", d.type, split), static_cast<uint32_t>(b.size()), true);
-      seq_.dispatch(pipe, b, &p, ceil_div(d.rows, kMatvecRows), p.tokens, 1, "moe_down");
+      uint32_t rows_per_wg = 0;
+      const auto& pipe = vec_pipeline(moe_kernel_name("down", d.type, split), uint32_t(b.size()), d, rows_per_wg);
+      seq_.dispatch(pipe, b, &p, ceil_div(d.rows, rows_per_wg), p.tokens, 1, "moe_down");
     }
   }
 
