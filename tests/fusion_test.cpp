@@ -17,13 +17,24 @@ using namespace vkmoe::test;
 
 namespace {
 
-uint32_t decode_dispatches(Context& ctx, const SyntheticSpec& spec) {
+struct Dispatches {
+  uint32_t decode = 0;
+  uint32_t unfused_norms = 0;  // MLA layers whose kv-latent norm could not be folded into kv_b
+};
+
+Dispatches decode_dispatches(Context& ctx, const SyntheticSpec& spec) {
   auto bytes = make_synthetic_model(spec).to_bytes();
   Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), {.n_ctx = 32, .n_batch = 8, .progress = false});
   const int32_t prompt[3] = {5, 9, 2}, next = 7;
   m.forward(prompt, 0);
   m.forward(std::span<const int32_t>(&next, 1), 3);
-  return m.last_dispatches();
+  Dispatches d{m.last_dispatches()};
+  // The kv latent follows q (or its latent) in the fused row: foldable when that offset can be bound.
+  const ModelConfig& c = m.config();
+  const uint64_t kv_at = 4ull * (c.q_lora_rank ? c.q_lora_rank : c.n_head * c.head_dim_k);
+  if (c.arch == Arch::deepseek2 && kv_at % std::max<uint64_t>(4, ctx.device().caps().storage_buffer_alignment))
+    d.unfused_norms = c.n_layer;
+  return d;
 }
 
 }  // namespace
@@ -33,24 +44,27 @@ TEST_CASE_FIXTURE(GpuTest, "dispatches per decode token, every architecture") {
     std::string name;
     SyntheticSpec spec;
     uint32_t per_layer;  // what the forward records today (see docs/design.md, "One decode step")
-    uint32_t extra;      // embedding, output norm, output head; deepseek2's dense lead layer's difference
+    int extra;           // embedding and output head; deepseek2's dense lead layer's difference
   };
   SyntheticSpec ds{.arch = Arch::deepseek2};
   const Case cases[] = {
-      {"qwen3moe", {.arch = Arch::qwen3moe}, 9, 3},
-      {"qwen2moe", {.arch = Arch::qwen2moe}, 11, 3},  // + the shared expert's pair
-      {"mixtral", {.arch = Arch::mixtral}, 9, 3},
-      {"olmoe", {.arch = Arch::olmoe}, 9, 3},
-      {"deepseek2 (V2-Lite form)", ds, 13, 3 - 2},  // layer 0 is dense: two fewer
-      {"deepseek2 (V3 form)", deepseek_v3_form(ds), 15, 3 - 2},
+      {"qwen3moe", {.arch = Arch::qwen3moe}, 8, 2},
+      {"qwen2moe", {.arch = Arch::qwen2moe}, 10, 2},  // + the shared expert's pair
+      {"mixtral", {.arch = Arch::mixtral}, 8, 2},
+      {"olmoe", {.arch = Arch::olmoe}, 8, 2},
+      {"deepseek2 (V2-Lite form)", ds, 11, 2 - 3},  // layer 0 is dense: three fewer
+      {"deepseek2 (V3 form)", deepseek_v3_form(ds), 12, 2 - 3},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
-    const uint32_t layers = c.spec.n_layer, d = decode_dispatches(ctx, c.spec);
-    MESSAGE(c.name << ": " << d << " dispatches per decode token, " << layers << " layers");
-    CHECK(d == c.per_layer * layers + c.extra);
-    // The goal of issue 8: at most 8 per layer plus the embedding and the output head.
-    WARN(d <= 8 * layers + 2);
+    const uint32_t layers = c.spec.n_layer;
+    const Dispatches d = decode_dispatches(ctx, c.spec);
+    MESSAGE(c.name << ": " << d.decode << " dispatches per decode token, " << layers << " layers");
+    CHECK(int(d.decode) == int(c.per_layer * layers + d.unfused_norms) + c.extra);
+    // The goal of issue 8: at most 8 per layer plus the embedding and the output head. Met where
+    // the attention front and the FFN take 4 each; shared experts and MLA need more fusion.
+    if (c.per_layer <= 8) CHECK(d.decode <= 8 * layers + 2);
+    else WARN(d.decode <= 8 * layers + 2);
   }
 }
 
@@ -64,7 +78,7 @@ TEST_CASE_FIXTURE(GpuTest, "q, k and v of different types run as three matvecs a
   auto ref = reference_forward(file, cfg, tokens, &margins);
   Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), {.n_ctx = 32, .n_batch = 8, .progress = false});
   auto gpu = m.forward(tokens, 0, LogitsMode::all);
-  CHECK(m.last_dispatches() == 13 * spec.n_layer + 3);  // 11 per layer, + 2 for the separate k and v
+  CHECK(m.last_dispatches() == 12 * spec.n_layer + 2);  // 10 per layer, + 2 for the separate k and v
   const size_t rows = first_near_tie(margins), V = cfg.n_vocab;
   if (rows == 0) return;
   CHECK(rel_l2(std::span<const float>(gpu).first(rows * V), std::span<const double>(ref).first(rows * V)) < 1e-2);

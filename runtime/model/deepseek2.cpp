@@ -154,39 +154,43 @@ void Model::record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t T
   const uint32_t H = cfg_.n_embd, NH = cfg_.n_head, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v;
   const uint32_t nope = cfg_.qk_nope_dim, rope = cfg_.qk_rope_dim, kvl = cfg_.kv_lora_rank, ql = cfg_.q_lora_rank;
   const float eps = cfg_.norm_eps;
-  const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
+  const BufferRange x = x_.range(0, T * H * 4ull);
   const BufferRange q = q_.range(0, T * NH * Dk * 4ull), o = attn_.range(0, T * NH * Dv * 4ull);
   const BufferRange kv = kv_b_.range(0, T * NH * (nope + Dv) * 4ull);
   const BufferRange positions = positions_.range(0, T * 4ull);
-  record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = eps}, x, L.attn_norm, xn);
+  const MatmulOptions normed{.norm = NormPrologue{L.attn_norm, eps}};  // the attention norm, fused
   // a: [q or q latent (qa) | kv latent (kvl) | k_pe (rope)] rows, one range or two.
   const uint32_t qa = ql ? ql : NH * Dk;
   BufferRange qa_in, kv_a;
   uint32_t qa_stride = qa, kv_stride = kvl + rope, kv_off = 0;
   if (L.wq_kv_a.rows) {
     qa_in = kv_a = qkv_.range(0, T * (qa + kvl + rope) * 4ull);
-    record_matmul(ctx_, seq, L.wq_kv_a, T, xn, kv_a);
+    record_matmul(ctx_, seq, L.wq_kv_a, T, x, kv_a, normed);
     qa_stride = kv_stride = qa + kvl + rope;
     kv_off = qa;
   } else {
     qa_in = ql ? lora_.range(0, T * ql * 4ull) : q;
     kv_a = kv_a_.range(0, T * (kvl + rope) * 4ull);
-    record_matmul(ctx_, seq, ql ? L.wq_a : L.wq, T, xn, qa_in);
-    record_matmul(ctx_, seq, L.wkv_a, T, xn, kv_a);
+    record_matmul(ctx_, seq, ql ? L.wq_a : L.wq, T, x, qa_in, normed);
+    record_matmul(ctx_, seq, L.wkv_a, T, x, kv_a, normed);
   }
   uint32_t q_stride = qa_stride;
-  if (ql) {  // q = q_b(norm(q latent)), packed
-    const BufferRange q_lat = lora_.range(0, T * ql * 4ull);
-    record_rms_norm(ctx_, seq, {.tokens = T, .n = ql, .x_stride = qa_stride, .y_stride = ql, .eps = eps}, qa_in, L.q_a_norm,
-                    q_lat);
-    record_matmul(ctx_, seq, L.wq_b, T, q_lat, q);
+  if (ql) {  // q = q_b(norm(q latent)), packed; the q latent starts its rows
+    record_matmul(ctx_, seq, L.wq_b, T, qa_in, q,
+                  {.x_stride = qa_stride, .norm = NormPrologue{L.q_a_norm, eps}});
     qa_in = q;
     q_stride = NH * Dk;
   }
-  const BufferRange kv_lat = lora_.range(0, T * kvl * 4ull);  // the q latent is consumed by now
-  record_rms_norm(ctx_, seq, {.tokens = T, .n = kvl, .x_stride = kv_stride, .y_stride = kvl, .eps = eps, .x_offset = kv_off},
-                  kv_a, L.kv_a_norm, kv_lat);
-  record_matmul(ctx_, seq, L.wkv_b, T, kv_lat, kv);
+  // kv = kv_b(norm(kv latent)): the norm folded in when the latent's offset can be bound.
+  const BufferRange kv_lat_in{kv_a.buffer, kv_a.offset + kv_off * 4ull, kv_a.size - kv_off * 4ull};
+  if (kv_lat_in.offset % std::max<uint64_t>(4, ctx_.device().caps().storage_buffer_alignment) == 0) {
+    record_matmul(ctx_, seq, L.wkv_b, T, kv_lat_in, kv, {.x_stride = kv_stride, .norm = NormPrologue{L.kv_a_norm, eps}});
+  } else {
+    const BufferRange kv_lat = lora_.range(0, T * kvl * 4ull);
+    record_rms_norm(ctx_, seq, {.tokens = T, .n = kvl, .x_stride = kv_stride, .y_stride = kvl, .eps = eps, .x_offset = kv_off},
+                    kv_a, L.kv_a_norm, kv_lat);
+    record_matmul(ctx_, seq, L.wkv_b, T, kv_lat, kv);
+  }
   record_mla_rope_kv_store(ctx_, seq, L.kv, {.tokens = T, .nope = nope, .pe_stride = kv_stride, .pe_offset = kv_off + kvl},
                            mla_rope(cfg_, Dk), kv, kv_a, positions, qa_in, q_stride, 0, q);
   record_attention(ctx_, seq, L.kv, {.tokens = T, .pos = pos, .heads = NH, .scale = mla_scale(cfg_)}, q, o);
@@ -199,13 +203,13 @@ void Model::record_dense_ffn_block(Sequence& seq, const Layer& L, uint32_t T) {
   const uint32_t H = cfg_.n_embd, F = cfg_.n_ff;
   const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
   const BufferRange u = ffn_up_.range(0, T * F * 4ull);
-  record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.ffn_norm, xn);
-  if (L.ffn_gate_up.rows) {
+  if (L.ffn_gate_up.rows) {  // the FFN norm folded into the one matvec
     const BufferRange gu = ffn_gate_.range(0, T * 2ull * F * 4);
-    record_matmul(ctx_, seq, L.ffn_gate_up, T, xn, gu);
+    record_matmul(ctx_, seq, L.ffn_gate_up, T, x, gu, {.norm = NormPrologue{L.ffn_norm, cfg_.norm_eps}});
     record_silu_mul(ctx_, seq, {.rows = T, .n = F, .a_stride = 2 * F, .b_stride = 2 * F, .y_stride = F, .b_offset = F}, gu,
                     gu, u);
   } else {
+    record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.ffn_norm, xn);
     const BufferRange g = ffn_gate_.range(0, T * F * 4ull);
     record_matmul(ctx_, seq, L.ffn_gate, T, xn, g);
     record_matmul(ctx_, seq, L.ffn_up, T, xn, u);

@@ -304,38 +304,47 @@ void Model::record_batch(Sequence& seq, uint32_t T, uint32_t pos, LogitsMode mod
     if (layers_[l].dense_ffn) record_dense_ffn_block(seq, layers_[l], T);
     else record_ffn_block(seq, layers_[l], l, T);
   }
-  // Output norm and head: every row, or only the last one (the norm reads it at its float
-  // offset: a row offset need not meet the binding alignment).
+  // Output norm and head: every row, or only the last one; the norm folded into the head's
+  // matmul when the row's offset meets the binding alignment (always at decode), else read at its
+  // float offset by rms_norm.
   const uint32_t rows = mode == LogitsMode::all ? T : 1;
-  const BufferRange xn = xn_.range(0, rows * H * 4ull);
-  record_rms_norm(ctx_, seq, {.tokens = rows, .n = H, .eps = cfg_.norm_eps, .x_offset = (T - rows) * H},
-                  x_.range(0, T * H * 4ull), output_norm_, xn);
-  record_matmul(ctx_, seq, output_, rows, xn, logits_.range(0, rows * 4ull * cfg_.n_vocab));
+  const BufferRange logits = logits_.range(0, rows * 4ull * cfg_.n_vocab);
+  const uint64_t first = (T - rows) * H * 4ull;
+  if (first % std::max<uint64_t>(4, ctx_.device().caps().storage_buffer_alignment) == 0) {
+    record_matmul(ctx_, seq, output_, rows, x_.range(first, rows * H * 4ull), logits,
+                  {.norm = NormPrologue{output_norm_, cfg_.norm_eps}});
+  } else {
+    const BufferRange xn = xn_.range(0, rows * H * 4ull);
+    record_rms_norm(ctx_, seq, {.tokens = rows, .n = H, .eps = cfg_.norm_eps, .x_offset = (T - rows) * H},
+                    x_.range(0, T * H * 4ull), output_norm_, xn);
+    record_matmul(ctx_, seq, output_, rows, xn, logits);
+  }
 }
 
-// Attention: norm, q/k/v projections (one matvec when fused at load), then one kernel for bias,
-// QK-norm, RoPE and the cache store, attention, output projection added into the residual.
+// Attention: q/k/v projections with the attention norm folded in (one matvec when fused at
+// load), then one kernel for bias, QK-norm, RoPE and the cache store, attention, output
+// projection added into the residual.
 void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t, uint32_t T, uint32_t pos) {
   const uint32_t H = cfg_.n_embd, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
   const uint32_t qw = NH * Dk, kw = NKV * Dk, vw = NKV * Dv, row = qw + kw + vw;
-  const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
+  const BufferRange x = x_.range(0, T * H * 4ull);
   const BufferRange q = q_.range(0, T * qw * 4ull), o = attn_.range(0, T * NH * Dv * 4ull);
   const BufferRange positions = positions_.range(0, T * 4ull);
-  record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.attn_norm, xn);
+  const MatmulOptions normed{.norm = NormPrologue{L.attn_norm, cfg_.norm_eps}};  // the attention norm, fused
   RopeKvShape s{.tokens = T, .heads = NH, .eps = cfg_.norm_eps};
   s.norm = cfg_.qk_norm_per_head ? QkNorm::per_head : cfg_.qk_norm_full ? QkNorm::full : QkNorm::none;
   BufferRange qi, ki, vi;
   if (L.wqkv.rows) {  // one [T, q | k | v] matvec; the kernel reads each part at its offset
     qi = ki = vi = qkv_.range(0, T * row * 4ull);
-    record_matmul(ctx_, seq, L.wqkv, T, xn, qi);
+    record_matmul(ctx_, seq, L.wqkv, T, x, qi, normed);
     s.q_stride = s.k_stride = s.v_stride = row;
     s.k_offset = qw;
     s.v_offset = qw + kw;
   } else {  // the three differ in type
     qi = qkv_.range(0, T * qw * 4ull), ki = k_.range(0, T * kw * 4ull), vi = v_.range(0, T * vw * 4ull);
-    record_matmul(ctx_, seq, L.wq, T, xn, qi);
-    record_matmul(ctx_, seq, L.wk, T, xn, ki);
-    record_matmul(ctx_, seq, L.wv, T, xn, vi);
+    record_matmul(ctx_, seq, L.wq, T, x, qi, normed);
+    record_matmul(ctx_, seq, L.wk, T, x, ki, normed);
+    record_matmul(ctx_, seq, L.wv, T, x, vi, normed);
   }
   RopeConfig rope{.head_dim = Dk, .n_rot = cfg_.n_rot, .neox = cfg_.rope_layout == RopeLayout::neox,
                   .freq_base = cfg_.rope_freq_base, .freq_scale = cfg_.rope_freq_scale};
