@@ -195,6 +195,8 @@ void Model::bind_weights() {
     L.router.type = gate_inp.type;
     L.router.w = gate_inp.buffer.range(0, gate_inp.bytes);
     L.router.bias = vector_weight(b + "exp_probs_b.bias", cfg_.n_expert);
+    L.router.norm = L.ffn_norm;  // the FFN norm runs inside the router, which writes the normed x
+    L.router.norm_eps = cfg_.norm_eps;
     if (const DeviceTensor* sg = weights_.find(b + "ffn_gate_inp_shexp.weight")) {
       L.router.shared_type = sg->type;
       L.router.shared_gate_w = sg->buffer.range(0, sg->bytes);
@@ -359,8 +361,8 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t, uint
   record_matmul(ctx_, seq, L.wo, T, o, x, 0, 0, /*accumulate=*/true);
 }
 
-// Feed-forward: norm, router (with Qwen2-MoE's shared gate), routed experts and shared experts
-// added into the residual.
+// Feed-forward: router with the norm folded in (and Qwen2-MoE's shared gate), routed experts and
+// shared experts added into the residual.
 void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T) {
   const uint32_t H = cfg_.n_embd, K = cfg_.n_expert_used, E = cfg_.n_expert;
   const uint64_t align = std::max<uint64_t>(16, ctx_.device().caps().storage_buffer_alignment);
@@ -369,9 +371,9 @@ void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t
   const BufferRange ids = ids_.range(l * slice, T * K * 4ull), wts = wts_.range(l * slice, T * K * 4ull);
   const BufferRange counts = counts_.range(l * align_up(E * 4ull, align), E * 4ull);
   const bool gated = L.shared && L.router.shared_gate_w.size;
-  record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.ffn_norm, xn);
-  record_router(ctx_, seq, cfg_.router, L.router, T, H, xn,
-                {ids, wts, {}, opt_.expert_stats ? counts : BufferRange{}, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}});
+  record_router(ctx_, seq, cfg_.router, L.router, T, H, x,
+                {ids, wts, {}, opt_.expert_stats ? counts : BufferRange{}, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{},
+                 xn});
   record_moe_experts(ctx_, seq, L.experts, T, K, xn, ids, wts, x, scratch_, MoePath::automatic, /*accumulate=*/true);
   if (L.shared)
     record_shared_expert(ctx_, seq, L.shared_experts, T, xn,
