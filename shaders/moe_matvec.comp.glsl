@@ -30,6 +30,8 @@ layout(std430, binding = 1) readonly buffer Ids { uint ids[]; };
 layout(std430, binding = 2) writeonly buffer H { float h[]; };
 #define WA_BINDING 3
 #define WB_BINDING (3 + PIECES)
+#define WSA_BINDING (3 + 2 * PIECES)  // shared expert's gate and up
+#define WSB_BINDING (4 + 2 * PIECES)
 #define IN x
 #else
 layout(std430, binding = 0) readonly buffer H { float h[]; };
@@ -37,8 +39,12 @@ layout(std430, binding = 1) readonly buffer Ids { uint ids[]; };
 layout(std430, binding = 2) readonly buffer W { float route_w[]; };
 layout(std430, binding = 3) buffer Out { float out_[]; };
 #define WA_BINDING 4
+#define WSA_BINDING (4 + PIECES)  // shared expert's down
+layout(std430, binding = 5 + PIECES) readonly buffer SG { float shared_gate[]; };
 #define IN h
 #endif
+#define SHARED ((p.flags & MOE_SHARED_SLOT) != 0)
+// h of the chunk: the routed slots' [tokens * k][rows], then the shared slots' [tokens][shared_f].
 
 #include "moe_weights.glsl"
 #include "dequant.glsl"
@@ -62,17 +68,12 @@ float dot8(float a[8], float b[8]) {
 }
 
 #if GATE_UP
-void gate_up_rows(uint e, uint slot, uint r0) {
-  const uint t = slot / p.k;
-  uint piece, ra[RPS], rb[RPS];
-  for (uint r = 0; r < RPS; ++r) {
-    const uint row = min(r0 + r, p.rows - 1);  // rows past the end repeat the last, unwritten
-    ra[r] = row_start(e, row, 0, piece);
-    rb[r] = row_start(e, row, 1, piece);
-  }
+// Rows r0.. (of `rows`) of one slot: gate rows start at ra in tensor ta, up rows at rb in tb (ta
+// and tb are constants at each call, so the loads keep no branch); writes h[hbase + row].
+void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint xbase, uint rows, uint r0,
+                  uint hbase) {
   float ag[RPS], au[RPS];
   for (uint r = 0; r < RPS; ++r) ag[r] = au[r] = 0.0;
-  const uint xbase = (p.token_base + t) * p.cols;
 #ifdef HAS_UNIT
   for (uint u = LANE; u < p.cols / UNIT; u += LANES) {
     float xv[UNIT], sx[UNIT / 16], q[UNIT];
@@ -80,9 +81,9 @@ void gate_up_rows(uint e, uint slot, uint r0) {
     [[unroll]] for (uint i = 0; i < UNIT; ++i) xv[i] = x[xbase + UNIT * u + i];
     unit_sums(xv, sx);
     [[unroll]] for (uint r = 0; r < RPS; ++r) {
-      unit_q(0, piece, ra[r], u, q, ab);
+      unit_q(ta, piece, ra[r], u, q, ab);
       ag[r] += unit_dot(q, ab, xv, sx);
-      unit_q(1, piece, rb[r], u, q, ab);
+      unit_q(tb, piece, rb[r], u, q, ab);
       au[r] += unit_dot(q, ab, xv, sx);
     }
   }
@@ -91,61 +92,96 @@ void gate_up_rows(uint e, uint slot, uint r0) {
     float xv[8], w[8];
     load_input8(xbase, c, xv);
     for (uint r = 0; r < RPS; ++r) {
-      dequant8(0, piece, ra[r], c, p.cols, w);
+      dequant8(ta, piece, ra[r], c, p.cols, w);
       ag[r] += dot8(w, xv);
-      dequant8(1, piece, rb[r], c, p.cols, w);
+      dequant8(tb, piece, rb[r], c, p.cols, w);
       au[r] += dot8(w, xv);
     }
   }
 #endif
   for (uint r = 0; r < RPS; ++r) {
     const float g = LANE_SUM(ag[r]), u = LANE_SUM(au[r]);
-    if (LANE == 0 && r0 + r < p.rows) h[slot * p.rows + r0 + r] = silu(g) * u;
+    if (LANE == 0 && r0 + r < rows) h[hbase + r0 + r] = silu(g) * u;
   }
 }
 
 void main() {
-  const uint slot = gl_WorkGroupID.y;  // t * k + j within the chunk
-  const uint e = expert_of(p.token_base * p.k + slot);
-  if (e == EMPTY) return;  // uniform: the down kernel skips this slot too
-  const uint row0 = gl_WorkGroupID.x * ROWS_PER_WG, end = min(row0 + ROWS_PER_WG, p.rows);
-  for (uint r0 = row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) gate_up_rows(e, slot, r0);
+  const uint slot = gl_WorkGroupID.y, routed = p.tokens * p.k;  // slot t * k + j within the chunk
+  const uint row0 = gl_WorkGroupID.x * ROWS_PER_WG;
+  uint ra[RPS], rb[RPS], piece = 0;
+  if (slot < routed) {
+    const uint e = expert_of(p.token_base * p.k + slot);
+    if (e == EMPTY) return;  // uniform: the down kernel skips this slot too
+    const uint t = slot / p.k, end = min(row0 + ROWS_PER_WG, p.rows);
+    for (uint r0 = row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) {
+      for (uint r = 0; r < RPS; ++r) {
+        const uint row = min(r0 + r, p.rows - 1);  // rows past the end repeat the last, unwritten
+        ra[r] = row_start(e, row, 0, piece);
+        rb[r] = row_start(e, row, 1, piece);
+      }
+      gate_up_rows(0, 1, piece, ra, rb, (p.token_base + t) * p.cols, p.rows, r0, slot * p.rows);
+    }
+  } else {  // MOE_SHARED_SLOT: token slot - routed runs the shared expert
+    const uint t = slot - routed, end = min(row0 + ROWS_PER_WG, p.shared_f);
+    for (uint r0 = row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) {
+      for (uint r = 0; r < RPS; ++r) {
+        const uint off = min(r0 + r, p.shared_f - 1) * p.shared_row_bytes;
+        ra[r] = p.shared_base_a + off;
+        rb[r] = p.shared_base_b + off;
+      }
+      gate_up_rows(2, 3, 0, ra, rb, (p.token_base + t) * p.cols, p.shared_f, r0, routed * p.rows + t * p.shared_f);
+    }
+  }
 }
 
 #else
+// part[r] += (down row ra[r] of tensor ta) . h[hbase ..] over `cols` columns.
+void down_part(uint ta, uint piece, uint ra[RPS], uint hbase, uint cols, inout float part[RPS]) {
+#ifdef HAS_UNIT
+  for (uint u = LANE; u < cols / UNIT; u += LANES) {
+    float hv[UNIT], sh[UNIT / 16], q[UNIT];
+    vec2 ab[UNIT / 16];
+    [[unroll]] for (uint i = 0; i < UNIT; ++i) hv[i] = h[hbase + UNIT * u + i];
+    unit_sums(hv, sh);
+    [[unroll]] for (uint r = 0; r < RPS; ++r) {
+      unit_q(ta, piece, ra[r], u, q, ab);
+      part[r] += unit_dot(q, ab, hv, sh);
+    }
+  }
+#else
+  for (uint c = LANE; c < (cols + 7u) / 8u; c += LANES) {
+    float hv[8], w[8];
+    for (uint i = 0; i < 8; ++i) hv[i] = 8u * c + i < cols ? h[hbase + 8u * c + i] : 0.0;
+    for (uint r = 0; r < RPS; ++r) {
+      dequant8(ta, piece, ra[r], c, cols, w);
+      part[r] += dot8(w, hv);
+    }
+  }
+#endif
+}
+
 void down_rows(uint t, uint r0) {
   float acc[RPS];
+  uint ra[RPS];
   for (uint r = 0; r < RPS; ++r) acc[r] = 0.0;
   for (uint j = 0; j < p.k; ++j) {
     const uint slot = t * p.k + j, gslot = p.token_base * p.k + slot;
     const uint e = expert_of(gslot);
     if (e == EMPTY) continue;
     const float weight = (p.flags & MOE_UNIT_WEIGHT) != 0 ? 1.0 : route_w[gslot];
-    uint piece, ra[RPS];
+    uint piece;
     for (uint r = 0; r < RPS; ++r) ra[r] = row_start(e, min(r0 + r, p.rows - 1), 0, piece);
     float part[RPS];
     for (uint r = 0; r < RPS; ++r) part[r] = 0.0;
-#ifdef HAS_UNIT
-    for (uint u = LANE; u < p.cols / UNIT; u += LANES) {
-      float hv[UNIT], sh[UNIT / 16], q[UNIT];
-      vec2 ab[UNIT / 16];
-      [[unroll]] for (uint i = 0; i < UNIT; ++i) hv[i] = h[slot * p.cols + UNIT * u + i];
-      unit_sums(hv, sh);
-      [[unroll]] for (uint r = 0; r < RPS; ++r) {
-        unit_q(0, piece, ra[r], u, q, ab);
-        part[r] += unit_dot(q, ab, hv, sh);
-      }
-    }
-#else
-    for (uint c = LANE; c < (p.cols + 7u) / 8u; c += LANES) {
-      float hv[8], w[8];
-      load_input8(slot * p.cols, c, hv);
-      for (uint r = 0; r < RPS; ++r) {
-        dequant8(0, piece, ra[r], c, p.cols, w);
-        part[r] += dot8(w, hv);
-      }
-    }
-#endif
+    down_part(0, piece, ra, slot * p.cols, p.cols, part);
+    for (uint r = 0; r < RPS; ++r) acc[r] += weight * part[r];
+  }
+  if (SHARED) {
+    const float weight = (p.flags & MOE_SHARED_GATED) != 0 ? shared_gate[p.token_base + t] : 1.0;
+    for (uint r = 0; r < RPS; ++r) ra[r] = p.shared_base_a + min(r0 + r, p.rows - 1) * p.shared_row_bytes;
+    float part[RPS];
+    for (uint r = 0; r < RPS; ++r) part[r] = 0.0;
+    down_part(2, 0, ra, p.tokens * p.k * p.cols + t * p.shared_f, p.shared_f, part);
     for (uint r = 0; r < RPS; ++r) acc[r] += weight * part[r];
   }
   for (uint r = 0; r < RPS; ++r) {

@@ -21,6 +21,12 @@ WEIGHT_BLOCK(WB2, wb2, WB_BINDING + 2)
 WEIGHT_BLOCK(WB3, wb3, WB_BINDING + 3)
 #endif
 #endif
+#ifdef WSA_BINDING  // a shared expert's tensors (t = 2 and 3), one binding each
+WEIGHT_BLOCK(WSA, wsa, WSA_BINDING)
+#ifdef WSB_BINDING
+WEIGHT_BLOCK(WSB, wsb, WSB_BINDING)
+#endif
+#endif
 
 // Pieces actually in use: the includer may define it as a specialization constant, so that a
 // tensor in one binding (the common case) costs no branch per load.
@@ -28,9 +34,15 @@ WEIGHT_BLOCK(WB3, wb3, WB_BINDING + 3)
 #define PIECES_USED PIECES
 #endif
 
-// Word i of piece `piece` of tensor t (0 = a, 1 = b). t is a constant at every call site and
+// Word i of piece `piece` of tensor t (0 = a, 1 = b, 2 and 3 the shared expert's). t is a constant at every call site and
 // piece is uniform per workgroup, so the branches cost little once inlined.
 uint load_word(uint t, uint piece, uint i) {
+#ifdef WSA_BINDING
+  if (t == 2) return wsa[i];
+#ifdef WSB_BINDING
+  if (t == 3) return wsb[i];
+#endif
+#endif
 #if PIECES > 1
 #ifdef WB_BINDING
   if (t != 0) {
