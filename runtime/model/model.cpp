@@ -84,7 +84,9 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   logits_ = A.create_buffer(B * cfg_.n_vocab * 4, MemoryUse::readback, "logits");
   tokens_ = A.create_buffer(B * 4, MemoryUse::upload, "tokens");
   positions_ = A.create_buffer(B * 4, MemoryUse::upload, "positions");
-  scratch_ = create_moe_scratch(ctx, {.tokens = static_cast<uint32_t>(B), .k = static_cast<uint32_t>(K),
+  // One more slot per token for a shared expert riding in the routed decode pair.
+  const uint64_t slots = K + (cfg_.n_ff_shexp ? 1 : 0);
+  scratch_ = create_moe_scratch(ctx, {.tokens = static_cast<uint32_t>(B), .k = static_cast<uint32_t>(slots),
                                       .experts = static_cast<uint32_t>(E), .hidden = static_cast<uint32_t>(H),
                                       .ffn = std::max(cfg_.n_ff_exp, cfg_.n_ff_shexp)});
   if (cfg_.arch == Arch::deepseek2) create_deepseek2_buffers();
@@ -208,6 +210,10 @@ void Model::bind_weights() {
       L.shared = true;
       L.shared_experts = {single(b + "ffn_gate_shexp.weight", H, Fs), single(b + "ffn_up_shexp.weight", H, Fs),
                           single(b + "ffn_down_shexp.weight", Fs, H)};
+      // On the decode path it rides as one more slot of the routed pair when the kernels allow it.
+      const MoeFfnWeights &r = L.experts, &sh = L.shared_experts;
+      L.shared_in_slot = sh.gate.type == r.gate.type && sh.up.type == r.up.type && sh.down.type == r.down.type &&
+                         sh.gate.pieces.size() == 1 && sh.up.pieces.size() == 1 && sh.down.pieces.size() == 1;
     }
     layers_.push_back(std::move(L));
   }
@@ -362,7 +368,7 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t, uint
 }
 
 // Feed-forward: router with the norm folded in (and Qwen2-MoE's shared gate), routed experts and
-// shared experts added into the residual.
+// shared experts (a slot of the routed pair when their types match) added into the residual.
 void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T) {
   const uint32_t H = cfg_.n_embd, K = cfg_.n_expert_used, E = cfg_.n_expert;
   const uint64_t align = std::max<uint64_t>(16, ctx_.device().caps().storage_buffer_alignment);
@@ -374,8 +380,10 @@ void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t
   record_router(ctx_, seq, cfg_.router, L.router, T, H, x,
                 {ids, wts, {}, opt_.expert_stats ? counts : BufferRange{}, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{},
                  xn});
-  record_moe_experts(ctx_, seq, L.experts, T, K, xn, ids, wts, x, scratch_, MoePath::automatic, /*accumulate=*/true);
-  if (L.shared)
+  const SharedExpertSlot slot{&L.shared_experts, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}};
+  record_moe_experts(ctx_, seq, L.experts, T, K, xn, ids, wts, x, scratch_, MoePath::automatic, /*accumulate=*/true,
+                     L.shared_in_slot ? &slot : nullptr);
+  if (L.shared && !L.shared_in_slot)
     record_shared_expert(ctx_, seq, L.shared_experts, T, xn,
                          gated ? std::optional<BufferRange>(shared_gate_.range(0, T * 4ull)) : std::nullopt, x, scratch_,
                          MoePath::automatic, /*accumulate=*/true);

@@ -16,6 +16,7 @@ struct Model::Layer {
   MoeFfnWeights experts;
   bool shared = false;
   MoeFfnWeights shared_experts;    // experts == 1
+  bool shared_in_slot = false;     // shared experts ride as one more slot of the routed decode pair
   KvCacheLayer kv;
 
   // DeepSeek-V2/V3 multi-head latent attention.
