@@ -124,3 +124,33 @@ TEST_CASE_FIXTURE(GpuTest, "a fused q|k|v whose parts disagree with the metadata
   CHECK_THROWS_WITH(Model(ctx, GgufFile::from_memory(bytes, "lying.gguf"), {.n_ctx = 16, .n_batch = 4, .progress = false}),
                     doctest::Contains("tensor 'blk.0.attn_k.weight' has shape [64, 32], the metadata implies [64, 16]"));
 }
+
+TEST_CASE_FIXTURE(GpuTest, "norms whose input row cannot be bound at its offset run apart and match the reference") {
+  // qwen3moe 66 wide: the last of 6 rows starts 1320 bytes in (not a multiple of 16), so the
+  // output norm reads it at its float offset; DeepSeek with 3 heads of 14 + 8: the kv latent
+  // follows 66 floats of q in the fused row.
+  SyntheticSpec qwen{.arch = Arch::qwen3moe, .n_embd = 66, .seed = rng()()};
+  SyntheticSpec ds{.arch = Arch::deepseek2, .n_head = 3, .qk_nope_dim = 14, .seed = rng()()};
+  for (const SyntheticSpec& spec : {qwen, ds}) {
+    auto bytes = make_synthetic_model(spec).to_bytes();
+    auto file = GgufFile::from_memory(bytes, "synthetic.gguf");
+    auto cfg = load_model_config(file);
+    const std::string arch(arch_name(cfg.arch));
+    CAPTURE(arch);
+    auto tokens = random_tokens(6, cfg.n_vocab);
+    std::vector<double> margins;
+    auto ref = reference_forward(file, cfg, tokens, &margins);
+    Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), {.n_ctx = 32, .n_batch = 8, .progress = false});
+    auto last = m.forward(tokens, 0, LogitsMode::last);
+    // One rms_norm more where the offset is not a multiple of the binding alignment: the output
+    // norm (qwen3moe) or each layer's kv-latent norm (deepseek2).
+    const uint64_t align = std::max<uint64_t>(4, ctx.device().caps().storage_buffer_alignment);
+    const uint32_t apart = cfg.arch == Arch::deepseek2 ? (66 * 4 % align ? cfg.n_layer : 0) : (5 * 66 * 4 % align ? 1 : 0);
+    MESSAGE(arch << ": " << apart << " norms apart (binding alignment " << align << ")");
+    const uint32_t per_layer = cfg.arch == Arch::deepseek2 ? 8 : 7;
+    CHECK(m.last_dispatches() == per_layer * cfg.n_layer + 2 + apart);
+    if (first_near_tie(margins) < tokens.size()) continue;  // a near-tie: nothing to compare
+    const size_t V = cfg.n_vocab;
+    CHECK(rel_l2(last, std::span<const double>(ref).subspan((tokens.size() - 1) * V, V)) < 1e-3);
+  }
+}
