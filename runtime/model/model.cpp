@@ -51,6 +51,12 @@ std::vector<TensorConcat> attention_concats(const GgufFile& f, const ModelConfig
   }
   return out;
 }
+// Whether a shared expert can ride as one more slot of the routed decode pair (SharedExpertSlot):
+// the routed tensors' types, one binding per tensor.
+bool fits_shared_slot(const MoeFfnWeights& r, const MoeFfnWeights& sh) {
+  return sh.gate.type == r.gate.type && sh.up.type == r.up.type && sh.down.type == r.down.type &&
+         sh.gate.pieces.size() == 1 && sh.up.pieces.size() == 1 && sh.down.pieces.size() == 1;
+}
 }  // namespace
 
 Model::Model(Context& ctx, GgufFile file, ModelOptions options)
@@ -210,10 +216,7 @@ void Model::bind_weights() {
       L.shared = true;
       L.shared_experts = {single(b + "ffn_gate_shexp.weight", H, Fs), single(b + "ffn_up_shexp.weight", H, Fs),
                           single(b + "ffn_down_shexp.weight", Fs, H)};
-      // On the decode path it rides as one more slot of the routed pair when the kernels allow it.
-      const MoeFfnWeights &r = L.experts, &sh = L.shared_experts;
-      L.shared_in_slot = sh.gate.type == r.gate.type && sh.up.type == r.up.type && sh.down.type == r.down.type &&
-                         sh.gate.pieces.size() == 1 && sh.up.pieces.size() == 1 && sh.down.pieces.size() == 1;
+      L.shared_in_slot = fits_shared_slot(L.experts, L.shared_experts);
     }
     layers_.push_back(std::move(L));
   }
