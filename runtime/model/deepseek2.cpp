@@ -147,9 +147,10 @@ void Model::bind_deepseek2_layer(Layer& L, uint32_t l) {
   }
 }
 
-// norm; q (direct, or through the normed q latent) and kv_a = [latent, k_pe] in one matvec
-// when fused at load; normed latent -> per-head [k_nope, v]; RoPE of q and k_pe with the cache
-// store in one kernel; attention; output projection added into the residual.
+// q (direct, or through the normed q latent) and kv_a = [latent, k_pe], in one matvec when
+// fused at load, with the attention norm folded in; normed latent -> per-head [k_nope, v] (each
+// latent norm folded into its matvec); RoPE of q and k_pe with the cache store in one kernel;
+// attention; output projection added into the residual.
 void Model::record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t T, uint32_t pos) {
   const uint32_t H = cfg_.n_embd, NH = cfg_.n_head, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v;
   const uint32_t nope = cfg_.qk_nope_dim, rope = cfg_.qk_rope_dim, kvl = cfg_.kv_lora_rank, ql = cfg_.q_lora_rank;
