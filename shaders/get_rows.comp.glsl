@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_control_flow_attributes : require
 // Embedding lookup: y[t, :] = dequantized row ids[t] of a table [rows, cols] in its GGUF block
 // layout (TYPE). One workgroup per token; an id at or past `rows` gives a row of zeros.
 #define USE_MATMUL_PARAMS

@@ -1,25 +1,28 @@
 #version 450
+#extension GL_EXT_control_flow_attributes : require
 // Decode path of the MoE experts (few tokens): only the chosen experts' rows are read.
 // GATE_UP=1: h[slot, r] = silu(gate_e[r] . x_t) * (up_e[r] . x_t) for each slot (t, j) with
-//   e = ids[t, j]; one workgroup per (NR rows, slot).
-// GATE_UP=0: out[t, r] (+)= sum_j w[t, j] * (down_e[r] . h[t, j]); one workgroup per (NR rows,
-//   token) owns every slot of the token, so the sum is in a fixed order (no float atomics).
-// USE_SUBGROUP=1 reduces with subgroupAdd, else through shared memory. SPLIT=1: the weight
-// tensors span MOE_MAX_PIECES bindings.
+//   e = ids[t, j]; workgroups (ROWS_PER_WG rows, slot).
+// GATE_UP=0: out[t, r] (+)= sum_j w[t, j] * (down_e[r] . h[t, j]); workgroups (ROWS_PER_WG rows,
+//   token): each lane group owns every slot of its rows, so the sum is in a fixed order (no
+//   float atomics).
+// Lane groups of lanes.glsl (a subgroup with USE_SUBGROUP, else one invocation), RPS rows each,
+// no shared memory, no barriers. SPLIT=1: the weight tensors span MOE_MAX_PIECES bindings
+// (specialization constant 3: how many are used).
 #if USE_SUBGROUP
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #endif
 #define USE_MOE_PARAMS
 #include "moe_params.h"
+#include "lanes.glsl"
 
-#define WG 64
-#define NR 4  // weight rows per workgroup: x (or h) is loaded once for all of them
 #if SPLIT
 #define PIECES MOE_MAX_PIECES
+layout(constant_id = 3) const uint WEIGHT_PIECES = MOE_MAX_PIECES;
+#define PIECES_USED WEIGHT_PIECES
 #else
 #define PIECES 1
 #endif
-layout(local_size_x = WG) in;
 
 #if GATE_UP
 layout(std430, binding = 0) readonly buffer X { float x[]; };
@@ -27,35 +30,34 @@ layout(std430, binding = 1) readonly buffer Ids { uint ids[]; };
 layout(std430, binding = 2) writeonly buffer H { float h[]; };
 #define WA_BINDING 3
 #define WB_BINDING (3 + PIECES)
-#define NV (2 * NR)
+#define WSA_BINDING (3 + 2 * PIECES)  // shared expert's gate and up
+#define WSB_BINDING (4 + 2 * PIECES)
+#define IN x
 #else
 layout(std430, binding = 0) readonly buffer H { float h[]; };
 layout(std430, binding = 1) readonly buffer Ids { uint ids[]; };
 layout(std430, binding = 2) readonly buffer W { float route_w[]; };
 layout(std430, binding = 3) buffer Out { float out_[]; };
 #define WA_BINDING 4
-#define NV NR
+#define WSA_BINDING (4 + PIECES)  // shared expert's down
+layout(std430, binding = 5 + PIECES) readonly buffer SG { float shared_gate[]; };
+#define IN h
 #endif
+#define SHARED ((p.flags & MOE_SHARED_SLOT) != 0)
+// h of the chunk: the routed slots' [tokens * k][rows], then the shared slots' [tokens][shared_f].
 
 #include "moe_weights.glsl"
 #include "dequant.glsl"
+#include "dequant_unit.glsl"
 #define MOE_IDS
 #include "moe_common.glsl"
 
-// reduce_wg: sums each of the NV values over the workgroup; totals valid in invocation 0.
-#define WG_REDUCE_N NV
-#include "wg_reduce.glsl"
-#define reduce_wg wg_sum_n
-
 // The 8 inputs of chunk c of a vector of p.cols floats starting at `base`, 0 past the end.
 void load_input8(uint base, uint c, out float v[8]) {
-  for (uint i = 0; i < 8; ++i) {
-    const uint col = 8u * c + i;
-#if GATE_UP
-    v[i] = col < p.cols ? x[base + col] : 0.0;
-#else
-    v[i] = col < p.cols ? h[base + col] : 0.0;
-#endif
+  if (8u * c + 8u <= p.cols) {
+    for (uint i = 0; i < 8; ++i) v[i] = IN[base + 8u * c + i];
+  } else {
+    for (uint i = 0; i < 8; ++i) v[i] = 8u * c + i < p.cols ? IN[base + 8u * c + i] : 0.0;
   }
 }
 
@@ -65,67 +67,135 @@ float dot8(float a[8], float b[8]) {
   return s;
 }
 
-void main() {
-  const uint tid = gl_LocalInvocationID.x;
-  const uint row0 = gl_WorkGroupID.x * NR;
-  const uint chunks = (p.cols + 7u) / 8u;
-  float acc[NV];
-  for (uint i = 0; i < NV; ++i) acc[i] = 0.0;
-
 #if GATE_UP
-  const uint slot = gl_WorkGroupID.y;  // t * k + j within the chunk
-  const uint t = slot / p.k;
-  const uint e = expert_of(p.token_base * p.k + slot);
-  if (e == EMPTY) return;  // uniform: the down kernel skips this slot too
-  uint piece;
-  uint ra[NR], rb[NR];
-  for (uint r = 0; r < NR; ++r) {
-    const uint row = min(row0 + r, p.rows - 1);  // rows past the end repeat the last, unwritten
-    ra[r] = row_start(e, row, 0, piece);
-    rb[r] = row_start(e, row, 1, piece);
-  }
-  const uint xbase = (p.token_base + t) * p.cols;
-  for (uint c = tid; c < chunks; c += WG) {
-    float xv[8], w[8];
-    load_input8(xbase, c, xv);
-    for (uint r = 0; r < NR; ++r) {
-      dequant8(0, piece, ra[r], c, p.cols, w);
-      acc[r] += dot8(w, xv);
-      dequant8(1, piece, rb[r], c, p.cols, w);
-      acc[NR + r] += dot8(w, xv);
+// Rows r0.. (of `rows`) of one slot: gate rows start at ra in tensor ta, up rows at rb in tb (ta
+// and tb are constants at each call, so the loads keep no branch); writes h[hbase + row].
+void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint xbase, uint rows, uint r0,
+                  uint hbase) {
+  float ag[RPS], au[RPS];
+  for (uint r = 0; r < RPS; ++r) ag[r] = au[r] = 0.0;
+#ifdef HAS_UNIT
+  for (uint u = LANE; u < p.cols / UNIT; u += LANES) {
+    float xv[UNIT], sx[UNIT / 16], q[UNIT];
+    vec2 ab[UNIT / 16];
+    [[unroll]] for (uint i = 0; i < UNIT; ++i) xv[i] = x[xbase + UNIT * u + i];
+    unit_sums(xv, sx);
+    [[unroll]] for (uint r = 0; r < RPS; ++r) {
+      unit_q(ta, piece, ra[r], u, q, ab);
+      ag[r] += unit_dot(q, ab, xv, sx);
+      unit_q(tb, piece, rb[r], u, q, ab);
+      au[r] += unit_dot(q, ab, xv, sx);
     }
   }
-  reduce_wg(acc);
-  if (tid == 0)
-    for (uint r = 0; r < NR && row0 + r < p.rows; ++r) h[slot * p.rows + row0 + r] = silu(acc[r]) * acc[NR + r];
 #else
-  const uint t = gl_WorkGroupID.y;
+  for (uint c = LANE; c < (p.cols + 7u) / 8u; c += LANES) {
+    float xv[8], w[8];
+    load_input8(xbase, c, xv);
+    for (uint r = 0; r < RPS; ++r) {
+      dequant8(ta, piece, ra[r], c, p.cols, w);
+      ag[r] += dot8(w, xv);
+      dequant8(tb, piece, rb[r], c, p.cols, w);
+      au[r] += dot8(w, xv);
+    }
+  }
+#endif
+  for (uint r = 0; r < RPS; ++r) {
+    const float g = LANE_SUM(ag[r]), u = LANE_SUM(au[r]);
+    if (LANE == 0 && r0 + r < rows) h[hbase + r0 + r] = silu(g) * u;
+  }
+}
+
+void main() {
+  const uint slot = gl_WorkGroupID.y, routed = p.tokens * p.k;  // slot t * k + j within the chunk
+  const uint row0 = gl_WorkGroupID.x * ROWS_PER_WG;
+  uint ra[RPS], rb[RPS], piece = 0;
+  if (slot < routed) {
+    const uint e = expert_of(p.token_base * p.k + slot);
+    if (e == EMPTY) return;  // uniform: the down kernel skips this slot too
+    const uint t = slot / p.k, end = min(row0 + ROWS_PER_WG, p.rows);
+    for (uint r0 = row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) {
+      for (uint r = 0; r < RPS; ++r) {
+        const uint row = min(r0 + r, p.rows - 1);  // rows past the end repeat the last, unwritten
+        ra[r] = row_start(e, row, 0, piece);
+        rb[r] = row_start(e, row, 1, piece);
+      }
+      gate_up_rows(0, 1, piece, ra, rb, (p.token_base + t) * p.cols, p.rows, r0, slot * p.rows);
+    }
+  } else {  // MOE_SHARED_SLOT: token slot - routed runs the shared expert
+    const uint t = slot - routed, end = min(row0 + ROWS_PER_WG, p.shared_f);
+    for (uint r0 = row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) {
+      for (uint r = 0; r < RPS; ++r) {
+        const uint off = min(r0 + r, p.shared_f - 1) * p.shared_row_bytes;
+        ra[r] = p.shared_base_a + off;
+        rb[r] = p.shared_base_b + off;
+      }
+      gate_up_rows(2, 3, 0, ra, rb, (p.token_base + t) * p.cols, p.shared_f, r0, routed * p.rows + t * p.shared_f);
+    }
+  }
+}
+
+#else
+// part[r] += (down row ra[r] of tensor ta) . h[hbase ..] over `cols` columns.
+void down_part(uint ta, uint piece, uint ra[RPS], uint hbase, uint cols, inout float part[RPS]) {
+#ifdef HAS_UNIT
+  for (uint u = LANE; u < cols / UNIT; u += LANES) {
+    float hv[UNIT], sh[UNIT / 16], q[UNIT];
+    vec2 ab[UNIT / 16];
+    [[unroll]] for (uint i = 0; i < UNIT; ++i) hv[i] = h[hbase + UNIT * u + i];
+    unit_sums(hv, sh);
+    [[unroll]] for (uint r = 0; r < RPS; ++r) {
+      unit_q(ta, piece, ra[r], u, q, ab);
+      part[r] += unit_dot(q, ab, hv, sh);
+    }
+  }
+#else
+  for (uint c = LANE; c < (cols + 7u) / 8u; c += LANES) {
+    float hv[8], w[8];
+    for (uint i = 0; i < 8; ++i) hv[i] = 8u * c + i < cols ? h[hbase + 8u * c + i] : 0.0;
+    for (uint r = 0; r < RPS; ++r) {
+      dequant8(ta, piece, ra[r], c, cols, w);
+      part[r] += dot8(w, hv);
+    }
+  }
+#endif
+}
+
+void down_rows(uint t, uint r0) {
+  float acc[RPS];
+  uint ra[RPS];
+  for (uint r = 0; r < RPS; ++r) acc[r] = 0.0;
   for (uint j = 0; j < p.k; ++j) {
-    const uint slot = t * p.k + j;
-    const uint gslot = p.token_base * p.k + slot;
+    const uint slot = t * p.k + j, gslot = p.token_base * p.k + slot;
     const uint e = expert_of(gslot);
     if (e == EMPTY) continue;
     const float weight = (p.flags & MOE_UNIT_WEIGHT) != 0 ? 1.0 : route_w[gslot];
     uint piece;
-    uint ra[NR];
-    for (uint r = 0; r < NR; ++r) ra[r] = row_start(e, min(row0 + r, p.rows - 1), 0, piece);
-    float part[NR];
-    for (uint r = 0; r < NR; ++r) part[r] = 0.0;
-    for (uint c = tid; c < chunks; c += WG) {
-      float hv[8], w[8];
-      load_input8(slot * p.cols, c, hv);
-      for (uint r = 0; r < NR; ++r) {
-        dequant8(0, piece, ra[r], c, p.cols, w);
-        part[r] += dot8(w, hv);
-      }
-    }
-    for (uint r = 0; r < NR; ++r) acc[r] += weight * part[r];
+    for (uint r = 0; r < RPS; ++r) ra[r] = row_start(e, min(r0 + r, p.rows - 1), 0, piece);
+    float part[RPS];
+    for (uint r = 0; r < RPS; ++r) part[r] = 0.0;
+    down_part(0, piece, ra, slot * p.cols, p.cols, part);
+    for (uint r = 0; r < RPS; ++r) acc[r] += weight * part[r];
   }
-  reduce_wg(acc);
-  if (tid == 0)
-    for (uint r = 0; r < NR && row0 + r < p.rows; ++r) {
-      const uint o = (p.token_base + t) * p.rows + row0 + r;
-      out_[o] = ((p.flags & MOE_ACCUMULATE) != 0 ? out_[o] : 0.0) + acc[r];
+  if (SHARED) {
+    const float weight = (p.flags & MOE_SHARED_GATED) != 0 ? shared_gate[p.token_base + t] : 1.0;
+    for (uint r = 0; r < RPS; ++r) ra[r] = p.shared_base_a + min(r0 + r, p.rows - 1) * p.shared_row_bytes;
+    float part[RPS];
+    for (uint r = 0; r < RPS; ++r) part[r] = 0.0;
+    down_part(2, 0, ra, p.tokens * p.k * p.cols + t * p.shared_f, p.shared_f, part);
+    for (uint r = 0; r < RPS; ++r) acc[r] += weight * part[r];
+  }
+  for (uint r = 0; r < RPS; ++r) {
+    const float s = LANE_SUM(acc[r]);
+    if (LANE == 0 && r0 + r < p.rows) {
+      const uint o = (p.token_base + t) * p.rows + r0 + r;
+      out_[o] = ((p.flags & MOE_ACCUMULATE) != 0 ? out_[o] : 0.0) + s;
     }
-#endif
+  }
 }
+
+void main() {
+  const uint t = gl_WorkGroupID.y;
+  const uint row0 = gl_WorkGroupID.x * ROWS_PER_WG, end = min(row0 + ROWS_PER_WG, p.rows);
+  for (uint r0 = row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) down_rows(t, r0);
+}
+#endif

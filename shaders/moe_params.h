@@ -13,6 +13,8 @@
 #define MOE_FIXED_EXPERT 1u  // every token uses expert 0 with k = 1 (shared expert); ids unused
 #define MOE_UNIT_WEIGHT 2u   // weights unused: every slot weighs 1
 #define MOE_ACCUMULATE 4u    // out += result instead of out = result
+#define MOE_SHARED_SLOT 8u   // decode pair: one more slot per token runs the shared expert
+#define MOE_SHARED_GATED 16u // ... weighted by shared_gate[t] (else by 1)
 
 #ifdef __cplusplus
 namespace vkmoe {
@@ -35,7 +37,12 @@ VKMOE_PARAMS(MoeParams) {
                     // tile_expert[max_tiles], sorted slots[max_tiles * MOE_TILE_SLOTS])
   uint base_a[4];   // per piece: byte offset of its first expert in its binding (gate or down)
   uint base_b[4];   // the same for up
-} VKMOE_PARAMS_END(MoeParams, 72);
+  // MOE_SHARED_SLOT (decode pair): the shared expert, one binding per tensor, its own F.
+  uint shared_f;          // its F: rows of its gate/up, columns of its down
+  uint shared_row_bytes;  // bytes of one row of the tensor(s) bound (gate/up, or down)
+  uint shared_base_a;     // byte offset of its gate (or down) in its binding
+  uint shared_base_b;     // the same for its up
+} VKMOE_PARAMS_END(MoeParams, 88);
 #endif
 
 #ifdef __cplusplus

@@ -21,20 +21,38 @@ WEIGHT_BLOCK(WB2, wb2, WB_BINDING + 2)
 WEIGHT_BLOCK(WB3, wb3, WB_BINDING + 3)
 #endif
 #endif
+#ifdef WSA_BINDING  // a shared expert's tensors (t = 2 and 3), one binding each
+WEIGHT_BLOCK(WSA, wsa, WSA_BINDING)
+#ifdef WSB_BINDING
+WEIGHT_BLOCK(WSB, wsb, WSB_BINDING)
+#endif
+#endif
 
-// Word i of piece `piece` of tensor t (0 = a, 1 = b). t is a constant at every call site and
+// Pieces actually in use: the includer may define it as a specialization constant, so that a
+// tensor in one binding (the common case) costs no branch per load.
+#ifndef PIECES_USED
+#define PIECES_USED PIECES
+#endif
+
+// Word i of piece `piece` of tensor t (0 = a, 1 = b, 2 and 3 the shared expert's). t is a constant at every call site and
 // piece is uniform per workgroup, so the branches cost little once inlined.
 uint load_word(uint t, uint piece, uint i) {
+#ifdef WSA_BINDING
+  if (t == 2) return wsa[i];
+#ifdef WSB_BINDING
+  if (t == 3) return wsb[i];
+#endif
+#endif
 #if PIECES > 1
 #ifdef WB_BINDING
   if (t != 0) {
-    if (piece == 0) return wb0[i];
+    if (PIECES_USED == 1 || piece == 0) return wb0[i];
     if (piece == 1) return wb1[i];
     if (piece == 2) return wb2[i];
     return wb3[i];
   }
 #endif
-  if (piece == 0) return wa0[i];
+  if (PIECES_USED == 1 || piece == 0) return wa0[i];
   if (piece == 1) return wa1[i];
   if (piece == 2) return wa2[i];
   return wa3[i];

@@ -12,6 +12,12 @@
 #define ROPE_NEOX 1u          // pairs (x[i], x[i + n_rot/2]) instead of (x[2i], x[2i+1])
 #define ROPE_FREQ_FACTORS 2u  // divide pair i's angle by freq_factors[i] (Llama-3 style)
 
+// rope_kv_store flags.
+#define RKV_NEOX ROPE_NEOX
+#define RKV_BIAS 4u       // add the bias (Qwen2-MoE) before anything else
+#define RKV_NORM_HEAD 8u  // QK-norm per head with one [head_dim] weight (Qwen3)
+#define RKV_NORM_FULL 16u // QK-norm over the whole q and k vectors (OLMoE)
+
 // Elementwise op codes.
 #define ELT_ADD 0u       // y = a + b
 #define ELT_MUL 1u       // y = a * b
@@ -24,11 +30,23 @@
 // Matmul and get_rows: weight rows may be split over this many bindings (pieces of whole rows).
 #define MM_MAX_PIECES 4
 #define MM_ACCUMULATE 1u  // y += W x instead of y = W x
+#define MM_NORM 2u        // x is RMS-normalized first: x / sqrt(mean(x^2) + eps) * norm_w
 #define MM_VEC_MAX_T 8    // tokens the matrix-vector kernel takes at once
 
 #ifdef __cplusplus
 namespace vkmoe {
 #endif
+
+// RoPE's angle parameters, in every block whose kernel rotates (rope_theta.glsl reads them):
+// log2(freq_base), linear scale, YaRN mix (0 = off), cos/sin magnitude (attn_factor, times
+// YaRN's correction), YaRN's correction dims (pair indices, from rope_yarn_corr_dims).
+#define ROPE_ANGLE_FIELDS \
+  float log2_base;        \
+  float freq_scale;       \
+  float ext_factor;       \
+  float mscale;           \
+  float corr_low;         \
+  float corr_high;
 
 #if defined(__cplusplus) || defined(USE_RMS_NORM_PARAMS)
 // One normalised group = n consecutive floats; each token row holds `groups` of them.
@@ -40,7 +58,7 @@ VKMOE_PARAMS(RmsNormParams) {
   uint y_stride;  // floats between token rows of y
   uint flags;     // RMS_*
   float eps;
-  uint pad;
+  uint x_offset;  // floats before row 0 of x (and r, sum): need not meet the binding alignment
 } VKMOE_PARAMS_END(RmsNormParams, 32);
 #endif
 
@@ -53,12 +71,7 @@ VKMOE_PARAMS(RopeParams) {
   uint x_stride;     // floats between token rows of x
   uint y_stride;     // floats between token rows of y
   uint flags;        // ROPE_*
-  float log2_base;   // log2(freq_base)
-  float freq_scale;
-  float ext_factor;  // YaRN mix (0 = off)
-  float mscale;      // attn_factor, times YaRN's magnitude correction when ext_factor != 0
-  float corr_low;    // YaRN correction dims (pair indices), from rope_yarn_corr_dims
-  float corr_high;
+  ROPE_ANGLE_FIELDS
   uint rot_offset;   // dims before the rotated part in each head (even; DeepSeek's q_pe sits last)
   uint pad1, pad2;
 } VKMOE_PARAMS_END(RopeParams, 64);
@@ -78,21 +91,52 @@ VKMOE_PARAMS(KvStoreParams) {
 #endif
 
 #if defined(__cplusplus) || defined(USE_MLA_KV_PARAMS)
-// DeepSeek MLA: builds each head's key [k_nope (nope), k_pe (rope, shared by all heads)] and
-// value [dv] from the decompressed kv [tokens, heads, nope + dv] and the roped k_pe, straight
-// into the f16 cache.
+// DeepSeek MLA: builds each head's key [k_nope (nope), k_pe (n_rot, shared by all heads)] and
+// value [dv] from the decompressed kv [tokens, heads, nope + dv] and k_pe, straight into the f16
+// cache. With MLA_ROPE it also applies RoPE (normal layout) to k_pe and to the last n_rot dims
+// of each q head, q read at q_offset + t * q_stride and written packed to q_out.
+#define MLA_ROPE 1u
 VKMOE_PARAMS(MlaKvParams) {
   uint tokens;
   uint heads;
   uint nope;       // even
-  uint rope;       // even
+  uint n_rot;      // even: the rope dims of a key
   uint dv;         // even
   uint kv_stride;  // floats between token rows of kv
   uint pe_stride;  // floats between token rows of k_pe
   uint pe_offset;  // floats before row 0's k_pe inside its binding
   uint n_ctx;      // cache rows; positions >= n_ctx are skipped
+  uint flags;      // MLA_ROPE
+  uint q_stride;   // floats between token rows of the q input
+  uint q_offset;   // floats before row 0 of the q input
+  ROPE_ANGLE_FIELDS
+  uint pad0, pad1;
+} VKMOE_PARAMS_END(MlaKvParams, 80);
+#endif
+
+#if defined(__cplusplus) || defined(USE_RKV_PARAMS)
+// rope_kv_store: bias, QK-norm and RoPE of one token's q and k, q written out (f32) and k, v
+// stored in the f16 cache. q, k and v are read at float offset + t * stride of their bindings
+// (one fused q|k|v row, or three tensors); the bias and norm bindings hold [q | k | v] and
+// [q_norm | k_norm] at the given offsets.
+VKMOE_PARAMS(RopeKvParams) {
+  uint tokens;
+  uint heads;      // query heads
+  uint kv_heads;
+  uint head_dim;   // q and k head width: even
+  uint v_dim;      // v head width: even
+  uint n_rot;      // rotated dims per head: even
+  uint rot_offset; // dims before the rotated part in each head: even
+  uint flags;      // RKV_*
+  uint q_stride, k_stride, v_stride;
+  uint q_offset, k_offset, v_offset;
+  uint bk_offset, bv_offset;  // the q bias starts at 0
+  uint kn_offset;             // the q norm weight starts at 0
+  uint n_ctx;      // cache rows; positions >= n_ctx are not stored
+  float eps;
+  ROPE_ANGLE_FIELDS
   uint pad0, pad1, pad2;
-} VKMOE_PARAMS_END(MlaKvParams, 48);
+} VKMOE_PARAMS_END(RopeKvParams, 112);
 #endif
 
 #if defined(__cplusplus) || defined(USE_ATTN_PARAMS)
@@ -149,7 +193,8 @@ VKMOE_PARAMS(MatmulParams) {
   uint y_stride;  // floats between token rows of y
   uint flags;     // MM_*
   uint base[4];   // per piece: byte offset of its first row inside its binding
-} VKMOE_PARAMS_END(MatmulParams, 48);
+  float eps;      // MM_NORM
+} VKMOE_PARAMS_END(MatmulParams, 52);
 #endif
 
 #ifdef __cplusplus

@@ -24,7 +24,7 @@ void main() {
   const uint item = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
   if (item >= p.tokens * p.groups) return;  // uniform per workgroup
   const uint t = item / p.groups, g = item % p.groups;
-  const uint xb = t * p.x_stride + g * p.n, yb = t * p.y_stride + g * p.n;
+  const uint xb = p.x_offset + t * p.x_stride + g * p.n, yb = t * p.y_stride + g * p.n;
   const uint tid = gl_LocalInvocationID.x;
   const bool residual = (p.flags & RMS_RESIDUAL) != 0;
 

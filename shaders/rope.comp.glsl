@@ -16,6 +16,8 @@ layout(std430, binding = 1) readonly buffer Pb { uint positions[]; };
 layout(std430, binding = 2) readonly buffer Fb { float freq_factors[]; };
 layout(std430, binding = 3) buffer Yb { float y[]; };
 
+#include "rope_theta.glsl"
+
 void main() {
   const uint half_dim = p.head_dim / 2;
   const uint gid = gl_GlobalInvocationID.x;
@@ -35,14 +37,9 @@ void main() {
   const uint r = i - off / 2;  // pair index inside the rotary part
   const uint d0 = off + (neox ? r : 2 * r), d1 = off + (neox ? r + n_half : 2 * r + 1);
 
-  float theta_extrap = float(positions[t]) * exp2(-2.0 * float(r) / float(p.n_rot) * p.log2_base);
+  float theta_extrap = rope_theta_extrap(positions[t], r);
   if ((p.flags & ROPE_FREQ_FACTORS) != 0) theta_extrap /= freq_factors[r];
-  float theta = p.freq_scale * theta_extrap;
-  if (p.ext_factor != 0.0) {
-    const float ramp = 1.0 - clamp((float(r) - p.corr_low) / max(0.001, p.corr_high - p.corr_low), 0.0, 1.0);
-    const float mix_w = ramp * p.ext_factor;
-    theta = theta * (1.0 - mix_w) + theta_extrap * mix_w;
-  }
+  const float theta = rope_theta(theta_extrap, r);
   const float c = cos(theta) * p.mscale, s = sin(theta) * p.mscale;
   const float a = x[xb + d0], b = x[xb + d1];
   y[yb + d0] = a * c - b * s;

@@ -26,6 +26,12 @@ layout(std430, binding = 5) writeonly buffer Lb { float logits_out[]; };  // [T,
 layout(std430, binding = 6) buffer Cb { uint counts[]; };             // [E]
 layout(std430, binding = 7) readonly buffer Sb { uint WS[]; };        // [H] of SHTYPE
 layout(std430, binding = 8) writeonly buffer Gb { float shared_gate[]; };  // [T]
+// ROUTER_NORM: the norm weight [H] and the normalized x [T, H] this kernel writes and then
+// scores (coherent: invocations of the workgroup read what others wrote before the barrier).
+layout(std430, binding = 9) readonly buffer Nb { float norm_w[]; };
+layout(std430, binding = 10) coherent buffer XNb { float XN[]; };
+#define NORM ((p.flags & ROUTER_NORM) != 0)
+#define X_AT(i) (NORM ? XN[i] : X[i])
 
 #define RD_NAME router_dot
 #define RD_BUF W
@@ -87,11 +93,30 @@ uint argmax_score() {
   return r;
 }
 
+// ROUTER_NORM: XN[t] = x_t / sqrt(mean(x_t^2) + eps) * norm_w, by the whole workgroup; the
+// experts then read XN, so "FFN norm + router" is one dispatch.
+void normalize_x(uint t) {
+  const uint tid = gl_LocalInvocationID.x, xbase = t * p.x_stride;
+  float ss = 0.0;
+  for (uint i = tid; i < p.hidden; i += WG) ss += X[xbase + i] * X[xbase + i];
+  red_val[tid] = ss;
+  barrier();
+  for (uint s = WG / 2; s > 0; s >>= 1) {
+    if (tid < s) red_val[tid] += red_val[tid + s];
+    barrier();
+  }
+  const float inv = 1.0 / sqrt(red_val[0] / float(p.hidden) + p.eps);
+  for (uint i = tid; i < p.hidden; i += WG) XN[t * p.hidden + i] = X[xbase + i] * inv * norm_w[i];
+  memoryBarrierBuffer();
+  barrier();
+}
+
 void main() {
   const uint t = gl_WorkGroupID.x;
   const uint tid = gl_LocalInvocationID.x;
   const uint E = p.experts, K = p.k;
-  const uint xbase = t * p.x_stride;
+  if (NORM) normalize_x(t);  // uniform
+  const uint xbase = NORM ? t * p.hidden : t * p.x_stride;
 
   // 1. Logits.
 #if USE_SUBGROUP

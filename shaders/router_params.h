@@ -16,6 +16,7 @@
 #define ROUTER_SHARED_GATE 8u   // shared_gate[t] = sigmoid(w_shared . x_t)
 #define ROUTER_BIAS 16u         // add bias[e] to selection scores (never to weights)
 #define ROUTER_GROUP_TOP2 32u   // group score = sum of the group's top 2 (else its max)
+#define ROUTER_NORM 64u         // x is RMS-normalized first (norm weight, eps) and written out
 
 // An empty selection slot (threshold routing, or fewer candidates than k).
 #define ROUTER_EMPTY_SLOT 0xFFFFFFFFu
@@ -41,7 +42,7 @@ VKMOE_PARAMS(RouterParams) {
   float scale;      // multiplies the final weights (DeepSeek's routed_scaling_factor; 1 = none)
   float threshold;  // GATING_THRESHOLD's minimum probability
   uint x_stride;    // floats between rows of x
-  uint pad;
+  float eps;        // ROUTER_NORM
 } VKMOE_PARAMS_END(RouterParams, 48);
 #endif
 

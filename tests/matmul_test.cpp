@@ -90,6 +90,51 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: every weight type, matrix-vector and tiled, 
   }
 }
 
+TEST_CASE_FIXTURE(GpuTest, "matmul: RMS-norm prologue matches rms_norm then matmul") {
+  struct Case {
+    GgmlType type;
+    uint32_t tokens;
+    MatmulPath path;
+  };
+  // Odd F32 columns on the plain path, Q4_K on the unit path, both variants at 1 token, 3
+  // tokens, and the tiled kernel over two token tiles.
+  const Case cases[] = {{GgmlType::F32, 1, MatmulPath::vec},
+                        {GgmlType::Q4_K, 1, MatmulPath::vec},
+                        {GgmlType::Q4_K, 3, MatmulPath::vec},
+                        {GgmlType::Q4_K, 37, MatmulPath::tiled}};
+  for (const Case& c : cases) {
+    const uint32_t rows = 37, cols = test_cols(c.type);
+    CAPTURE(ggml_type_name(c.type));
+    CAPTURE(c.tokens);
+    TestWeight tw(ctx, c.type, rows, cols, 4);
+    auto x = random_floats(size_t(c.tokens) * cols);
+    for (float& v : x) v *= 3.0f;  // the norm must matter
+    const auto nw = random_floats(cols);
+    const float eps = 1e-5f;
+    const auto xn = rms_norm_ref(x, nw, c.tokens, 1, cols, eps);
+    const auto ref = matmul_ref(tw.deq, std::vector<float>(xn.begin(), xn.end()), rows, cols, c.tokens);
+    GpuBuf xb(ctx, x), nb(ctx, nw);
+    const auto kernel = matmul_kernel_name(c.path == MatmulPath::vec ? "matvec" : "matmul", c.type);
+    for (const auto* v : ctx.pipelines().supported_variants(kernel)) {
+      if (c.tokens > 1 && v != ctx.pipelines().supported_variants(kernel)[0]) continue;
+      CAPTURE(v->name);
+      GpuBuf yb(ctx, size_t(c.tokens) * rows);
+      Sequence seq(ctx.device());
+      yb.poison(seq);
+      record_matmul(ctx, seq, tw.w, c.tokens, xb.range(), yb.range(),
+                    {.path = c.path, .variant = v->name, .norm = NormPrologue{nb.range(), eps}});
+      seq.run();
+      CHECK(rel_l2(yb.floats(ctx), ref) < tolerance(c.type));
+    }
+  }
+  GpuBuf buf(ctx, size_t(512));
+  TestWeight tw(ctx, GgmlType::F32, 8, 64);
+  Sequence seq(ctx.device());
+  CHECK_THROWS_WITH_AS(record_matmul(ctx, seq, tw.w, 1, buf.range(0, 256), buf.range(128, 256),
+                                     {.norm = NormPrologue{buf.range(), 1e-6f}}),
+                       doctest::Contains("must not overlap x"), std::invalid_argument);
+}
+
 TEST_CASE_FIXTURE(GpuTest, "matmul: 300-token prefill, accumulate into a strided residual stream") {
   const uint32_t rows = 70, cols = 256, tokens = 300, y_stride = 80;
   TestWeight tw(ctx, GgmlType::Q4_K, rows, cols);

@@ -277,6 +277,61 @@ TEST_CASE_FIXTURE(GpuTest, "shared expert with and without the per-token scale")
   }
 }
 
+TEST_CASE_FIXTURE(GpuTest, "shared expert as one more slot of the routed decode pair") {
+  // F32 (dequant8) with the shared F larger than the routed, Q4_K (whole units) with it smaller;
+  // gated and ungated, both variants; the batched path runs it separately with the same result.
+  for (GgmlType type : {GgmlType::F32, GgmlType::Q4_K}) {
+    CAPTURE(ggml_type_name(type));
+    const auto [H, F] = shape_for(type);
+    const uint32_t shared_f = type == GgmlType::F32 ? 2 * F + 3 : F / 2 + 128, E = 6, k = 2;
+    auto f = make_ffn(ctx, type, type, E, H, F);
+    auto s = make_ffn(ctx, type, type, 1, H, shared_f);
+    auto scratch = create_moe_scratch(ctx, {.tokens = 40, .k = k + 1, .experts = E, .hidden = H,
+                                            .ffn = std::max(F, shared_f)});
+    for (const auto* v : ctx.pipelines().supported_variants(moe_kernel_name("gate_up", type)))
+      for (uint32_t tokens : {3u, 40u})
+        for (bool gated : {false, true}) {
+          const bool portable = std::string(v->needs).empty();
+          if (tokens > 3 && portable) continue;  // the batched path has no variants
+          CAPTURE(v->name);
+          CAPTURE(tokens);
+          CAPTURE(gated);
+          scratch.settings.portable = portable;
+          const MoePath path = tokens == 3 ? MoePath::decode : MoePath::batched;
+          const auto x = random_floats(uint64_t(tokens) * H);
+          const auto gate = random_floats(tokens, 0.0f, 1.0f);
+          const Routing r = random_routing(tokens, k, E, 0.25);
+          Buffer xb = upload(ctx, x.data(), x.size() * 4, "x");
+          Buffer ib = upload(ctx, r.ids.data(), r.ids.size() * 4, "ids");
+          Buffer wb = upload(ctx, r.weights.data(), r.weights.size() * 4, "weights");
+          Buffer gb = upload(ctx, gate.data(), gate.size() * 4, "gate");
+          Buffer ob = ctx.allocator().create_buffer(uint64_t(tokens) * H * 4, MemoryUse::device, "out");
+          Sequence seq(ctx.device());
+          seq.fill(ob.range(), kPoisonBits);
+          seq.fill(scratch.h.range(), kPoisonBits);
+          const SharedExpertSlot slot{&s.w, gated ? gb.range() : BufferRange{}};
+          record_moe_experts(ctx, seq, f.w, tokens, k, xb.range(), ib.range(), wb.range(), ob.range(), scratch, path,
+                             false, &slot);
+          if (path == MoePath::decode) CHECK(seq.dispatches() == 2);
+          seq.run();
+          std::vector<float> out(uint64_t(tokens) * H);
+          ctx.transfer().download(ob, 0, out.data(), out.size() * 4);
+          auto want = ref::moe_experts(f.ref, tokens, k, x, r.ids, r.weights);
+          const auto sh = ref::shared_expert(s.ref, tokens, x, gated ? std::span<const float>(gate) : std::span<const float>());
+          for (size_t i = 0; i < want.size(); ++i) want[i] += sh[i];
+          CHECK(rel_l2(out, want) < tolerance(type));
+        }
+    // A shared expert of another type cannot ride along: refused by name.
+    auto other = make_ffn(ctx, GgmlType::F16, GgmlType::F16, 1, H, shared_f);
+    const SharedExpertSlot bad{&other.w, {}};
+    Sequence seq(ctx.device());
+    Buffer xb = ctx.allocator().create_buffer(uint64_t(H) * 4, MemoryUse::device, "x");
+    CHECK_THROWS_WITH_AS(record_moe_experts(ctx, seq, f.w, 1, k, xb.range(), xb.range(), xb.range(), xb.range(),
+                                            scratch, MoePath::decode, false, &bad),
+                         doctest::Contains("types"), std::invalid_argument);
+  }
+}
+
 TEST_CASE_FIXTURE(GpuTest, "tensors split over several bindings") {
   for (GgmlType type : {GgmlType::F16, GgmlType::Q8_0, GgmlType::Q6_K}) {
     CAPTURE(ggml_type_name(type));

@@ -9,6 +9,7 @@
 
 #include "runtime/kernels/router.h"
 #include "runtime/quant/quant.h"
+#include "runtime/reference/ops_ref.h"
 #include "runtime/reference/router_ref.h"
 #include "runtime/vk/sequence.h"
 #include "tests/gpu_fixture.h"
@@ -27,6 +28,7 @@ struct RouterCase {
   std::vector<float> w;     // [E, H] before quantisation; random if empty
   std::vector<float> bias;  // [E] or empty
   std::vector<float> shared_w;  // [H] F32 shared-expert gate, or empty
+  std::vector<float> norm_w;    // [H]: RMS-norm prologue (eps 1e-5), or empty
 };
 
 struct RouterRun {
@@ -35,6 +37,8 @@ struct RouterRun {
   std::vector<double> ref_logits;
   std::vector<RouterSelection> ref;
   std::vector<double> ref_shared;
+  std::vector<float> x_norm;  // with a norm prologue
+  std::vector<double> ref_x_norm;
 };
 
 std::vector<uint8_t> to_bytes(GgmlType type, std::span<const float> w) {
@@ -71,17 +75,26 @@ RouterRun run_router(Context& ctx, RouterCase c, const std::string& variant) {
   Buffer lb = A.create_buffer(size_t(T) * E * 4, MemoryUse::device, "logits");
   Buffer cb = A.create_buffer(size_t(E) * 4, MemoryUse::device, "counts");
   Buffer gb = A.create_buffer(size_t(T) * 4, MemoryUse::device, "shared gate");
+  Buffer nb = A.create_buffer(std::max<size_t>(4, c.norm_w.size() * 4), MemoryUse::device, "norm w");
+  Buffer xnb = A.create_buffer(size_t(T) * H * 4, MemoryUse::device, "x norm");
+  if (!c.norm_w.empty()) ctx.transfer().upload(nb, 0, c.norm_w.data(), c.norm_w.size() * 4);
   ctx.transfer().upload(xb, 0, c.x.data(), c.x.size() * 4);
   ctx.transfer().upload(wb, 0, wbytes.data(), wbytes.size());
   if (!c.bias.empty()) ctx.transfer().upload(bb, 0, c.bias.data(), c.bias.size() * 4);
   if (!c.shared_w.empty()) ctx.transfer().upload(sb, 0, c.shared_w.data(), c.shared_w.size() * 4);
 
   Sequence seq(ctx.device());
-  for (Buffer* b : {&ib, &ob, &lb, &gb}) seq.fill(b->range(), kPoisonBits);
+  for (Buffer* b : {&ib, &ob, &lb, &gb, &xnb}) seq.fill(b->range(), kPoisonBits);
   seq.fill(cb.range(), 0);
   RouterWeights rw{c.type, wb.range(), c.bias.empty() ? BufferRange{} : bb.range(), GgmlType::F32,
                    c.shared_w.empty() ? BufferRange{} : sb.range()};
   RouterOutputs ro{ib.range(), ob.range(), lb.range(), cb.range(), c.shared_w.empty() ? BufferRange{} : gb.range()};
+  const float eps = 1e-5f;
+  if (!c.norm_w.empty()) {
+    rw.norm = nb.range();
+    rw.norm_eps = eps;
+    ro.x_norm = xnb.range();
+  }
   record_router(ctx, seq, c.cfg, rw, T, H, xb.range(), ro, variant);
   seq.run();
 
@@ -97,6 +110,12 @@ RouterRun run_router(Context& ctx, RouterCase c, const std::string& variant) {
   ctx.transfer().download(cb, 0, r.counts.data(), r.counts.size() * 4);
   ctx.transfer().download(gb, 0, r.shared_gate.data(), r.shared_gate.size() * 4);
 
+  if (!c.norm_w.empty()) {
+    r.x_norm.resize(size_t(T) * H);
+    ctx.transfer().download(xnb, 0, r.x_norm.data(), r.x_norm.size() * 4);
+    r.ref_x_norm = rms_norm_ref(c.x, c.norm_w, T, 1, H, eps);
+    c.x.assign(r.ref_x_norm.begin(), r.ref_x_norm.end());  // the reference scores the normalized x
+  }
   r.ref_logits = router_logits_ref(wdeq, c.x, T, E, H);
   for (uint32_t t = 0; t < T; ++t)
     r.ref.push_back(router_select_ref(c.cfg, std::span<const double>(r.ref_logits).subspan(size_t(t) * E, E), c.bias));
@@ -201,6 +220,28 @@ TEST_CASE_FIXTURE(GpuTest, "router: every gating scheme and weight type matches 
           CHECK(empty < r.ids.size());
         }
       }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "router: RMS-norm prologue scores and writes the normalized x") {
+  for (const auto& variant : variants(ctx))
+    for (uint32_t tokens : {1u, 5u}) {
+      CAPTURE(variant);
+      CAPTURE(tokens);
+      RouterCase c;
+      c.cfg = {.gating = Gating::softmax_topk, .experts = 16, .k = 4};
+      c.tokens = tokens;
+      c.hidden = 200;  // not a multiple of the workgroup
+      c.x = random_floats(size_t(tokens) * c.hidden);
+      for (float& v : c.x) v *= 5.0f;
+      c.norm_w = random_floats(c.hidden);
+      c.shared_w = random_floats(c.hidden);
+      auto r = run_router(ctx, c, variant);
+      CHECK(rel_l2(r.x_norm, r.ref_x_norm) < 1e-6);
+      check_logits(r);
+      check_selection(c, r);
+      for (uint32_t t = 0; t < tokens; ++t)  // the shared gate reads the normalized x too
+        CHECK(r.shared_gate[t] == doctest::Approx(1.0 / (1.0 + std::exp(-r.ref_shared[t]))).epsilon(1e-5));
+    }
 }
 
 TEST_CASE_FIXTURE(GpuTest, "router: k equal to the number of experts, one and many tokens") {

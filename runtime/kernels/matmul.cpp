@@ -1,11 +1,15 @@
 #include "runtime/kernels/matmul.h"
 
+#include <algorithm>
 #include <cctype>
+#include <string_view>
 #include <stdexcept>
 
 #include "runtime/kernels/moe_experts.h"
 #include "runtime/kernels/op_util.h"
 #include "runtime/vk/context.h"
+#include "runtime/vk/device.h"
+#include "runtime/vk/pipeline.h"
 #include "runtime/vk/sequence.h"
 #include "shaders/ops_params.h"
 
@@ -64,16 +68,42 @@ void add_pieces(std::vector<Binding>& b, const DenseWeight& w) {
 
 }  // namespace
 
+VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& variant, uint32_t tokens) {
+  const ShaderVariant& v = ctx.pipelines().choose(kernel, variant);
+  const bool sg = std::string_view(v.needs).find("subgroup_arith") != std::string_view::npos;
+  // Subgroup variant: kVecGroups subgroups of the device's size, each kVecRowsPerGroup rows.
+  // Portable variant: each invocation owns kVecRowsPerGroup rows alone.
+  const uint32_t sg_size = std::max<uint32_t>(1, ctx.device().caps().subgroup_size);
+  VecShape s;
+  s.wg = sg ? sg_size * kVecGroups : kVecPortableWg;
+  s.rows_per_wg = (sg ? kVecGroups : kVecPortableWg) * kVecRowsPerGroup;
+  s.max_t = tokens == 1 ? 1 : MM_VEC_MAX_T;
+  return s;
+}
+
 void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
                    BufferRange y, uint32_t x_stride, uint32_t y_stride, bool accumulate, MatmulPath path,
                    const std::string& variant) {
+  record_matmul(ctx, seq, w, tokens, x, y,
+                {.x_stride = x_stride, .y_stride = y_stride, .accumulate = accumulate, .path = path, .variant = variant});
+}
+
+void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
+                   BufferRange y, const MatmulOptions& o) {
   const char* k = "matmul";
   check_weight(k, w);
   if (tokens == 0) op_fail(k, "no tokens");
-  const uint32_t xs = x_stride ? x_stride : w.cols, ys = y_stride ? y_stride : w.rows;
+  const uint32_t xs = o.x_stride ? o.x_stride : w.cols, ys = o.y_stride ? o.y_stride : w.rows;
   if (xs < w.cols || ys < w.rows) op_fail(k, "row stride shorter than the row");
   need_floats(k, "x", x, row_extent(tokens, xs, w.cols));
   need_floats(k, "y", y, row_extent(tokens, ys, w.rows));
+  if (o.norm) {
+    need_floats(k, "norm weight", o.norm->weight, w.cols);
+    if (x.buffer == y.buffer && x.offset < y.offset + y.size && y.offset < x.offset + x.size)
+      op_fail(k, "with a norm prologue y must not overlap x (every workgroup reads all of x)");
+    if (!(o.norm->eps >= 0)) op_fail(k, "norm eps must be >= 0");
+  }
+  MatmulPath path = o.path;
   if (path == MatmulPath::automatic) path = tokens <= MM_VEC_MAX_T ? MatmulPath::vec : MatmulPath::tiled;
   if (path == MatmulPath::vec && tokens > MM_VEC_MAX_T)
     op_fail(k, "the matrix-vector path takes at most " + std::to_string(MM_VEC_MAX_T) + " tokens");
@@ -82,16 +112,22 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
   p.tokens = tokens;
   p.x_stride = xs;
   p.y_stride = ys;
-  p.flags = accumulate ? MM_ACCUMULATE : 0;
+  p.flags = (o.accumulate ? MM_ACCUMULATE : 0) | (o.norm ? MM_NORM : 0);
+  p.eps = o.norm ? o.norm->eps : 0.0f;
   const bool vec = path == MatmulPath::vec;
-  const auto& pipe = ctx.pipelines().get({.kernel = matmul_kernel_name(vec ? "matvec" : "matmul", w.type),
-                                          .bindings = 2 + kMaxWeightPieces,
+  const std::string kernel = matmul_kernel_name(vec ? "matvec" : "matmul", w.type);
+  VecShape shape = vec_shape(ctx, kernel, o.variant, tokens);
+  shape.pieces = static_cast<uint32_t>(w.pieces.size());
+  const auto& pipe = ctx.pipelines().get({.kernel = kernel,
+                                          .bindings = 3 + kMaxWeightPieces,
                                           .push_size = sizeof(p),
-                                          .variant = variant});
-  std::vector<Binding> b = {{x, Access::read}, {y, accumulate ? Access::read_write : Access::write}};
+                                          .spec = shape.spec(),
+                                          .variant = o.variant});
+  std::vector<Binding> b = {{x, Access::read}, {y, o.accumulate ? Access::read_write : Access::write}};
   add_pieces(b, w);
+  b.push_back({o.norm ? o.norm->weight : ctx.dummy().range(), Access::read});
   if (vec) {
-    const auto g = grid_2d(ctx, ceil_div(w.rows, 4));  // 4 rows per workgroup (matmul.comp.glsl's NR)
+    const auto g = grid_2d(ctx, ceil_div(w.rows, shape.rows_per_wg));
     seq.dispatch(pipe, b, &p, g[0], g[1], 1, "matvec");
   } else {
     seq.dispatch(pipe, b, &p, ceil_div(w.rows, 64), ceil_div(tokens, 32), 1, "matmul");  // BN x BT tiles

@@ -4,6 +4,8 @@
 // lavapipe's 128 MiB maxStorageBufferRange) is split by whole rows over up to 4 bindings.
 #pragma once
 #include <cstdint>
+#include <optional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,11 +48,41 @@ enum class MatmulPath {
   tiled,      // shared-memory tiles
 };
 
+// Workgroup shape of the matrix-vector kernels (matmul.comp.glsl GEMM=0 and the MoE decode
+// pair), from the device's subgroup size: specialization constants 0 (workgroup size), 1 (rows
+// per workgroup), 2 (1 token, or MM_VEC_MAX_T for 2..8) and 3 (weight pieces: 1 spares each load a branch).
+// kVecRowsPerGroup must match the shaders' RPS.
+constexpr uint32_t kVecGroups = 4, kVecRowsPerGroup = 2, kVecPortableWg = 32;
+struct VecShape {
+  uint32_t wg = 0, rows_per_wg = 0, max_t = 1, pieces = kMaxWeightPieces;
+  std::vector<uint32_t> spec() const { return {wg, rows_per_wg, max_t, pieces}; }
+};
+VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& variant, uint32_t tokens);
+
 // y[t, r] = sum_k W[r, k] x[t, k] (or y += with accumulate, e.g. into the residual stream):
 // x [tokens, cols] with x_stride floats between rows, y [tokens, rows] with y_stride.
 void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
                    BufferRange y, uint32_t x_stride = 0, uint32_t y_stride = 0, bool accumulate = false,
                    MatmulPath path = MatmulPath::automatic, const std::string& variant = "");
+
+// RMS norm folded into a matmul: x is replaced by x / sqrt(mean(x^2) + eps) * weight per token
+// (as record_rms_norm with groups = 1), computed inside the matmul's own dispatch.
+struct NormPrologue {
+  BufferRange weight;  // [cols] floats
+  float eps = 1e-6f;
+};
+
+struct MatmulOptions {
+  uint32_t x_stride = 0, y_stride = 0;  // 0 = cols / rows
+  bool accumulate = false;
+  MatmulPath path = MatmulPath::automatic;
+  std::string variant;                  // force a shader variant (tests)
+  std::optional<NormPrologue> norm;     // y must not overlap x when set
+};
+
+// The same with every option; norm + matmul is one dispatch ("norm + next matvec").
+void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
+                   BufferRange y, const MatmulOptions& options);
 
 // y[t, :] = W[ids[t], :] as f32 (ids: uint32 [tokens]; an id >= rows gives zeros).
 void record_get_rows(Context& ctx, Sequence& seq, const DenseWeight& table, uint32_t tokens, BufferRange ids,

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "runtime/kernels/matmul.h"
 #include "runtime/vk/context.h"
 #include "runtime/vk/sequence.h"
 #include "shaders/moe_params.h"
@@ -16,7 +17,6 @@ static_assert(kMoeEmptySlot == MOE_EMPTY_SLOT && kMaxExpertPieces == MOE_MAX_PIE
 namespace {
 
 constexpr uint32_t kTile = MOE_TILE_SLOTS;
-constexpr uint32_t kMatvecRows = 4;     // NR in moe_matvec.comp.glsl
 constexpr uint32_t kCombineGroup = 256; // WG in moe_combine.comp.glsl
 constexpr uint32_t kLavapipeBatchedFrom = 64;  // see default_batched_from_tokens
 
@@ -61,7 +61,22 @@ struct Run {
   uint32_t tokens, k;
   BufferRange x, ids, weights, out;
   uint32_t flags;
+  const SharedExpertSlot* shared = nullptr;  // folded into the decode pair when set
 };
+
+// Why a shared expert cannot ride in the routed decode pair, or "".
+std::string check_shared_slot(const MoeFfnWeights& r, const SharedExpertSlot& s) {
+  if (!s.weights) return "no weights";
+  const MoeFfnWeights& w = *s.weights;
+  if (auto err = check_ffn(w); !err.empty()) return err;
+  if (w.gate.experts != 1) return "the shared expert " + tensor_desc(w.gate) + " has more than one expert";
+  if (w.gate.type != r.gate.type || w.down.type != r.down.type)
+    return "the shared expert's types (" + tensor_desc(w.gate) + ", " + tensor_desc(w.down) +
+           ") differ from the routed experts' (" + tensor_desc(r.gate) + ", " + tensor_desc(r.down) + ")";
+  if (w.gate.cols != r.gate.cols) return "the shared expert's hidden size differs from the routed experts'";
+  if (w.gate.pieces.size() != 1 || w.down.pieces.size() != 1) return "the shared expert spans several bindings";
+  return "";
+}
 
 class MoeRecorder {
  public:
@@ -74,6 +89,11 @@ class MoeRecorder {
     check_size(r.out, uint64_t(r.tokens) * H * 4, "out");
     if (!(r.flags & MOE_FIXED_EXPERT)) check_size(r.ids, uint64_t(r.tokens) * r.k * 4, "ids");
     if (!(r.flags & MOE_UNIT_WEIGHT)) check_size(r.weights, uint64_t(r.tokens) * r.k * 4, "weights");
+    if (r.shared) {
+      if (auto err = check_shared_slot(r.w, *r.shared); !err.empty())
+        throw std::invalid_argument("moe experts: shared expert slot: " + err);
+      if (r.shared->gate.size) check_size(r.shared->gate, uint64_t(r.tokens) * 4, "shared gate");
+    }
     if (r.tokens == 0) return;
     if (path == MoePath::automatic)
       path = r.tokens >= scratch_.settings.batched_from_tokens && scratch_.y ? MoePath::batched : MoePath::decode;
@@ -85,6 +105,11 @@ class MoeRecorder {
         record_batched(r, p);
       else
         record_decode(r, p);
+    }
+    if (r.shared && batched) {  // the batched path has no shared slot: its own dispatches, added
+      const bool gated = r.shared->gate.size > 0;
+      const uint32_t flags = MOE_FIXED_EXPERT | MOE_ACCUMULATE | (gated ? 0u : MOE_UNIT_WEIGHT);
+      record({*r.shared->weights, r.tokens, 1, r.x, r.x, gated ? r.shared->gate : r.x, r.out, flags}, path);
     }
   }
 
@@ -99,7 +124,11 @@ class MoeRecorder {
   uint32_t chunk_tokens(const Run& r, bool batched) const {
     const auto& caps = ctx_.device().caps();
     const uint32_t H = r.w.gate.cols, F = r.w.gate.rows, E = r.w.gate.experts;
-    uint64_t slots = std::min<uint64_t>(scratch_.h.size() / 4 / F, caps.max_workgroup_count[1]);
+    // h per token: k routed slots of F, plus the shared slot's F when it rides along (decode).
+    const uint64_t shared_f = r.shared && !batched ? r.shared->weights->gate.rows : 0;
+    const uint64_t per_token = uint64_t(r.k) * F + shared_f;
+    uint64_t slots = std::min<uint64_t>(scratch_.h.size() / 4 / per_token * r.k,
+                                        uint64_t(caps.max_workgroup_count[1]) / (r.k + (shared_f ? 1 : 0)) * r.k);
     if (batched) {
       if (!scratch_.y) throw std::invalid_argument("moe experts: the scratch was made without the batched path");
       slots = std::min<uint64_t>(slots, scratch_.y.size() / 4 / H);
@@ -148,12 +177,23 @@ class MoeRecorder {
 
   const Pipeline& pipeline(const std::string& kernel, uint32_t bindings, bool portable_choice,
                            std::vector<uint32_t> spec = {}) {
-    const bool portable = portable_choice && scratch_.settings.portable;
     return ctx_.pipelines().get({.kernel = kernel,
                                  .bindings = bindings,
                                  .push_size = sizeof(MoeParams),
                                  .spec = std::move(spec),
-                                 .variant = portable ? kernel : ""});
+                                 .variant = variant(kernel, portable_choice)});
+  }
+  std::string variant(const std::string& kernel, bool portable_choice) const {
+    return portable_choice && scratch_.settings.portable ? kernel : "";
+  }
+
+  // A decode-path kernel with its lane-group shape; returns the rows per workgroup.
+  const Pipeline& vec_pipeline(const std::string& kernel, uint32_t bindings, const ExpertTensor& t,
+                               uint32_t& rows_per_wg) {
+    VecShape shape = vec_shape(ctx_, kernel, variant(kernel, true), 1);
+    shape.pieces = static_cast<uint32_t>(t.pieces.size());
+    rows_per_wg = shape.rows_per_wg;
+    return pipeline(kernel, bindings, true, shape.spec());
   }
 
   // ids and weights bindings; a shared expert binds x in place of what it does not read.
@@ -167,26 +207,47 @@ class MoeRecorder {
 
   void record_decode(const Run& r, MoeParams p) {
     const auto &g = r.w.gate, &u = r.w.up, &d = r.w.down;
-    const uint32_t slots = p.tokens * r.k;
-    const BufferRange h = scratch_.h.range(0, uint64_t(slots) * g.rows * 4);
+    const MoeFfnWeights* sh = r.shared ? r.shared->weights : nullptr;
+    const uint32_t slots = p.tokens * r.k, shared_f = sh ? sh->gate.rows : 0;
+    const BufferRange h = scratch_.h.range(0, (uint64_t(slots) * g.rows + uint64_t(p.tokens) * shared_f) * 4);
+    if (sh) {
+      p.flags |= MOE_SHARED_SLOT | (r.shared->gate.size ? MOE_SHARED_GATED : 0u);
+      p.shared_f = shared_f;
+    }
+    const Binding unused = {ctx_.dummy().range(), Access::read};
     {
       const bool split = g.pieces.size() > 1;
       const size_t pieces = split ? MOE_MAX_PIECES : 1;
       std::vector<Binding> b = {{r.x, Access::read}, ids_binding(r), {h, Access::write}};
       add_pieces(b, g, pieces);
       add_pieces(b, u, pieces);
+      b.push_back(sh ? Binding{sh->gate.pieces[0].range, Access::read} : unused);
+      b.push_back(sh ? Binding{sh->up.pieces[0].range, Access::read} : unused);
       set_weights(p, g, &u);
-      const auto& pipe = pipeline(moe_kernel_name("gate_up", g.type, split), static_cast<uint32_t>(b.size()), true);
-      seq_.dispatch(pipe, b, &p, ceil_div(g.rows, kMatvecRows), slots, 1, "moe_gate_up");
+      if (sh) set_shared(p, sh->gate, &sh->up);
+      uint32_t rows_per_wg = 0;
+      const auto& pipe = vec_pipeline(moe_kernel_name("gate_up", g.type, split), uint32_t(b.size()), g, rows_per_wg);
+      seq_.dispatch(pipe, b, &p, ceil_div(std::max(g.rows, shared_f), rows_per_wg), slots + (sh ? p.tokens : 0), 1,
+                    "moe_gate_up");
     }
     {
       const bool split = d.pieces.size() > 1;
       std::vector<Binding> b = {{h, Access::read}, ids_binding(r), weights_binding(r), out_binding(r)};
       add_pieces(b, d, split ? MOE_MAX_PIECES : 1);
+      b.push_back(sh ? Binding{sh->down.pieces[0].range, Access::read} : unused);
+      b.push_back(sh && r.shared->gate.size ? Binding{r.shared->gate, Access::read} : unused);
       set_weights(p, d, nullptr);
-      const auto& pipe = pipeline(moe_kernel_name("down", d.type, split), static_cast<uint32_t>(b.size()), true);
-      seq_.dispatch(pipe, b, &p, ceil_div(d.rows, kMatvecRows), p.tokens, 1, "moe_down");
+      if (sh) set_shared(p, sh->down, nullptr);
+      uint32_t rows_per_wg = 0;
+      const auto& pipe = vec_pipeline(moe_kernel_name("down", d.type, split), uint32_t(b.size()), d, rows_per_wg);
+      seq_.dispatch(pipe, b, &p, ceil_div(d.rows, rows_per_wg), p.tokens, 1, "moe_down");
     }
+  }
+
+  static void set_shared(MoeParams& p, const ExpertTensor& a, const ExpertTensor* b) {
+    p.shared_row_bytes = static_cast<uint32_t>(a.row_bytes);
+    p.shared_base_a = a.pieces[0].base;
+    p.shared_base_b = b ? b->pieces[0].base : 0;
   }
 
   uint32_t gemm_rows(uint32_t na) const {
@@ -329,10 +390,10 @@ MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& s) {
 
 void record_moe_experts(Context& ctx, Sequence& seq, const MoeFfnWeights& w, uint32_t tokens, uint32_t k,
                         BufferRange x, BufferRange ids, BufferRange weights, BufferRange out, MoeScratch& scratch,
-                        MoePath path, bool accumulate) {
+                        MoePath path, bool accumulate, const SharedExpertSlot* shared) {
   if (k == 0) throw std::invalid_argument("moe experts: k must be at least 1");
   MoeRecorder(ctx, seq, scratch)
-      .record({w, tokens, k, x, ids, weights, out, accumulate ? MOE_ACCUMULATE : 0u}, path);
+      .record({w, tokens, k, x, ids, weights, out, accumulate ? MOE_ACCUMULATE : 0u, shared}, path);
 }
 
 void record_shared_expert(Context& ctx, Sequence& seq, const MoeFfnWeights& w, uint32_t tokens, BufferRange x,

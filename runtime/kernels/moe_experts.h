@@ -94,11 +94,23 @@ MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& size);
 // on a GPU (docs/performance.md).
 uint32_t default_batched_from_tokens(const Device& device);
 
+// A shared expert (experts == 1) run on every token together with the routed ones. On the
+// decode path it is one more slot per token inside the same two dispatches (no extra
+// dispatch); the batched path records it separately. Its gate/up and down must have the routed
+// tensors' types and hidden size and one binding each; its F may differ (the scratch must then
+// hold tokens * (k * F + F_shared) floats: make it with k + 1 and ffn = the larger F).
+struct SharedExpertSlot {
+  const MoeFfnWeights* weights = nullptr;
+  BufferRange gate;  // f32 [tokens]: per-token weight (Qwen2-MoE's sigmoid gate), or empty for 1
+};
+
 // Records the routed experts of one layer: x [tokens][H] f32, ids [tokens][k] uint32,
-// weights [tokens][k] f32, out [tokens][H] f32 (overwritten, or added to with accumulate).
+// weights [tokens][k] f32, out [tokens][H] f32 (overwritten, or added to with accumulate), and
+// the shared expert when given.
 void record_moe_experts(Context& ctx, Sequence& seq, const MoeFfnWeights& w, uint32_t tokens, uint32_t k,
                         BufferRange x, BufferRange ids, BufferRange weights, BufferRange out, MoeScratch& scratch,
-                        MoePath path = MoePath::automatic, bool accumulate = false);
+                        MoePath path = MoePath::automatic, bool accumulate = false,
+                        const SharedExpertSlot* shared = nullptr);
 
 // Records a shared expert (experts == 1) on every token, each scaled by scale[t] when given
 // (Qwen2-MoE's sigmoid gate, f32 [tokens]), else by 1.

@@ -50,6 +50,15 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
   if (shared && !router_type_ok(w.shared_type))
     throw std::invalid_argument("router: shared-expert gate of unsupported type");
   const uint32_t k = cfg.gating == Gating::top1 ? 1 : cfg.k;
+  const bool norm = w.norm.size > 0;
+  if (norm) {
+    if (w.norm.size < uint64_t(hidden) * 4 || out.x_norm.size < uint64_t(tokens) * hidden * 4)
+      throw std::invalid_argument("router: the norm prologue needs a norm weight of " + std::to_string(hidden) +
+                                  " floats and x_norm of " + std::to_string(uint64_t(tokens) * hidden) + " floats");
+    if (out.x_norm.buffer == x.buffer && out.x_norm.offset < x.offset + x.size && x.offset < out.x_norm.offset + out.x_norm.size)
+      throw std::invalid_argument("router: x_norm must not overlap x");
+    if (!(w.norm_eps >= 0)) throw std::invalid_argument("router: norm eps must be >= 0");
+  }
 
   RouterParams p{};
   p.tokens = tokens;
@@ -65,15 +74,16 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
   p.flags = (cfg.renormalize && cfg.gating != Gating::top1 ? ROUTER_RENORM : 0) |
             (out.logits.size ? ROUTER_WRITE_LOGITS : 0) | (out.counts.size ? ROUTER_COUNT : 0) |
             (shared ? ROUTER_SHARED_GATE : 0) | (w.bias.size ? ROUTER_BIAS : 0) |
-            (cfg.group_top2 ? ROUTER_GROUP_TOP2 : 0);
+            (cfg.group_top2 ? ROUTER_GROUP_TOP2 : 0) | (norm ? ROUTER_NORM : 0);
   p.n_group = cfg.n_group;
   p.topk_group = cfg.topk_group;
   p.scale = cfg.scale;
   p.threshold = cfg.threshold;
   p.x_stride = hidden;
+  p.eps = norm ? w.norm_eps : 0.0f;
 
   const auto& pipe = ctx.pipelines().get({.kernel = "router",
-                                          .bindings = 9,
+                                          .bindings = 11,
                                           .push_size = sizeof(RouterParams),
                                           .spec = {static_cast<uint32_t>(w.type), static_cast<uint32_t>(w.shared_type)},
                                           .variant = variant});
@@ -82,7 +92,7 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
     if (r.size) return Binding{r, a};
     return a == Access::read ? Binding{dummy, Access::read} : Binding{ctx.sink().range(), Access::write};
   };
-  Binding b[9] = {{x, Access::read},
+  Binding b[11] = {{x, Access::read},
                   {w.w, Access::read},
                   opt(w.bias, Access::read),
                   {out.ids, Access::write},
@@ -90,7 +100,9 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
                   opt(out.logits, Access::write),
                   opt(out.counts, Access::read_write),
                   opt(shared ? w.shared_gate_w : BufferRange{}, Access::read),
-                  opt(shared ? out.shared_gate : BufferRange{}, Access::write)};
+                  opt(shared ? out.shared_gate : BufferRange{}, Access::write),
+                  opt(norm ? w.norm : BufferRange{}, Access::read),
+                  opt(norm ? out.x_norm : BufferRange{}, Access::read_write)};
   seq.dispatch(pipe, b, &p, tokens, 1, 1, "router");
 }
 

@@ -39,6 +39,11 @@ struct RouterWeights {
   BufferRange bias;               // [E] float selection bias, or empty
   GgmlType shared_type = GgmlType::F32;
   BufferRange shared_gate_w;      // [H] Qwen2-MoE shared-expert gate, or empty
+  // FFN norm folded into the router: when set, x is RMS-normalized first (x / sqrt(mean(x^2) +
+  // norm_eps) * norm), the router scores the normalized x and writes it to out.x_norm for the
+  // experts, so "norm + router" is one dispatch.
+  BufferRange norm;               // [H] float, or empty
+  float norm_eps = 1e-6f;
 };
 
 struct RouterOutputs {
@@ -47,6 +52,7 @@ struct RouterOutputs {
   BufferRange logits;       // float [T, E] raw logits, or empty
   BufferRange counts;       // uint32 [E] tokens per expert, added to, or empty
   BufferRange shared_gate;  // float [T] sigmoid(shared_gate_w . x), or empty
+  BufferRange x_norm;       // float [T, H] normalized x; required with RouterWeights::norm
 };
 
 // Throws std::invalid_argument naming what is out of range.

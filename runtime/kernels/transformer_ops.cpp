@@ -19,14 +19,14 @@ void record_rms_norm(Context& ctx, Sequence& seq, const RmsNormShape& s, BufferR
   const uint32_t xs = s.x_stride ? s.x_stride : s.groups * s.n, ys = s.y_stride ? s.y_stride : s.groups * s.n;
   if (xs < s.groups * s.n || ys < s.groups * s.n) op_fail(k, "row stride shorter than groups * n");
   if (sum.size && !residual.size) op_fail(k, "a sum output needs a residual input");
-  const uint64_t xn = row_extent(s.tokens, xs, s.groups * s.n), yn = row_extent(s.tokens, ys, s.groups * s.n);
+  const uint64_t xn = s.x_offset + row_extent(s.tokens, xs, s.groups * s.n), yn = row_extent(s.tokens, ys, s.groups * s.n);
   need_floats(k, "x", x, xn);
   need_floats(k, "w", w, s.n);
   need_floats(k, "y", y, yn);
   if (residual.size) need_floats(k, "residual", residual, xn);
   if (sum.size) need_floats(k, "sum", sum, xn);
 
-  RmsNormParams p{s.tokens, s.groups, s.n, xs, ys, 0, s.eps, 0};
+  RmsNormParams p{s.tokens, s.groups, s.n, xs, ys, 0, s.eps, s.x_offset};
   p.flags = (residual.size ? RMS_RESIDUAL : 0) | (sum.size ? RMS_WRITE_SUM : 0);
   const auto& pipe = ctx.pipelines().get(
       {.kernel = "rms_norm", .bindings = 5, .push_size = sizeof(p), .variant = variant});
@@ -51,11 +51,9 @@ std::array<float, 2> rope_yarn_corr_dims(uint32_t n_rot, uint32_t n_ctx_orig, fl
   return {std::max(0.0f, start), std::min(float(n_rot) - 1.0f, end)};
 }
 
-void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t tokens, uint32_t heads,
-                 BufferRange x, BufferRange positions, BufferRange y, uint32_t x_stride, uint32_t y_stride,
-                 BufferRange freq_factors) {
-  const char* k = "rope";
-  if (tokens == 0 || heads == 0 || cfg.head_dim == 0) op_fail(k, "empty shape");
+namespace {
+
+void check_rope(const char* k, const RopeConfig& cfg) {
   if (cfg.head_dim % 2 || cfg.n_rot % 2 || cfg.rot_offset % 2 || cfg.n_rot == 0 ||
       uint64_t(cfg.rot_offset) + cfg.n_rot > cfg.head_dim)
     op_fail(k, "n_rot " + std::to_string(cfg.n_rot) + ", rot_offset " + std::to_string(cfg.rot_offset) +
@@ -63,6 +61,40 @@ void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t to
                    " must be even with 0 < n_rot and rot_offset + n_rot <= head_dim");
   if (cfg.ext_factor != 0.0f && cfg.n_ctx_orig == 0) op_fail(k, "YaRN (ext_factor != 0) needs n_ctx_orig");
   if (!(cfg.freq_base > 1.0f) || !(cfg.freq_scale > 0.0f)) op_fail(k, "freq_base must be > 1 and freq_scale > 0");
+}
+
+// The angle parameters both RoPE kernels take: log2 base, scale, YaRN mix, magnitude, ramp.
+struct RopeAngles {
+  float log2_base, freq_scale, ext_factor, mscale, corr_low = 0, corr_high = 0;
+};
+RopeAngles rope_angles(const RopeConfig& cfg) {
+  RopeAngles a{static_cast<float>(std::log2(static_cast<double>(cfg.freq_base))), cfg.freq_scale, cfg.ext_factor,
+               cfg.attn_factor};
+  if (cfg.ext_factor != 0.0f) {
+    a.mscale *= 1.0f + 0.1f * std::log(1.0f / cfg.freq_scale);
+    const auto corr = rope_yarn_corr_dims(cfg.n_rot, cfg.n_ctx_orig, cfg.freq_base, cfg.beta_fast, cfg.beta_slow);
+    a.corr_low = corr[0];
+    a.corr_high = corr[1];
+  }
+  return a;
+}
+
+// Fills the ROPE_ANGLE_FIELDS of a params block.
+template <typename Params>
+void put_angles(Params& p, const RopeConfig& cfg) {
+  const RopeAngles a = rope_angles(cfg);
+  p.log2_base = a.log2_base, p.freq_scale = a.freq_scale, p.ext_factor = a.ext_factor, p.mscale = a.mscale;
+  p.corr_low = a.corr_low, p.corr_high = a.corr_high;
+}
+
+}  // namespace
+
+void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t tokens, uint32_t heads,
+                 BufferRange x, BufferRange positions, BufferRange y, uint32_t x_stride, uint32_t y_stride,
+                 BufferRange freq_factors) {
+  const char* k = "rope";
+  if (tokens == 0 || heads == 0 || cfg.head_dim == 0) op_fail(k, "empty shape");
+  check_rope(k, cfg);
   const uint32_t row = heads * cfg.head_dim;
   const uint32_t xs = x_stride ? x_stride : row, ys = y_stride ? y_stride : row;
   if (xs < row || ys < row) op_fail(k, "row stride shorter than heads * head_dim");
@@ -72,6 +104,7 @@ void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t to
   if (freq_factors.size) need_floats(k, "freq_factors", freq_factors, cfg.n_rot / 2);
 
   RopeParams p{};
+  put_angles(p, cfg);
   p.tokens = tokens;
   p.heads = heads;
   p.head_dim = cfg.head_dim;
@@ -79,17 +112,7 @@ void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t to
   p.x_stride = xs;
   p.y_stride = ys;
   p.flags = (cfg.neox ? ROPE_NEOX : 0) | (freq_factors.size ? ROPE_FREQ_FACTORS : 0);
-  p.log2_base = static_cast<float>(std::log2(static_cast<double>(cfg.freq_base)));
-  p.freq_scale = cfg.freq_scale;
-  p.ext_factor = cfg.ext_factor;
-  p.mscale = cfg.attn_factor;
   p.rot_offset = cfg.rot_offset;
-  if (cfg.ext_factor != 0.0f) {
-    p.mscale *= 1.0f + 0.1f * std::log(1.0f / cfg.freq_scale);
-    const auto corr = rope_yarn_corr_dims(cfg.n_rot, cfg.n_ctx_orig, cfg.freq_base, cfg.beta_fast, cfg.beta_slow);
-    p.corr_low = corr[0];
-    p.corr_high = corr[1];
-  }
   const auto& pipe = ctx.pipelines().get({.kernel = "rope", .bindings = 4, .push_size = sizeof(p)});
   const BufferRange dummy = ctx.dummy().range();
   Binding b[4] = {{x, Access::read},
@@ -136,9 +159,69 @@ void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, uin
   seq.dispatch(pipe, b, &p, ceil_div(std::max(k_row, v_row) / 2, 64), tokens, 1, "kv_store");
 }
 
-void record_mla_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s,
-                         BufferRange kv, BufferRange k_pe, BufferRange positions) {
-  const char* kn = "mla_kv_store";
+void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const RopeConfig& rope,
+                          const RopeKvShape& s, BufferRange q, BufferRange k, BufferRange v, BufferRange positions,
+                          BufferRange bias, BufferRange norm, BufferRange q_out, const std::string& variant) {
+  const char* kn = "rope_kv_store";
+  check_cache(kn, cache);
+  check_rope(kn, rope);
+  const uint32_t D = cache.head_dim, Dv = cache.dv(), NKV = cache.kv_heads;
+  if (s.tokens == 0 || s.heads == 0) op_fail(kn, "empty shape");
+  if (rope.head_dim != D) op_fail(kn, "RoPE head_dim " + std::to_string(rope.head_dim) + " != cache head_dim " + std::to_string(D));
+  if (s.heads % NKV)
+    op_fail(kn, std::to_string(s.heads) + " query heads are not a multiple of " + std::to_string(NKV) + " KV heads");
+  if (s.tokens > ctx.device().caps().max_workgroup_count[1]) op_fail(kn, "more tokens than workgroups in y");
+  const uint32_t q_row = s.heads * D, k_row = NKV * D, v_row = NKV * Dv;
+  const uint32_t qs = s.q_stride ? s.q_stride : q_row, ks = s.k_stride ? s.k_stride : k_row,
+                 vs = s.v_stride ? s.v_stride : v_row;
+  if (qs < q_row || ks < k_row || vs < v_row) op_fail(kn, "row stride shorter than heads * head width");
+  need_floats(kn, "q", q, s.q_offset + row_extent(s.tokens, qs, q_row));
+  need_floats(kn, "k", k, s.k_offset + row_extent(s.tokens, ks, k_row));
+  need_floats(kn, "v", v, s.v_offset + row_extent(s.tokens, vs, v_row));
+  need_floats(kn, "positions", positions, s.tokens);
+  need_floats(kn, "q_out", q_out, uint64_t(s.tokens) * q_row);
+  if (bias.size) need_floats(kn, "bias", bias, uint64_t(q_row) + k_row + v_row);
+  const bool full = s.norm == QkNorm::full;
+  const uint32_t qn = full ? q_row : D, kn_len = full ? k_row : D;
+  if (s.norm != QkNorm::none) need_floats(kn, "norm", norm, uint64_t(qn) + kn_len);
+
+  RopeKvParams p{};
+  put_angles(p, rope);
+  p.tokens = s.tokens;
+  p.heads = s.heads;
+  p.kv_heads = NKV;
+  p.head_dim = D;
+  p.v_dim = Dv;
+  p.n_rot = rope.n_rot;
+  p.rot_offset = rope.rot_offset;
+  p.flags = (rope.neox ? RKV_NEOX : 0) | (bias.size ? RKV_BIAS : 0) |
+            (s.norm == QkNorm::per_head ? RKV_NORM_HEAD : full ? RKV_NORM_FULL : 0);
+  p.q_stride = qs, p.k_stride = ks, p.v_stride = vs;
+  p.q_offset = s.q_offset, p.k_offset = s.k_offset, p.v_offset = s.v_offset;
+  p.bk_offset = q_row, p.bv_offset = q_row + k_row;
+  p.kn_offset = qn;
+  p.n_ctx = cache.n_ctx;
+  p.eps = s.eps;
+  const auto& pipe = ctx.pipelines().get({.kernel = kn, .bindings = 9, .push_size = sizeof(p), .variant = variant});
+  const BufferRange dummy = ctx.dummy().range();
+  Binding b[9] = {{q, Access::read},
+                  {k, Access::read},
+                  {v, Access::read},
+                  {positions, Access::read},
+                  {bias.size ? bias : dummy, Access::read},
+                  {s.norm != QkNorm::none ? norm : dummy, Access::read},
+                  {q_out, Access::write},
+                  {cache.k, Access::write},
+                  {cache.v, Access::write}};
+  const uint32_t items = (full ? 2 : s.heads + NKV) + NKV;
+  seq.dispatch(pipe, b, &p, items, s.tokens, 1, kn);
+}
+
+namespace {
+
+void mla_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s, MlaKvParams p,
+               BufferRange kv, BufferRange k_pe, BufferRange positions, BufferRange q, BufferRange q_out) {
+  const char* kn = (p.flags & MLA_ROPE) ? "mla_rope_kv_store" : "mla_kv_store";
   check_cache(kn, cache);
   if (s.tokens == 0) op_fail(kn, "no tokens");
   if (s.nope % 2 || s.nope >= cache.head_dim)
@@ -150,15 +233,45 @@ void record_mla_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache,
   need_floats(kn, "kv", kv, row_extent(s.tokens, kvs, kv_row));
   need_floats(kn, "k_pe", k_pe, s.pe_offset + row_extent(s.tokens, pes, rope));
   need_floats(kn, "positions", positions, s.tokens);
-  MlaKvParams p{s.tokens, cache.kv_heads, s.nope, rope, dv, kvs, pes, s.pe_offset, cache.n_ctx, 0, 0, 0};
-  const auto& pipe = ctx.pipelines().get({.kernel = "mla_kv_store", .bindings = 5, .push_size = sizeof(p)});
-  Binding b[5] = {{kv, Access::read},
+  p.tokens = s.tokens, p.heads = cache.kv_heads, p.nope = s.nope, p.n_rot = rope, p.dv = dv;
+  p.kv_stride = kvs, p.pe_stride = pes, p.pe_offset = s.pe_offset, p.n_ctx = cache.n_ctx;
+  const auto& pipe = ctx.pipelines().get({.kernel = "mla_kv_store", .bindings = 7, .push_size = sizeof(p)});
+  const bool rope_q = (p.flags & MLA_ROPE) != 0;
+  Binding b[7] = {{kv, Access::read},
                   {k_pe, Access::read},
                   {positions, Access::read},
                   {cache.k, Access::write},
-                  {cache.v, Access::write}};
+                  {cache.v, Access::write},
+                  {rope_q ? q : ctx.dummy().range(), Access::read},
+                  {rope_q ? q_out : ctx.sink().range(), Access::write}};
   const uint32_t words = cache.kv_heads * std::max(cache.head_dim, dv) / 2;
   seq.dispatch(pipe, b, &p, ceil_div(words, 64), s.tokens, 1, kn);
+}
+
+}  // namespace
+
+void record_mla_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s,
+                         BufferRange kv, BufferRange k_pe, BufferRange positions) {
+  mla_store(ctx, seq, cache, s, MlaKvParams{}, kv, k_pe, positions, {}, {});
+}
+
+void record_mla_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s,
+                              const RopeConfig& rope, BufferRange kv, BufferRange k_pe, BufferRange positions,
+                              BufferRange q, uint32_t q_stride, uint32_t q_offset, BufferRange q_out) {
+  const char* kn = "mla_rope_kv_store";
+  check_rope(kn, rope);
+  if (rope.neox) op_fail(kn, "only the normal RoPE layout (pairs 2i, 2i + 1) is fused with the store");
+  if (rope.head_dim != cache.head_dim || rope.rot_offset != s.nope || rope.n_rot != cache.head_dim - s.nope)
+    op_fail(kn, "RoPE must rotate the last head_dim - nope dims of each head");
+  const uint32_t q_row = cache.kv_heads * cache.head_dim, qs = q_stride ? q_stride : q_row;
+  if (qs < q_row) op_fail(kn, "q row stride shorter than heads * head_dim");
+  need_floats(kn, "q", q, q_offset + row_extent(std::max(1u, s.tokens), qs, q_row));
+  need_floats(kn, "q_out", q_out, uint64_t(std::max(1u, s.tokens)) * q_row);
+  MlaKvParams p{};
+  put_angles(p, rope);
+  p.flags = MLA_ROPE;
+  p.q_stride = qs, p.q_offset = q_offset;
+  mla_store(ctx, seq, cache, s, p, kv, k_pe, positions, q, q_out);
 }
 
 void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const AttentionShape& s,

@@ -27,6 +27,7 @@ struct RmsNormShape {
   uint32_t x_stride = 0;  // floats between token rows of x, residual and sum (0 = groups * n)
   uint32_t y_stride = 0;  // floats between token rows of y (0 = groups * n)
   float eps = 1e-6f;
+  uint32_t x_offset = 0;  // floats before row 0 of x, residual and sum (need not be aligned)
 };
 // With a residual range, normalises x + residual, and with a sum range also stores x + residual
 // there (the updated residual stream; sum may be x).
@@ -77,6 +78,27 @@ uint64_t kv_cache_bytes(uint32_t n_ctx, uint32_t kv_heads, uint32_t head_dim);
 void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, uint32_t tokens, BufferRange k,
                      BufferRange v, BufferRange positions, uint32_t k_stride = 0, uint32_t v_stride = 0);
 
+// Bias, QK-norm, RoPE of q and k and the cache store of k and v for `tokens` tokens in one
+// dispatch (what record_add, record_rms_norm, record_rope and record_kv_store do in seven).
+// q [tokens, heads * head_dim], k [tokens, kv_heads * head_dim] and v [tokens, kv_heads *
+// v_head_dim] are read at float offset + t * stride of their ranges (the three may be one
+// fused q|k|v range). q_out gets q packed [tokens, heads * head_dim]; k and v go to the cache
+// at positions[t] (rows at or past n_ctx are not stored).
+enum class QkNorm { none, per_head, full };
+struct RopeKvShape {
+  uint32_t tokens = 0;
+  uint32_t heads = 0;  // query heads, a multiple of the cache's kv_heads
+  uint32_t q_stride = 0, k_stride = 0, v_stride = 0;  // 0 = packed rows
+  uint32_t q_offset = 0, k_offset = 0, v_offset = 0;  // floats before row 0 (need not be aligned)
+  // bias: [q | k | v] = heads * head_dim + kv_heads * (head_dim + v_head_dim) floats, or empty.
+  // norm: [q_norm | k_norm], each head_dim (per_head) or the whole vector (full) long.
+  QkNorm norm = QkNorm::none;
+  float eps = 1e-6f;
+};
+void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const RopeConfig& rope,
+                          const RopeKvShape& s, BufferRange q, BufferRange k, BufferRange v, BufferRange positions,
+                          BufferRange bias, BufferRange norm, BufferRange q_out, const std::string& variant = "");
+
 // DeepSeek MLA: the cache's head h gets key [kv[t, h, 0:nope], k_pe[t]] and value
 // kv[t, h, nope:nope + v_head_dim], from the decompressed kv [tokens, kv_heads, nope +
 // v_head_dim] and the roped key k_pe shared by all heads (head_dim = nope + rope).
@@ -89,6 +111,14 @@ struct MlaKvShape {
 };
 void record_mla_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s,
                          BufferRange kv, BufferRange k_pe, BufferRange positions);
+// The same store with RoPE (normal layout only, as DeepSeek uses) fused in: k_pe is rotated on
+// its way into the cache, and the last rope.n_rot dims of each q head ([tokens, cache.kv_heads
+// heads of head_dim] at q_offset + t * q_stride of q) are rotated into q_out (packed; q_out may
+// be q when q is packed: each element is read and written by one invocation).
+// rope.head_dim must be the cache's head_dim and rope.rot_offset = s.nope.
+void record_mla_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const MlaKvShape& s,
+                              const RopeConfig& rope, BufferRange kv, BufferRange k_pe, BufferRange positions,
+                              BufferRange q, uint32_t q_stride, uint32_t q_offset, BufferRange q_out);
 
 struct AttentionShape {
   uint32_t tokens = 0;    // query tokens, at positions pos .. pos + tokens - 1

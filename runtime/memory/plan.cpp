@@ -98,7 +98,8 @@ MemoryPlan plan_memory(const GgufFile& file, const ModelConfig& cfg, const Devic
   const uint64_t B = opt.n_batch, H = cfg.n_embd;
   const uint64_t qkv = static_cast<uint64_t>(cfg.n_head) * cfg.head_dim_k + static_cast<uint64_t>(cfg.n_head_kv) * (cfg.head_dim_k + cfg.head_dim_v);
   const uint64_t ff = std::max<uint64_t>({cfg.n_ff_exp, cfg.n_ff_shexp, cfg.n_ff});
-  plan.activations = 4 * B * (3 * H + qkv + static_cast<uint64_t>(cfg.n_head) * cfg.head_dim_v + 2ull * cfg.n_expert +
+  // q|k|v projections, and q again after RoPE.
+  plan.activations = 4 * B * (3 * H + qkv + static_cast<uint64_t>(cfg.n_head) * (cfg.head_dim_k + cfg.head_dim_v) + 2ull * cfg.n_expert +
                               static_cast<uint64_t>(cfg.n_expert_used) * (2 * ff + H));
   plan.logits = 4ull * cfg.n_vocab * std::min<uint64_t>(B, 8);
   plan.overhead = 2 * (16ull << 20) + (32ull << 20);

@@ -82,7 +82,7 @@ void Model::create_deepseek2_buffers() {
     if (cfg_.n_ff == 0)
       throw std::runtime_error(file_.name() + ": " + std::to_string(cfg_.n_layer_dense_lead) +
                                " leading dense layers but no feed_forward_length");
-    ffn_gate_ = A.create_buffer(B * cfg_.n_ff * 4, MemoryUse::device, "dense ffn gate");
+    ffn_gate_ = A.create_buffer(B * 2 * cfg_.n_ff * 4, MemoryUse::device, "dense ffn gate (| up)");
     ffn_up_ = A.create_buffer(B * cfg_.n_ff * 4, MemoryUse::device, "dense ffn up");
   }
 }
@@ -103,14 +103,16 @@ void Model::bind_deepseek2_layer(Layer& L, uint32_t l) {
     if (!r.size) throw std::runtime_error(file_.name() + ": missing tensor '" + b + name + "'");
     return r;
   };
+  const bool fused = weights_.find(b + "attn_q_kv_a.weight") != nullptr;  // [q or q latent | kv_a]
   if (ql) {
-    L.wq_a = matrix("attn_q_a.weight", ql, H);
+    if (!fused) L.wq_a = matrix("attn_q_a.weight", ql, H);
     L.q_a_norm = norm("attn_q_a_norm.weight", ql);
     L.wq_b = matrix("attn_q_b.weight", NH * Dk, ql);
-  } else {
+  } else if (!fused) {
     L.wq = matrix("attn_q.weight", NH * Dk, H);
   }
-  L.wkv_a = matrix("attn_kv_a_mqa.weight", kvl + rope, H);
+  if (fused) L.wq_kv_a = matrix("attn_q_kv_a.weight", (ql ? ql : NH * Dk) + kvl + rope, H);
+  else L.wkv_a = matrix("attn_kv_a_mqa.weight", kvl + rope, H);
   L.kv_a_norm = norm("attn_kv_a_norm.weight", kvl);
   // attn_k_b / attn_v_b are kv_b's weights split in two: read from the file below, or the same
   // weights again where a file has both.
@@ -139,56 +141,86 @@ void Model::bind_deepseek2_layer(Layer& L, uint32_t l) {
                              std::to_string(L.wo.rows) + ", expected " + std::to_string(NH * Dv) + " -> " + std::to_string(H));
   if (l < cfg_.n_layer_dense_lead) {
     L.dense_ffn = true;
-    L.ffn_gate = matrix("ffn_gate.weight", cfg_.n_ff, H);
-    L.ffn_up = matrix("ffn_up.weight", cfg_.n_ff, H);
+    if (weights_.find(b + "ffn_gate_up.weight")) {
+      L.ffn_gate_up = matrix("ffn_gate_up.weight", 2 * cfg_.n_ff, H);
+    } else {
+      L.ffn_gate = matrix("ffn_gate.weight", cfg_.n_ff, H);
+      L.ffn_up = matrix("ffn_up.weight", cfg_.n_ff, H);
+    }
     L.ffn_down = matrix("ffn_down.weight", H, cfg_.n_ff);
   }
 }
 
-// norm; q (direct, or through the normed q latent); kv_a = [latent, k_pe]; normed latent ->
-// per-head [k_nope, v]; RoPE on q_pe and k_pe; cache store; attention; output projection added
-// into the residual.
+// q (direct, or through the normed q latent) and kv_a = [latent, k_pe], in one matvec when
+// fused at load, with the attention norm folded in; normed latent -> per-head [k_nope, v] (each
+// latent norm folded into its matvec); RoPE of q and k_pe with the cache store in one kernel;
+// attention; output projection added into the residual.
 void Model::record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t T, uint32_t pos) {
   const uint32_t H = cfg_.n_embd, NH = cfg_.n_head, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v;
   const uint32_t nope = cfg_.qk_nope_dim, rope = cfg_.qk_rope_dim, kvl = cfg_.kv_lora_rank, ql = cfg_.q_lora_rank;
   const float eps = cfg_.norm_eps;
-  const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
+  const BufferRange x = x_.range(0, T * H * 4ull);
   const BufferRange q = q_.range(0, T * NH * Dk * 4ull), o = attn_.range(0, T * NH * Dv * 4ull);
-  const BufferRange kv_a = kv_a_.range(0, T * (kvl + rope) * 4ull), kv = kv_b_.range(0, T * NH * (nope + Dv) * 4ull);
+  const BufferRange kv = kv_b_.range(0, T * NH * (nope + Dv) * 4ull);
   const BufferRange positions = positions_.range(0, T * 4ull);
-  record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = eps}, x, L.attn_norm, xn);
-  if (ql) {
-    const BufferRange q_lat = lora_.range(0, T * ql * 4ull);
-    record_matmul(ctx_, seq, L.wq_a, T, xn, q_lat);
-    record_rms_norm(ctx_, seq, {.tokens = T, .n = ql, .eps = eps}, q_lat, L.q_a_norm, q_lat);
-    record_matmul(ctx_, seq, L.wq_b, T, q_lat, q);
+  const MatmulOptions normed{.norm = NormPrologue{L.attn_norm, eps}};  // the attention norm, fused
+  // a: [q or q latent (qa) | kv latent (kvl) | k_pe (rope)] rows, one range or two.
+  const uint32_t qa = ql ? ql : NH * Dk;
+  BufferRange qa_in, kv_a;
+  uint32_t qa_stride = qa, kv_stride = kvl + rope, kv_off = 0;
+  if (L.wq_kv_a.rows) {
+    qa_in = kv_a = qkv_.range(0, T * (qa + kvl + rope) * 4ull);
+    record_matmul(ctx_, seq, L.wq_kv_a, T, x, kv_a, normed);
+    qa_stride = kv_stride = qa + kvl + rope;
+    kv_off = qa;
   } else {
-    record_matmul(ctx_, seq, L.wq, T, xn, q);
+    qa_in = ql ? lora_.range(0, T * ql * 4ull) : q;
+    kv_a = kv_a_.range(0, T * (kvl + rope) * 4ull);
+    record_matmul(ctx_, seq, ql ? L.wq_a : L.wq, T, x, qa_in, normed);
+    record_matmul(ctx_, seq, L.wkv_a, T, x, kv_a, normed);
   }
-  record_matmul(ctx_, seq, L.wkv_a, T, xn, kv_a);
-  const BufferRange kv_lat = lora_.range(0, T * kvl * 4ull);  // the q latent is consumed by now
-  record_rms_norm(ctx_, seq, {.tokens = T, .n = kvl, .x_stride = kvl + rope, .y_stride = kvl, .eps = eps}, kv_a,
-                  L.kv_a_norm, kv_lat);
-  record_matmul(ctx_, seq, L.wkv_b, T, kv_lat, kv);
-  record_rope(ctx_, seq, mla_rope(cfg_, Dk), T, NH, q, positions, q);
-  // k_pe is the tail of each kv_a row: rotate it there, as one "head" of kvl + rope dims.
-  record_rope(ctx_, seq, mla_rope(cfg_, kvl + rope), T, 1, kv_a, positions, kv_a);
-  record_mla_kv_store(ctx_, seq, L.kv, {.tokens = T, .nope = nope, .pe_stride = kvl + rope, .pe_offset = kvl}, kv, kv_a,
-                      positions);
+  uint32_t q_stride = qa_stride;
+  if (ql) {  // q = q_b(norm(q latent)), packed; the q latent starts its rows
+    record_matmul(ctx_, seq, L.wq_b, T, qa_in, q,
+                  {.x_stride = qa_stride, .norm = NormPrologue{L.q_a_norm, eps}});
+    qa_in = q;
+    q_stride = NH * Dk;
+  }
+  // kv = kv_b(norm(kv latent)): the norm folded in when the latent's offset can be bound.
+  const BufferRange kv_lat_in{kv_a.buffer, kv_a.offset + kv_off * 4ull, kv_a.size - kv_off * 4ull};
+  if (kv_lat_in.offset % std::max<uint64_t>(4, ctx_.device().caps().storage_buffer_alignment) == 0) {
+    record_matmul(ctx_, seq, L.wkv_b, T, kv_lat_in, kv, {.x_stride = kv_stride, .norm = NormPrologue{L.kv_a_norm, eps}});
+  } else {
+    const BufferRange kv_lat = lora_.range(0, T * kvl * 4ull);
+    record_rms_norm(ctx_, seq, {.tokens = T, .n = kvl, .x_stride = kv_stride, .y_stride = kvl, .eps = eps, .x_offset = kv_off},
+                    kv_a, L.kv_a_norm, kv_lat);
+    record_matmul(ctx_, seq, L.wkv_b, T, kv_lat, kv);
+  }
+  record_mla_rope_kv_store(ctx_, seq, L.kv, {.tokens = T, .nope = nope, .pe_stride = kv_stride, .pe_offset = kv_off + kvl},
+                           mla_rope(cfg_, Dk), kv, kv_a, positions, qa_in, q_stride, 0, q);
   record_attention(ctx_, seq, L.kv, {.tokens = T, .pos = pos, .heads = NH, .scale = mla_scale(cfg_)}, q, o);
   record_matmul(ctx_, seq, L.wo, T, o, x, 0, 0, /*accumulate=*/true);
 }
 
-// The leading layers' dense SwiGLU FFN, added into the residual.
+// The leading layers' dense SwiGLU FFN, added into the residual: gate and up as one matvec
+// when fused at load.
 void Model::record_dense_ffn_block(Sequence& seq, const Layer& L, uint32_t T) {
   const uint32_t H = cfg_.n_embd, F = cfg_.n_ff;
   const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
-  const BufferRange g = ffn_gate_.range(0, T * F * 4ull), u = ffn_up_.range(0, T * F * 4ull);
-  record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.ffn_norm, xn);
-  record_matmul(ctx_, seq, L.ffn_gate, T, xn, g);
-  record_matmul(ctx_, seq, L.ffn_up, T, xn, u);
-  record_silu_mul(ctx_, seq, {.rows = T, .n = F}, g, u, g);
-  record_matmul(ctx_, seq, L.ffn_down, T, g, x, 0, 0, /*accumulate=*/true);
+  const BufferRange u = ffn_up_.range(0, T * F * 4ull);
+  if (L.ffn_gate_up.rows) {  // the FFN norm folded into the one matvec
+    const BufferRange gu = ffn_gate_.range(0, T * 2ull * F * 4);
+    record_matmul(ctx_, seq, L.ffn_gate_up, T, x, gu, {.norm = NormPrologue{L.ffn_norm, cfg_.norm_eps}});
+    record_silu_mul(ctx_, seq, {.rows = T, .n = F, .a_stride = 2 * F, .b_stride = 2 * F, .y_stride = F, .b_offset = F}, gu,
+                    gu, u);
+  } else {
+    record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.ffn_norm, xn);
+    const BufferRange g = ffn_gate_.range(0, T * F * 4ull);
+    record_matmul(ctx_, seq, L.ffn_gate, T, xn, g);
+    record_matmul(ctx_, seq, L.ffn_up, T, xn, u);
+    record_silu_mul(ctx_, seq, {.rows = T, .n = F}, g, u, u);
+  }
+  record_matmul(ctx_, seq, L.ffn_down, T, u, x, 0, 0, /*accumulate=*/true);
 }
 
 }  // namespace vkmoe

@@ -16,6 +16,47 @@ namespace vkmoe {
 
 namespace {
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+
+// Tensors uploaded as one (model_weights.h), so a layer's attention front runs in two
+// dispatches: q|k|v rows as one weight when the three share a type and fit one binding, and the
+// F32 biases and QK-norm weights as one range each (the fused kernel's bindings).
+std::vector<TensorConcat> attention_concats(const GgufFile& f, const ModelConfig& c, const DeviceCaps& caps) {
+  std::vector<TensorConcat> out;
+  auto group = [&](const std::string& name, std::vector<std::string> parts, bool need_f32) {
+    if (f.find_tensor(name)) return;  // the file has its own
+    const GgufTensorInfo* first = f.find_tensor(parts[0]);
+    uint64_t bytes = 0;
+    for (const auto& part : parts) {
+      const GgufTensorInfo* t = f.find_tensor(part);
+      if (!t || t->type != first->type || t->shape.size() != first->shape.size() || t->shape.size() > 2 ||
+          (t->shape.size() == 2 && t->shape[0] != first->shape[0]) || (need_f32 && t->type != GgmlType::F32))
+        return;
+      bytes += t->bytes;
+    }
+    if (bytes + caps.storage_buffer_alignment > caps.max_storage_buffer_range) return;  // one binding
+    out.push_back({name, std::move(parts)});
+  };
+  for (uint32_t l = 0; l < c.n_layer; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    if (c.arch == Arch::deepseek2) {  // MLA: q (or its latent) and kv_a read the same input
+      group(b + "attn_q_kv_a.weight", {b + (c.q_lora_rank ? "attn_q_a.weight" : "attn_q.weight"), b + "attn_kv_a_mqa.weight"},
+            false);
+      if (l < c.n_layer_dense_lead) group(b + "ffn_gate_up.weight", {b + "ffn_gate.weight", b + "ffn_up.weight"}, false);
+      continue;
+    }
+    group(b + "attn_qkv.weight", {b + "attn_q.weight", b + "attn_k.weight", b + "attn_v.weight"}, false);
+    group(b + "attn_qkv.bias", {b + "attn_q.bias", b + "attn_k.bias", b + "attn_v.bias"}, true);
+    if (c.qk_norm_per_head || c.qk_norm_full)
+      group(b + "attn_qk_norm.weight", {b + "attn_q_norm.weight", b + "attn_k_norm.weight"}, true);
+  }
+  return out;
+}
+// Whether a shared expert can ride as one more slot of the routed decode pair (SharedExpertSlot):
+// the routed tensors' types, one binding per tensor.
+bool fits_shared_slot(const MoeFfnWeights& r, const MoeFfnWeights& sh) {
+  return sh.gate.type == r.gate.type && sh.up.type == r.up.type && sh.down.type == r.down.type &&
+         sh.gate.pieces.size() == 1 && sh.up.pieces.size() == 1 && sh.down.pieces.size() == 1;
+}
 }  // namespace
 
 Model::Model(Context& ctx, GgufFile file, ModelOptions options)
@@ -25,7 +66,7 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   opt_.n_batch = std::clamp<uint32_t>(opt_.n_batch, 1, opt_.n_ctx);
   PlanOptions po{.n_ctx = opt_.n_ctx, .n_batch = opt_.n_batch, .mem_budget = opt_.mem_budget, .spill = opt_.spill};
   plan_ = plan_memory(file_, cfg_, ctx.device().caps(), po);
-  weights_ = upload_weights(ctx, file_, plan_, opt_.progress);
+  weights_ = upload_weights(ctx, file_, plan_, opt_.progress, attention_concats(file_, cfg_, ctx.device().caps()));
 
   auto& A = ctx.allocator();
   const uint64_t B = opt_.n_batch, H = cfg_.n_embd, K = cfg_.n_expert_used, E = cfg_.n_expert;
@@ -36,8 +77,10 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   x_ = A.create_buffer(B * H * 4, MemoryUse::device, "x (residual)");
   xn_ = A.create_buffer(B * H * 4, MemoryUse::device, "x normed");
   q_ = A.create_buffer(B * qw * 4, MemoryUse::device, "q");
-  k_ = A.create_buffer(B * kvw * 4, MemoryUse::device, "k");
-  v_ = A.create_buffer(B * kvw_v * 4, MemoryUse::device, "v");
+  const uint64_t qkv_row = cfg_.arch == Arch::deepseek2
+                               ? std::max<uint64_t>(qw, cfg_.q_lora_rank) + cfg_.kv_lora_rank + cfg_.qk_rope_dim
+                               : qw + kvw + kvw_v;
+  qkv_ = A.create_buffer(B * qkv_row * 4, MemoryUse::device, "q|k|v projections");
   attn_ = A.create_buffer(B * cfg_.n_head * cfg_.head_dim_v * 4, MemoryUse::device, "attention out");
   // Router outputs: one aligned slice per layer, so routing stays inspectable after the pass.
   ids_ = A.create_buffer(cfg_.n_layer * align_up(B * K * 4, align), MemoryUse::device, "expert ids");
@@ -45,10 +88,11 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   counts_ = A.create_buffer(cfg_.n_layer * align_up(E * 4, align), MemoryUse::device, "expert counts");
   shared_gate_ = A.create_buffer(B * 4, MemoryUse::device, "shared gate");
   logits_ = A.create_buffer(B * cfg_.n_vocab * 4, MemoryUse::readback, "logits");
-  last_ = A.create_buffer(H * 4, MemoryUse::device, "last row");
   tokens_ = A.create_buffer(B * 4, MemoryUse::upload, "tokens");
   positions_ = A.create_buffer(B * 4, MemoryUse::upload, "positions");
-  scratch_ = create_moe_scratch(ctx, {.tokens = static_cast<uint32_t>(B), .k = static_cast<uint32_t>(K),
+  // One more slot per token for a shared expert riding in the routed decode pair.
+  const uint64_t slots = K + (cfg_.n_ff_shexp ? 1 : 0);
+  scratch_ = create_moe_scratch(ctx, {.tokens = static_cast<uint32_t>(B), .k = static_cast<uint32_t>(slots),
                                       .experts = static_cast<uint32_t>(E), .hidden = static_cast<uint32_t>(H),
                                       .ffn = std::max(cfg_.n_ff_exp, cfg_.n_ff_shexp)});
   if (cfg_.arch == Arch::deepseek2) create_deepseek2_buffers();
@@ -60,6 +104,10 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   }
   bind_weights();
   weights_.require_all_used(file_);
+  if (std::any_of(layers_.begin(), layers_.end(), [](const Layer& L) { return L.wk.rows > 0; })) {
+    k_ = A.create_buffer(B * kvw * 4, MemoryUse::device, "k");  // q, k and v differ in type
+    v_ = A.create_buffer(B * kvw_v * 4, MemoryUse::device, "v");
+  }
   // Dense layers route nothing: their routing slices read as empty slots.
   if (opt_.warm_up) {
     const int32_t token = cfg_.bos >= 0 && static_cast<uint32_t>(cfg_.bos) < cfg_.n_vocab ? cfg_.bos : 0;
@@ -100,7 +148,7 @@ void Model::bind_weights() {
   const Device& dev = ctx_.device();
   // Every shape is checked against the config before a kernel sees it: a file whose tensors
   // disagree with its metadata gets an error naming the tensor, never an out-of-range read.
-  auto check_shape = [&](const std::string& name, const DeviceTensor& t, std::vector<uint64_t> want) {
+  auto check_shape = [&](const std::string& name, const auto& t, std::vector<uint64_t> want) {
     if (t.shape == want) return;
     auto str = [](const std::vector<uint64_t>& v) {
       std::string s = "[";
@@ -147,21 +195,16 @@ void Model::bind_weights() {
     L.wo = dense_shaped(b + "attn_output.weight", NH * Dv, H);
     if (cfg_.arch == Arch::deepseek2) {
       bind_deepseek2_layer(L, l);
+    } else if (weights_.find(b + "attn_qkv.weight")) {  // each part checked by name, as the file has it
+      for (const auto& [part, rows] : {std::pair{"attn_q", NH * Dk}, {"attn_k", NKV * Dk}, {"attn_v", NKV * Dv}})
+        if (const GgufTensorInfo* t = file_.find_tensor(b + part + ".weight")) check_shape(b + part + ".weight", *t, {H, rows});
+      L.wqkv = dense_shaped(b + "attn_qkv.weight", H, NH * Dk + NKV * (Dk + Dv));
     } else {
       L.wq = dense_shaped(b + "attn_q.weight", H, NH * Dk);
       L.wk = dense_shaped(b + "attn_k.weight", H, NKV * Dk);
       L.wv = dense_shaped(b + "attn_v.weight", H, NKV * Dv);
     }
-    L.bq = vector_weight(b + "attn_q.bias", NH * Dk);
-    L.bk = vector_weight(b + "attn_k.bias", NKV * Dk);
-    L.bv = vector_weight(b + "attn_v.bias", NKV * Dv);
-    if (cfg_.qk_norm_per_head) {
-      L.q_norm = vector_weight(b + "attn_q_norm.weight", Dk);
-      L.k_norm = vector_weight(b + "attn_k_norm.weight", Dk);
-    } else if (cfg_.qk_norm_full) {
-      L.q_norm = vector_weight(b + "attn_q_norm.weight", cfg_.n_head * Dk);
-      L.k_norm = vector_weight(b + "attn_k_norm.weight", cfg_.n_head_kv * Dk);
-    }
+    if (cfg_.arch != Arch::deepseek2) bind_attention_vectors(L, l);
     L.kv = {kv_[2 * l].range(), kv_[2 * l + 1].range(), opt_.n_ctx, cfg_.n_head_kv, Dk, cfg_.head_dim_v};
     if (L.dense_ffn) {
       layers_.push_back(std::move(L));
@@ -172,6 +215,8 @@ void Model::bind_weights() {
     L.router.type = gate_inp.type;
     L.router.w = gate_inp.buffer.range(0, gate_inp.bytes);
     L.router.bias = vector_weight(b + "exp_probs_b.bias", cfg_.n_expert);
+    L.router.norm = L.ffn_norm;  // the FFN norm runs inside the router, which writes the normed x
+    L.router.norm_eps = cfg_.norm_eps;
     if (const DeviceTensor* sg = weights_.find(b + "ffn_gate_inp_shexp.weight")) {
       L.router.shared_type = sg->type;
       L.router.shared_gate_w = sg->buffer.range(0, sg->bytes);
@@ -186,8 +231,38 @@ void Model::bind_weights() {
                           single(b + "ffn_down_shexp.weight", Fs, H)};
       require_same_type(b + "ffn_gate_shexp.weight", L.shared_experts.gate.type, b + "ffn_up_shexp.weight",
                         L.shared_experts.up.type);
+      L.shared_in_slot = fits_shared_slot(L.experts, L.shared_experts);
     }
     layers_.push_back(std::move(L));
+  }
+}
+
+// The biases and QK-norm weights, concatenated at load ([q | k | v], [q_norm | k_norm]) for the
+// fused rope_kv_store kernel. A file with only some of them, or not in F32, gets an error
+// naming the tensor.
+void Model::bind_attention_vectors(Layer& L, uint32_t l) {
+  const std::string b = "blk." + std::to_string(l) + ".";
+  const uint32_t Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
+  auto all_or_none = [&](const std::string& fused, uint64_t n, const std::vector<std::pair<std::string, uint64_t>>& parts) {
+    if (weights_.find(b + fused)) {
+      for (const auto& [name, len] : parts)
+        if (const GgufTensorInfo* t = file_.find_tensor(b + name); t && t->elements() != len)
+          throw std::runtime_error(file_.name() + ": tensor '" + b + name + "' has " + std::to_string(t->elements()) +
+                                   " elements, expected " + std::to_string(len));
+      return vector_weight(b + fused, n);
+    }
+    bool any = false;
+    for (const auto& [name, len] : parts) any |= vector_weight(b + name, len).size > 0;  // throws when not F32 [len]
+    if (any)
+      throw std::runtime_error(file_.name() + ": '" + b + parts[0].first + "' and the tensors with it must all be present");
+    return BufferRange{};
+  };
+  L.bqkv = all_or_none("attn_qkv.bias", uint64_t(NH) * Dk + NKV * (Dk + Dv),
+                       {{"attn_q.bias", NH * Dk}, {"attn_k.bias", NKV * Dk}, {"attn_v.bias", NKV * Dv}});
+  const uint32_t qn = cfg_.qk_norm_full ? NH * Dk : Dk, kn = cfg_.qk_norm_full ? NKV * Dk : Dk;
+  if (cfg_.qk_norm_per_head || cfg_.qk_norm_full) {
+    L.qk_norm = all_or_none("attn_qk_norm.weight", qn + kn, {{"attn_q_norm.weight", qn}, {"attn_k_norm.weight", kn}});
+    if (!L.qk_norm.size) throw std::runtime_error(file_.name() + ": missing tensor '" + b + "attn_q_norm.weight'");
   }
 }
 
@@ -258,42 +333,47 @@ void Model::record_batch(Sequence& seq, uint32_t T, uint32_t pos, LogitsMode mod
     else record_ffn_block(seq, layers_[l], l, T);
   }
   if (layers < cfg_.n_layer) return;
-  // Output norm and head: every row, or only the last one (copied out: a row offset need not
-  // meet the binding alignment).
-  if (mode == LogitsMode::all) {
-    record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x_.range(0, T * H * 4ull), output_norm_,
-                    xn_.range(0, T * H * 4ull));
-    record_matmul(ctx_, seq, output_, T, xn_.range(0, T * H * 4ull), logits_.range(0, T * 4ull * cfg_.n_vocab));
+  // Output norm and head: every row, or only the last one; the norm folded into the head's
+  // matmul when the row's offset meets the binding alignment (always at decode), else read at its
+  // float offset by rms_norm.
+  const uint32_t rows = mode == LogitsMode::all ? T : 1;
+  const BufferRange logits = logits_.range(0, rows * 4ull * cfg_.n_vocab);
+  const uint64_t first = (T - rows) * H * 4ull;
+  if (first % std::max<uint64_t>(4, ctx_.device().caps().storage_buffer_alignment) == 0) {
+    record_matmul(ctx_, seq, output_, rows, x_.range(first, rows * H * 4ull), logits,
+                  {.norm = NormPrologue{output_norm_, cfg_.norm_eps}});
   } else {
-    seq.copy(x_.range((T - 1) * H * 4ull, H * 4ull), last_.range());
-    record_rms_norm(ctx_, seq, {.tokens = 1, .n = H, .eps = cfg_.norm_eps}, last_.range(), output_norm_, last_.range());
-    record_matmul(ctx_, seq, output_, 1, last_.range(), logits_.range(0, 4ull * cfg_.n_vocab));
+    const BufferRange xn = xn_.range(0, rows * H * 4ull);
+    record_rms_norm(ctx_, seq, {.tokens = rows, .n = H, .eps = cfg_.norm_eps, .x_offset = (T - rows) * H},
+                    x_.range(0, T * H * 4ull), output_norm_, xn);
+    record_matmul(ctx_, seq, output_, rows, xn, logits);
   }
 }
 
-// Attention: norm, q/k/v projections (+ bias), QK-norm, RoPE, cache store, attention, output
+// Attention: q/k/v projections with the attention norm folded in (one matvec when fused at
+// load), then one kernel for bias, QK-norm, RoPE and the cache store, attention, output
 // projection added into the residual.
 void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t, uint32_t T, uint32_t pos) {
   const uint32_t H = cfg_.n_embd, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
-  const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
-  const BufferRange q = q_.range(0, T * NH * Dk * 4ull), k = k_.range(0, T * NKV * Dk * 4ull),
-                    v = v_.range(0, T * NKV * Dv * 4ull), o = attn_.range(0, T * NH * Dv * 4ull);
+  const uint32_t qw = NH * Dk, kw = NKV * Dk, vw = NKV * Dv, row = qw + kw + vw;
+  const BufferRange x = x_.range(0, T * H * 4ull);
+  const BufferRange q = q_.range(0, T * qw * 4ull), o = attn_.range(0, T * NH * Dv * 4ull);
   const BufferRange positions = positions_.range(0, T * 4ull);
-  record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.attn_norm, xn);
-  record_matmul(ctx_, seq, L.wq, T, xn, q);
-  record_matmul(ctx_, seq, L.wk, T, xn, k);
-  record_matmul(ctx_, seq, L.wv, T, xn, v);
-  if (L.bq.size) {  // Qwen2-MoE
-    record_add(ctx_, seq, {.rows = T, .n = NH * Dk, .b_stride = kEltBroadcast}, q, L.bq, q);
-    record_add(ctx_, seq, {.rows = T, .n = NKV * Dk, .b_stride = kEltBroadcast}, k, L.bk, k);
-    record_add(ctx_, seq, {.rows = T, .n = NKV * Dv, .b_stride = kEltBroadcast}, v, L.bv, v);
-  }
-  if (cfg_.qk_norm_per_head) {  // Qwen3: each head normalised with one [Dk] weight
-    record_rms_norm(ctx_, seq, {.tokens = T, .groups = NH, .n = Dk, .eps = cfg_.norm_eps}, q, L.q_norm, q);
-    record_rms_norm(ctx_, seq, {.tokens = T, .groups = NKV, .n = Dk, .eps = cfg_.norm_eps}, k, L.k_norm, k);
-  } else if (cfg_.qk_norm_full) {  // OLMoE: the whole q and k vectors
-    record_rms_norm(ctx_, seq, {.tokens = T, .n = NH * Dk, .eps = cfg_.norm_eps}, q, L.q_norm, q);
-    record_rms_norm(ctx_, seq, {.tokens = T, .n = NKV * Dk, .eps = cfg_.norm_eps}, k, L.k_norm, k);
+  const MatmulOptions normed{.norm = NormPrologue{L.attn_norm, cfg_.norm_eps}};  // the attention norm, fused
+  RopeKvShape s{.tokens = T, .heads = NH, .eps = cfg_.norm_eps};
+  s.norm = cfg_.qk_norm_per_head ? QkNorm::per_head : cfg_.qk_norm_full ? QkNorm::full : QkNorm::none;
+  BufferRange qi, ki, vi;
+  if (L.wqkv.rows) {  // one [T, q | k | v] matvec; the kernel reads each part at its offset
+    qi = ki = vi = qkv_.range(0, T * row * 4ull);
+    record_matmul(ctx_, seq, L.wqkv, T, x, qi, normed);
+    s.q_stride = s.k_stride = s.v_stride = row;
+    s.k_offset = qw;
+    s.v_offset = qw + kw;
+  } else {  // the three differ in type
+    qi = qkv_.range(0, T * qw * 4ull), ki = k_.range(0, T * kw * 4ull), vi = v_.range(0, T * vw * 4ull);
+    record_matmul(ctx_, seq, L.wq, T, x, qi, normed);
+    record_matmul(ctx_, seq, L.wk, T, x, ki, normed);
+    record_matmul(ctx_, seq, L.wv, T, x, vi, normed);
   }
   RopeConfig rope{.head_dim = Dk, .n_rot = cfg_.n_rot, .neox = cfg_.rope_layout == RopeLayout::neox,
                   .freq_base = cfg_.rope_freq_base, .freq_scale = cfg_.rope_freq_scale};
@@ -303,15 +383,13 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t, uint
     // YaRN's magnitude correction, as llama.cpp derives it from the scaling factor.
     rope.attn_factor = 1.0f;
   }
-  record_rope(ctx_, seq, rope, T, NH, q, positions, q);
-  record_rope(ctx_, seq, rope, T, NKV, k, positions, k);
-  record_kv_store(ctx_, seq, L.kv, T, k, v, positions);
+  record_rope_kv_store(ctx_, seq, L.kv, rope, s, qi, ki, vi, positions, L.bqkv, L.qk_norm, q);
   record_attention(ctx_, seq, L.kv, {.tokens = T, .pos = pos, .heads = NH}, q, o);
   record_matmul(ctx_, seq, L.wo, T, o, x, 0, 0, /*accumulate=*/true);
 }
 
-// Feed-forward: norm, router (with Qwen2-MoE's shared gate), routed experts and shared experts
-// added into the residual.
+// Feed-forward: router with the norm folded in (and Qwen2-MoE's shared gate), routed experts and
+// shared experts (a slot of the routed pair when their types match) added into the residual.
 void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T) {
   const uint32_t H = cfg_.n_embd, K = cfg_.n_expert_used, E = cfg_.n_expert;
   const uint64_t align = std::max<uint64_t>(16, ctx_.device().caps().storage_buffer_alignment);
@@ -320,11 +398,13 @@ void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t
   const BufferRange ids = ids_.range(l * slice, T * K * 4ull), wts = wts_.range(l * slice, T * K * 4ull);
   const BufferRange counts = counts_.range(l * align_up(E * 4ull, align), E * 4ull);
   const bool gated = L.shared && L.router.shared_gate_w.size;
-  record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.ffn_norm, xn);
-  record_router(ctx_, seq, cfg_.router, L.router, T, H, xn,
-                {ids, wts, {}, opt_.expert_stats ? counts : BufferRange{}, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}});
-  record_moe_experts(ctx_, seq, L.experts, T, K, xn, ids, wts, x, scratch_, MoePath::automatic, /*accumulate=*/true);
-  if (L.shared)
+  record_router(ctx_, seq, cfg_.router, L.router, T, H, x,
+                {ids, wts, {}, opt_.expert_stats ? counts : BufferRange{}, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{},
+                 xn});
+  const SharedExpertSlot slot{&L.shared_experts, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}};
+  record_moe_experts(ctx_, seq, L.experts, T, K, xn, ids, wts, x, scratch_, MoePath::automatic, /*accumulate=*/true,
+                     L.shared_in_slot ? &slot : nullptr);
+  if (L.shared && !L.shared_in_slot)
     record_shared_expert(ctx_, seq, L.shared_experts, T, xn,
                          gated ? std::optional<BufferRange>(shared_gate_.range(0, T * 4ull)) : std::nullopt, x, scratch_,
                          MoePath::automatic, /*accumulate=*/true);

@@ -84,6 +84,7 @@ class Model {
   DenseWeight dense_weight(const std::string& name) const;
   BufferRange vector_weight(const std::string& name, uint64_t n) const;  // F32 [n], or empty if absent
   void bind_weights();
+  void bind_attention_vectors(Layer& L, uint32_t l);
   // layers < n_layer: only the embedding and that many layers, no head (nan_check.cpp).
   void record_batch(Sequence& seq, uint32_t tokens, uint32_t pos, LogitsMode mode, uint32_t layers = UINT32_MAX);
   // nan_check.cpp: throws naming the first layer whose output is not finite when the logits of
@@ -107,7 +108,7 @@ class Model {
   DenseWeight embd_, output_;
   BufferRange output_norm_;
   // Activations for one batch.
-  Buffer x_, xn_, q_, k_, v_, attn_, ids_, wts_, shared_gate_, logits_, last_, tokens_, positions_, counts_;
+  Buffer x_, xn_, q_, qkv_, k_, v_, attn_, ids_, wts_, shared_gate_, logits_, tokens_, positions_, counts_;
   std::vector<Buffer> kv_;
   Buffer lora_, kv_a_, kv_b_, ffn_gate_, ffn_up_;  // deepseek2 only
   std::vector<Buffer> rebuilt_;  // weights made at load time (deepseek2's kv_b from k_b / v_b)

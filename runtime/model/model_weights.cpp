@@ -40,18 +40,76 @@ void require_kernel_type(const std::string& file, const std::string& tensor, Ggm
                            "q5_K and q6_K weights)");
 }
 
-ModelWeights upload_weights(Context& ctx, const GgufFile& file, const MemoryPlan& plan, bool progress) {
+namespace {
+
+// The concatenation's tensor: shape [cols, sum of rows] (2-D) or [sum] (1-D), one binding.
+DeviceTensor concat_tensor(const TensorConcat& c, const std::vector<const TensorPlan*>& parts) {
+  DeviceTensor dt;
+  dt.name = c.name;
+  dt.type = parts[0]->type;
+  dt.shape = parts[0]->shape;
+  dt.shape.back() = 0;
+  for (const TensorPlan* tp : parts) {
+    if (tp->type != dt.type || tp->shape.size() != dt.shape.size() || tp->spilled || tp->experts ||
+        (tp->shape.size() == 2 && tp->shape[0] != dt.shape[0]) || tp->shape.size() > 2)
+      throw std::logic_error("cannot concatenate " + tp->name + " into " + c.name);
+    dt.shape.back() += tp->shape.back();
+    dt.bytes += tp->bytes;
+  }
+  return dt;
+}
+
+}  // namespace
+
+ModelWeights upload_weights(Context& ctx, const GgufFile& file, const MemoryPlan& plan, bool progress,
+                            const std::vector<TensorConcat>& concat) {
   if (plan.verdict == PlanVerdict::does_not_fit)
     throw std::runtime_error(file.name() + " does not fit:\n" + plan.summary(ctx.device().caps().name));
   uint64_t total = 0;
-  for (const auto& t : plan.tensors) total += t.bytes;
   file.check_intact();  // the file may have been replaced since it was opened
+  std::map<std::string, const TensorPlan*> planned;
+  for (const auto& t : plan.tensors) {
+    total += t.bytes;
+    planned[t.name] = &t;
+  }
   ModelWeights w;
   Progress bar("loading " + file.name(), total, progress && stderr_is_terminal());
+  auto bytes_of = [&](const std::string& name) {
+    const GgufTensorInfo* info = file.find_tensor(name);
+    if (!info) throw std::logic_error("plan names a tensor the file lacks: " + name);
+    return file.tensor_data(*info);
+  };
+  // Every concatenation is checked before anything is allocated.
+  std::map<std::string, bool> in_concat;
+  std::vector<DeviceTensor> joined;
+  for (const auto& c : concat) {
+    std::vector<const TensorPlan*> parts;
+    for (const auto& name : c.parts) {
+      auto it = planned.find(name);
+      if (it == planned.end() || in_concat[name]) throw std::logic_error("cannot concatenate " + name + " into " + c.name);
+      parts.push_back(it->second);
+      in_concat[name] = true;
+    }
+    joined.push_back(concat_tensor(c, parts));
+  }
+  for (size_t i = 0; i < concat.size(); ++i) {
+    const TensorConcat& c = concat[i];
+    DeviceTensor& dt = joined[i];
+    dt.buffer = ctx.allocator().create_buffer((dt.bytes + 15) / 16 * 16, MemoryUse::device, c.name);
+    std::vector<uint8_t> host;
+    host.reserve(dt.bytes);
+    for (const auto& name : c.parts) {
+      auto data = bytes_of(name);
+      host.insert(host.end(), data.begin(), data.end());
+      w.mark_used(name);  // the model reads it through the concatenation
+    }
+    ctx.transfer().upload(dt.buffer, 0, host.data(), host.size());
+    bar.advance(dt.bytes);
+    w.tensors_.emplace(c.name, std::move(dt));
+  }
   for (const auto& tp : plan.tensors) {
-    const GgufTensorInfo* info = file.find_tensor(tp.name);
-    if (!info) throw std::logic_error("plan names a tensor the file lacks: " + tp.name);
-    auto data = file.tensor_data(*info);
+    if (in_concat.count(tp.name)) continue;
+    auto data = bytes_of(tp.name);
     DeviceTensor dt;
     dt.name = tp.name;
     dt.type = tp.type;

@@ -34,6 +34,14 @@ struct LoadReport {
   double gb_per_s = 0;
 };
 
+// Tensors uploaded as one: the parts' bytes back to back in one buffer, stored under `name`
+// (rows q | k | v of the attention projections, so one matvec computes all three). The parts
+// must share a type and, when 2-D, their row width; they are then absent from the weights.
+struct TensorConcat {
+  std::string name;
+  std::vector<std::string> parts;
+};
+
 class ModelWeights {
  public:
   // get and find record the tensor as used by the model (see require_all_used).
@@ -48,7 +56,7 @@ class ModelWeights {
   LoadReport report;
 
  private:
-  friend ModelWeights upload_weights(Context&, const GgufFile&, const MemoryPlan&, bool);
+  friend ModelWeights upload_weights(Context&, const GgufFile&, const MemoryPlan&, bool, const std::vector<TensorConcat>&);
   std::map<std::string, DeviceTensor> tensors_;
   mutable std::set<std::string> used_;
 };
@@ -59,6 +67,8 @@ void require_kernel_type(const std::string& file, const std::string& tensor, Ggm
 
 // Allocates every tensor as the plan says and streams the bytes from the mapped file, with a
 // progress bar on a terminal. Refuses a plan that does not fit, before allocating anything.
-ModelWeights upload_weights(Context& ctx, const GgufFile& file, const MemoryPlan& plan, bool progress);
+// Concatenations take the same bytes as their parts, so the plan's totals hold for them.
+ModelWeights upload_weights(Context& ctx, const GgufFile& file, const MemoryPlan& plan, bool progress,
+                            const std::vector<TensorConcat>& concat = {});
 
 }  // namespace vkmoe

@@ -182,7 +182,9 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
 
   auto emit = [&](const std::string& name, std::vector<uint64_t> shape, const std::vector<float>& v, bool matrix) {
     const uint64_t n = v.size();
-    const GgmlType t = matrix ? s.matrix_type : GgmlType::F32;
+    GgmlType t = matrix ? s.matrix_type : GgmlType::F32;
+    if (matrix && s.attn_v_type >= 0 && name.ends_with("attn_v.weight")) t = static_cast<GgmlType>(s.attn_v_type);
+    if (matrix && s.shexp_down_type >= 0 && name.ends_with("ffn_down_shexp.weight")) t = static_cast<GgmlType>(s.shexp_down_type);
     std::vector<uint8_t> bytes;
     if (t == GgmlType::F32) {
       bytes.resize(n * 4);

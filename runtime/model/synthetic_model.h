@@ -24,6 +24,8 @@ struct SyntheticSpec {
   uint32_t n_ff_shexp = 64;     // shared expert width (qwen2moe)
   uint32_t n_vocab = 320;       // >= 259: 256 bytes, 3 specials, then learned merges
   GgmlType matrix_type = GgmlType::F32;  // attention, experts, embedding and output matrices
+  int attn_v_type = -1;         // >= 0: attn_v's own GgmlType (q, k and v of different types)
+  int shexp_down_type = -1;     // >= 0: ffn_down_shexp's own GgmlType (shared and routed experts differ)
   // deepseek2 only (head_dim and n_head_kv are unused there): MLA widths, dense lead layers,
   // shared experts and the router scheme. The defaults give the V2-Lite form; deepseek_v3_form()
   // switches to V3's.

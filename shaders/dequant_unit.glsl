@@ -1,0 +1,140 @@
+// Faster per-type paths beside dequant.glsl's dequant8 (include after it): a lane takes a whole
+// unit of UNIT elements (a block or a pair of K-quant sub-blocks) and gets its quantized levels
+// as floats plus one affine pair per 16 elements, y = ab.x * q + ab.y. A dot product with x is
+// then sum over halves of ab.x * dot(q, x) + ab.y * sum(x): two multiply-adds per weight, the
+// scales decoded once per unit instead of once per 8, and whole words loaded once. Defines
+// HAS_UNIT for the types it covers (block types: rows are whole units); others use dequant8.
+// The includer enables GL_EXT_control_flow_attributes: the unpacking loops must unroll, or
+// their arrays become private memory indexed per lane (Q5_K/Q6_K were 5x slower so).
+
+// 4 * N bytes from byte b (even) into w, without a branch (block starts alternate between
+// 0 and 2 mod 4 within a row, so a branch would diverge across lanes). Reads only words that
+// hold some of the bytes: when aligned, the last word is read twice instead of one past.
+#define LOAD_WORDS(N)                                                       \
+  void load_words##N(uint t, uint piece, uint b, out uint w[N]) {           \
+    const uint w0 = b >> 2, s = (b & 2u) * 8u, last = N - 1 + (s >> 4);    \
+    uint prev = load_word(t, piece, w0);                                    \
+    [[unroll]] for (uint i = 0; i < N; ++i) {                               \
+      const uint next = load_word(t, piece, w0 + min(i + 1, last));         \
+      w[i] = (prev >> s) | ((next << (31u - s)) << 1u);                     \
+      prev = next;                                                          \
+    }                                                                       \
+  }
+
+uint byte_in(uint w[8], uint i) { return (w[i >> 2] >> ((i & 3u) * 8u)) & 0xFFu; }
+
+#if TYPE == TYPE_Q8_0
+#define HAS_UNIT 1
+#define UNIT 32
+LOAD_WORDS(8)
+void unit_q(uint t, uint piece, uint row_byte, uint u, out float q[UNIT], out vec2 ab[UNIT / 16]) {
+  const uint bb = row_byte + u * 34u;
+  const float d = half_to_float(load_u16(t, piece, bb));
+  uint w[8];
+  load_words8(t, piece, bb + 2u, w);
+  [[unroll]] for (uint i = 0; i < 32; ++i) q[i] = float(bitfieldExtract(int(w[i >> 2]), int((i & 3u) * 8u), 8));
+  ab[0] = ab[1] = vec2(d, 0.0);
+}
+#elif TYPE == TYPE_Q4_0
+#define HAS_UNIT 1
+#define UNIT 32
+LOAD_WORDS(4)
+void unit_q(uint t, uint piece, uint row_byte, uint u, out float q[UNIT], out vec2 ab[UNIT / 16]) {
+  const uint bb = row_byte + u * 18u;
+  const float d = half_to_float(load_u16(t, piece, bb));
+  uint w[4];
+  load_words4(t, piece, bb + 2u, w);
+  [[unroll]] for (uint i = 0; i < 16; ++i) {
+    const uint byte = (w[i >> 2] >> ((i & 3u) * 8u)) & 0xFFu;
+    q[i] = float(int(byte & 15u) - 8);
+    q[16 + i] = float(int(byte >> 4) - 8);
+  }
+  ab[0] = ab[1] = vec2(d, 0.0);
+}
+#elif TYPE == TYPE_Q4_K || TYPE == TYPE_Q5_K
+#define HAS_UNIT 1
+#define UNIT 64  // sub-blocks 2p and 2p + 1: the low and high nibbles of the same 32 bytes
+// Scale and min of sub-block j from the 12 scale bytes s (as in dequant8 and ggml).
+uvec2 kquant_scale_min(uint s[3], uint j) {
+  const uint sj = (s[j >> 2] >> ((j & 3u) * 8u)) & 0xFFu;  // byte j
+  const uint s4 = (s[(j + 4) >> 2] >> (((j + 4) & 3u) * 8u)) & 0xFFu;  // byte j + 4
+  if (j < 4) return uvec2(sj & 63u, s4 & 63u);
+  const uint sm4 = (s[(j - 4) >> 2] >> (((j - 4) & 3u) * 8u)) & 0xFFu;  // byte j - 4
+  return uvec2((s4 & 15u) | ((sm4 >> 6) << 4), (s4 >> 4) | ((sj >> 6) << 4));
+}
+void unit_q(uint t, uint piece, uint row_byte, uint u, out float q[UNIT], out vec2 ab[UNIT / 16]) {
+  const uint bb = row_byte + (u >> 2) * (TYPE == TYPE_Q4_K ? 144u : 176u), pair = u & 3u;
+  const uint wb = bb >> 2;  // K-quant rows are 4-byte aligned
+  const vec2 dm = unpackHalf2x16(load_word(t, piece, wb));
+  uint s[3];
+  [[unroll]] for (uint i = 0; i < 3; ++i) s[i] = load_word(t, piece, wb + 1u + i);
+  [[unroll]] for (uint h = 0; h < 2; ++h) {
+    const uvec2 sm = kquant_scale_min(s, 2u * pair + h);
+    ab[2 * h] = ab[2 * h + 1] = vec2(dm.x * float(sm.x), -(dm.y * float(sm.y)));
+  }
+  uint w[8];
+#if TYPE == TYPE_Q4_K
+  [[unroll]] for (uint i = 0; i < 8; ++i) w[i] = load_word(t, piece, wb + 4u + 8u * pair + i);
+#else
+  uint hw[8];
+  [[unroll]] for (uint i = 0; i < 8; ++i) w[i] = load_word(t, piece, wb + 12u + 8u * pair + i);
+  [[unroll]] for (uint i = 0; i < 8; ++i) hw[i] = load_word(t, piece, wb + 4u + i);
+#endif
+  [[unroll]] for (uint l = 0; l < 32; ++l) {
+    const uint byte = byte_in(w, l);
+    uint lo = byte & 15u, hi = byte >> 4;
+#if TYPE == TYPE_Q5_K
+    const uint hb = byte_in(hw, l);
+    lo += ((hb >> (2u * pair)) & 1u) * 16u;
+    hi += ((hb >> (2u * pair + 1u)) & 1u) * 16u;
+#endif
+    q[l] = float(lo);
+    q[32 + l] = float(hi);
+  }
+}
+#elif TYPE == TYPE_Q6_K
+#define HAS_UNIT 1
+#define UNIT 64  // elements 128h + 64s .. + 63 of a block: k = 2s and 2s + 1
+LOAD_WORDS(8)
+LOAD_WORDS(1)
+void unit_q(uint t, uint piece, uint row_byte, uint u, out float q[UNIT], out vec2 ab[UNIT / 16]) {
+  const uint bb = row_byte + (u >> 2) * 210u, h = (u >> 1) & 1u, sh = u & 1u;  // k = 2 sh + {0, 1}
+  const float d = half_to_float(load_u16(t, piece, bb + 208u));
+  uint ql0[8], ql1[8], qh[8];
+  load_words8(t, piece, bb + 64u * h, ql0);         // k = 2 sh: ql bytes 64h + l
+  load_words8(t, piece, bb + 64u * h + 32u, ql1);   // k = 2 sh + 1: ql bytes 64h + 32 + l
+  load_words8(t, piece, bb + 128u + 32u * h, qh);
+  uint sw[1];  // the 4 int8 scales of this unit: bytes 192 + 8h + 4sh .., one per 16 elements
+  load_words1(t, piece, bb + 192u + 8u * h + 4u * sh, sw);
+  [[unroll]] for (uint g = 0; g < 4; ++g)  // 16 elements each: k = 2 sh + g / 2, l = 16 (g & 1) ..
+    ab[g] = vec2(d * float(bitfieldExtract(int(sw[0]), int(8u * g), 8)), 0.0);  // (d * scale) * q, as ggml
+  const uint qs = sh * 4u;
+  [[unroll]] for (uint l = 0; l < 32; ++l) {
+    const uint hb = byte_in(qh, l);
+    const uint k0 = 2u * sh;
+    q[l] = float(int(((byte_in(ql0, l) >> qs) & 15u) | (((hb >> (2u * k0)) & 3u) << 4)) - 32);
+    q[32 + l] = float(int(((byte_in(ql1, l) >> qs) & 15u) | (((hb >> (2u * k0 + 2u)) & 3u) << 4)) - 32);
+  }
+}
+#endif
+
+#ifdef HAS_UNIT
+// One unit's contribution to a dot product: levels q with their affine pairs against x.
+float unit_dot(float q[UNIT], vec2 ab[UNIT / 16], float xv[UNIT], float sx[UNIT / 16]) {
+  float s = 0.0;
+  [[unroll]] for (uint g = 0; g < UNIT / 16; ++g) {
+    float d = 0.0;
+    [[unroll]] for (uint i = 0; i < 16; ++i) d += q[16 * g + i] * xv[16 * g + i];
+    s += ab[g].x * d + ab[g].y * sx[g];
+  }
+  return s;
+}
+// Sums of x per 16 elements, for the affine offsets.
+void unit_sums(float xv[UNIT], out float sx[UNIT / 16]) {
+  [[unroll]] for (uint g = 0; g < UNIT / 16; ++g) {
+    float s = 0.0;
+    [[unroll]] for (uint i = 0; i < 16; ++i) s += xv[16 * g + i];
+    sx[g] = s;
+  }
+}
+#endif
