@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "runtime/gguf/gguf.h"
 
 #include <limits>
@@ -53,6 +54,21 @@ uint64_t GgufTensorInfo::elements() const {
   uint64_t n = 1;
   for (uint64_t d : shape) n *= d;  // checked against overflow when the info was made
   return n;
+}
+
+size_t shape_rank(std::span<const uint64_t> shape) {
+  size_t n = shape.size();
+  while (n > 1 && shape[n - 1] == 1) --n;
+  return n;
+}
+
+uint64_t shape_dim(std::span<const uint64_t> shape, size_t i) { return i < shape.size() ? shape[i] : 1; }
+
+bool same_shape(std::span<const uint64_t> a, std::span<const uint64_t> b) {
+  const size_t n = std::max(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i)
+    if (shape_dim(a, i) != shape_dim(b, i)) return false;
+  return true;
 }
 
 GgufTensorSize gguf_tensor_size(uint32_t type, std::span<const uint64_t> shape) {

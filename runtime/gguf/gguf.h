@@ -63,6 +63,13 @@ struct GgufTensorSize {
 };
 GgufTensorSize gguf_tensor_size(uint32_t type, std::span<const uint64_t> shape);
 
+// ggml drops trailing dimensions of 1 when it writes a file, so [128, 512] and [128, 512, 1] are
+// one shape: compare shapes with these, never with ==.
+bool same_shape(std::span<const uint64_t> a, std::span<const uint64_t> b);
+uint64_t shape_dim(std::span<const uint64_t> shape, size_t i);  // 1 past the last dimension
+// Dimensions up to the last one that is not 1 (at least one).
+size_t shape_rank(std::span<const uint64_t> shape);
+
 // One metadata value, owned: what the writer takes and what GgufFile::get_value returns. Only the
 // field for `type` is meaningful (u: unsigned and bool, i: signed, f: floats, s, items).
 struct GgufValue {

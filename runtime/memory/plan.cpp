@@ -63,9 +63,9 @@ MemoryPlan plan_memory(const GgufFile& file, const ModelConfig& cfg, const Devic
     p.shape = t.shape;
     p.bytes = t.bytes;
     p.layer = layer_of(t.name);
-    p.experts = t.shape.size() == 3 && t.name.find("_exps.") != std::string::npos;
+    p.experts = shape_rank(t.shape) <= 3 && t.name.find("_exps.") != std::string::npos;
     // Split unit: one expert of a stacked expert tensor, else one row.
-    p.units = p.experts ? t.shape[2] : std::max<uint64_t>(1, t.elements() / t.shape[0]);
+    p.units = p.experts ? shape_dim(t.shape, 2) : std::max<uint64_t>(1, t.elements() / t.shape[0]);
     p.unit_bytes = p.units ? t.bytes / p.units : t.bytes;
     if (p.unit_bytes > piece_limit) {
       plan.error = t.name + ": one " + (p.experts ? "expert" : "row") + " takes " + format_bytes(p.unit_bytes) +

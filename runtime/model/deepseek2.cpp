@@ -51,7 +51,7 @@ std::vector<float> assemble_kv_b(const GgufFile& f, const ModelConfig& c, uint32
   auto load = [&](const std::string& name, uint64_t cols, uint64_t rows) {
     const GgufTensorInfo* t = f.find_tensor(b + name);
     if (!t) throw std::runtime_error(f.name() + ": neither '" + b + "attn_kv_b.weight' nor '" + b + name + "' is present");
-    if (t->shape.size() != 3 || t->shape[0] != cols || t->shape[1] != rows || t->shape[2] != NH)
+    if (!same_shape(t->shape, std::vector<uint64_t>{cols, rows, NH}))
       throw std::runtime_error(f.name() + ": tensor '" + b + name + "' is not [" + std::to_string(cols) + ", " +
                                std::to_string(rows) + ", " + std::to_string(NH) + "]");
     std::vector<float> w(cols * rows * NH);

@@ -126,10 +126,10 @@ Model::~Model() = default;
 
 DenseWeight Model::dense_weight(const std::string& name) const {
   const DeviceTensor& t = weights_.get(name);
-  if (t.shape.size() != 2) throw std::runtime_error(file_.name() + ": tensor '" + name + "' is not 2-D");
+  if (shape_rank(t.shape) > 2) throw std::runtime_error(file_.name() + ": tensor '" + name + "' is not 2-D");
   // The embedding table is only looked up, unless the output head shares it.
   require_kernel_type(file_.name(), name, t.type, name == "token_embd.weight" && weights_.find("output.weight"));
-  return make_dense_weight(ctx_.device(), t.buffer, 0, t.type, static_cast<uint32_t>(t.shape[1]),
+  return make_dense_weight(ctx_.device(), t.buffer, 0, t.type, static_cast<uint32_t>(shape_dim(t.shape, 1)),
                            static_cast<uint32_t>(t.shape[0]));
 }
 
@@ -149,7 +149,7 @@ void Model::bind_weights() {
   // Every shape is checked against the config before a kernel sees it: a file whose tensors
   // disagree with its metadata gets an error naming the tensor, never an out-of-range read.
   auto check_shape = [&](const std::string& name, const auto& t, std::vector<uint64_t> want) {
-    if (t.shape == want) return;
+    if (same_shape(t.shape, want)) return;
     auto str = [](const std::vector<uint64_t>& v) {
       std::string s = "[";
       for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);

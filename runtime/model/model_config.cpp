@@ -118,7 +118,15 @@ ModelConfig load_model_config(const GgufFile& f) {
   if (c.n_expert_used > c.n_expert)
     fail(f, "expert_used_count " + std::to_string(c.n_expert_used) + " exceeds expert_count " + std::to_string(c.n_expert));
   c.n_ff = opt_u32(f, p + "feed_forward_length", 0);
-  c.n_ff_exp = opt_u32(f, p + "expert_feed_forward_length", c.n_ff);
+  // As llama.cpp sizes the expert tensors: llama (Mixtral) and OLMoE use feed_forward_length and
+  // ignore expert_feed_forward_length (their converters may write it as 0); Qwen2/3-MoE take
+  // n_ff / k when it is 0 or absent; DeepSeek requires it.
+  if (c.arch == Arch::mixtral || c.arch == Arch::olmoe) {
+    c.n_ff_exp = c.n_ff;
+  } else {
+    c.n_ff_exp = opt_u32(f, p + "expert_feed_forward_length", 0);
+    if (!c.n_ff_exp && c.arch != Arch::deepseek2 && c.n_expert_used) c.n_ff_exp = c.n_ff / c.n_expert_used;
+  }
   c.n_expert_shared = opt_u32(f, p + "expert_shared_count", 0);
   c.n_ff_shexp = opt_u32(f, p + "expert_shared_feed_forward_length", 0);
   c.n_layer_dense_lead = opt_u32(f, p + "leading_dense_block_count", 0);
