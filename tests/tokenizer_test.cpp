@@ -179,7 +179,7 @@ TEST_CASE("utf8_complete_prefix holds back only an unfinished character") {
 
 TEST_CASE("pre-tokenizers split like the models' regexes") {
   using V = std::vector<std::string_view>;
-  CHECK(PreTokenizer("gpt2").split("Hello world's  end 123") ==
+  CHECK(PreTokenizer("gpt-2").split("Hello world's  end 123") ==
         V{"Hello", " world", "'s", " ", " end", " 123"});
   CHECK(PreTokenizer("qwen2").split("I'm 123\n\n  x") == V{"I", "'m", " ", "1", "2", "3", "\n\n", " ", " x"});
   CHECK(PreTokenizer("llama-bpe").split("12345 ok") == V{"123", "45", " ok"});
