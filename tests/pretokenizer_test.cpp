@@ -196,3 +196,21 @@ TEST_CASE("DeepSeek family and CJK-aware splitters") {
   CHECK(split("afmoe", "x 12345 " + kThai + " " + kNihao + " ab") == V{"x", " ", "12", "345", " ", kThai, " ", kNihao, " ab"});
   CHECK(split("afmoe", "1234567") == V{"1", "234", "567"});
 }
+
+TEST_CASE("ICU matches the regex engines where their semantics could differ") {
+  // Contractions are spelt out, so ICU's case folding cannot take U+017F (long s) for 's'.
+  CHECK(split("llama3", "x'\xC5\xBFt") == V{"x", "'\xC5\xBFt"});
+  CHECK(split("gpt-4o", "X'\xC5\xBFt") == V{"X", "'\xC5\xBFt"});
+  // U+000B and U+0085 are white space for the models' engines and llama.cpp, not for ICU's \s.
+  CHECK(split("llama3", "a\x0B\x0B" "b") == V{"a", "\x0B", "\x0B" "b"});
+  CHECK(split("qwen2", "a\xC2\x85\xC2\x85" "b") == V{"a", "\xC2\x85", "\xC2\x85" "b"});
+  // Look-ahead ends at the piece's end: trailing white space is one word.
+  CHECK(split("gpt-2", "a   ") == V{"a", "   "});
+  CHECK(split("gpt-2", "a   b") == V{"a", "  ", " b"});
+  // Supplementary-plane letters and digits count as one character each (UTF-16 surrogates).
+  CHECK(split("llama3", "\xF0\x90\x90\x80\xF0\x90\x90\x81 \xF0\x9D\x9F\x8E\xF0\x9D\x9F\x8F\xF0\x9D\x9F\x90\xF0\x9D\x9F\x91") ==
+        V{"\xF0\x90\x90\x80\xF0\x90\x90\x81", " ", "\xF0\x9D\x9F\x8E\xF0\x9D\x9F\x8F\xF0\x9D\x9F\x90", "\xF0\x9D\x9F\x91"});
+  // Malformed UTF-8 is matched as U+FFFD (a symbol) but keeps its own bytes.
+  CHECK(split("llama3", "ab\xFF\xFE" "cd") == V{"ab", "\xFF\xFE", "cd"});
+  CHECK(split("llama3", "ab\xFF" "cd") == V{"ab", "\xFF" "cd"});
+}

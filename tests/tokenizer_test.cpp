@@ -224,6 +224,13 @@ TEST_CASE("load_vocab reads tokenizer.ggml.* and from_gguf names the file it ref
   CHECK(v.chat_template.find("<|im_start|>") != std::string::npos);
   CHECK(Tokenizer::from_gguf(file).encode("hello world") == Tokenizer(tiny).encode("hello world"));
 
+  // Without add_bos_token, BOS goes first for the pre-tokenizers llama.cpp adds it for.
+  CHECK_FALSE(v.add_bos);
+  tiny.pre = "llama-bpe";
+  CHECK(load_vocab(vocab_file(tiny, "tiny.gguf")).add_bos);
+  tiny.pre = "tekken";
+  CHECK(load_vocab(vocab_file(tiny, "tiny.gguf")).add_bos);
+
   tiny.pre = "made-up";
   std::string error;
   try {

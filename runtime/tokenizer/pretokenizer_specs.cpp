@@ -235,6 +235,13 @@ PreTokenizerSpec pre_tokenizer_spec(std::string_view name) {
                               "' (llama.cpp does not know it either)");
 }
 
+bool pre_tokenizer_adds_bos(std::string_view name) {
+  for (std::string_view n : {"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2",
+                             "jina-v5-nano", "tekken", "chameleon"})
+    if (n == name) return true;
+  return false;
+}
+
 const std::vector<std::string_view>& pre_tokenizer_names() {
   static const std::vector<std::string_view> names = [] {
     std::vector<std::string_view> v;

@@ -17,6 +17,10 @@ struct PreTokenizerSpec {
 // it is one of the few that are not byte-level BPE (vkmoe does not run those).
 PreTokenizerSpec pre_tokenizer_spec(std::string_view name);
 
+// Whether llama.cpp adds BOS for this pre-tokenizer when the file has no add_bos_token (the
+// Llama 3 family, tekken, chameleon); never throws.
+bool pre_tokenizer_adds_bos(std::string_view name);
+
 // Every name pre_tokenizer_spec accepts (for tests and the README).
 const std::vector<std::string_view>& pre_tokenizer_names();
 

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "runtime/gguf/gguf_reader.h"
+#include "runtime/tokenizer/pretokenizer_specs.h"
 
 namespace vkmoe {
 
@@ -32,6 +33,7 @@ Vocab load_vocab(const GgufFile& file) {
     v.add_bos = true;
   } else {
     v.add_space_prefix = false;
+    v.add_bos = pre_tokenizer_adds_bos(v.pre);
   }
   auto read_id = [&](std::string_view key, int32_t& id) {
     std::optional<uint64_t> value = file.get_uint(key);
