@@ -2,6 +2,7 @@
 // worked out by hand from the regexes of the models' tokenizer.json files.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -213,4 +214,20 @@ TEST_CASE("ICU matches the regex engines where their semantics could differ") {
   // Malformed UTF-8 is matched as U+FFFD (a symbol) but keeps its own bytes.
   CHECK(split("llama3", "ab\xFF\xFE" "cd") == V{"ab", "\xFF\xFE", "cd"});
   CHECK(split("llama3", "ab\xFF" "cd") == V{"ab", "\xFF" "cd"});
+}
+
+TEST_CASE("digit groupings by look-ahead take one pass, not one scan per digit") {
+  // A backtracking engine needs minutes here; the bound is loose for busy machines.
+  const std::string digits(200000, '7');
+  const auto start = std::chrono::steady_clock::now();
+  for (std::string name : {"superbpe", "tiny_aya", "afmoe"}) {
+    CAPTURE(name);
+    const V words = split(name, digits);
+    CHECK(words.size() == 66667);
+    CHECK(words.front() == "77");
+    CHECK(words.back() == "777");
+  }
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
+  // tiny_aya groups only runs that end at a word boundary; others go to o200k's threes.
+  CHECK(split("tiny_aya", "x1234_ 1234.") == V{"x", "123", "4", "_", " ", "1", "234", "."});
 }

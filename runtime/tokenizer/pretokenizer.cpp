@@ -1,6 +1,7 @@
 #include "runtime/tokenizer/pretokenizer.h"
 
 #include <unicode/regex.h>
+#include <unicode/uchar.h>
 #include <unicode/unistr.h>
 
 #include <algorithm>
@@ -30,20 +31,91 @@ std::string with_unicode_white_space(std::string re) {
   return out;
 }
 
+using Pieces = std::vector<std::pair<int32_t, int32_t>>;  // [begin, end) in UTF-16 units
+
+enum class DigitRule { None, ThreesFromRight, ThreesToBoundary };
+
+bool is_digit(UChar32 c) { return u_charType(c) == U_DECIMAL_DIGIT_NUMBER; }  // \d
+
+// ICU's \w, the class \b looks at.
+bool is_word(UChar32 c) {
+  return u_hasBinaryProperty(c, UCHAR_ALPHABETIC) || (U_GET_GC_MASK(c) & (U_GC_M_MASK | U_GC_ND_MASK | U_GC_PC_MASK)) ||
+         c == 0x200C || c == 0x200D;
+}
+
+// The look-ahead digit groupings in one pass over [begin, end). ThreesFromRight: empty matches
+// wherever a multiple of three digits runs to the end of a digit run, i.e. split points.
+// ThreesToBoundary: a run that ends at a word boundary becomes its leading 1-3 digits and then
+// threes, each a word; other runs are left to the next regex.
+void split_digit_groups(const icu::UnicodeString& u, int32_t begin, int32_t end, DigitRule rule, Pieces& next) {
+  int32_t pos = begin;
+  std::vector<int32_t> at;  // where each digit of the current run starts
+  for (int32_t i = begin; i < end;) {
+    if (!is_digit(u.char32At(i))) {
+      i = u.moveIndex32(i, 1);
+      continue;
+    }
+    at.clear();
+    int32_t j = i;
+    for (; j < end && is_digit(u.char32At(j)); j = u.moveIndex32(j, 1)) at.push_back(j);
+    const size_t n = at.size();
+    auto digit = [&](size_t k) { return k < n ? at[k] : j; };
+    if (rule == DigitRule::ThreesFromRight) {
+      for (size_t k = n % 3; k < n; k += 3) {
+        if (digit(k) > pos) next.emplace_back(pos, digit(k));
+        pos = std::max(pos, digit(k));
+      }
+    } else if (j >= end || !is_word(u.char32At(j))) {
+      if (i > pos) next.emplace_back(pos, i);
+      for (size_t k = 0, len = n % 3 == 0 ? 3 : n % 3; k < n; k += len, len = 3) next.emplace_back(digit(k), digit(k + len));
+      pos = j;
+    }
+    i = j;
+  }
+  if (pos < end) next.emplace_back(pos, end);
+}
+
+// Hugging Face's "isolated" split by one regex: each piece is matched on its own ($ and look-ahead
+// end at the piece's end), and what no match covers stays a piece of its own.
+void split_by_regex(const icu::UnicodeString& u, const icu::RegexPattern& pattern, const Pieces& pieces, Pieces& next) {
+  UErrorCode status = U_ZERO_ERROR;
+  std::unique_ptr<icu::RegexMatcher> m(pattern.matcher(u, status));
+  for (auto [begin, end] : pieces) {
+    m->region(begin, end, status);
+    int32_t pos = begin;
+    while (m->find(status)) {
+      int32_t s = m->start(status), e = m->end(status);
+      if (s > pos) next.emplace_back(pos, s);
+      if (s < e) next.emplace_back(s, e);  // an empty match (a look-ahead) is only a split point
+      pos = std::max(pos, e);
+    }
+    if (pos < end) next.emplace_back(pos, end);
+  }
+  if (U_FAILURE(status)) throw std::runtime_error(std::string("pre-tokenizer: ") + u_errorName(status));
+}
+
 }  // namespace
 
 struct PreTokenizer::Patterns {
-  std::vector<std::unique_ptr<icu::RegexPattern>> list;
+  struct Step {
+    std::unique_ptr<icu::RegexPattern> regex;  // null for a digit rule
+    DigitRule digits = DigitRule::None;
+  };
+  std::vector<Step> list;
 };
 
 PreTokenizer::PreTokenizer(std::string_view name) {
   PreTokenizerSpec spec = pre_tokenizer_spec(name);
   auto patterns = std::make_shared<Patterns>();
   for (const std::string& re : spec.regexes) {
+    if (re == kThreesFromRightRegex || re == kThreesToBoundaryRegex) {
+      patterns->list.push_back({nullptr, re == kThreesFromRightRegex ? DigitRule::ThreesFromRight : DigitRule::ThreesToBoundary});
+      continue;
+    }
     UErrorCode status = U_ZERO_ERROR;
     UParseError where;
     icu::UnicodeString text = icu::UnicodeString::fromUTF8(with_unicode_white_space(re));
-    patterns->list.emplace_back(icu::RegexPattern::compile(text, 0, where, status));
+    patterns->list.push_back({std::unique_ptr<icu::RegexPattern>(icu::RegexPattern::compile(text, 0, where, status))});
     if (U_FAILURE(status)) {
       throw std::logic_error("pre-tokenizer regex does not compile: " + re + " (" + u_errorName(status) + ")");
     }
@@ -67,32 +139,15 @@ std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
   }
   byte_at.push_back(text.size());
 
-  std::vector<std::pair<int32_t, int32_t>> pieces;
+  Pieces pieces;
   if (u.length() > 0) pieces.emplace_back(0, u.length());
-  for (const auto& pattern : patterns_->list) {
-    UErrorCode status = U_ZERO_ERROR;
-    std::unique_ptr<icu::RegexMatcher> m(pattern->matcher(u, status));
-    std::vector<std::pair<int32_t, int32_t>> next;
-    // Each piece is matched on its own: $ and look-ahead end at the piece's end, and what no
-    // match covers stays a piece of its own, as in Hugging Face's "isolated" splits.
-    for (auto [begin, end] : pieces) {
-      m->region(begin, end, status);
-      int32_t pos = begin;
-      while (m->find(status)) {
-        int32_t s = m->start(status), e = m->end(status);
-        if (s == e) {
-          // An empty match (a look-ahead such as SuperBPE's digit grouping) is a split point.
-          if (s > pos) next.emplace_back(pos, s);
-          pos = std::max(pos, s);
-          continue;
-        }
-        if (s > pos) next.emplace_back(pos, s);
-        next.emplace_back(s, e);
-        pos = e;
-      }
-      if (pos < end) next.emplace_back(pos, end);
+  for (const auto& step : patterns_->list) {
+    Pieces next;
+    if (step.regex) {
+      split_by_regex(u, *step.regex, pieces, next);
+    } else {
+      for (auto [begin, end] : pieces) split_digit_groups(u, begin, end, step.digits, next);
     }
-    if (U_FAILURE(status)) throw std::runtime_error(std::string("pre-tokenizer: ") + u_errorName(status));
     pieces = std::move(next);
   }
 

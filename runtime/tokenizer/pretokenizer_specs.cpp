@@ -126,7 +126,7 @@ Spec chameleon() {
 Spec granite_embed_multi() { return {{kO200k}, true}; }
 
 // Cohere's: digits grouped in threes from the right, then o200k.
-Spec tiny_aya() { return {{R"(\d{1,3}(?=(?:\d{3})*\b))", kO200k}}; }
+Spec tiny_aya() { return {{std::string(kThreesToBoundaryRegex), kO200k}}; }
 
 // Kimi K2 (tokenization_kimi.py): Han runs, then o200k-like words whose letters are not Han.
 Spec kimi_k2() {
@@ -139,7 +139,7 @@ Spec kimi_k2() {
 
 // SuperBPE keeps words across spaces: only digit runs split, in threes from the right (the
 // look-ahead matches empty, and an empty match is a split point).
-Spec superbpe() { return {{R"(\p{N}+)", R"((?=(\d{3})+(?!\d)))"}}; }
+Spec superbpe() { return {{R"(\p{N}+)", std::string(kThreesFromRightRegex)}}; }
 
 // Ling (bailing): the tokenizer.json regex with its possessive quantifiers, which ICU has.
 Spec bailingmoe() {

@@ -6,6 +6,12 @@
 
 namespace vkmoe {
 
+// Digit groupings written as look-aheads, which a backtracking engine runs in quadratic time on a
+// long digit run. PreTokenizer recognises these exact texts and splits them in one pass, with the
+// same result (as llama.cpp recognises the regexes it splits by hand by their text).
+inline constexpr std::string_view kThreesFromRightRegex = R"((?=(\d{3})+(?!\d)))";   // SuperBPE
+inline constexpr std::string_view kThreesToBoundaryRegex = R"(\d{1,3}(?=(?:\d{3})*\b))";  // tiny_aya
+
 struct PreTokenizerSpec {
   // Applied in order, each to the pieces the previous ones left (Hugging Face's "isolated"
   // splits). Written for ICU; \s and \S are rewritten to the White_Space property when compiled.
