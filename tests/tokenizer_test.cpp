@@ -212,6 +212,29 @@ TEST_CASE("byte-level BPE merges by rank and parses special tokens on request") 
   CHECK(t.decode(std::vector<int32_t>{im_end, ids[0]}, false) == "hello");
 }
 
+TEST_CASE("turns end where the new families end them; gpt-oss's <|end|> does not end a reply") {
+  auto with_specials = [](std::initializer_list<const char*> names) {
+    Vocab v = tiny_bpe_vocab();
+    for (const char* n : names) {
+      v.tokens.emplace_back(n);
+      v.types.push_back(TokenType::Control);
+    }
+    return Tokenizer(v);
+  };
+  Tokenizer harmony = with_specials({"<|start|>", "<|end|>", "<|return|>", "<|call|>", "<|channel|>"});
+  CHECK_FALSE(harmony.is_end_of_turn(id_of(harmony, "<|end|>")));
+  CHECK(harmony.is_end_of_turn(id_of(harmony, "<|return|>")));
+  CHECK(harmony.is_end_of_turn(id_of(harmony, "<|call|>")));
+  CHECK(harmony.vocab().eot != id_of(harmony, "<|end|>"));
+  Tokenizer phi = with_specials({"<|end|>", "<|assistant|>"});  // Phi-3.5: <|end|> does end a turn
+  CHECK(phi.is_end_of_turn(id_of(phi, "<|end|>")));
+  Tokenizer others = with_specials({"<|eot|>", "<|end_of_sentence|>", "<|endofresponse|>", "<|role_end|>", "[e~["});
+  for (const char* end : {"<|eot|>", "<|end_of_sentence|>", "<|endofresponse|>", "<|role_end|>", "[e~["}) {
+    CAPTURE(end);
+    CHECK(others.is_end_of_turn(id_of(others, end)));
+  }
+}
+
 TEST_CASE("load_vocab reads tokenizer.ggml.* and from_gguf names the file it refuses") {
   Vocab tiny = tiny_bpe_vocab();
   GgufFile file = vocab_file(tiny, "tiny.gguf");
