@@ -7,6 +7,7 @@
 #include "runtime/gguf/gguf_reader.h"
 #include "runtime/gguf/gguf_writer.h"
 #include "runtime/tokenizer/pretokenizer.h"
+#include "runtime/tokenizer/pretokenizer_specs.h"
 #include "runtime/tokenizer/tokenizer.h"
 #include "runtime/tokenizer/unicode.h"
 #include "tests/test_util.h"
@@ -152,6 +153,35 @@ TEST_CASE("every shared vocabulary text gives exactly the expected ids") {
   }
 }
 
+TEST_CASE("the names llama.cpp gives Qwen2's regex give the qwen3 vocabulary's exact ids") {
+  for (const std::filesystem::path& path : shared_vocabs()) {
+    if (path.filename() != "ggml-vocab-qwen3.gguf") continue;
+    const VocabCases c = read_cases(path);
+    for (const char* pre : {"deepseek-r1-qwen", "kormo", "f2llmv2", "megrez", "stablelm2", "hunyuan", "solar-open", "grok-2"}) {
+      CAPTURE(pre);
+      Vocab v = load_vocab(GgufFile::open(path));
+      v.pre = pre;
+      const Tokenizer t(std::move(v));
+      for (size_t i = 0; i < c.texts.size(); ++i) CHECK(t.encode(c.texts[i]) == c.ids[i]);
+    }
+  }
+}
+
+TEST_CASE("every pre-tokenizer covers llama.cpp's vocabulary test texts byte for byte") {
+  for (const std::filesystem::path& path : shared_vocabs()) {
+    const VocabCases c = read_cases(path);
+    for (std::string_view name : pre_tokenizer_names()) {
+      CAPTURE(name);
+      const PreTokenizer pre(name);
+      for (const std::string& text : c.texts) {
+        std::string joined;
+        for (std::string_view w : pre.split(text)) joined += w;
+        CHECK(joined == text);
+      }
+    }
+  }
+}
+
 TEST_CASE("byte map is GPT-2's and reversible") {
   CHECK(byte_to_unicode('A') == "A");
   CHECK(byte_to_unicode(' ') == "\xC4\xA0");   // U+0120 Ġ
@@ -253,6 +283,14 @@ TEST_CASE("load_vocab reads tokenizer.ggml.* and from_gguf names the file it ref
   CHECK(load_vocab(vocab_file(tiny, "tiny.gguf")).add_bos);
   tiny.pre = "tekken";
   CHECK(load_vocab(vocab_file(tiny, "tiny.gguf")).add_bos);
+
+  {
+    GgufWriter w;
+    w.set_string("tokenizer.ggml.model", "gpt2");
+    w.set_array("tokenizer.ggml.tokens", std::span<const std::string>(tiny.tokens));
+    CHECK_THROWS_WITH_AS(load_vocab(GgufFile::from_memory(w.to_bytes(), "nomerges.gguf")),
+                         doctest::Contains("nomerges.gguf"), std::runtime_error);
+  }
 
   tiny.pre = "made-up";
   std::string error;
