@@ -2,7 +2,9 @@
 // kind (byte-level BPE, SentencePiece), on the shared vocabularies (VKMOE_FUZZ_VOCABS: a folder of
 // ggml-vocab-*.gguf; ../shared/tokenizer by default). Promises checked with a trap: ids stay in
 // the vocabulary; byte-level BPE gives back exactly the bytes it was given; streaming decode
-// equals whole decode; nothing throws but the documented out_of_range of token_piece.
+// equals whole decode; nothing throws but the documented out_of_range of token_piece. Every
+// pre-tokenizer llama.cpp knows (one per input, by the second byte) splits the text into
+// non-empty words that are exactly the text.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -12,6 +14,8 @@
 #include <vector>
 
 #include "runtime/gguf/gguf_reader.h"
+#include "runtime/tokenizer/pretokenizer.h"
+#include "runtime/tokenizer/pretokenizer_specs.h"
 #include "runtime/tokenizer/tokenizer.h"
 
 using namespace vkmoe;
@@ -20,6 +24,15 @@ namespace {
 
 void check(bool ok) {
   if (!ok) __builtin_trap();
+}
+
+const std::vector<PreTokenizer>& pre_tokenizers() {
+  static const std::vector<PreTokenizer> all = [] {
+    std::vector<PreTokenizer> v;
+    for (std::string_view name : pre_tokenizer_names()) v.emplace_back(name);
+    return v;
+  }();
+  return all;
 }
 
 std::vector<std::unique_ptr<Tokenizer>>& tokenizers() {
@@ -67,6 +80,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int32_t id : raw) streamed += stream.push(id);
   streamed += stream.flush();
   for (int32_t id : raw) (void)tok.token_piece(id);
+
+  if (size >= 2) {
+    std::string joined;
+    for (std::string_view w : pre_tokenizers()[data[1] % pre_tokenizers().size()].split(text)) {
+      check(!w.empty());
+      joined += w;
+    }
+    check(joined == text);
+  }
   (void)tok.is_end_of_turn(raw.empty() ? 0 : raw[0]);
   return 0;
 }

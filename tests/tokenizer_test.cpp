@@ -7,6 +7,7 @@
 #include "runtime/gguf/gguf_reader.h"
 #include "runtime/gguf/gguf_writer.h"
 #include "runtime/tokenizer/pretokenizer.h"
+#include "runtime/tokenizer/pretokenizer_specs.h"
 #include "runtime/tokenizer/tokenizer.h"
 #include "runtime/tokenizer/unicode.h"
 #include "tests/test_util.h"
@@ -152,6 +153,35 @@ TEST_CASE("every shared vocabulary text gives exactly the expected ids") {
   }
 }
 
+TEST_CASE("the names llama.cpp gives Qwen2's regex give the qwen3 vocabulary's exact ids") {
+  for (const std::filesystem::path& path : shared_vocabs()) {
+    if (path.filename() != "ggml-vocab-qwen3.gguf") continue;
+    const VocabCases c = read_cases(path);
+    for (const char* pre : {"deepseek-r1-qwen", "kormo", "f2llmv2", "megrez", "stablelm2", "hunyuan", "solar-open", "grok-2"}) {
+      CAPTURE(pre);
+      Vocab v = load_vocab(GgufFile::open(path));
+      v.pre = pre;
+      const Tokenizer t(std::move(v));
+      for (size_t i = 0; i < c.texts.size(); ++i) CHECK(t.encode(c.texts[i]) == c.ids[i]);
+    }
+  }
+}
+
+TEST_CASE("every pre-tokenizer covers llama.cpp's vocabulary test texts byte for byte") {
+  for (const std::filesystem::path& path : shared_vocabs()) {
+    const VocabCases c = read_cases(path);
+    for (std::string_view name : pre_tokenizer_names()) {
+      CAPTURE(name);
+      const PreTokenizer pre(name);
+      for (const std::string& text : c.texts) {
+        std::string joined;
+        for (std::string_view w : pre.split(text)) joined += w;
+        CHECK(joined == text);
+      }
+    }
+  }
+}
+
 TEST_CASE("byte map is GPT-2's and reversible") {
   CHECK(byte_to_unicode('A') == "A");
   CHECK(byte_to_unicode(' ') == "\xC4\xA0");   // U+0120 Ġ
@@ -179,7 +209,7 @@ TEST_CASE("utf8_complete_prefix holds back only an unfinished character") {
 
 TEST_CASE("pre-tokenizers split like the models' regexes") {
   using V = std::vector<std::string_view>;
-  CHECK(PreTokenizer("gpt2").split("Hello world's  end 123") ==
+  CHECK(PreTokenizer("gpt-2").split("Hello world's  end 123") ==
         V{"Hello", " world", "'s", " ", " end", " 123"});
   CHECK(PreTokenizer("qwen2").split("I'm 123\n\n  x") == V{"I", "'m", " ", "1", "2", "3", "\n\n", " ", " x"});
   CHECK(PreTokenizer("llama-bpe").split("12345 ok") == V{"123", "45", " ok"});
@@ -212,6 +242,29 @@ TEST_CASE("byte-level BPE merges by rank and parses special tokens on request") 
   CHECK(t.decode(std::vector<int32_t>{im_end, ids[0]}, false) == "hello");
 }
 
+TEST_CASE("turns end where the new families end them; gpt-oss's <|end|> does not end a reply") {
+  auto with_specials = [](std::initializer_list<const char*> names) {
+    Vocab v = tiny_bpe_vocab();
+    for (const char* n : names) {
+      v.tokens.emplace_back(n);
+      v.types.push_back(TokenType::Control);
+    }
+    return Tokenizer(v);
+  };
+  Tokenizer harmony = with_specials({"<|start|>", "<|end|>", "<|return|>", "<|call|>", "<|channel|>"});
+  CHECK_FALSE(harmony.is_end_of_turn(id_of(harmony, "<|end|>")));
+  CHECK(harmony.is_end_of_turn(id_of(harmony, "<|return|>")));
+  CHECK(harmony.is_end_of_turn(id_of(harmony, "<|call|>")));
+  CHECK(harmony.vocab().eot != id_of(harmony, "<|end|>"));
+  Tokenizer phi = with_specials({"<|end|>", "<|assistant|>"});  // Phi-3.5: <|end|> does end a turn
+  CHECK(phi.is_end_of_turn(id_of(phi, "<|end|>")));
+  Tokenizer others = with_specials({"<|eot|>", "<|end_of_sentence|>", "<|endofresponse|>", "<|role_end|>", "[e~["});
+  for (const char* end : {"<|eot|>", "<|end_of_sentence|>", "<|endofresponse|>", "<|role_end|>", "[e~["}) {
+    CAPTURE(end);
+    CHECK(others.is_end_of_turn(id_of(others, end)));
+  }
+}
+
 TEST_CASE("load_vocab reads tokenizer.ggml.* and from_gguf names the file it refuses") {
   Vocab tiny = tiny_bpe_vocab();
   GgufFile file = vocab_file(tiny, "tiny.gguf");
@@ -223,6 +276,21 @@ TEST_CASE("load_vocab reads tokenizer.ggml.* and from_gguf names the file it ref
   CHECK(v.bos == kNoToken);
   CHECK(v.chat_template.find("<|im_start|>") != std::string::npos);
   CHECK(Tokenizer::from_gguf(file).encode("hello world") == Tokenizer(tiny).encode("hello world"));
+
+  // Without add_bos_token, BOS goes first for the pre-tokenizers llama.cpp adds it for.
+  CHECK_FALSE(v.add_bos);
+  tiny.pre = "llama-bpe";
+  CHECK(load_vocab(vocab_file(tiny, "tiny.gguf")).add_bos);
+  tiny.pre = "tekken";
+  CHECK(load_vocab(vocab_file(tiny, "tiny.gguf")).add_bos);
+
+  {
+    GgufWriter w;
+    w.set_string("tokenizer.ggml.model", "gpt2");
+    w.set_array("tokenizer.ggml.tokens", std::span<const std::string>(tiny.tokens));
+    CHECK_THROWS_WITH_AS(load_vocab(GgufFile::from_memory(w.to_bytes(), "nomerges.gguf")),
+                         doctest::Contains("nomerges.gguf"), std::runtime_error);
+  }
 
   tiny.pre = "made-up";
   std::string error;

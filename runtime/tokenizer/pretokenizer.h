@@ -9,7 +9,7 @@ namespace vkmoe {
 
 class PreTokenizer {
  public:
-  // Throws std::invalid_argument for a name it does not know; "" and "default" mean GPT-2's.
+  // Throws std::invalid_argument for a name llama.cpp does not know; "" is llama.cpp's default.
   explicit PreTokenizer(std::string_view name);
 
   // The words, in order; together they are exactly `text`, byte for byte.

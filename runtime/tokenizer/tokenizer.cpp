@@ -14,6 +14,8 @@ namespace {
 constexpr std::string_view kEndOfTurnTexts[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
     "<|eom_id|>", "<EOT>", "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>",  // DeepSeek
+    "<|return|>", "<|call|>",  // gpt-oss
+    "<|eot|>", "<|end_of_sentence|>", "<|endofresponse|>", "<|role_end|>", "[e~[", "<|separator|>",  // Llama 4, ERNIE, dots1, Ling 2, MiniMax, Grok 2
 };
 
 bool is_control(TokenType t) { return t == TokenType::Control || t == TokenType::Unknown; }
@@ -56,6 +58,14 @@ Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
     if (it == index_.end()) continue;
     end_of_turn_.push_back(it->second);
     if (vocab_.eot == kNoToken) vocab_.eot = it->second;
+  }
+  // gpt-oss (harmony): <|end|> closes a channel's message inside a reply, which goes on until
+  // <|return|> or <|call|>; llama.cpp drops <|end|> from the ends of generation the same way.
+  if (index_.find("<|return|>") != index_.end() && index_.find("<|call|>") != index_.end()) {
+    if (auto it = index_.find("<|end|>"); it != index_.end()) {
+      std::erase(end_of_turn_, it->second);
+      if (vocab_.eot == it->second) vocab_.eot = index_.find("<|return|>")->second;
+    }
   }
   for (int32_t id : {vocab_.eos, vocab_.eot}) {
     if (id >= 0 && size_t(id) < n) end_of_turn_.push_back(id);

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "runtime/gguf/gguf_reader.h"
+#include "runtime/tokenizer/pretokenizer_specs.h"
 
 namespace vkmoe {
 
@@ -22,6 +23,10 @@ Vocab load_vocab(const GgufFile& file) {
   v.scores = file.get_f32_array("tokenizer.ggml.scores");
   for (int32_t t : file.get_i32_array("tokenizer.ggml.token_type")) v.types.push_back(static_cast<TokenType>(t));
   for (std::string_view m : file.get_string_array("tokenizer.ggml.merges")) v.merges.emplace_back(m);
+  // As llama.cpp: byte-level BPE without merges would quietly tokenize byte by byte.
+  if (v.model == "gpt2" && !file.has("tokenizer.ggml.merges")) {
+    throw std::runtime_error(file.name() + ": byte-level BPE vocabulary without tokenizer.ggml.merges");
+  }
   v.chat_template = file.get_string("tokenizer.chat_template").value_or("");
 
   // llama.cpp's defaults where the file is silent: SentencePiece vocabularies are LLaMA's.
@@ -32,6 +37,7 @@ Vocab load_vocab(const GgufFile& file) {
     v.add_bos = true;
   } else {
     v.add_space_prefix = false;
+    v.add_bos = pre_tokenizer_adds_bos(v.pre);
   }
   auto read_id = [&](std::string_view key, int32_t& id) {
     std::optional<uint64_t> value = file.get_uint(key);
