@@ -306,3 +306,18 @@ TEST_CASE("19: errors from deep in the loader name the file") {
   CHECK(code(r) == 1);
   CHECK(contains(r.out, "error: " + mixed.string() + ": "));
 }
+
+TEST_CASE("no_vocab files (llama.cpp's test files): eval from token ids works, run and chat say why they cannot") {
+  NEED_SHARED();
+  auto no_vocab = edited_model("no_vocab.gguf", [](GgufWriter& w) { w.set_string("tokenizer.ggml.model", "no_vocab"); });
+  auto r = run("eval -m " + no_vocab.string() + " --tokens 1,2,3 --out " + (scratch() / "nv.f32").string());
+  INFO(r.out);
+  CHECK(code(r) == 0);
+  for (const char* cmd : {"run -n 2 -p hi", "chat"}) {
+    r = run(std::string(cmd) + " -m " + no_vocab.string());
+    INFO(r.out);
+    CHECK(code(r) == 1);
+    CHECK(contains(r.out, "has no vocabulary"));
+    CHECK(contains(r.out, "eval --tokens"));
+  }
+}

@@ -76,7 +76,11 @@ static LoadedModel load_model_file(const ModelRequest& req, const std::string& p
   // The cheap checks first: config, tokenizer, vocabulary, before the device and the upload.
   const ModelConfig cfg = load_model_config(file);
   // llama.cpp's test files may carry no vocabulary: enough for eval --tokens.
-  if (req.need_tokenizer || file.get_string("tokenizer.ggml.model").value_or("") != "no_vocab") {
+  const bool no_vocab = file.get_string("tokenizer.ggml.model").value_or("") == "no_vocab";
+  if (req.need_tokenizer && no_vocab)
+    throw std::runtime_error(lm.path + " has no vocabulary (tokenizer.ggml.model = \"no_vocab\"): text in and out needs "
+                             "one; `vkmoe eval --tokens 1,2,3` and `vkmoe bench model` run it from token ids");
+  if (!no_vocab) {
     lm.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_gguf(file));
     check_vocabulary(lm.path, *lm.tokenizer, cfg);
   }
