@@ -115,6 +115,8 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
   const std::string kernel = matmul_kernel_name(vec ? "matvec" : "matmul", w.type);
   VecShape shape = vec_shape(ctx, kernel, o.variant, tokens);
   shape.pieces = static_cast<uint32_t>(w.pieces.size());
+  shape.x_vec4 = xs % 4 == 0;
+  shape.norm = o.norm.has_value();
   const auto& pipe = ctx.pipelines().get({.kernel = kernel,
                                           .bindings = 3 + kMaxWeightPieces,
                                           .push_size = sizeof(p),
