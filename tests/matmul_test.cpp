@@ -96,7 +96,8 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: RMS-norm prologue matches rms_norm then matm
     GgmlType type;
     uint32_t tokens;
     MatmulPath path;
-    uint32_t pad = 0;  // x_stride = cols + pad (odd: x is not read as vec4)
+    uint32_t pad = 0;     // x_stride = cols + pad (odd: x is not read as vec4)
+    uint64_t offset = 4;  // of the weight: 0 gives 16-byte-aligned K-quant rows (uvec4 loads)
   };
   // Odd F32 columns on the plain path, Q4_K on the unit path, both variants at 1 token, 3
   // tokens (one with an odd x stride), and the tiled kernel over two token tiles.
@@ -104,12 +105,14 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: RMS-norm prologue matches rms_norm then matm
                         {GgmlType::Q4_K, 1, MatmulPath::vec},
                         {GgmlType::Q4_K, 3, MatmulPath::vec},
                         {GgmlType::Q4_K, 3, MatmulPath::vec, 5},
+                        {GgmlType::Q4_K, 1, MatmulPath::vec, 0, 0},
+                        {GgmlType::Q5_K, 2, MatmulPath::vec, 0, 0},
                         {GgmlType::Q4_K, 37, MatmulPath::tiled}};
   for (const Case& c : cases) {
     const uint32_t rows = 37, cols = test_cols(c.type);
     CAPTURE(ggml_type_name(c.type));
     CAPTURE(c.tokens);
-    TestWeight tw(ctx, c.type, rows, cols, 4);
+    TestWeight tw(ctx, c.type, rows, cols, c.offset);
     auto x = random_floats(size_t(c.tokens) * cols);
     for (float& v : x) v *= 3.0f;  // the norm must matter
     const auto nw = random_floats(cols);
