@@ -18,7 +18,7 @@ namespace {
 
 constexpr uint32_t kTile = MOE_TILE_SLOTS;
 constexpr uint32_t kCombineGroup = 256; // WG in moe_combine.comp.glsl
-constexpr uint32_t kLavapipeBatchedFrom = 64;  // see default_batched_from_tokens
+constexpr uint32_t kLavapipeBatchedFrom = 128;  // see default_batched_from_tokens
 
 uint64_t round_up(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
 uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
