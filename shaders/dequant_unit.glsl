@@ -65,20 +65,31 @@ uvec2 kquant_scale_min(uint s[3], uint j) {
 void unit_q(uint t, uint piece, uint row_byte, uint u, out float q[UNIT], out vec2 ab[UNIT / 16]) {
   const uint bb = row_byte + (u >> 2) * (TYPE == TYPE_Q4_K ? 144u : 176u), pair = u & 3u;
   const uint wb = bb >> 2;  // K-quant rows are 4-byte aligned
-  const vec2 dm = unpackHalf2x16(load_word(t, piece, wb));
-  uint s[3];
-  [[unroll]] for (uint i = 0; i < 3; ++i) s[i] = load_word(t, piece, wb + 1u + i);
+  uint hd[4], w[8];  // header (d, dmin, 12 scale bytes), then this pair's 32 bytes of nibbles
+  if (W_VEC4) {  // a constant: blocks of 144 and 176 bytes keep 16-byte-aligned rows aligned
+    const uvec4 h4 = load_word4(t, piece, wb >> 2);
+    const uint qw = (wb >> 2) + (TYPE == TYPE_Q4_K ? 1u : 3u) + 2u * pair;
+    const uvec4 q0 = load_word4(t, piece, qw), q1 = load_word4(t, piece, qw + 1u);
+    hd[0] = h4.x, hd[1] = h4.y, hd[2] = h4.z, hd[3] = h4.w;
+    w[0] = q0.x, w[1] = q0.y, w[2] = q0.z, w[3] = q0.w, w[4] = q1.x, w[5] = q1.y, w[6] = q1.z, w[7] = q1.w;
+  } else {
+    [[unroll]] for (uint i = 0; i < 4; ++i) hd[i] = load_word(t, piece, wb + i);
+    [[unroll]] for (uint i = 0; i < 8; ++i) w[i] = load_word(t, piece, wb + (TYPE == TYPE_Q4_K ? 4u : 12u) + 8u * pair + i);
+  }
+  const vec2 dm = unpackHalf2x16(hd[0]);
+  const uint s[3] = uint[3](hd[1], hd[2], hd[3]);
   [[unroll]] for (uint h = 0; h < 2; ++h) {
     const uvec2 sm = kquant_scale_min(s, 2u * pair + h);
     ab[2 * h] = ab[2 * h + 1] = vec2(dm.x * float(sm.x), -(dm.y * float(sm.y)));
   }
-  uint w[8];
-#if TYPE == TYPE_Q4_K
-  [[unroll]] for (uint i = 0; i < 8; ++i) w[i] = load_word(t, piece, wb + 4u + 8u * pair + i);
-#else
-  uint hw[8];
-  [[unroll]] for (uint i = 0; i < 8; ++i) w[i] = load_word(t, piece, wb + 12u + 8u * pair + i);
-  [[unroll]] for (uint i = 0; i < 8; ++i) hw[i] = load_word(t, piece, wb + 4u + i);
+#if TYPE == TYPE_Q5_K
+  uint hw[8];  // the high bits: 32 bytes after the header
+  if (W_VEC4) {
+    const uvec4 a = load_word4(t, piece, (wb >> 2) + 1u), b = load_word4(t, piece, (wb >> 2) + 2u);
+    hw[0] = a.x, hw[1] = a.y, hw[2] = a.z, hw[3] = a.w, hw[4] = b.x, hw[5] = b.y, hw[6] = b.z, hw[7] = b.w;
+  } else {
+    [[unroll]] for (uint i = 0; i < 8; ++i) hw[i] = load_word(t, piece, wb + 4u + i);
+  }
 #endif
   [[unroll]] for (uint l = 0; l < 32; ++l) {
     const uint byte = byte_in(w, l);

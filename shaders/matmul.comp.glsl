@@ -14,13 +14,17 @@
 #include "ops_params.h"
 
 layout(std430, binding = 0) readonly buffer Xb { float x[]; };
+layout(std430, binding = 0) readonly buffer Xb4 { vec4 x4[]; };  // the same, 4 at a time (faster
+                                                                  // loads; rows 4-aligned only)
 layout(std430, binding = 1) buffer Yb { float y[]; };
 #define W_BINDING 2
 #include "matmul_weights.glsl"
 // MM_NORM: the norm weight (binding 6, after the weight pieces). y = W (x * inv_rms * norm_w),
 // computed as inv_rms * (W (x * norm_w)): the norm fuses into the input loads and the store.
 layout(std430, binding = W_BINDING + MM_MAX_PIECES) readonly buffer Nb { float norm_w[]; };
-#define NORM ((p.flags & MM_NORM) != 0)
+layout(std430, binding = W_BINDING + MM_MAX_PIECES) readonly buffer Nb4 { vec4 norm_w4[]; };
+// A specialization constant (set with MM_NORM): a branch in the loads slows lavapipe's code.
+layout(constant_id = 5) const bool NORM = false;
 
 // x[t, col], times the norm weight with MM_NORM.
 float x_at(uint t, uint col) {
@@ -39,6 +43,9 @@ void store(uint t, uint r, float v) {
 // (fewer pipelines to compile) and skip the tokens past p.tokens.
 #include "lanes.glsl"
 layout(constant_id = 2) const uint TOKENS = 1;  // 1 (decode), or MM_VEC_MAX_T >= p.tokens
+// p.x_stride % 4 == 0: x is read as vec4 (a quarter of the load cost on lavapipe). A constant,
+// not a branch: with both loops in one pipeline the 1-token matvec ran 3x slower on lavapipe.
+layout(constant_id = 4) const bool X_VEC4 = false;
 
 void load_x8(uint t, uint c, out float v[8]) {
   if (8u * c + 8u <= p.cols) {
@@ -75,7 +82,15 @@ void rows_dot(uint r0) {
     for (uint t = 0; t < TOKENS; ++t) {
       if (t >= p.tokens) break;
       float xv[UNIT], sx[UNIT / 16];
-      [[unroll]] for (uint i = 0; i < UNIT; ++i) xv[i] = x_at(t, UNIT * u + i);
+      if (X_VEC4) {
+        [[unroll]] for (uint i = 0; i < UNIT / 4; ++i) {
+          vec4 v = x4[(t * p.x_stride + UNIT * u) / 4u + i];
+          if (NORM) v *= norm_w4[UNIT / 4u * u + i];
+          xv[4 * i] = v.x, xv[4 * i + 1] = v.y, xv[4 * i + 2] = v.z, xv[4 * i + 3] = v.w;
+        }
+      } else {
+        [[unroll]] for (uint i = 0; i < UNIT; ++i) xv[i] = x_at(t, UNIT * u + i);
+      }
       unit_sums(xv, sx);
       [[unroll]] for (uint r = 0; r < RPS; ++r) acc[t * RPS + r] += unit_dot(q[r], ab[r], xv, sx);
     }

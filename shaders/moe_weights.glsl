@@ -4,8 +4,10 @@
 // WB_BINDING; tensor a's pieces use bindings WA_BINDING.., b's WB_BINDING...
 // Words, not bytes: weights are read as uint32 so no 8/16-bit storage feature is needed.
 
-#define WEIGHT_BLOCK(name, var, bind) \
-  layout(std430, binding = bind) readonly buffer name { uint var[]; };
+// Each binding is declared twice: as words, and as uvec4 (var##v) for 16-byte-aligned rows.
+#define WEIGHT_BLOCK(name, var, bind)                                 \
+  layout(std430, binding = bind) readonly buffer name { uint var[]; }; \
+  layout(std430, binding = bind) readonly buffer name##v { uvec4 var##v[]; };
 
 WEIGHT_BLOCK(WA0, wa0, WA_BINDING)
 #if PIECES > 1
@@ -34,32 +36,24 @@ WEIGHT_BLOCK(WSB, wsb, WSB_BINDING)
 #define PIECES_USED PIECES
 #endif
 
-// Word i of piece `piece` of tensor t (0 = a, 1 = b, 2 and 3 the shared expert's). t is a constant at every call site and
-// piece is uniform per workgroup, so the branches cost little once inlined.
-uint load_word(uint t, uint piece, uint i) {
-#ifdef WSA_BINDING
-  if (t == 2) return wsa[i];
-#ifdef WSB_BINDING
-  if (t == 3) return wsb[i];
-#endif
-#endif
-#if PIECES > 1
-#ifdef WB_BINDING
-  if (t != 0) {
-    if (PIECES_USED == 1 || piece == 0) return wb0[i];
-    if (piece == 1) return wb1[i];
-    if (piece == 2) return wb2[i];
-    return wb3[i];
-  }
-#endif
-  if (PIECES_USED == 1 || piece == 0) return wa0[i];
-  if (piece == 1) return wa1[i];
-  if (piece == 2) return wa2[i];
-  return wa3[i];
-#else
-#ifdef WB_BINDING
-  if (t != 0) return wb0[i];
-#endif
-  return wa0[i];
-#endif
-}
+// Word i (load_word) or 16-byte group i (load_word4) of piece `piece` of tensor t (0 = a, 1 = b,
+// 2 and 3 the shared expert's). t is a constant at every call site and piece is uniform per
+// workgroup, so the branches cost little once inlined.
+#define LW_TYPE uint
+#define LW_NAME load_word
+#define LW(x) x
+#include "moe_weights_load.glsl"
+#undef LW_TYPE
+#undef LW_NAME
+#undef LW
+#define LW_TYPE uvec4
+#define LW_NAME load_word4
+#define LW(x) x##v
+#include "moe_weights_load.glsl"
+#undef LW_TYPE
+#undef LW_NAME
+#undef LW
+
+// Specialization constant 6, set by the host when every row of the bound weights starts at a
+// multiple of 16 bytes: block types whose blocks are too (Q4_K, Q5_K) then load uvec4s.
+layout(constant_id = 6) const bool W_VEC4 = false;

@@ -50,37 +50,3 @@ float wg_max(float v) {
   return r;
 }
 #endif
-
-#ifdef WG_REDUCE_N
-// Sums each of the first n (<= WG_REDUCE_N, uniform) values over the workgroup in one pass; the
-// totals are valid in invocation 0 only (the others' v is left partial). Reducing only the
-// values in use matters: with one token the matrix-vector kernel needs 4 sums, not 32.
-// Needs WG_REDUCE_N * WG floats of shared memory.
-shared float wg_red_n[WG_REDUCE_N * WG];
-void wg_sum_first(inout float v[WG_REDUCE_N], uint n) {
-  const uint tid = gl_LocalInvocationID.x;
-#if USE_SUBGROUP
-  for (uint i = 0; i < n; ++i) v[i] = subgroupAdd(v[i]);
-  if (subgroupElect())
-    for (uint i = 0; i < n; ++i) wg_red_n[i * WG + gl_SubgroupID] = v[i];
-  barrier();
-  if (tid == 0)
-    for (uint i = 0; i < n; ++i) {
-      float s = 0.0;
-      for (uint g = 0; g < gl_NumSubgroups; ++g) s += wg_red_n[i * WG + g];
-      v[i] = s;
-    }
-#else
-  for (uint i = 0; i < n; ++i) wg_red_n[i * WG + tid] = v[i];
-  barrier();
-  for (uint stride = WG / 2; stride > 0; stride >>= 1) {
-    if (tid < stride)
-      for (uint i = 0; i < n; ++i) wg_red_n[i * WG + tid] += wg_red_n[i * WG + tid + stride];
-    barrier();
-  }
-  if (tid == 0)
-    for (uint i = 0; i < n; ++i) v[i] = wg_red_n[i * WG];
-#endif
-}
-void wg_sum_n(inout float v[WG_REDUCE_N]) { wg_sum_first(v, WG_REDUCE_N); }
-#endif

@@ -3,6 +3,7 @@
 // several bindings.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "runtime/kernels/matmul.h"
@@ -95,25 +96,33 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: RMS-norm prologue matches rms_norm then matm
     GgmlType type;
     uint32_t tokens;
     MatmulPath path;
+    uint32_t pad = 0;     // x_stride = cols + pad (odd: x is not read as vec4)
+    uint64_t offset = 4;  // of the weight: 0 gives 16-byte-aligned K-quant rows (uvec4 loads)
   };
   // Odd F32 columns on the plain path, Q4_K on the unit path, both variants at 1 token, 3
-  // tokens, and the tiled kernel over two token tiles.
+  // tokens (one with an odd x stride), and the tiled kernel over two token tiles.
   const Case cases[] = {{GgmlType::F32, 1, MatmulPath::vec},
                         {GgmlType::Q4_K, 1, MatmulPath::vec},
                         {GgmlType::Q4_K, 3, MatmulPath::vec},
+                        {GgmlType::Q4_K, 3, MatmulPath::vec, 5},
+                        {GgmlType::Q4_K, 1, MatmulPath::vec, 0, 0},
+                        {GgmlType::Q5_K, 2, MatmulPath::vec, 0, 0},
                         {GgmlType::Q4_K, 37, MatmulPath::tiled}};
   for (const Case& c : cases) {
     const uint32_t rows = 37, cols = test_cols(c.type);
     CAPTURE(ggml_type_name(c.type));
     CAPTURE(c.tokens);
-    TestWeight tw(ctx, c.type, rows, cols, 4);
+    TestWeight tw(ctx, c.type, rows, cols, c.offset);
     auto x = random_floats(size_t(c.tokens) * cols);
     for (float& v : x) v *= 3.0f;  // the norm must matter
     const auto nw = random_floats(cols);
     const float eps = 1e-5f;
     const auto xn = rms_norm_ref(x, nw, c.tokens, 1, cols, eps);
+    const uint32_t xs = cols + c.pad;
+    std::vector<float> xp(size_t(c.tokens) * xs, 1e30f);  // the padding must not be read
+    for (uint32_t t = 0; t < c.tokens; ++t) std::copy_n(x.begin() + size_t(t) * cols, cols, xp.begin() + size_t(t) * xs);
     const auto ref = matmul_ref(tw.deq, std::vector<float>(xn.begin(), xn.end()), rows, cols, c.tokens);
-    GpuBuf xb(ctx, x), nb(ctx, nw);
+    GpuBuf xb(ctx, xp), nb(ctx, nw);
     const auto kernel = matmul_kernel_name(c.path == MatmulPath::vec ? "matvec" : "matmul", c.type);
     for (const auto* v : ctx.pipelines().supported_variants(kernel)) {
       if (c.tokens > 1 && v != ctx.pipelines().supported_variants(kernel)[0]) continue;
@@ -122,7 +131,7 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: RMS-norm prologue matches rms_norm then matm
       Sequence seq(ctx.device());
       yb.poison(seq);
       record_matmul(ctx, seq, tw.w, c.tokens, xb.range(), yb.range(),
-                    {.path = c.path, .variant = v->name, .norm = NormPrologue{nb.range(), eps}});
+                    {.x_stride = xs, .path = c.path, .variant = v->name, .norm = NormPrologue{nb.range(), eps}});
       seq.run();
       CHECK(rel_l2(yb.floats(ctx), ref) < tolerance(c.type));
     }

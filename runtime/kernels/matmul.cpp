@@ -118,6 +118,10 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
   const std::string kernel = matmul_kernel_name(vec ? "matvec" : "matmul", w.type);
   VecShape shape = vec_shape(ctx, kernel, o.variant, tokens);
   shape.pieces = static_cast<uint32_t>(w.pieces.size());
+  shape.x_vec4 = xs % 4 == 0;
+  shape.norm = o.norm.has_value();
+  shape.w_vec4 = w.row_bytes % 16 == 0 &&
+                 std::all_of(w.pieces.begin(), w.pieces.end(), [](const auto& pc) { return pc.base % 16 == 0; });
   const auto& pipe = ctx.pipelines().get({.kernel = kernel,
                                           .bindings = 3 + kMaxWeightPieces,
                                           .push_size = sizeof(p),

@@ -50,12 +50,18 @@ enum class MatmulPath {
 
 // Workgroup shape of the matrix-vector kernels (matmul.comp.glsl GEMM=0 and the MoE decode
 // pair), from the device's subgroup size: specialization constants 0 (workgroup size), 1 (rows
-// per workgroup), 2 (1 token, or MM_VEC_MAX_T for 2..8) and 3 (weight pieces: 1 spares each load a branch).
+// per workgroup), 2 (1 token, or MM_VEC_MAX_T for 2..8), 3 (weight pieces: 1 spares each load a
+// branch), 4, 5 and 6.
 // kVecRowsPerGroup must match the shaders' RPS.
 constexpr uint32_t kVecGroups = 4, kVecRowsPerGroup = 2, kVecPortableWg = 32;
 struct VecShape {
   uint32_t wg = 0, rows_per_wg = 0, max_t = 1, pieces = kMaxWeightPieces;
-  std::vector<uint32_t> spec() const { return {wg, rows_per_wg, max_t, pieces}; }
+  bool x_vec4 = false;  // specialization constant 4 (matvec): x rows 4-aligned, read as vec4
+  bool norm = false;    // 5: the RMS-norm prologue (MM_NORM)
+  bool w_vec4 = false;  // 6: every weight row starts at a multiple of 16 bytes (uvec4 loads)
+  std::vector<uint32_t> spec() const {
+    return {wg, rows_per_wg, max_t, pieces, x_vec4 ? 1u : 0u, norm ? 1u : 0u, w_vec4 ? 1u : 0u};
+  }
 };
 VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& variant, uint32_t tokens);
 

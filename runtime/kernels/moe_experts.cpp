@@ -18,7 +18,7 @@ namespace {
 
 constexpr uint32_t kTile = MOE_TILE_SLOTS;
 constexpr uint32_t kCombineGroup = 256; // WG in moe_combine.comp.glsl
-constexpr uint32_t kLavapipeBatchedFrom = 64;  // see default_batched_from_tokens
+constexpr uint32_t kLavapipeBatchedFrom = 128;  // see default_batched_from_tokens
 
 uint64_t round_up(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
 uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
@@ -187,11 +187,21 @@ class MoeRecorder {
     return portable_choice && scratch_.settings.portable ? kernel : "";
   }
 
+  // Every row of these tensors starts at a multiple of 16 bytes (the shader may load uvec4s).
+  static bool rows_16_aligned(std::initializer_list<const ExpertTensor*> ts) {
+    for (const ExpertTensor* t : ts)
+      if (t && (t->row_bytes % 16 || std::any_of(t->pieces.begin(), t->pieces.end(),
+                                                 [](const ExpertPiece& p) { return p.base % 16; })))
+        return false;
+    return true;
+  }
+
   // A decode-path kernel with its lane-group shape; returns the rows per workgroup.
-  const Pipeline& vec_pipeline(const std::string& kernel, uint32_t bindings, const ExpertTensor& t,
+  const Pipeline& vec_pipeline(const std::string& kernel, uint32_t bindings, const ExpertTensor& t, bool w_vec4,
                                uint32_t& rows_per_wg) {
     VecShape shape = vec_shape(ctx_, kernel, variant(kernel, true), 1);
     shape.pieces = static_cast<uint32_t>(t.pieces.size());
+    shape.w_vec4 = w_vec4;
     rows_per_wg = shape.rows_per_wg;
     return pipeline(kernel, bindings, true, shape.spec());
   }
@@ -226,7 +236,9 @@ class MoeRecorder {
       set_weights(p, g, &u);
       if (sh) set_shared(p, sh->gate, &sh->up);
       uint32_t rows_per_wg = 0;
-      const auto& pipe = vec_pipeline(moe_kernel_name("gate_up", g.type, split), uint32_t(b.size()), g, rows_per_wg);
+      const bool w_vec4 = rows_16_aligned({&g, &u, sh ? &sh->gate : nullptr, sh ? &sh->up : nullptr});
+      const auto& pipe =
+          vec_pipeline(moe_kernel_name("gate_up", g.type, split), uint32_t(b.size()), g, w_vec4, rows_per_wg);
       seq_.dispatch(pipe, b, &p, ceil_div(std::max(g.rows, shared_f), rows_per_wg), slots + (sh ? p.tokens : 0), 1,
                     "moe_gate_up");
     }
@@ -239,7 +251,9 @@ class MoeRecorder {
       set_weights(p, d, nullptr);
       if (sh) set_shared(p, sh->down, nullptr);
       uint32_t rows_per_wg = 0;
-      const auto& pipe = vec_pipeline(moe_kernel_name("down", d.type, split), uint32_t(b.size()), d, rows_per_wg);
+      const bool w_vec4 = rows_16_aligned({&d, sh ? &sh->down : nullptr});
+      const auto& pipe =
+          vec_pipeline(moe_kernel_name("down", d.type, split), uint32_t(b.size()), d, w_vec4, rows_per_wg);
       seq_.dispatch(pipe, b, &p, ceil_div(d.rows, rows_per_wg), p.tokens, 1, "moe_down");
     }
   }

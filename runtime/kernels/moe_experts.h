@@ -63,7 +63,7 @@ struct MoeSettings {
   // expert's rows once per slot using it). create_moe_scratch sets it from
   // default_batched_from_tokens.
   uint32_t batched_from_tokens = 16;
-  bool portable = false;  // force the shared-memory-reduction variants (tests)
+  bool portable = false;  // force the portable decode variants (tests)
   uint32_t gemm_rows = 0; // weight rows per GEMM tile, 32 or 64; 0 = the most shared memory allows
 };
 
