@@ -157,6 +157,9 @@ TEST_CASE("serve: requests are parsed and checked") {
                           R"({"prompt":"x","seed":1.5})", R"({"prompt":"x","stream":1})", R"({"prompt":"x","max_tokens":1e999})"})
     CHECK_THROWS_AS(parse_completion_request(bad, false, d, -1), ApiError);
   CHECK_THROWS_AS(parse_completion_request(R"({"messages":[{"role":"robot","content":"x"}]})", true, d, -1), ApiError);
+  CHECK_THROWS_AS(parse_completion_request(R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})", true, d, -1), ApiError);
+  auto parts = parse_completion_request(R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]})", true, d, -1);
+  CHECK(parts.messages[0].content == "ab");
 }
 
 TEST_CASE("serve: the scheduler runs in order and refuses past its queue") {
@@ -245,6 +248,9 @@ TEST_CASE("serve: bad input gets a 400 (or 413) with OpenAI's error JSON") {
   for (int i = 0; i < 600; ++i) long_prompt += "cat ";
   check_error(post("/v1/completions", R"({"prompt":")" + long_prompt + "\"}"), 400, "context of 512");
   check_error(post("/v1/completions", R"({"prompt":")" + std::string(70000, 'a') + "\"}"), 413);
+  check_error(post("/v1/chat/completions", R"({"messages":[]})"), 400, "messages");
+  check_error(post("/v1/completions", R"({"prompt":"x","seed":18446744073709551615})"), 400, "seed");
+  check_error(post("/v1/completions", R"({"prompt":"x","n":2})"), 400);
   CHECK(server().client().Get("/health"));  // still up
 }
 

@@ -59,7 +59,13 @@ void json_error(httplib::Response& res, int status, const std::string& message,
 // The prompt's tokens, checked against the context.
 std::vector<int32_t> prompt_tokens(const ServeState& s, const CompletionRequest& r) {
   std::string text = r.prompt;
-  if (r.chat) text = apply_chat_template(s.format, r.messages, /*add_generation_prompt=*/true);
+  if (r.chat && s.format == ChatFormat::Unknown)
+    throw ApiError(400, "this model's chat template is unknown: start the server with --chat-template NAME, or use /v1/completions");
+  try {
+    if (r.chat) text = apply_chat_template(s.format, r.messages, /*add_generation_prompt=*/true);
+  } catch (const std::invalid_argument& e) {  // e.g. a role the format cannot show
+    throw ApiError(400, e.what());
+  }
   auto tokens = s.lm.tokenizer->encode(text, /*add_special=*/true, /*parse_special=*/true);
   if (tokens.empty()) throw ApiError(400, "the prompt encodes to no tokens");
   if (tokens.size() >= s.lm.model->n_ctx())
@@ -186,9 +192,11 @@ void configure(httplib::Server& svr, ServeState& s) {
     json_error(res, res.status, msg, res.status >= 500 ? "server_error" : "invalid_request_error");
   });
   svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    const double secs = std::chrono::duration<double>(Clock::now() - t_log.start).count();
+    // A request refused before routing (413, a bad request line) has no start time.
+    const double secs = t_log.start == Clock::time_point{} ? 0 : std::chrono::duration<double>(Clock::now() - t_log.start).count();
     std::fprintf(stderr, "%s %s %d prompt=%u generated=%u %.3fs\n", req.method.c_str(), req.path.c_str(), res.status,
                  t_log.prompt_tokens, t_log.generated_tokens, secs);
+    t_log = {};
   });
 }
 

@@ -40,6 +40,22 @@ int64_t int_field(const json& j, const char* name, int64_t min, int64_t max) {
   return i;
 }
 
+// A string, or (as newer clients send) an array of {"type":"text","text":...} parts, joined.
+std::string message_content(const json& m, const std::string& at) {
+  const std::string err = at + ".content must be a string or an array of text parts";
+  if (!m.contains("content")) throw bad(err);
+  const json& c = m["content"];
+  if (c.is_string()) return c;
+  if (!c.is_array()) throw bad(err);
+  std::string text;
+  for (const auto& part : c) {
+    if (!part.is_object() || part.value("type", json()) != "text" || !part.contains("text") || !part["text"].is_string())
+      throw bad(err + " (only type \"text\" is supported)");
+    text += part["text"].get<std::string>();
+  }
+  return text;
+}
+
 std::vector<ChatMessage> parse_messages(const json& j) {
   if (!j.contains("messages")) throw bad("'messages' is required");
   const json& m = j["messages"];
@@ -52,8 +68,7 @@ std::vector<ChatMessage> parse_messages(const json& j) {
     const std::string role = m[i]["role"];
     if (role != "system" && role != "user" && role != "assistant")
       throw bad(at + ".role must be system, user or assistant (got '" + role + "')");
-    if (!m[i].contains("content") || !m[i]["content"].is_string()) throw bad(at + ".content must be a string");
-    out.push_back({role, m[i]["content"]});
+    out.push_back({role, message_content(m[i], at)});
   }
   return out;
 }
