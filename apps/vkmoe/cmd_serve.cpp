@@ -239,6 +239,9 @@ int cmd_serve(const std::vector<std::string>& argv) {
                   : parse_chat_format(opt.chat_template);
   if (st.format == ChatFormat::Unknown)
     std::fprintf(stderr, "serve: the model's chat template is unknown: /v1/chat/completions needs --chat-template\n");
+  if (opt.host != "127.0.0.1" && opt.host != "localhost" && opt.host != "::1" && opt.api_key.empty())
+    std::fprintf(stderr, "serve: warning: listening on %s without --api-key: anyone who can reach it may use it\n",
+                 opt.host.c_str());
   st.model_id = request.path.empty() ? "vkmoe-demo" : std::filesystem::path(request.path).filename().string();
   std::signal(SIGPIPE, SIG_IGN);
   httplib::Server svr;
