@@ -8,7 +8,7 @@ packages=(
   libvulkan-dev vulkan-tools mesa-vulkan-drivers vulkan-validationlayers
   glslc glslang-tools spirv-tools
   doctest-dev libglfw3-dev libimgui-dev libstb-dev xvfb
-  nlohmann-json3-dev
+  nlohmann-json3-dev libcpp-httplib-dev
   clang libclang-rt-14-dev
   libicu-dev
 )

@@ -1,0 +1,58 @@
+#include "runtime/server/openai_json.h"
+
+#include <nlohmann/json.hpp>
+
+namespace vkmoe {
+
+using nlohmann::json;
+
+namespace {
+// Generated text may hold bytes that are not UTF-8 (a byte token): they become U+FFFD rather
+// than an exception.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+json usage(uint32_t prompt, uint32_t completion) {
+  return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
+}
+
+json envelope(const ResponseInfo& info, const char* object) {
+  return {{"id", info.id}, {"object", object}, {"created", info.created}, {"model", info.model}};
+}
+}  // namespace
+
+const char* finish_reason(StopReason reason, bool stop_string) {
+  if (stop_string || reason == StopReason::end_of_turn) return "stop";
+  return "length";
+}
+
+std::string completion_json(const ResponseInfo& info, const std::string& text, const char* finish,
+                            uint32_t prompt_tokens, uint32_t completion_tokens) {
+  json j = envelope(info, info.chat ? "chat.completion" : "text_completion");
+  json choice = {{"index", 0}, {"finish_reason", finish}};
+  if (info.chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
+  else choice["text"] = text, choice["logprobs"] = nullptr;
+  j["choices"] = json::array({choice});
+  j["usage"] = usage(prompt_tokens, completion_tokens);
+  return dump(j);
+}
+
+std::string chunk_json(const ResponseInfo& info, const std::string& text, bool first, const char* finish,
+                       uint32_t prompt_tokens, uint32_t completion_tokens) {
+  json j = envelope(info, info.chat ? "chat.completion.chunk" : "text_completion");
+  json choice = {{"index", 0}, {"finish_reason", finish ? json(finish) : json(nullptr)}};
+  if (info.chat) {
+    json delta = json::object();
+    if (first) delta["role"] = "assistant";
+    if (!finish) delta["content"] = text;
+    choice["delta"] = delta;
+  } else {
+    choice["text"] = text, choice["logprobs"] = nullptr;
+  }
+  j["choices"] = json::array({choice});
+  if (finish) j["usage"] = usage(prompt_tokens, completion_tokens);
+  return dump(j);
+}
+
+std::string sse_event(const std::string& json) { return "data: " + json + "\n\n"; }
+
+}  // namespace vkmoe

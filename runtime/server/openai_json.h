@@ -1,0 +1,31 @@
+// Response bodies in OpenAI's shapes (chat.completion, chat.completion.chunk, text_completion)
+// and the server-sent-event framing of a stream.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "runtime/model/generator.h"
+
+namespace vkmoe {
+
+struct ResponseInfo {
+  std::string id;     // "chatcmpl-7" / "cmpl-7"
+  std::string model;  // the served model's id
+  int64_t created = 0;
+  bool chat = true;
+};
+
+// "stop" for an end of turn or a stop string, "length" for max_tokens or a full context.
+const char* finish_reason(StopReason reason, bool stop_string);
+
+std::string completion_json(const ResponseInfo& info, const std::string& text, const char* finish,
+                            uint32_t prompt_tokens, uint32_t completion_tokens);
+// One streamed chunk: text (chat: the delta's content; first: the role too), or the final chunk
+// with finish set and usage.
+std::string chunk_json(const ResponseInfo& info, const std::string& text, bool first, const char* finish = nullptr,
+                       uint32_t prompt_tokens = 0, uint32_t completion_tokens = 0);
+std::string sse_event(const std::string& json);  // "data: JSON\n\n"
+inline const char* sse_done() { return "data: [DONE]\n\n"; }
+
+}  // namespace vkmoe
