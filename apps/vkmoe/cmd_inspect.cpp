@@ -8,6 +8,7 @@
 #include "apps/vkmoe/inspect_types.h"
 #include "runtime/gguf/gguf_reader.h"
 #include "runtime/memory/plan.h"
+#include "runtime/model/model.h"
 #include "runtime/model/model_config.h"
 #include "runtime/model/model_stats.h"
 #include "runtime/model/model_weights.h"
@@ -56,6 +57,36 @@ static void print_placement(const std::string& device, const GgufFile& file, con
     std::printf("  block %zu: memory type %u, %s, %s used%s\n", i, stats.blocks[i].memory_type,
                 format_bytes(stats.blocks[i].size).c_str(), format_bytes(stats.blocks[i].used).c_str(),
                 stats.blocks[i].host_visible ? ", host-visible" : "");
+}
+
+// Loads the model as a run would (without the warm-up token) and returns the bytes planned and
+// the bytes actually allocated, per category and in total.
+static std::vector<Model::MemoryRow> load_and_measure(const std::string& path, const std::string& device, const PlanOptions& opt) {
+  Context ctx({.device = device});
+  Model model(ctx, GgufFile::open(path),
+              {.n_ctx = opt.n_ctx, .n_batch = opt.n_batch, .mem_budget = opt.mem_budget, .spill = opt.spill,
+               .progress = false, .warm_up = false});
+  return model.memory_rows();
+}
+
+static void print_memory_rows(const std::vector<Model::MemoryRow>& rows) {
+  std::printf("\nmemory planned and allocated (a loaded model):\n  %-12s %14s %14s\n", "", "planned", "allocated");
+  for (const auto& r : rows)
+    std::printf("  %-12s %14s %14s\n", r.category.c_str(), format_bytes(r.planned).c_str(), format_bytes(r.allocated).c_str());
+}
+
+static nlohmann::ordered_json memory_rows_json(const std::vector<Model::MemoryRow>& rows) {
+  nlohmann::ordered_json j, cats;
+  for (const auto& r : rows) {
+    if (r.category == "total") {
+      j["planned_bytes"] = r.planned;
+      j["allocated_bytes"] = r.allocated;
+    } else {
+      cats[r.category] = {{"planned_bytes", r.planned}, {"allocated_bytes", r.allocated}};
+    }
+  }
+  j["categories"] = cats;
+  return j;
 }
 
 // Without Vulkan, the plan is made for a device with 4 GiB bindings and --mem-budget of memory
@@ -143,6 +174,7 @@ int cmd_inspect(const std::vector<std::string>& argv) {
       plans.push_back(pj);
     }
     j["memory_plans"] = plans;
+    if (args.has("--load")) j["memory"] = memory_rows_json(load_and_measure(path, args.get("--device"), opt));
     if (!no_device.empty()) j["devices_unavailable"] = no_device;
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
@@ -173,7 +205,10 @@ int cmd_inspect(const std::vector<std::string>& argv) {
   std::printf("\ncontext %u, batch %u%s\n", opt.n_ctx, opt.n_batch, opt.mem_budget ? (", budget " + format_bytes(opt.mem_budget)).c_str() : "");
   if (!no_device.empty()) std::printf("devices: unavailable: %s\n", no_device.c_str());
   for (size_t d : chosen) std::printf("%s", plan_memory(file, cfg, devices[d], opt).summary(devices[d].name).c_str());
-  if (args.has("--load")) print_placement(args.get("--device"), file, cfg, opt);
+  if (args.has("--load")) {
+    print_placement(args.get("--device"), file, cfg, opt);
+    print_memory_rows(load_and_measure(path, args.get("--device"), opt));
+  }
   return 0;
 }
 

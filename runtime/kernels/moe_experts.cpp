@@ -386,18 +386,29 @@ uint32_t default_batched_from_tokens(const Device& device) {
   return 16;
 }
 
-MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& s) {
+MoeScratchBytes moe_scratch_bytes(const MoeScratchSize& s, uint64_t max_storage_range) {
   if (s.tokens == 0 || s.k == 0 || s.experts == 0 || s.hidden == 0 || s.ffn == 0)
     throw std::invalid_argument("moe scratch: every size must be at least 1");
-  const uint64_t cap = ctx.device().caps().max_storage_buffer_range / 4 * 4;
+  const uint64_t cap = max_storage_range / 4 * 4;
   const uint64_t slots = uint64_t(s.tokens) * s.k;
+  MoeScratchBytes b;
+  b.h = std::min(cap, slots * s.ffn * 4);
+  if (s.batched) {
+    b.y = std::min(cap, slots * s.hidden * 4);
+    const uint64_t tiles = (slots + kTile - 1) / kTile + 2 * uint64_t(s.experts) + 1;  // see chunk_tokens
+    b.route = std::min(cap, tiles * (kTile + 1) * 4);
+  }
+  return b;
+}
+
+MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& s) {
+  const MoeScratchBytes b = moe_scratch_bytes(s, ctx.device().caps().max_storage_buffer_range);
   MoeScratch m;
   m.settings.batched_from_tokens = default_batched_from_tokens(ctx.device());
-  m.h = ctx.allocator().create_buffer(std::min(cap, slots * s.ffn * 4), MemoryUse::device, "moe h");
+  m.h = ctx.allocator().create_buffer(b.h, MemoryUse::device, "moe h");
   if (s.batched) {
-    m.y = ctx.allocator().create_buffer(std::min(cap, slots * s.hidden * 4), MemoryUse::device, "moe y");
-    const uint64_t tiles = (slots + kTile - 1) / kTile + 2 * uint64_t(s.experts) + 1;  // see chunk_tokens
-    m.route = ctx.allocator().create_buffer(std::min(cap, tiles * (kTile + 1) * 4), MemoryUse::device, "moe route");
+    m.y = ctx.allocator().create_buffer(b.y, MemoryUse::device, "moe y");
+    m.route = ctx.allocator().create_buffer(b.route, MemoryUse::device, "moe route");
   }
   return m;
 }

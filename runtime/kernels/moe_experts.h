@@ -86,6 +86,11 @@ struct MoeScratch {
   MoeSettings settings;
 };
 
+// The bytes create_moe_scratch allocates (0 for a buffer it leaves out); the memory plan uses them.
+struct MoeScratchBytes {
+  uint64_t h = 0, y = 0, route = 0;
+};
+MoeScratchBytes moe_scratch_bytes(const MoeScratchSize& size, uint64_t max_storage_range);
 MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& size);
 
 // The token count from which MoePath::automatic takes the batched path on `device`:

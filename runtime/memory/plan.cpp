@@ -48,6 +48,22 @@ static uint32_t layer_of(const std::string& name) {
   return static_cast<uint32_t>(std::strtoul(name.c_str() + 4, nullptr, 10));
 }
 
+// DeepSeek files with only attn_k_b / attn_v_b get kv_b rebuilt at load (deepseek2.cpp):
+// [kv_lora, n_head * (nope + Dv)] in F32 when both parts are F32, else F16.
+static uint64_t rebuilt_weight_bytes(const GgufFile& file, const ModelConfig& cfg, uint64_t align) {
+  if (cfg.arch != Arch::deepseek2) return 0;
+  uint64_t sum = 0;
+  for (uint32_t l = 0; l < cfg.n_layer; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    const GgufTensorInfo* kb = file.find_tensor(b + "attn_k_b.weight");
+    const GgufTensorInfo* vb = file.find_tensor(b + "attn_v_b.weight");
+    if (file.find_tensor(b + "attn_kv_b.weight") || !kb || !vb) continue;
+    const bool f32 = kb->type == GgmlType::F32 && vb->type == GgmlType::F32;
+    sum += align_up(uint64_t(cfg.n_head) * (cfg.qk_nope_dim + cfg.head_dim_v) * cfg.kv_lora_rank * (f32 ? 4 : 2), align);
+  }
+  return sum;
+}
+
 MemoryPlan plan_memory(const GgufFile& file, const ModelConfig& cfg, const DeviceCaps& caps, const PlanOptions& opt) {
   MemoryPlan plan;
   const uint64_t range = opt.max_piece ? std::min<uint64_t>(opt.max_piece, caps.max_storage_buffer_range)
@@ -88,21 +104,17 @@ MemoryPlan plan_memory(const GgufFile& file, const ModelConfig& cfg, const Devic
     plan.tensors.push_back(std::move(p));
   }
 
-  // KV cache in f16 for every layer; MLA caches the decompressed per-head keys and values
-  // (n_head_kv = n_head for deepseek2).
-  const uint64_t per_token_layer = static_cast<uint64_t>(cfg.n_head_kv) * (cfg.head_dim_k + cfg.head_dim_v) * 2;
-  plan.kv_cache = per_token_layer * opt.n_ctx * cfg.n_layer;
-
-  // Activations for one batch: residual, normed copy, q/k/v/attention output, router outputs,
-  // the experts' hidden [B, k, F] and per-slot outputs [B, k, H] (attention streams: no score matrix).
-  const uint64_t B = opt.n_batch, H = cfg.n_embd;
-  const uint64_t qkv = static_cast<uint64_t>(cfg.n_head) * cfg.head_dim_k + static_cast<uint64_t>(cfg.n_head_kv) * (cfg.head_dim_k + cfg.head_dim_v);
-  const uint64_t ff = std::max<uint64_t>({cfg.n_ff_exp, cfg.n_ff_shexp, cfg.n_ff});
-  // q|k|v projections, and q again after RoPE.
-  plan.activations = 4 * B * (3 * H + qkv + static_cast<uint64_t>(cfg.n_head) * (cfg.head_dim_k + cfg.head_dim_v) + 2ull * cfg.n_expert +
-                              static_cast<uint64_t>(cfg.n_expert_used) * (2 * ff + H));
-  plan.logits = 4ull * cfg.n_vocab * std::min<uint64_t>(B, 8);
-  plan.overhead = 2 * (16ull << 20) + (32ull << 20);
+  plan.weights += rebuilt_weight_bytes(file, cfg, align);
+  // The KV cache, activations, logits and scratch: the same layout the Model allocates from.
+  const uint32_t n_batch = std::clamp<uint32_t>(opt.n_batch, 1, std::max<uint32_t>(1, opt.n_ctx));
+  plan.layout = activation_layout(cfg, n_batch, std::max<uint32_t>(1, opt.n_ctx), caps.storage_buffer_alignment,
+                                  caps.max_storage_buffer_range);
+  plan.kv_cache = plan.layout.bytes(MemoryCategory::kv_cache);
+  plan.activations = plan.layout.bytes(MemoryCategory::activations);
+  plan.logits = plan.layout.bytes(MemoryCategory::logits);
+  plan.scratch = plan.layout.bytes(MemoryCategory::scratch);
+  plan.staging = caps.unified_memory ? 0 : 2 * kStagingChunk;
+  plan.overhead = 32ull << 20;
 
   // Budget: device-local heaps (VK_EXT_memory_budget's figure where present), capped by the user.
   uint64_t local = 0, host = 0;
@@ -140,7 +152,19 @@ MemoryPlan plan_memory(const GgufFile& file, const ModelConfig& cfg, const Devic
 
 std::vector<PlanCategory> MemoryPlan::categories() const {
   return {{"weights", weights}, {"KV cache", kv_cache}, {"activations", activations}, {"logits", logits},
-          {"staging and overhead", overhead}};
+          {"scratch", scratch}, {"staging", staging}, {"other overhead", overhead}};
+}
+
+uint64_t MemoryPlan::planned(MemoryCategory c) const {
+  switch (c) {
+    case MemoryCategory::weights: return weights + spilled;
+    case MemoryCategory::kv_cache: return kv_cache;
+    case MemoryCategory::activations: return activations;
+    case MemoryCategory::logits: return logits;
+    case MemoryCategory::scratch: return scratch;
+    case MemoryCategory::staging: return staging;
+  }
+  return 0;
 }
 
 std::string MemoryPlan::summary(const std::string& device_name) const {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/memory/activation_layout.h"
 #include "runtime/quant/ggml_type.h"
 
 namespace vkmoe {
@@ -15,6 +16,8 @@ namespace vkmoe {
 class GgufFile;
 struct ModelConfig;
 struct DeviceCaps;
+
+constexpr uint64_t kStagingChunk = 16ull << 20;  // Transfer's default chunk; the ring holds two
 
 struct PlanOptions {
   uint32_t n_ctx = 4096;      // KV cache length (-c)
@@ -53,18 +56,23 @@ struct MemoryPlan {
   uint64_t weights = 0;       // device-resident weight bytes (after padding to alignments)
   uint64_t spilled = 0;       // weight bytes in host memory
   uint64_t kv_cache = 0;
-  uint64_t activations = 0;   // activations and scratch for one batch
-  uint64_t logits = 0;        // logits readback
-  uint64_t overhead = 0;      // staging ring, pipeline and descriptor memory (estimate)
+  uint64_t activations = 0;   // activations for one batch (layout's activations category)
+  uint64_t logits = 0;        // logits readback [B, vocab]
+  uint64_t scratch = 0;       // MoE scratch
+  ActivationLayout layout;    // every non-weight buffer: what the Model allocates, verbatim
+  uint64_t staging = 0;       // the Transfer's ring of two chunks; none where device memory is mapped
+  uint64_t overhead = 0;      // pipeline and descriptor memory (estimate, not allocated by vkmoe)
   uint64_t available = 0;     // device bytes the plan may use
   uint64_t host_available = 0;
   PlanVerdict verdict = PlanVerdict::fits;
   std::vector<uint32_t> spilled_layers;  // layers whose experts live in host memory
   std::string error;          // non-empty when a single piece cannot be placed at all
 
-  uint64_t device_total() const { return weights + kv_cache + activations + logits + overhead; }
+  uint64_t device_total() const { return weights + kv_cache + activations + logits + scratch + staging + overhead; }
   std::vector<PlanCategory> categories() const;
   std::string summary(const std::string& device_name) const;  // multi-line, with numbers
+  // The bytes planned for one allocation category (weights: device and spilled together).
+  uint64_t planned(MemoryCategory c) const;
 };
 
 // Pure function of the file's tensor table, the config and the device: allocates nothing.

@@ -71,22 +71,6 @@ std::vector<float> assemble_kv_b(const GgufFile& f, const ModelConfig& c, uint32
   return kv;
 }
 
-void Model::create_deepseek2_buffers() {
-  auto& A = ctx_.allocator();
-  const uint64_t B = opt_.n_batch, NH = cfg_.n_head;
-  const uint64_t lora = std::max(cfg_.q_lora_rank, cfg_.kv_lora_rank);
-  lora_ = A.create_buffer(B * lora * 4, MemoryUse::device, "mla latent");
-  kv_a_ = A.create_buffer(B * (cfg_.kv_lora_rank + cfg_.qk_rope_dim) * 4, MemoryUse::device, "mla kv_a");
-  kv_b_ = A.create_buffer(B * NH * (cfg_.qk_nope_dim + cfg_.head_dim_v) * 4, MemoryUse::device, "mla kv");
-  if (cfg_.n_layer_dense_lead) {
-    if (cfg_.n_ff == 0)
-      throw std::runtime_error(file_.name() + ": " + std::to_string(cfg_.n_layer_dense_lead) +
-                               " leading dense layers but no feed_forward_length");
-    ffn_gate_ = A.create_buffer(B * 2 * cfg_.n_ff * 4, MemoryUse::device, "dense ffn gate (| up)");
-    ffn_up_ = A.create_buffer(B * cfg_.n_ff * 4, MemoryUse::device, "dense ffn up");
-  }
-}
-
 void Model::bind_deepseek2_layer(Layer& L, uint32_t l) {
   const std::string b = "blk." + std::to_string(l) + ".";
   const uint32_t H = cfg_.n_embd, NH = cfg_.n_head, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v;
@@ -131,7 +115,7 @@ void Model::bind_deepseek2_layer(Layer& L, uint32_t l) {
       for (size_t i = 0; i < kv.size(); ++i) halves[i] = f32_to_f16(kv[i]);
     }
     const uint64_t bytes = f32 ? kv.size() * 4 : (kv.size() * 2 + 3) / 4 * 4;
-    Buffer buf = ctx_.allocator().create_buffer(bytes, MemoryUse::device, b + "attn_kv_b (rebuilt)");
+    Buffer buf = allocate(bytes, MemoryUse::device, b + "attn_kv_b (rebuilt)", MemoryCategory::weights);
     ctx_.transfer().upload(buf, 0, f32 ? static_cast<const void*>(kv.data()) : halves.data(), kv.size() * (f32 ? 4 : 2));
     L.wkv_b = make_dense_weight(ctx_.device(), buf, 0, f32 ? GgmlType::F32 : GgmlType::F16, NH * (nope + Dv), kvl);
     rebuilt_.push_back(std::move(buf));

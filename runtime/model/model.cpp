@@ -15,7 +15,6 @@
 namespace vkmoe {
 
 namespace {
-uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 // Tensors uploaded as one (model_weights.h), so a layer's attention front runs in two
 // dispatches: q|k|v rows as one weight when the three share a type and fit one binding, and the
@@ -66,48 +65,45 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   opt_.n_batch = std::clamp<uint32_t>(opt_.n_batch, 1, opt_.n_ctx);
   PlanOptions po{.n_ctx = opt_.n_ctx, .n_batch = opt_.n_batch, .mem_budget = opt_.mem_budget, .spill = opt_.spill};
   plan_ = plan_memory(file_, cfg_, ctx.device().caps(), po);
+  const uint64_t before = ctx.allocator().stats().used;
   weights_ = upload_weights(ctx, file_, plan_, opt_.progress, attention_concats(file_, cfg_, ctx.device().caps()));
+  allocated_[static_cast<int>(MemoryCategory::weights)] += ctx.allocator().stats().used - before;
 
-  auto& A = ctx.allocator();
-  const uint64_t B = opt_.n_batch, H = cfg_.n_embd, K = cfg_.n_expert_used, E = cfg_.n_expert;
-  const uint64_t qw = static_cast<uint64_t>(cfg_.n_head) * cfg_.head_dim_k;
-  const uint64_t kvw = static_cast<uint64_t>(cfg_.n_head_kv) * cfg_.head_dim_k,
-                 kvw_v = static_cast<uint64_t>(cfg_.n_head_kv) * cfg_.head_dim_v;
-  const uint64_t align = std::max<uint64_t>(16, ctx.device().caps().storage_buffer_alignment);
-  x_ = A.create_buffer(B * H * 4, MemoryUse::device, "x (residual)");
-  xn_ = A.create_buffer(B * H * 4, MemoryUse::device, "x normed");
-  q_ = A.create_buffer(B * qw * 4, MemoryUse::device, "q");
-  const uint64_t qkv_row = cfg_.arch == Arch::deepseek2
-                               ? std::max<uint64_t>(qw, cfg_.q_lora_rank) + cfg_.kv_lora_rank + cfg_.qk_rope_dim
-                               : qw + kvw + kvw_v;
-  qkv_ = A.create_buffer(B * qkv_row * 4, MemoryUse::device, "q|k|v projections");
-  attn_ = A.create_buffer(B * cfg_.n_head * cfg_.head_dim_v * 4, MemoryUse::device, "attention out");
+  // Every other buffer comes from the plan's layout, byte for byte (activation_layout.h).
+  const ActivationLayout& lay = plan_.layout;
+  x_ = allocate(lay.x);
+  xn_ = allocate(lay.xn);
+  q_ = allocate(lay.q);
+  qkv_ = allocate(lay.qkv);
+  k_ = allocate(lay.k);
+  v_ = allocate(lay.v);
+  attn_ = allocate(lay.attn);
   // Router outputs: one aligned slice per layer, so routing stays inspectable after the pass.
-  ids_ = A.create_buffer(cfg_.n_layer * align_up(B * K * 4, align), MemoryUse::device, "expert ids");
-  wts_ = A.create_buffer(cfg_.n_layer * align_up(B * K * 4, align), MemoryUse::device, "expert weights");
-  counts_ = A.create_buffer(cfg_.n_layer * align_up(E * 4, align), MemoryUse::device, "expert counts");
-  shared_gate_ = A.create_buffer(B * 4, MemoryUse::device, "shared gate");
-  logits_ = A.create_buffer(B * cfg_.n_vocab * 4, MemoryUse::readback, "logits");
-  tokens_ = A.create_buffer(B * 4, MemoryUse::upload, "tokens");
-  positions_ = A.create_buffer(B * 4, MemoryUse::upload, "positions");
-  // One more slot per token for a shared expert riding in the routed decode pair.
-  const uint64_t slots = K + (cfg_.n_ff_shexp ? 1 : 0);
-  scratch_ = create_moe_scratch(ctx, {.tokens = static_cast<uint32_t>(B), .k = static_cast<uint32_t>(slots),
-                                      .experts = static_cast<uint32_t>(E), .hidden = static_cast<uint32_t>(H),
-                                      .ffn = std::max(cfg_.n_ff_exp, cfg_.n_ff_shexp)});
-  if (cfg_.arch == Arch::deepseek2) create_deepseek2_buffers();
-  const uint64_t k_bytes = kv_cache_bytes(opt_.n_ctx, cfg_.n_head_kv, cfg_.head_dim_k),
-                 v_bytes = kv_cache_bytes(opt_.n_ctx, cfg_.n_head_kv, cfg_.head_dim_v);
+  ids_ = allocate(lay.ids);
+  wts_ = allocate(lay.wts);
+  counts_ = allocate(lay.counts);
+  shared_gate_ = allocate(lay.shared_gate);
+  logits_ = allocate(lay.logits, MemoryUse::readback);
+  tokens_ = allocate(lay.tokens, MemoryUse::upload);
+  positions_ = allocate(lay.positions, MemoryUse::upload);
+  lora_ = allocate(lay.mla_latent);
+  kv_a_ = allocate(lay.mla_kv_a);
+  kv_b_ = allocate(lay.mla_kv);
+  ffn_gate_ = allocate(lay.ffn_gate);
+  ffn_up_ = allocate(lay.ffn_up);
+  scratch_.settings.batched_from_tokens = default_batched_from_tokens(ctx.device());
+  scratch_.h = allocate(lay.moe_h);
+  scratch_.y = allocate(lay.moe_y);
+  scratch_.route = allocate(lay.moe_route);
+  if (cfg_.arch == Arch::deepseek2 && cfg_.n_layer_dense_lead && cfg_.n_ff == 0)
+    throw std::runtime_error(file_.name() + ": " + std::to_string(cfg_.n_layer_dense_lead) +
+                             " leading dense layers but no feed_forward_length");
   for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
-    kv_.push_back(A.create_buffer(k_bytes, MemoryUse::device, "K cache " + std::to_string(l)));
-    kv_.push_back(A.create_buffer(v_bytes, MemoryUse::device, "V cache " + std::to_string(l)));
+    kv_.push_back(allocate(lay.k_cache, MemoryUse::device, " " + std::to_string(l)));
+    kv_.push_back(allocate(lay.v_cache, MemoryUse::device, " " + std::to_string(l)));
   }
   bind_weights();
   weights_.require_all_used(file_);
-  if (std::any_of(layers_.begin(), layers_.end(), [](const Layer& L) { return L.wk.rows > 0; })) {
-    k_ = A.create_buffer(B * kvw * 4, MemoryUse::device, "k");  // q, k and v differ in type
-    v_ = A.create_buffer(B * kvw_v * 4, MemoryUse::device, "v");
-  }
   // Dense layers route nothing: their routing slices read as empty slots.
   if (opt_.warm_up) {
     const int32_t token = cfg_.bos >= 0 && static_cast<uint32_t>(cfg_.bos) < cfg_.n_vocab ? cfg_.bos : 0;
@@ -123,6 +119,38 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
 }
 
 Model::~Model() = default;
+
+// Allocates one layout buffer (none when its size is 0) and counts what the allocator took for
+// it, alignment included, under its category.
+Buffer Model::allocate(const LayoutBuffer& b, MemoryUse use, const std::string& suffix) {
+  return allocate(b.bytes, use, b.name + suffix, b.category);
+}
+
+Buffer Model::allocate(uint64_t bytes, MemoryUse use, const std::string& name, MemoryCategory category) {
+  if (bytes == 0) return Buffer{};
+  const uint64_t before = ctx_.allocator().stats().used;
+  Buffer buf = ctx_.allocator().create_buffer(bytes, use, name);
+  allocated_[static_cast<int>(category)] += ctx_.allocator().stats().used - before;
+  return buf;
+}
+
+uint64_t Model::allocated_bytes(MemoryCategory c) const {
+  if (c == MemoryCategory::staging) return ctx_.transfer().staging_bytes();  // the Context's ring
+  return allocated_[static_cast<int>(c)];
+}
+
+std::vector<Model::MemoryRow> Model::memory_rows() const {
+  std::vector<MemoryRow> rows;
+  MemoryRow total{"total"};
+  for (int i = 0; i < kMemoryCategories; ++i) {
+    const auto c = static_cast<MemoryCategory>(i);
+    rows.push_back({category_name(c), plan_.planned(c), allocated_bytes(c)});
+    total.planned += rows.back().planned;
+    total.allocated += rows.back().allocated;
+  }
+  rows.push_back(total);
+  return rows;
+}
 
 DenseWeight Model::dense_weight(const std::string& name) const {
   const DeviceTensor& t = weights_.get(name);
@@ -392,11 +420,10 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t, uint
 // shared experts (a slot of the routed pair when their types match) added into the residual.
 void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T) {
   const uint32_t H = cfg_.n_embd, K = cfg_.n_expert_used, E = cfg_.n_expert;
-  const uint64_t align = std::max<uint64_t>(16, ctx_.device().caps().storage_buffer_alignment);
-  const uint64_t slice = align_up(static_cast<uint64_t>(opt_.n_batch) * K * 4, align);
+  const uint64_t slice = plan_.layout.ids_slice();
   const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
   const BufferRange ids = ids_.range(l * slice, T * K * 4ull), wts = wts_.range(l * slice, T * K * 4ull);
-  const BufferRange counts = counts_.range(l * align_up(E * 4ull, align), E * 4ull);
+  const BufferRange counts = counts_.range(l * plan_.layout.counts_slice(), E * 4ull);
   const bool gated = L.shared && L.router.shared_gate_w.size;
   record_router(ctx_, seq, cfg_.router, L.router, T, H, x,
                 {ids, wts, {}, opt_.expert_stats ? counts : BufferRange{}, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{},
@@ -448,8 +475,7 @@ RoutingSnapshot Model::routing() const {
   r.k = cfg_.n_expert_used;
   r.experts = cfg_.n_expert;
   if (last_tokens_ == 0) return r;
-  const uint64_t align = std::max<uint64_t>(16, ctx_.device().caps().storage_buffer_alignment);
-  const uint64_t slice = align_up(static_cast<uint64_t>(opt_.n_batch) * r.k * 4, align);
+  const uint64_t slice = plan_.layout.ids_slice();
   r.ids.resize(static_cast<size_t>(r.layers) * r.k);
   r.weights.resize(r.ids.size());
   r.counts.resize(static_cast<size_t>(r.layers) * r.experts);
@@ -457,7 +483,7 @@ RoutingSnapshot Model::routing() const {
     const uint64_t row = (last_tokens_ - 1) * r.k * 4ull;
     ctx_.transfer().download(ids_, l * slice + row, r.ids.data() + l * r.k, r.k * 4ull);
     ctx_.transfer().download(wts_, l * slice + row, r.weights.data() + l * r.k, r.k * 4ull);
-    ctx_.transfer().download(counts_, l * align_up(r.experts * 4ull, align), r.counts.data() + l * r.experts, r.experts * 4ull);
+    ctx_.transfer().download(counts_, l * plan_.layout.counts_slice(), r.counts.data() + l * r.experts, r.experts * 4ull);
   }
   return r;
 }

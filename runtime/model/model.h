@@ -59,6 +59,14 @@ class Model {
   const MemoryPlan& plan() const { return plan_; }
   const LoadReport& load_report() const { return weights_.report; }
   uint32_t n_ctx() const { return opt_.n_ctx; }
+  // Bytes the allocator took for this model, per category (staging belongs to the Context).
+  uint64_t allocated_bytes(MemoryCategory c) const;
+  struct MemoryRow {
+    std::string category;  // category_name(), or "total"
+    uint64_t planned = 0, allocated = 0;
+  };
+  // Planned against allocated bytes per category, then the total (inspect --load, plan_alloc_test).
+  std::vector<MemoryRow> memory_rows() const;
 
   // Runs tokens at positions pos .. pos + n - 1 (the cache must hold 0 .. pos - 1) and returns
   // logits of the last position ([n_vocab]) or of every position ([n, n_vocab]).
@@ -93,7 +101,8 @@ class Model {
   void record_attention_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T, uint32_t pos);
   void record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T);
   // DeepSeek-V2/V3 (deepseek2.cpp): MLA attention and the leading dense FFN layers.
-  void create_deepseek2_buffers();
+  Buffer allocate(const LayoutBuffer& b, MemoryUse use = MemoryUse::device, const std::string& suffix = "");
+  Buffer allocate(uint64_t bytes, MemoryUse use, const std::string& name, MemoryCategory category);
   void bind_deepseek2_layer(Layer& L, uint32_t l);
   void record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t T, uint32_t pos);
   void record_dense_ffn_block(Sequence& seq, const Layer& L, uint32_t T);
@@ -107,7 +116,8 @@ class Model {
   std::vector<Layer> layers_;
   DenseWeight embd_, output_;
   BufferRange output_norm_;
-  // Activations for one batch.
+  uint64_t allocated_[kMemoryCategories] = {};
+  // Activations for one batch; shapes in activation_layout.h.
   Buffer x_, xn_, q_, qkv_, k_, v_, attn_, ids_, wts_, shared_gate_, logits_, tokens_, positions_, counts_;
   std::vector<Buffer> kv_;
   Buffer lora_, kv_a_, kv_b_, ffn_gate_, ffn_up_;  // deepseek2 only

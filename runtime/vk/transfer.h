@@ -27,6 +27,8 @@ class Transfer {
   bool force_staging = false;
   uint64_t staged_bytes() const { return staged_bytes_; }
   uint64_t chunk_bytes() const { return chunk_; }
+  // Bytes of the staging ring, made on the first upload to memory the CPU cannot map (else 0).
+  uint64_t staging_bytes() const { return staging_[0].size() + staging_[1].size(); }
 
  private:
   Device& device_;

@@ -1,0 +1,59 @@
+// Every buffer a Model allocates besides its weights, with its bytes: the one source that the
+// memory plan sums and that the Model allocates from verbatim, so the two cannot disagree.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vkmoe {
+
+struct ModelConfig;
+
+enum class MemoryCategory { weights, kv_cache, activations, logits, scratch, staging };
+constexpr int kMemoryCategories = 6;
+const char* category_name(MemoryCategory c);
+
+struct LayoutBuffer {
+  const char* name = "";
+  uint64_t bytes = 0;  // 0: not allocated for this config
+  MemoryCategory category = MemoryCategory::activations;
+};
+
+// Shapes with B = tokens per batch, H = n_embd, qw = n_head * Dk, kw = n_head_kv * Dk,
+// vw = n_head_kv * Dv, K = experts per token, E = experts, L = layers; all f32 unless said.
+struct ActivationLayout {
+  uint64_t align = 16;        // storage-buffer offset alignment of the per-layer slices
+  LayoutBuffer x;             // [B, H] residual stream
+  LayoutBuffer xn;            // [B, H] normed copy (router output, head fallback)
+  LayoutBuffer q;             // [B, qw] q after bias, QK-norm and RoPE
+  LayoutBuffer qkv;           // [B, qw + kw + vw] projections (MLA: [B, max(qw, q_lora) + kv_lora + rope])
+  LayoutBuffer k, v;          // [B, kw], [B, vw] when q, k and v differ in type (not MLA)
+  LayoutBuffer attn;          // [B, n_head * Dv] attention output
+  LayoutBuffer ids, wts;      // u32 / f32 [L][align(B * K)] router choices, one slice per layer
+  LayoutBuffer counts;        // u32 [L][align(E)] tokens routed per expert
+  LayoutBuffer shared_gate;   // [B] Qwen2-MoE's sigmoid gate of the shared expert
+  LayoutBuffer logits;        // [B, vocab] readback: LogitsMode::all reads every row of a batch
+  LayoutBuffer tokens, positions;  // u32 [B] uploads
+  LayoutBuffer mla_latent;    // deepseek2: [B, max(q_lora, kv_lora)]
+  LayoutBuffer mla_kv_a;      // deepseek2: [B, kv_lora + rope]
+  LayoutBuffer mla_kv;        // deepseek2: [B, n_head * (nope + Dv)] decompressed k_nope | v
+  LayoutBuffer ffn_gate;      // deepseek2 dense layers: [B, 2 * n_ff] gate | up
+  LayoutBuffer ffn_up;        // deepseek2 dense layers: [B, n_ff]
+  LayoutBuffer moe_h;         // MoE scratch [B * slots, F]: silu(gate) * up
+  LayoutBuffer moe_y;         // MoE scratch [B * slots, H]: batched path's down projections
+  LayoutBuffer moe_route;     // MoE scratch: batched path's tiles, counts and sorted slots
+  LayoutBuffer k_cache, v_cache;  // f16 [n_ctx, n_head_kv, Dk | Dv], one of each per layer
+  uint32_t n_layer = 0;
+  uint32_t moe_slots = 0;     // K, plus one for a shared expert riding in the routed pair
+
+  uint64_t ids_slice() const;     // bytes between two layers' slices of ids / wts
+  uint64_t counts_slice() const;
+  std::vector<const LayoutBuffer*> buffers() const;  // every buffer, the caches once per layer
+  uint64_t bytes(MemoryCategory c) const;
+};
+
+// storage_align: the device's minStorageBufferOffsetAlignment; max_range: maxStorageBufferRange.
+ActivationLayout activation_layout(const ModelConfig& cfg, uint32_t n_batch, uint32_t n_ctx, uint64_t storage_align,
+                                   uint64_t max_range);
+
+}  // namespace vkmoe
