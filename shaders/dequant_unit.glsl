@@ -3,7 +3,8 @@
 // as floats plus one affine pair per 16 elements, y = ab.x * q + ab.y. A dot product with x is
 // then sum over halves of ab.x * dot(q, x) + ab.y * sum(x): two multiply-adds per weight, the
 // scales decoded once per unit instead of once per 8, and whole words loaded once. Defines
-// HAS_UNIT for the types it covers (block types: rows are whole units); others use dequant8.
+// HAS_UNIT for the types it covers (block types: rows are whole units; plain float types with
+// UNIT_TAIL: whole units only where W_VEC4, the rest by dequant8); others use dequant8.
 // The includer enables GL_EXT_control_flow_attributes: the unpacking loops must unroll, or
 // their arrays become private memory indexed per lane (Q5_K/Q6_K were 5x slower so).
 
@@ -127,25 +128,75 @@ void unit_q(uint t, uint piece, uint row_byte, uint u, out float q[UNIT], out ve
     q[32 + l] = float(int(((byte_in(ql1, l) >> qs) & 15u) | (((hb >> (2u * k0 + 2u)) & 3u) << 4)) - 32);
   }
 }
+#elif TYPE == TYPE_F32 || TYPE == TYPE_F16 || TYPE == TYPE_BF16
+// Plain float rows: a unit of 32 elements, read as uvec4 words. Only when W_VEC4 (every row
+// 16-byte aligned: F16/BF16 rows a multiple of 8 elements, F32 of 4) and only for the whole
+// units of a row: the includer runs dequant8 on unaligned rows and on a row's tail (UNIT_TAIL).
+#define HAS_UNIT 1
+#define UNIT 32
+#define UNIT_TAIL 1   // rows need not be whole units
+#define UNIT_PLAIN 1  // q are the values themselves: no affine pair, no sums of x
+void unit_q(uint t, uint piece, uint row_byte, uint u, out float q[UNIT], out vec2 ab[UNIT / 16]) {
+  const uint g0 = (row_byte >> 4) + u * (UNIT * ELEM_BYTES / 16u);  // row_byte % 16 == 0 (W_VEC4)
+#if TYPE == TYPE_F32
+  [[unroll]] for (uint i = 0; i < 8; ++i) {
+    const uvec4 v = load_word4(t, piece, g0 + i);
+    q[4 * i] = uintBitsToFloat(v.x), q[4 * i + 1] = uintBitsToFloat(v.y);
+    q[4 * i + 2] = uintBitsToFloat(v.z), q[4 * i + 3] = uintBitsToFloat(v.w);
+  }
+#else
+  [[unroll]] for (uint i = 0; i < 4; ++i) {
+    const uvec4 v = load_word4(t, piece, g0 + i);
+    const uint w[4] = uint[4](v.x, v.y, v.z, v.w);
+    [[unroll]] for (uint j = 0; j < 4; ++j) {
+#if TYPE == TYPE_F16
+      const vec2 f = unpackHalf2x16(w[j]);
+      q[8 * i + 2 * j] = f.x, q[8 * i + 2 * j + 1] = f.y;
+#else
+      q[8 * i + 2 * j] = uintBitsToFloat(w[j] << 16), q[8 * i + 2 * j + 1] = uintBitsToFloat(w[j] & 0xFFFF0000u);
+#endif
+    }
+  }
+#endif
+  ab[0] = ab[1] = vec2(1.0, 0.0);
+}
 #endif
 
 #ifdef HAS_UNIT
+#ifndef UNIT_PLAIN
+#define UNIT_PLAIN 0
+#endif
+#ifndef UNIT_TAIL
+#define UNIT_TAIL 0
+#endif
 // One unit's contribution to a dot product: levels q with their affine pairs against x.
 float unit_dot(float q[UNIT], vec2 ab[UNIT / 16], float xv[UNIT], float sx[UNIT / 16]) {
   float s = 0.0;
   [[unroll]] for (uint g = 0; g < UNIT / 16; ++g) {
     float d = 0.0;
     [[unroll]] for (uint i = 0; i < 16; ++i) d += q[16 * g + i] * xv[16 * g + i];
+#if UNIT_PLAIN
+    s += d;
+#else
     s += ab[g].x * d + ab[g].y * sx[g];
+#endif
   }
   return s;
 }
 // Sums of x per 16 elements, for the affine offsets.
 void unit_sums(float xv[UNIT], out float sx[UNIT / 16]) {
+#if UNIT_PLAIN
+  [[unroll]] for (uint g = 0; g < UNIT / 16; ++g) sx[g] = 0.0;  // unused by unit_dot
+#else
   [[unroll]] for (uint g = 0; g < UNIT / 16; ++g) {
     float s = 0.0;
     [[unroll]] for (uint i = 0; i < 16; ++i) s += xv[16 * g + i];
     sx[g] = s;
   }
+#endif
 }
+// Whole units of a row of `cols` taken by the unit path; dequant8 does chunks from
+// unit_chunks(cols) on (none for block types: their rows are whole units).
+uint unit_count(uint cols) { return (UNIT_TAIL == 0 || W_VEC4) ? cols / UNIT : 0u; }
+uint unit_chunks(uint cols) { return unit_count(cols) * (UNIT / 8u); }
 #endif

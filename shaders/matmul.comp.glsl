@@ -74,8 +74,9 @@ void rows_dot(uint r0) {
   float acc[RPS * TOKENS];
   for (uint i = 0; i < RPS * TOKENS; ++i) acc[i] = 0.0;
 #ifdef HAS_UNIT
-  // Block types: lanes take whole units (dequant_unit.glsl); rows are whole units.
-  for (uint u = LANE; u < p.cols / UNIT; u += LANES) {
+  // Lanes take whole units (dequant_unit.glsl); block types' rows are whole units, plain float
+  // rows leave unaligned rows and their tail to dequant8 below.
+  for (uint u = LANE; u < unit_count(p.cols); u += LANES) {
     float q[RPS][UNIT];
     vec2 ab[RPS][UNIT / 16];
     [[unroll]] for (uint r = 0; r < RPS; ++r) unit_q(0, piece[r], start[r], u, q[r], ab[r]);
@@ -95,8 +96,14 @@ void rows_dot(uint r0) {
       [[unroll]] for (uint r = 0; r < RPS; ++r) acc[t * RPS + r] += unit_dot(q[r], ab[r], xv, sx);
     }
   }
+#endif
+#if !defined(HAS_UNIT) || UNIT_TAIL
+#ifdef HAS_UNIT
+  const uint c0 = unit_chunks(p.cols);
 #else
-  for (uint c = LANE; c < (p.cols + 7u) / 8u; c += LANES) {
+  const uint c0 = 0;
+#endif
+  for (uint c = c0 + LANE; c < (p.cols + 7u) / 8u; c += LANES) {
     float w[RPS][8];
     for (uint r = 0; r < RPS; ++r) dequant8(0, piece[r], start[r], c, p.cols, w[r]);
     for (uint t = 0; t < TOKENS; ++t) {

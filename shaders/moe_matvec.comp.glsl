@@ -77,10 +77,10 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
   float ag[RPS], au[RPS];
   for (uint r = 0; r < RPS; ++r) ag[r] = au[r] = 0.0;
 #ifdef HAS_UNIT
-  for (uint u = LANE; u < p.cols / UNIT; u += LANES) {
+  for (uint u = LANE; u < unit_count(p.cols); u += LANES) {
     float xv[UNIT], sx[UNIT / 16], q[UNIT];
     vec2 ab[UNIT / 16];
-    // xbase and UNIT are multiples of 4 (rows of block types are whole blocks)
+    // xbase and UNIT are multiples of 4 (block types: whole blocks; float types: W_VEC4 rows)
     [[unroll]] for (uint i = 0; i < UNIT / 4; ++i) {
       const vec4 v = x4[(xbase + UNIT * u) / 4u + i];
       xv[4 * i] = v.x, xv[4 * i + 1] = v.y, xv[4 * i + 2] = v.z, xv[4 * i + 3] = v.w;
@@ -93,8 +93,14 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
       au[r] += unit_dot(q, ab, xv, sx);
     }
   }
+#endif
+#if !defined(HAS_UNIT) || UNIT_TAIL  // plain float types: unaligned rows and the tail
+#ifdef HAS_UNIT
+  const uint c0 = unit_chunks(p.cols);
 #else
-  for (uint c = LANE; c < (p.cols + 7u) / 8u; c += LANES) {
+  const uint c0 = 0;
+#endif
+  for (uint c = c0 + LANE; c < (p.cols + 7u) / 8u; c += LANES) {
     float xv[8], w[8];
     load_input8(xbase, c, xv);
     for (uint r = 0; r < RPS; ++r) {
@@ -144,7 +150,7 @@ void main() {
 // part[r] += (down row ra[r] of tensor ta) . h[hbase ..] over `cols` columns.
 void down_part(uint ta, uint piece, uint ra[RPS], uint hbase, uint cols, inout float part[RPS]) {
 #ifdef HAS_UNIT
-  for (uint u = LANE; u < cols / UNIT; u += LANES) {
+  for (uint u = LANE; u < unit_count(cols); u += LANES) {
     float hv[UNIT], sh[UNIT / 16], q[UNIT];
     vec2 ab[UNIT / 16];
     [[unroll]] for (uint i = 0; i < UNIT / 4; ++i) {  // hbase and UNIT are multiples of 4
@@ -157,8 +163,14 @@ void down_part(uint ta, uint piece, uint ra[RPS], uint hbase, uint cols, inout f
       part[r] += unit_dot(q, ab, hv, sh);
     }
   }
+#endif
+#if !defined(HAS_UNIT) || UNIT_TAIL  // plain float types: unaligned rows and the tail
+#ifdef HAS_UNIT
+  const uint c0 = unit_chunks(cols);
 #else
-  for (uint c = LANE; c < (cols + 7u) / 8u; c += LANES) {
+  const uint c0 = 0;
+#endif
+  for (uint c = c0 + LANE; c < (cols + 7u) / 8u; c += LANES) {
     float hv[8], w[8];
     for (uint i = 0; i < 8; ++i) hv[i] = 8u * c + i < cols ? h[hbase + 8u * c + i] : 0.0;
     for (uint r = 0; r < RPS; ++r) {

@@ -91,6 +91,28 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: every weight type, matrix-vector and tiled, 
   }
 }
 
+TEST_CASE_FIXTURE(GpuTest, "matmul: plain float rows 16-byte aligned take the unit path, with and without a tail") {
+  // Rows at offset 0 with 16-byte row lengths set W_VEC4: whole units of 32 as uvec4 loads, then
+  // dequant8 on the rest (104 = 3 units + 1 chunk; 128 = 4 units; 40 = 1 unit + 1 chunk).
+  for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
+    for (uint32_t cols : {104u, 128u, 40u}) {
+      CAPTURE(ggml_type_name(type));
+      CAPTURE(cols);
+      const uint32_t rows = 37;
+      TestWeight tw(ctx, type, rows, cols, 0);
+      for (uint32_t tokens : {1u, 5u}) {
+        auto x = random_floats(size_t(tokens) * cols);
+        auto ref = matmul_ref(tw.deq, x, rows, cols, tokens);
+        for (const auto* v : ctx.pipelines().supported_variants(matmul_kernel_name("matvec", type))) {
+          CAPTURE(v->name);
+          CAPTURE(tokens);
+          CHECK(rel_l2(run_matmul(ctx, tw, x, tokens, MatmulPath::vec, v->name), ref) < tolerance(type));
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE_FIXTURE(GpuTest, "matmul: RMS-norm prologue matches rms_norm then matmul") {
   struct Case {
     GgmlType type;

@@ -48,7 +48,7 @@ struct TestFfn {
 };
 
 TestFfn make_ffn(Context& ctx, GgmlType gate_type, GgmlType down_type, uint32_t experts, uint32_t hidden, uint32_t ffn,
-                 uint64_t max_piece_bytes = 0) {
+                 uint64_t max_piece_bytes = 0, uint64_t align = 0) {  // align: tensor offsets (16: W_VEC4)
   struct Part {
     GgmlType type;
     uint32_t rows, cols;
@@ -62,8 +62,8 @@ TestFfn make_ffn(Context& ctx, GgmlType gate_type, GgmlType down_type, uint32_t 
     const float s = 2.0f / std::sqrt(float(p.cols));
     for (auto& f : v) f *= s;
     p.bytes = quantize(p.type, v);
-    p.offset = end;
-    end = round4(end + p.bytes.size()) + 4;
+    p.offset = align ? (end + align - 1) / align * align : end;
+    end = round4(p.offset + p.bytes.size()) + 4;
   }
   TestFfn f;
   f.buffer = ctx.allocator().create_buffer(end, MemoryUse::device, "moe test weights");
@@ -181,6 +181,24 @@ TEST_CASE_FIXTURE(GpuTest, "decode path: every weight type, both reduction varia
       scratch.settings.portable = std::string(v->needs).empty();
       check_routed(ctx, f, scratch, 1, 2, random_routing(1, 2, 5), MoePath::decode, tolerance(type));
       // Several tokens with empty slots, accumulating onto out.
+      check_routed(ctx, f, scratch, 7, 2, random_routing(7, 2, 5, 0.3), MoePath::decode, tolerance(type), true);
+    }
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "decode path: 16-byte-aligned weights (uvec4 loads), float units with a tail") {
+  // Float types: 104 = 3 units of 32 + 1 chunk, 72 = 2 units + 1 chunk; K-quants: their uvec4 path.
+  for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q4_K, GgmlType::Q5_K}) {
+    const uint32_t H = quantized(type) ? 512 : 104, F = quantized(type) ? 256 : 72;
+    CAPTURE(ggml_type_name(type));
+    auto f = make_ffn(ctx, type, type, 5, H, F, 0, 16);
+    REQUIRE(f.w.gate.row_bytes % 16 == 0);
+    REQUIRE(f.w.down.pieces[0].base % 16 == 0);
+    auto scratch = scratch_for(ctx, f, 8, 2);
+    for (const auto* v : ctx.pipelines().supported_variants(moe_kernel_name("gate_up", type))) {
+      CAPTURE(v->name);
+      scratch.settings.portable = std::string(v->needs).empty();
+      check_routed(ctx, f, scratch, 1, 2, random_routing(1, 2, 5), MoePath::decode, tolerance(type));
       check_routed(ctx, f, scratch, 7, 2, random_routing(7, 2, 5, 0.3), MoePath::decode, tolerance(type), true);
     }
   }
