@@ -200,3 +200,12 @@ void unit_sums(float xv[UNIT], out float sx[UNIT / 16]) {
 uint unit_count(uint cols) { return (UNIT_TAIL == 0 || W_VEC4) ? cols / UNIT : 0u; }
 uint unit_chunks(uint cols) { return unit_count(cols) * (UNIT / 8u); }
 #endif
+
+// The first 8-column chunk left to dequant8: past the unit path's whole units, or 0 without one.
+uint generic_chunk0(uint cols) {
+#ifdef HAS_UNIT
+  return unit_chunks(cols);
+#else
+  return 0u;
+#endif
+}

@@ -98,11 +98,7 @@ void rows_dot(uint r0) {
   }
 #endif
 #if !defined(HAS_UNIT) || UNIT_TAIL
-#ifdef HAS_UNIT
-  const uint c0 = unit_chunks(p.cols);
-#else
-  const uint c0 = 0;
-#endif
+  const uint c0 = generic_chunk0(p.cols);
   for (uint c = c0 + LANE; c < (p.cols + 7u) / 8u; c += LANES) {
     float w[RPS][8];
     for (uint r = 0; r < RPS; ++r) dequant8(0, piece[r], start[r], c, p.cols, w[r]);

@@ -95,11 +95,7 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
   }
 #endif
 #if !defined(HAS_UNIT) || UNIT_TAIL  // plain float types: unaligned rows and the tail
-#ifdef HAS_UNIT
-  const uint c0 = unit_chunks(p.cols);
-#else
-  const uint c0 = 0;
-#endif
+  const uint c0 = generic_chunk0(p.cols);
   for (uint c = c0 + LANE; c < (p.cols + 7u) / 8u; c += LANES) {
     float xv[8], w[8];
     load_input8(xbase, c, xv);
@@ -165,11 +161,7 @@ void down_part(uint ta, uint piece, uint ra[RPS], uint hbase, uint cols, inout f
   }
 #endif
 #if !defined(HAS_UNIT) || UNIT_TAIL  // plain float types: unaligned rows and the tail
-#ifdef HAS_UNIT
-  const uint c0 = unit_chunks(cols);
-#else
-  const uint c0 = 0;
-#endif
+  const uint c0 = generic_chunk0(cols);
   for (uint c = c0 + LANE; c < (cols + 7u) / 8u; c += LANES) {
     float hv[8], w[8];
     for (uint i = 0; i < 8; ++i) hv[i] = 8u * c + i < cols ? h[hbase + 8u * c + i] : 0.0;
