@@ -181,6 +181,13 @@ ModelConfig load_model_config(const GgufFile& f) {
   } catch (const std::exception& e) {
     fail(f, e.what());
   }
+  for (uint32_t l = 0; l < c.n_layer; ++l) {
+    LayerSpec s;
+    s.attention = c.arch == Arch::deepseek2 ? AttentionKind::mla : AttentionKind::gqa;
+    s.ffn = l < c.n_layer_dense_lead ? FfnKind::dense : FfnKind::moe;
+    s.shared_experts = s.ffn == FfnKind::moe && c.n_expert_shared > 0;
+    c.layers.push_back(s);
+  }
   c.bos = static_cast<int32_t>(f.get_int("tokenizer.ggml.bos_token_id").value_or(-1));
   c.eos = static_cast<int32_t>(f.get_int("tokenizer.ggml.eos_token_id").value_or(-1));
   return c;

@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <string>
 
+#include <vector>
+
+#include "runtime/arch/layer_spec.h"
 #include "runtime/kernels/router.h"
 
 namespace vkmoe {
@@ -63,6 +66,8 @@ struct ModelConfig {
   uint32_t kv_lora_rank = 0;    // attn_kv_a_mqa [H, kv_lora_rank + rope dims]
   uint32_t qk_rope_dim = 0;     // rotated part of each query/key head
   uint32_t qk_nope_dim = 0;     // unrotated part: Dk = qk_nope_dim + qk_rope_dim
+
+  std::vector<LayerSpec> layers;  // [n_layer]: each layer's attention and FFN kinds
 
   int32_t bos = -1, eos = -1;
 

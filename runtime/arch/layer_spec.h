@@ -1,0 +1,25 @@
+// What one transformer layer is made of, as its architecture file says (runtime/arch/<arch>.cpp).
+// The forward pass, the CPU reference and the memory plan read this list, never the
+// architecture's name: adding an architecture adds a file that fills it.
+#pragma once
+#include <cstdint>
+
+namespace vkmoe {
+
+enum class AttentionKind {
+  gqa,  // grouped-query attention: attn_q/k/v (or attn_qkv), attn_output
+  mla,  // DeepSeek-V2/V3 multi-head latent attention
+};
+
+enum class FfnKind {
+  dense,  // ffn_gate/ffn_up/ffn_down of width n_ff
+  moe,    // routed experts ffn_*_exps (+ shared experts when LayerSpec::shared_experts)
+};
+
+struct LayerSpec {
+  AttentionKind attention = AttentionKind::gqa;
+  FfnKind ffn = FfnKind::moe;
+  bool shared_experts = false;  // ffn_*_shexp beside the routed experts (MoE layers only)
+};
+
+}  // namespace vkmoe
