@@ -117,6 +117,8 @@ std::string render_harmony(History history, bool add_generation_prompt, std::str
     } else {
       // The last reply of a finished conversation ends with <|return|>, the others with <|end|>.
       const bool final_turn = i + 1 == history.size() && !add_generation_prompt;
+      if (final_turn && !m.reasoning.empty())
+        out += "<|start|>assistant<|channel|>analysis<|message|>" + m.reasoning + "<|end|>";
       out += "<|start|>assistant<|channel|>final<|message|>" + m.content + (final_turn ? "<|return|>" : "<|end|>");
     }
   }

@@ -38,6 +38,9 @@ enum class ChatFormat {
 struct ChatMessage {
   std::string role;  // "system", "user" or "assistant"
   std::string content;
+  // An assistant's reasoning (gpt-oss's analysis channel). Templates drop it from history; only
+  // Harmony renders it, for the last reply of a finished conversation, as its template does.
+  std::string reasoning;
 };
 
 // From the template's markers; when the file has no template (empty jinja), from the
