@@ -36,6 +36,9 @@ void ChatApp::apply_events() {
       case ChatEvent::Kind::text:
         chat_.append_reply(e.text);
         break;
+      case ChatEvent::Kind::reasoning:
+        chat_.append_reasoning(e.text);
+        break;
       case ChatEvent::Kind::routing:
         experts_.push(std::move(e.text), std::move(e.routing));
         stats_ = e.stats;

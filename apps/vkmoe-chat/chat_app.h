@@ -4,7 +4,7 @@
 #include <string>
 
 #include "apps/vkmoe-chat/chat_panel.h"
-#include "apps/vkmoe-chat/chat_worker.h"
+#include "runtime/service/chat_worker.h"
 #include "apps/vkmoe-chat/expert_panel.h"
 
 namespace vkmoe {

@@ -17,6 +17,7 @@ RoleStyle role_style(const std::string& role) {
   if (role == "user") return {"You", ImVec4(0.45f, 0.75f, 1.0f, 1.0f)};
   if (role == "assistant") return {"Model", ImVec4(0.55f, 0.9f, 0.55f, 1.0f)};
   if (role == "error") return {"Error", ImVec4(1.0f, 0.4f, 0.4f, 1.0f)};
+  if (role == "reasoning") return {"Thinking", ImVec4(0.6f, 0.6f, 0.6f, 1.0f)};
   return {nullptr, ImVec4(0.6f, 0.6f, 0.6f, 1.0f)};
 }
 
@@ -27,9 +28,12 @@ void ChatPanel::add(std::string role, std::string text) {
   scroll_to_bottom_ = true;
 }
 
-void ChatPanel::append_reply(const std::string& text) {
-  if (messages_.empty() || messages_.back().role != "assistant")
-    messages_.push_back({"assistant", ""});
+void ChatPanel::append_reply(const std::string& text) { append("assistant", text); }
+
+void ChatPanel::append_reasoning(const std::string& text) { append("reasoning", text); }
+
+void ChatPanel::append(const std::string& role, const std::string& text) {
+  if (messages_.empty() || messages_.back().role != role) messages_.push_back({role, ""});
   messages_.back().content += text;
 }
 

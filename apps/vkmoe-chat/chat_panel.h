@@ -20,9 +20,12 @@ class ChatPanel {
   void add(std::string role, std::string text);
   // Continues the reply being written, starting one after the user's message.
   void append_reply(const std::string& text);
+  // The same for the model's reasoning (gpt-oss), shown grey above its reply.
+  void append_reasoning(const std::string& text);
   void clear();
 
  private:
+  void append(const std::string& role, const std::string& text);
   std::vector<ChatMessage> messages_;
   char input_[4096] = {};
   bool scroll_to_bottom_ = false;

@@ -17,7 +17,6 @@
 #include "apps/vkmoe-chat/chat_app.h"
 #include "apps/vkmoe-chat/screenshot.h"
 #include "apps/vkmoe-chat/vulkan_window.h"
-#include "apps/vkmoe/model_args.h"
 #include "runtime/vk/check.h"
 
 namespace {
@@ -35,8 +34,8 @@ struct HeadlessOptions {
 Args parse_args(int argc, char** argv) {
   std::set<std::string> values = model_value_flags(), bools = model_bool_flags();
   for (const auto& s : sampler_value_flags()) values.insert(s);
-  for (const char* s : {"--system", "-sys", "-n", "--screenshot", "--frames", "--prompt", "--chat-template"})
-    values.insert(s);
+  for (const auto& s : chat_value_flags()) values.insert(s);
+  for (const char* s : {"--screenshot", "--frames", "--prompt"}) values.insert(s);
   std::vector<std::string> argv_list(argv + 1, argv + argc);
   Args args(argv_list, values, bools);
   if (!args.has("--screenshot")) return args;
@@ -82,11 +81,8 @@ int run(int argc, char** argv) {
   HeadlessOptions headless{args.get("--screenshot"),
                            static_cast<int>(args.get_int("--frames", 120, 1, 1000000)),
                            args.get("--prompt", "Hello")};
-  // Every option is checked before the window opens (the worker parses them again).
-  model_request_from_args(args);
-  sampler_from_args(args);
-  args.get_int("-n", -1, -1, INT32_MAX);
-  if (args.has("--chat-template")) parse_chat_format(args.get("--chat-template"));
+  // Every option is checked before the window opens.
+  ChatWorkerOptions options = chat_worker_options_from_args(args);
 
   // Setup: window, Vulkan, Dear ImGui.
   glfwSetErrorCallback(on_glfw_error);
@@ -107,7 +103,7 @@ int run(int argc, char** argv) {
   init_imgui_vulkan(vw);
 
   // The model loads on the worker thread while the window already draws.
-  ChatWorker worker(args);
+  ChatWorker worker(std::move(options));
   ChatApp app(worker, vw.device_name);
 
   // The frame loop.

@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "apps/vkmoe/args.h"
+#include "runtime/service/args.h"
 #include "apps/vkmoe/commands.h"
 #include "runtime/bench/kernel_bench.h"
 #include "runtime/bench/model_bench.h"

@@ -1,6 +1,6 @@
 #include <cstdio>
 
-#include "apps/vkmoe/args.h"
+#include "runtime/service/args.h"
 #include "apps/vkmoe/commands.h"
 #include "runtime/kernels/selfcheck.h"
 #include "runtime/vk/context.h"

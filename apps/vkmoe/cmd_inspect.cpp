@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "apps/vkmoe/args.h"
+#include "runtime/service/args.h"
 #include "apps/vkmoe/commands.h"
 #include "apps/vkmoe/inspect_types.h"
 #include "runtime/gguf/gguf_reader.h"

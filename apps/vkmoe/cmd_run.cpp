@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "apps/vkmoe/commands.h"
-#include "apps/vkmoe/model_args.h"
+#include "runtime/service/model_loader.h"
 #include "runtime/model/chat_session.h"
 #include "runtime/model/generator.h"
 #include "runtime/tokenizer/chat_template.h"
@@ -121,19 +121,9 @@ int cmd_run(const std::vector<std::string>& argv) {
   return 0;
 }
 
-// --chat-template NAME, else the file's template; an unknown one is refused before the first message.
-ChatFormat chat_format_from(const std::string& name, const LoadedModel& lm) {
-  if (!name.empty()) return parse_chat_format(name);
-  const ChatFormat f = detect_chat_format(lm.tokenizer->vocab().chat_template, lm.model->config().arch_key);
-  if (f == ChatFormat::Unknown)
-    throw std::invalid_argument(lm.path + ": its chat template is not one vkmoe knows; choose one with --chat-template " +
-                                std::string(chat_format_names()));
-  return f;
-}
-
 int cmd_chat(const std::vector<std::string>& argv) {
-  Args args(argv, merge(merge(model_value_flags(), sampler_value_flags()), {"--system", "-sys", "-n", "--chat-template"}),
-            model_bool_flags());
+  Args args(argv, merge(merge(model_value_flags(), sampler_value_flags()), chat_value_flags()),
+            merge(model_bool_flags(), {"--hide-reasoning"}));
   if (!args.positional().empty()) throw std::invalid_argument("unexpected argument '" + args.positional()[0] + "'");
   const ModelRequest request = model_request_from_args(args, args.has("--quiet"));
   const SamplerConfig sampling = sampler_from_args(args);
@@ -141,12 +131,17 @@ int cmd_chat(const std::vector<std::string>& argv) {
   if (args.has("--chat-template")) parse_chat_format(args.get("--chat-template"));
   auto lm = load_model(request);
   const auto& tok = *lm.tokenizer;
-  const ChatFormat format = chat_format_from(args.get("--chat-template"), lm);
+  const ChatFormat format = chat_format_for(lm, args.get("--chat-template"), /*required=*/true);
   std::fprintf(stderr, "chat format: %s. Type a message; /reset starts over, /exit (or end of input) quits; Ctrl-C stops a reply.\n",
                std::string(chat_format_name(format)).c_str());
   Generator gen(*lm.model, tok, sampling);
   gen.set_interrupt(&g_interrupt);
   ChatSession chat(gen, tok, format, args.get(args.flag_of({"--system", "-sys"})));
+  // gpt-oss's reasoning goes to stderr, dimmed on a terminal, so stdout holds the replies alone.
+  const bool dim = isatty(2);
+  std::function<void(const std::string&)> reasoning;
+  if (!args.has("--hide-reasoning"))
+    reasoning = [dim](const std::string& t) { std::fprintf(stderr, dim ? "\033[2m%s\033[0m" : "%s", t.c_str()); };
   std::signal(SIGINT, on_sigint);
   bool tty = isatty(0);
   for (;;) {
@@ -164,7 +159,7 @@ int cmd_chat(const std::vector<std::string>& argv) {
     g_idle_interrupts.store(0);
     g_generating.store(true);
     try {
-      reason = chat.turn(line, n_predict, emit);
+      reason = chat.turn(line, n_predict, {emit, reasoning, {}});
     } catch (const std::out_of_range& e) {  // this message does not fit: the conversation goes on
       g_generating.store(false);
       std::fprintf(stderr, "[message not sent: %s; /reset to start over]\n", e.what());

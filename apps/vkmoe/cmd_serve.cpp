@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/vkmoe/commands.h"
-#include "apps/vkmoe/model_args.h"
+#include "runtime/service/model_loader.h"
 #include "runtime/model/generator.h"
 #include "runtime/model/model.h"
 #include "runtime/server/metrics.h"
@@ -234,9 +234,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
                  opt.slots);
   ServeState st{load_model(request), ChatFormat::Unknown, sampling, opt, "", Scheduler(1, opt.max_queue)};
   st.opt.slots = 1;
-  st.format = opt.chat_template.empty()
-                  ? detect_chat_format(st.lm.tokenizer->vocab().chat_template, st.lm.model->config().arch_key)
-                  : parse_chat_format(opt.chat_template);
+  st.format = chat_format_for(st.lm, opt.chat_template, /*required=*/false);
   if (st.format == ChatFormat::Unknown)
     std::fprintf(stderr, "serve: the model's chat template is unknown: /v1/chat/completions needs --chat-template\n");
   if (opt.host != "127.0.0.1" && opt.host != "localhost" && opt.host != "::1" && opt.api_key.empty())

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "apps/vkmoe/args.h"
+#include "runtime/service/args.h"
 #include "apps/vkmoe/commands.h"
 #include "runtime/model/synthetic_model.h"
 

@@ -19,7 +19,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"run", vkmoe::cmd_run, "generate text: -m model.gguf -p PROMPT|-f FILE|PROMPT -n 128 (no -m: the built-in demo model)"},
-    {"chat", vkmoe::cmd_chat, "interactive chat with the model's chat template (-m, --system, --chat-template NAME)"},
+    {"chat", vkmoe::cmd_chat, "interactive chat with the model's chat template (-m, --system, --chat-template NAME, --hide-reasoning)"},
 #ifdef VKMOE_SERVE
     {"serve", vkmoe::cmd_serve, "OpenAI-compatible HTTP server: [-m FILE] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [-c N] [--max-queue N]"},
 #endif

@@ -32,7 +32,7 @@ void Generator::feed(std::span<const int32_t> tokens) {
 StopReason Generator::generate(int max_tokens, const std::function<void(const std::string&)>& on_text,
                                const std::function<void(int32_t)>& on_token) {
   if (logits_.empty()) throw std::logic_error("generate() before feed()");
-  StreamDecoder decoder(tok_, /*render_special=*/false);
+  StreamDecoder decoder(tok_, render_special_);
   for (int n = 0; max_tokens < 0 || n < max_tokens; ++n) {
     if (interrupt_ && interrupt_->exchange(false)) {
       if (auto text = decoder.flush(); !text.empty() && on_text) on_text(text);
@@ -60,6 +60,13 @@ StopReason Generator::generate(int max_tokens, const std::function<void(const st
   }
   if (auto text = decoder.flush(); !text.empty() && on_text) on_text(text);
   return StopReason::max_tokens;
+}
+
+void Generator::rewind(uint32_t position) {
+  if (position > pos_)
+    throw std::logic_error("rewind to position " + std::to_string(position) + " past the context's " + std::to_string(pos_));
+  pos_ = position;
+  logits_.clear();
 }
 
 void Generator::reset() {

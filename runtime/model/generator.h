@@ -40,6 +40,11 @@ class Generator {
   StopReason generate(int max_tokens, const std::function<void(const std::string&)>& on_text,
                       const std::function<void(int32_t)>& on_token = {});
   void reset();
+  // Keeps the first `position` tokens of the context and drops the rest, for a chat whose
+  // template renders the last reply otherwise than the model wrote it; feed() must follow.
+  void rewind(uint32_t position);
+  // on_text shows control tokens too (gpt-oss's "<|channel|>"), for a caller that parses them.
+  void set_render_special(bool on) { render_special_ = on; }
   // A flag another thread or a signal handler sets to stop the reply being generated: generate()
   // clears it and returns StopReason::interrupted before its next token.
   void set_interrupt(std::atomic<bool>* flag) { interrupt_ = flag; }
@@ -56,6 +61,7 @@ class Generator {
   uint32_t pos_ = 0;
   GenerationStats stats_;
   std::atomic<bool>* interrupt_ = nullptr;
+  bool render_special_ = false;
 };
 
 }  // namespace vkmoe

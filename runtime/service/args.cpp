@@ -1,4 +1,4 @@
-#include "apps/vkmoe/args.h"
+#include "runtime/service/args.h"
 
 #include "runtime/util/parse_number.h"
 

@@ -1,4 +1,4 @@
-#include "apps/vkmoe/model_args.h"
+#include "runtime/service/model_loader.h"
 
 #include <cstdio>
 
@@ -14,6 +14,7 @@ std::set<std::string> sampler_value_flags() {
   return {"-s", "--seed", "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--presence-penalty",
           "--frequency-penalty", "--repeat-last-n"};
 }
+std::set<std::string> chat_value_flags() { return {"--system", "-sys", "-n", "--chat-template"}; }
 
 namespace {
 
@@ -116,6 +117,15 @@ SamplerConfig sampler_from_args(const Args& args) {
   s.penalty_last_n = static_cast<int32_t>(args.get_int("--repeat-last-n", s.penalty_last_n, 0, INT32_MAX));
   s.seed = args.get_int(args.flag_of({"-s", "--seed"}), -1, -1, INT64_MAX);
   return s;
+}
+
+ChatFormat chat_format_for(const LoadedModel& lm, const std::string& name, bool required) {
+  if (!name.empty()) return parse_chat_format(name);
+  const ChatFormat f = detect_chat_format(lm.tokenizer->vocab().chat_template, lm.model->config().arch_key);
+  if (f == ChatFormat::Unknown && required)
+    throw std::invalid_argument(lm.path + ": its chat template is not one vkmoe knows; choose one with --chat-template " +
+                                std::string(chat_format_names()));
+  return f;
 }
 
 }  // namespace vkmoe
