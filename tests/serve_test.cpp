@@ -2,8 +2,11 @@
 // built-in demo model, talked to with httplib's client. Every wait is bounded.
 #include <doctest/doctest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include "runtime/server/connection.h"
+#include "runtime/server/openai_json.h"
 #include "runtime/server/request.h"
 #include "runtime/server/scheduler.h"
 #include "tests/test_util.h"
@@ -69,6 +74,7 @@ class ServerProcess {
     ss << f.rdbuf();
     return ss.str();
   }
+  int port() const { return port_; }
   httplib::Client client(bool with_key = true) const {
     httplib::Client c("127.0.0.1", port_);
     c.set_read_timeout(120, 0);
@@ -271,6 +277,98 @@ TEST_CASE("serve: a client that disconnects mid-stream stops its generation") {
   CHECK(r->status == 200);
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30));
   CHECK(metric("vkmoe_tokens_predicted_total") - before < 100);  // not the 400 asked for
+}
+
+// A loopback TCP connection: the client's descriptor and the one accept() gave.
+struct Loopback {
+  int listener = -1, client = -1, server = -1;
+  sockaddr_in addr{};
+  Loopback() {
+    listener = socket(AF_INET, SOCK_STREAM, 0);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(listen(listener, 1) == 0);
+    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    client = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    server = accept(listener, nullptr, nullptr);
+    REQUIRE(server >= 0);
+  }
+  ~Loopback() {
+    for (int fd : {listener, client, server})
+      if (fd >= 0) close(fd);
+  }
+  int client_port() const {
+    sockaddr_in a{};
+    socklen_t len = sizeof a;
+    getsockname(client, reinterpret_cast<sockaddr*>(&a), &len);
+    return ntohs(a.sin_port);
+  }
+};
+
+TEST_CASE("serve: a connection's socket is found by its ends, and its peer's close is seen") {
+  Loopback c;
+  const int port = ntohs(c.addr.sin_port);
+  CHECK(find_connection("127.0.0.1", port, "127.0.0.1", c.client_port()) == c.server);
+  CHECK(find_connection("127.0.0.1", port, "127.0.0.1", c.client_port() + 1) != c.server);
+  CHECK(find_connection("127.0.0.2", port, "127.0.0.1", c.client_port()) == -1);
+  CHECK(!peer_closed(c.server));
+  CHECK(send(c.client, "GET", 3, 0) == 3);  // data waiting is not a close
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(!peer_closed(c.server));
+  close(c.client);
+  c.client = -1;
+  bool closed = false;
+  for (int i = 0; i < 100 && !closed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    closed = peer_closed(c.server);
+  }
+  CHECK(!closed);  // the unread "GET" comes first: a read would still return data
+  char buf[3];
+  CHECK(recv(c.server, buf, 3, 0) == 3);
+  CHECK(peer_closed(c.server));
+  CHECK(!peer_closed(-1));
+}
+
+TEST_CASE("serve: reasoning goes to reasoning_content, streamed and not") {
+  const ResponseInfo info{"chatcmpl-1", "m", 0, true};
+  auto j = json::parse(completion_json(info, "Hi", "stop", 3, 4, "thinking"));
+  CHECK(j["choices"][0]["message"]["content"] == "Hi");
+  CHECK(j["choices"][0]["message"]["reasoning_content"] == "thinking");
+  CHECK(!json::parse(completion_json(info, "Hi", "stop", 3, 4))["choices"][0]["message"].contains("reasoning_content"));
+  auto c = json::parse(chunk_json(info, "hmm", true, nullptr, 0, 0, true));
+  CHECK(c["choices"][0]["delta"]["reasoning_content"] == "hmm");
+  CHECK(!c["choices"][0]["delta"].contains("content"));
+}
+
+TEST_CASE("serve: a client that disconnects during a reply that is not streamed frees its slot") {
+  const double before = metric("vkmoe_tokens_predicted_total");
+  // A raw connection, so the test can close it mid-request.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(server().port()));
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const std::string body = R"({"prompt":"A","max_tokens":400,"temperature":0})";
+  const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + kKey +
+                              "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                              "\r\n\r\n" + body;
+  REQUIRE(send(fd, request.data(), request.size(), 0) == ssize_t(request.size()));
+  for (int i = 0; i < 600 && metric("vkmoe_requests_processing") < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(metric("vkmoe_requests_processing") == 1);
+  close(fd);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = post("/v1/completions", R"({"prompt":"A","max_tokens":2})");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30));
+  CHECK(metric("vkmoe_requests_processing") == 0);
+  CHECK(metric("vkmoe_tokens_predicted_total") - before < 100);  // not the 400 asked for
+  CHECK(server().log().find("POST /v1/completions 499") != std::string::npos);
 }
 
 TEST_CASE("serve: past the queue bound a request gets 503") {

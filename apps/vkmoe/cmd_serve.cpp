@@ -13,11 +13,13 @@
 #include "runtime/service/model_loader.h"
 #include "runtime/model/generator.h"
 #include "runtime/model/model.h"
+#include "runtime/server/connection.h"
 #include "runtime/server/metrics.h"
 #include "runtime/server/openai_json.h"
 #include "runtime/server/request.h"
 #include "runtime/server/scheduler.h"
 #include "runtime/tokenizer/chat_template.h"
+#include "runtime/tokenizer/harmony.h"
 
 namespace vkmoe {
 namespace {
@@ -76,34 +78,53 @@ std::vector<int32_t> prompt_tokens(const ServeState& s, const CompletionRequest&
 }
 
 struct GenOutcome {
-  std::string text;
+  std::string text, reasoning;
   const char* finish = "stop";
   GenerationStats stats;
+  bool client_gone = false;
 };
 
-// Runs one request on the model (the caller holds its turn). emit returns false when the client
-// is gone, which stops generation before the next token.
-GenOutcome generate(ServeState& s, const std::vector<int32_t>& tokens, const CompletionRequest& r,
-                    const std::function<bool(const std::string&)>& emit) {
+// A piece of the reply for the client (content or reasoning); false when the client is gone.
+using Emit = std::function<bool(ReplyChannel, const std::string&)>;
+
+// Runs one request on the model (the caller holds its turn). Generation stops before the next
+// token once emit returns false or connected() does. A gpt-oss chat reply is split into its
+// channels; stop strings apply to the reply's content.
+GenOutcome generate(ServeState& s, const std::vector<int32_t>& tokens, const CompletionRequest& r, const Emit& emit,
+                    const std::function<bool()>& connected) {
+  GenOutcome out;
+  if (!connected()) {  // gone while it waited in line
+    out.client_gone = true;
+    return out;
+  }
   Generator gen(*s.lm.model, *s.lm.tokenizer, r.sampling);
   std::atomic<bool> stop{false};
   gen.set_interrupt(&stop);
+  const bool harmony = r.chat && s.format == ChatFormat::Harmony;
+  gen.set_render_special(harmony);
   StopMatcher matcher(r.stop);
-  GenOutcome out;
-  auto send = [&](const std::string& text) {
+  auto send = [&](ReplyChannel channel, const std::string& text) {
     if (text.empty() || stop.load()) return;
-    out.text += text;
-    if (emit && !emit(text)) stop.store(true);
+    (channel == ReplyChannel::reasoning ? out.reasoning : out.text) += text;
+    if (emit && !emit(channel, text)) stop.store(out.client_gone = true);
   };
+  auto content = [&](const std::string& piece) {
+    send(ReplyChannel::content, matcher.push(piece));
+    if (matcher.stopped()) stop.store(true);
+  };
+  HarmonyParser channels([&](ReplyChannel channel, std::string_view t) {
+    if (channel == ReplyChannel::content) content(std::string(t));
+    else if (channel == ReplyChannel::reasoning) send(channel, std::string(t));
+  });
   gen.feed(tokens);
   auto reason = gen.generate(
-      r.max_tokens,
-      [&](const std::string& piece) {
-        send(matcher.push(piece));
-        if (matcher.stopped()) stop.store(true);
-      },
-      [&](int32_t) { s.metrics.set_kv_cells(gen.position()); });
-  send(matcher.flush());
+      r.max_tokens, [&](const std::string& piece) { harmony ? channels.push(piece) : content(piece); },
+      [&](int32_t) {
+        s.metrics.set_kv_cells(gen.position());
+        if (!connected()) stop.store(out.client_gone = true);
+      });
+  if (harmony) channels.finish();
+  send(ReplyChannel::content, matcher.flush());
   out.finish = finish_reason(reason, matcher.stopped());
   out.stats = gen.stats();
   s.metrics.add_request(out.stats);
@@ -114,19 +135,27 @@ GenOutcome generate(ServeState& s, const std::vector<int32_t>& tokens, const Com
   return out;
 }
 
+// Asks whether the request's client is still connected (see runtime/server/connection.h).
+std::function<bool()> connection_check(const httplib::Request& req) {
+  const int fd = find_connection(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+  return [fd] { return !peer_closed(fd); };
+}
+
 void stream_response(ServeState& s, std::shared_ptr<Scheduler::Ticket> ticket, CompletionRequest r,
-                     std::vector<int32_t> tokens, ResponseInfo info, httplib::Response& res) {
+                     std::vector<int32_t> tokens, ResponseInfo info, std::function<bool()> connected,
+                     httplib::Response& res) {
   res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [&s, ticket, r, tokens, info](size_t, httplib::DataSink& sink) {
+  res.set_chunked_content_provider("text/event-stream", [&s, ticket, r, tokens, info, connected](size_t, httplib::DataSink& sink) {
     ticket->wait();
     bool first = true;
     auto write = [&](const std::string& event) { return sink.is_writable() && sink.write(event.data(), event.size()); };
     try {
-      auto out = generate(s, tokens, r, [&](const std::string& text) {
-        const bool ok = write(sse_event(chunk_json(info, text, first)));
+      auto emit = [&](ReplyChannel channel, const std::string& text) {
+        const bool ok = write(sse_event(chunk_json(info, text, first, nullptr, 0, 0, channel == ReplyChannel::reasoning)));
         first = false;
         return ok;
-      });
+      };
+      auto out = generate(s, tokens, r, emit, connected);
       write(sse_event(chunk_json(info, "", first, out.finish, out.stats.prompt_tokens, out.stats.generated_tokens)));
       write(sse_done());
     } catch (const std::exception& e) {
@@ -147,10 +176,14 @@ void handle_completion(ServeState& s, const httplib::Request& req, httplib::Resp
     ResponseInfo info{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(s.next_id++), s.model_id,
                       std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count(), chat};
-    if (r.stream) return stream_response(s, ticket, std::move(r), std::move(tokens), info, res);
+    auto connected = connection_check(req);
+    if (r.stream) return stream_response(s, ticket, std::move(r), std::move(tokens), info, connected, res);
     ticket->wait();
-    auto out = generate(s, tokens, r, {});
-    res.set_content(completion_json(info, out.text, out.finish, out.stats.prompt_tokens, out.stats.generated_tokens),
+    auto out = generate(s, tokens, r, {}, connected);
+    // Nobody reads the reply; the status shows in the request's log line (nginx's 499).
+    if (out.client_gone) return json_error(res, 499, "the client closed the connection");
+    res.set_content(completion_json(info, out.text, out.finish, out.stats.prompt_tokens, out.stats.generated_tokens,
+                                    out.reasoning),
                     "application/json");
   } catch (const ApiError& e) {
     json_error(res, e.status, e.what(), e.type);

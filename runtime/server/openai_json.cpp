@@ -26,10 +26,11 @@ const char* finish_reason(StopReason reason, bool stop_string) {
 }
 
 std::string completion_json(const ResponseInfo& info, const std::string& text, const char* finish,
-                            uint32_t prompt_tokens, uint32_t completion_tokens) {
+                            uint32_t prompt_tokens, uint32_t completion_tokens, const std::string& reasoning) {
   json j = envelope(info, info.chat ? "chat.completion" : "text_completion");
   json choice = {{"index", 0}, {"finish_reason", finish}};
   if (info.chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
+  if (info.chat && !reasoning.empty()) choice["message"]["reasoning_content"] = reasoning;
   else choice["text"] = text, choice["logprobs"] = nullptr;
   j["choices"] = json::array({choice});
   j["usage"] = usage(prompt_tokens, completion_tokens);
@@ -37,13 +38,13 @@ std::string completion_json(const ResponseInfo& info, const std::string& text, c
 }
 
 std::string chunk_json(const ResponseInfo& info, const std::string& text, bool first, const char* finish,
-                       uint32_t prompt_tokens, uint32_t completion_tokens) {
+                       uint32_t prompt_tokens, uint32_t completion_tokens, bool reasoning) {
   json j = envelope(info, info.chat ? "chat.completion.chunk" : "text_completion");
   json choice = {{"index", 0}, {"finish_reason", finish ? json(finish) : json(nullptr)}};
   if (info.chat) {
     json delta = json::object();
     if (first) delta["role"] = "assistant";
-    if (!finish) delta["content"] = text;
+    if (!finish) delta[reasoning ? "reasoning_content" : "content"] = text;
     choice["delta"] = delta;
   } else {
     choice["text"] = text, choice["logprobs"] = nullptr;
