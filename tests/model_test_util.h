@@ -5,11 +5,18 @@
 #pragma once
 #include <cmath>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "tests/test_util.h"
 
 namespace vkmoe::test {
+
+// A model file built in memory, with the name a test reports it by.
+struct ModelFile {
+  std::string name;
+  std::vector<uint8_t> bytes;
+};
 
 inline std::vector<int32_t> random_tokens(size_t n, uint32_t vocab) {
   std::vector<int32_t> t(n);

@@ -1,6 +1,6 @@
 // The memory plan equals the allocation: for the demo model and a small synthetic model of each
 // architecture, a Model loaded on the GPU allocates within 1% of the planned bytes, per category
-// and in total, at two batch sizes and two context sizes.
+// and in total, at two batch sizes and two context sizes, and with several sessions.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -9,16 +9,14 @@
 #include "runtime/model/model.h"
 #include "runtime/model/synthetic_model.h"
 #include "tests/gpu_fixture.h"
+#include "tests/model_test_util.h"
 
 using namespace vkmoe;
 using namespace vkmoe::test;
 
 namespace {
 
-struct Case {
-  std::string name;
-  std::vector<uint8_t> bytes;
-};
+using Case = ModelFile;
 
 std::vector<Case> cases() {
   std::vector<Case> out;
@@ -60,6 +58,27 @@ TEST_CASE_FIXTURE(GpuTest, "plan_alloc: planned bytes match allocated bytes per 
           if (r.category != "staging" && r.category != "total") CHECK(r.allocated > 0);
         }
       }
+    }
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "plan_alloc: sessions: a KV cache each, activations for max(batch, sessions), as allocated") {
+  for (const Case& c : cases()) {
+    CAPTURE(c.name);
+    auto load = [&](uint32_t sessions) {
+      return Model(ctx, GgufFile::from_memory(c.bytes, c.name + ".gguf"),
+                   {.n_ctx = 128, .n_batch = 8, .n_parallel = sessions, .progress = false, .warm_up = false});
+    };
+    // (Buffers this small lose their 1% to the allocator's per-buffer alignment below 8 tokens.)
+    Model one = load(1), many = load(12);
+    CHECK(many.plan().kv_cache == 12 * one.plan().kv_cache);
+    CHECK(many.max_batch() == 12);  // a decode step of all 12 sessions is one batch of 12
+    CHECK(many.plan().logits == 12ull * many.config().n_vocab * 4);
+    for (const auto& r : many.memory_rows()) {
+      CAPTURE(r.category);
+      CAPTURE(r.planned);
+      CAPTURE(r.allocated);
+      CHECK(within_1pct(r.planned, r.allocated));
     }
   }
 }

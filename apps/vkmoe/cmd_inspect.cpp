@@ -64,7 +64,7 @@ static void print_placement(const std::string& device, const GgufFile& file, con
 static std::vector<Model::MemoryRow> load_and_measure(const std::string& path, const std::string& device, const PlanOptions& opt) {
   Context ctx({.device = device});
   Model model(ctx, GgufFile::open(path),
-              {.n_ctx = opt.n_ctx, .n_batch = opt.n_batch, .mem_budget = opt.mem_budget, .spill = opt.spill,
+              {.n_ctx = opt.n_ctx, .n_batch = opt.n_batch, .n_parallel = opt.n_parallel, .mem_budget = opt.mem_budget, .spill = opt.spill,
                .progress = false, .warm_up = false});
   return model.memory_rows();
 }
@@ -104,12 +104,14 @@ static DeviceCaps hypothetical_device(uint64_t mem_budget) {
 }
 
 int cmd_inspect(const std::vector<std::string>& argv) {
-  Args args(argv, {"--device", "-c", "--ctx", "--batch", "--mem-budget"}, {"--json", "--spill", "--tensors", "--load"});
-  if (args.positional().size() != 1) throw std::invalid_argument("usage: vkmoe inspect model.gguf [--device N] [-c N] [--mem-budget 8G] [--spill] [--json] [--load] [--tensors]");
+  Args args(argv, {"--device", "-c", "--ctx", "--batch", "-np", "--parallel", "--mem-budget"},
+            {"--json", "--spill", "--tensors", "--load"});
+  if (args.positional().size() != 1) throw std::invalid_argument("usage: vkmoe inspect model.gguf [--device N] [-c N] [-np N] [--mem-budget 8G] [--spill] [--json] [--load] [--tensors]");
   const std::string path = args.positional()[0];
   PlanOptions opt;
   opt.n_ctx = static_cast<uint32_t>(args.get_int(args.flag_of({"-c", "--ctx"}), 4096, 1, 1 << 24));
   opt.n_batch = static_cast<uint32_t>(args.get_int("--batch", 512, 1, 65536));
+  opt.n_parallel = static_cast<uint32_t>(args.get_int(args.flag_of({"-np", "--parallel"}), 1, 1, 256));  // a KV cache each
   opt.spill = args.has("--spill");
   if (args.has("--mem-budget")) {
     opt.mem_budget = parse_bytes(args.get("--mem-budget"));

@@ -25,16 +25,18 @@ const char* category_name(MemoryCategory c) {
 }
 
 uint64_t ActivationLayout::ids_slice() const { return ids.bytes / std::max<uint32_t>(1, n_layer); }
-uint64_t ActivationLayout::counts_slice() const { return counts.bytes / std::max<uint32_t>(1, n_layer); }
+uint64_t ActivationLayout::ids_slice(uint32_t tokens) const { return align_up(uint64_t(tokens) * moe_k * 4, align); }
+uint64_t ActivationLayout::pad(uint64_t row_bytes) const { return align_up(row_bytes, align); }
 
 std::vector<const LayoutBuffer*> ActivationLayout::buffers() const {
-  std::vector<const LayoutBuffer*> out{&x, &xn, &q, &qkv, &k, &v, &attn, &ids, &wts, &counts, &shared_gate,
+  std::vector<const LayoutBuffer*> out{&x, &xn, &q, &qkv, &k, &v, &attn, &ids, &wts, &routing, &shared_gate,
                                        &logits, &tokens, &positions, &mla_latent, &mla_kv_a, &mla_kv, &ffn_gate,
                                        &ffn_up, &moe_h, &moe_y, &moe_route};
-  for (uint32_t l = 0; l < n_layer; ++l) {
-    out.push_back(&k_cache);
-    out.push_back(&v_cache);
-  }
+  for (uint32_t s = 0; s < n_sessions; ++s)
+    for (uint32_t l = 0; l < n_layer; ++l) {
+      out.push_back(&k_cache);
+      out.push_back(&v_cache);
+    }
   return out;
 }
 
@@ -46,42 +48,47 @@ uint64_t ActivationLayout::bytes(MemoryCategory c) const {
 }
 
 ActivationLayout activation_layout(const ModelConfig& c, uint32_t n_batch, uint32_t n_ctx, uint64_t storage_align,
-                                   uint64_t max_range) {
+                                   uint64_t max_range, uint32_t n_sessions) {
   using C = MemoryCategory;
   ActivationLayout a;
   a.align = std::max<uint64_t>(16, storage_align);
   a.n_layer = c.n_layer;
-  const uint64_t B = n_batch, H = c.n_embd, K = c.n_expert_used, E = c.n_expert;
+  a.n_sessions = std::max<uint32_t>(1, n_sessions);
+  a.n_batch = std::max(n_batch, a.n_sessions);  // a decode step of every session is one batch
+  a.moe_k = c.n_expert_used;
+  const uint64_t B = a.n_batch, S = a.n_sessions, H = c.n_embd, K = c.n_expert_used;
+  // [B, r] packed rows, or one aligned row per session of a batched decode step.
+  auto rows = [&](uint64_t r) { return std::max(B * r, S * a.pad(r)); };
   const uint64_t qw = uint64_t(c.n_head) * c.head_dim_k, kw = uint64_t(c.n_head_kv) * c.head_dim_k,
                  vw = uint64_t(c.n_head_kv) * c.head_dim_v;
   const bool mla = c.arch == Arch::deepseek2;
   a.x = {"x (residual)", B * H * 4};
   a.xn = {"x normed", B * H * 4};
-  a.q = {"q", B * qw * 4};
+  a.q = {"q", rows(qw * 4)};
   a.qkv = {"q|k|v projections", B * 4 * (mla ? std::max<uint64_t>(qw, c.q_lora_rank) + c.kv_lora_rank + c.qk_rope_dim : qw + kw + vw)};
   if (!mla) {
     a.k = {"k", B * kw * 4};
     a.v = {"v", B * vw * 4};
   }
-  a.attn = {"attention out", B * c.n_head * c.head_dim_v * 4};
+  a.attn = {"attention out", rows(uint64_t(c.n_head) * c.head_dim_v * 4)};
   a.ids = {"expert ids", c.n_layer * align_up(B * K * 4, a.align)};
   a.wts = {"expert weights", c.n_layer * align_up(B * K * 4, a.align)};
-  a.counts = {"expert counts", c.n_layer * align_up(E * 4, a.align)};
+  a.routing = {"routing readback", a.ids.bytes + a.wts.bytes};
   a.shared_gate = {"shared gate", B * 4};
   a.logits = {"logits", B * c.n_vocab * 4, C::logits};
   a.tokens = {"tokens", B * 4};
-  a.positions = {"positions", B * 4};
+  a.positions = {"positions", rows(4)};
   if (mla) {
     a.mla_latent = {"mla latent", B * std::max(c.q_lora_rank, c.kv_lora_rank) * 4};
     a.mla_kv_a = {"mla kv_a", B * (c.kv_lora_rank + c.qk_rope_dim) * 4};
-    a.mla_kv = {"mla kv", B * c.n_head * (c.qk_nope_dim + c.head_dim_v) * 4};
+    a.mla_kv = {"mla kv", rows(uint64_t(c.n_head) * (c.qk_nope_dim + c.head_dim_v) * 4)};
     if (c.n_layer_dense_lead) {
       a.ffn_gate = {"dense ffn gate (| up)", B * 2 * c.n_ff * 4};
       a.ffn_up = {"dense ffn up", B * c.n_ff * 4};
     }
   }
   a.moe_slots = static_cast<uint32_t>(K + (c.n_ff_shexp ? 1 : 0));
-  const MoeScratchBytes s = moe_scratch_bytes({.tokens = n_batch, .k = a.moe_slots, .experts = c.n_expert, .hidden = c.n_embd,
+  const MoeScratchBytes s = moe_scratch_bytes({.tokens = a.n_batch, .k = a.moe_slots, .experts = c.n_expert, .hidden = c.n_embd,
                                                .ffn = std::max(c.n_ff_exp, c.n_ff_shexp)},
                                               max_range);
   a.moe_h = {"moe h", s.h, C::scratch};

@@ -19,41 +19,51 @@ struct LayoutBuffer {
   MemoryCategory category = MemoryCategory::activations;
 };
 
-// Shapes with B = tokens per batch, H = n_embd, qw = n_head * Dk, kw = n_head_kv * Dk,
-// vw = n_head_kv * Dv, K = experts per token, E = experts, L = layers; all f32 unless said.
+// Shapes with B = tokens per batch (max(n_batch, S): a decode step of S sessions is a batch too),
+// S = sessions (n_parallel), H = n_embd, qw = n_head * Dk, kw = n_head_kv * Dk, vw = n_head_kv *
+// Dv, K = experts per token, E = experts, L = layers; all f32 unless said. pad(r): a row of r
+// bytes rounded up to the binding alignment, so that each session of a batched decode step can
+// bind its own row ([S, pad(r)] beside [B, r]: the buffer holds the larger).
 struct ActivationLayout {
   uint64_t align = 16;        // storage-buffer offset alignment of the per-layer slices
   LayoutBuffer x;             // [B, H] residual stream
   LayoutBuffer xn;            // [B, H] normed copy (router output, head fallback)
-  LayoutBuffer q;             // [B, qw] q after bias, QK-norm and RoPE
+  LayoutBuffer q;             // [B, qw] or [S, pad(qw)] q after bias, QK-norm and RoPE
   LayoutBuffer qkv;           // [B, qw + kw + vw] projections (MLA: [B, max(qw, q_lora) + kv_lora + rope])
   LayoutBuffer k, v;          // [B, kw], [B, vw] when q, k and v differ in type (not MLA)
-  LayoutBuffer attn;          // [B, n_head * Dv] attention output
-  LayoutBuffer ids, wts;      // u32 / f32 [L][align(B * K)] router choices, one slice per layer
-  LayoutBuffer counts;        // u32 [L][align(E)] tokens routed per expert
+  LayoutBuffer attn;          // [B, n_head * Dv] or [S, pad(n_head * Dv)] attention output
+  LayoutBuffer ids, wts;      // u32 / f32 [L][align(T * K)] router choices of a batch of T <= B,
+                              // one slice per layer (ids_slice(T) apart)
+  LayoutBuffer routing;       // readback: ids | wts as above, copied for the sessions' statistics
   LayoutBuffer shared_gate;   // [B] Qwen2-MoE's sigmoid gate of the shared expert
   LayoutBuffer logits;        // [B, vocab] readback: LogitsMode::all reads every row of a batch
-  LayoutBuffer tokens, positions;  // u32 [B] uploads
+  LayoutBuffer tokens;        // u32 [B] upload
+  LayoutBuffer positions;     // u32 [B] upload, or [S][pad(4)]: one aligned slot per session
   LayoutBuffer mla_latent;    // deepseek2: [B, max(q_lora, kv_lora)]
   LayoutBuffer mla_kv_a;      // deepseek2: [B, kv_lora + rope]
-  LayoutBuffer mla_kv;        // deepseek2: [B, n_head * (nope + Dv)] decompressed k_nope | v
+  LayoutBuffer mla_kv;        // deepseek2: [B, n_head * (nope + Dv)] or [S, pad(...)] decompressed k_nope | v
   LayoutBuffer ffn_gate;      // deepseek2 dense layers: [B, 2 * n_ff] gate | up
   LayoutBuffer ffn_up;        // deepseek2 dense layers: [B, n_ff]
   LayoutBuffer moe_h;         // MoE scratch [B * slots, F]: silu(gate) * up
   LayoutBuffer moe_y;         // MoE scratch [B * slots, H]: batched path's down projections
   LayoutBuffer moe_route;     // MoE scratch: batched path's tiles, counts and sorted slots
-  LayoutBuffer k_cache, v_cache;  // f16 [n_ctx, n_head_kv, Dk | Dv], one of each per layer
+  LayoutBuffer k_cache, v_cache;  // f16 [n_ctx, n_head_kv, Dk | Dv], one of each per layer and session
   uint32_t n_layer = 0;
+  uint32_t n_sessions = 1;    // S: sessions, each with its own KV cache
+  uint32_t n_batch = 1;       // B
+  uint32_t moe_k = 0;         // K
   uint32_t moe_slots = 0;     // K, plus one for a shared expert riding in the routed pair
 
-  uint64_t ids_slice() const;     // bytes between two layers' slices of ids / wts
-  uint64_t counts_slice() const;
-  std::vector<const LayoutBuffer*> buffers() const;  // every buffer, the caches once per layer
+  uint64_t ids_slice() const;     // bytes between two layers' slices of ids / wts for B tokens
+  uint64_t ids_slice(uint32_t tokens) const;  // ... for a batch of that many tokens
+  uint64_t pad(uint64_t row_bytes) const;     // row_bytes rounded up to align
+  std::vector<const LayoutBuffer*> buffers() const;  // every buffer, the caches once per layer and session
   uint64_t bytes(MemoryCategory c) const;
 };
 
-// storage_align: the device's minStorageBufferOffsetAlignment; max_range: maxStorageBufferRange.
+// storage_align: the device's minStorageBufferOffsetAlignment; max_range: maxStorageBufferRange;
+// n_sessions: conversations with their own KV cache of n_ctx each (-np).
 ActivationLayout activation_layout(const ModelConfig& cfg, uint32_t n_batch, uint32_t n_ctx, uint64_t storage_align,
-                                   uint64_t max_range);
+                                   uint64_t max_range, uint32_t n_sessions = 1);
 
 }  // namespace vkmoe

@@ -108,7 +108,7 @@ MemoryPlan plan_memory(const GgufFile& file, const ModelConfig& cfg, const Devic
   // The KV cache, activations, logits and scratch: the same layout the Model allocates from.
   const uint32_t n_batch = std::clamp<uint32_t>(opt.n_batch, 1, std::max<uint32_t>(1, opt.n_ctx));
   plan.layout = activation_layout(cfg, n_batch, std::max<uint32_t>(1, opt.n_ctx), caps.storage_buffer_alignment,
-                                  caps.max_storage_buffer_range);
+                                  caps.max_storage_buffer_range, std::max<uint32_t>(1, opt.n_parallel));
   plan.kv_cache = plan.layout.bytes(MemoryCategory::kv_cache);
   plan.activations = plan.layout.bytes(MemoryCategory::activations);
   plan.logits = plan.layout.bytes(MemoryCategory::logits);

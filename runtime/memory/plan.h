@@ -22,6 +22,7 @@ constexpr uint64_t kStagingChunk = 16ull << 20;  // Transfer's default chunk; th
 struct PlanOptions {
   uint32_t n_ctx = 4096;      // KV cache length (-c)
   uint32_t n_batch = 512;     // tokens per prefill batch
+  uint32_t n_parallel = 1;    // sessions (-np), each with a KV cache of n_ctx
   uint64_t mem_budget = 0;    // cap on device memory in bytes (--mem-budget); 0 = the device's
   bool spill = false;         // allow experts in host-visible system memory (--spill)
   uint64_t max_piece = 0;     // cap on one piece (tests); 0 = maxStorageBufferRange
@@ -56,7 +57,7 @@ struct MemoryPlan {
   uint64_t weights = 0;       // device-resident weight bytes (after padding to alignments)
   uint64_t spilled = 0;       // weight bytes in host memory
   uint64_t kv_cache = 0;
-  uint64_t activations = 0;   // activations for one batch (layout's activations category)
+  uint64_t activations = 0;   // activations for one batch of max(n_batch, n_parallel) (layout's activations category)
   uint64_t logits = 0;        // logits readback [B, vocab]
   uint64_t scratch = 0;       // MoE scratch
   ActivationLayout layout;    // every non-weight buffer: what the Model allocates, verbatim

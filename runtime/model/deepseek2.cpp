@@ -139,14 +139,13 @@ void Model::bind_deepseek2_layer(Layer& L, uint32_t l) {
 // fused at load, with the attention norm folded in; normed latent -> per-head [k_nope, v] (each
 // latent norm folded into its matvec); RoPE of q and k_pe with the cache store in one kernel;
 // attention; output projection added into the residual.
-void Model::record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t T, uint32_t pos) {
-  const uint32_t H = cfg_.n_embd, NH = cfg_.n_head, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v;
+void Model::record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t l, const Pass& pass) {
+  const uint32_t H = cfg_.n_embd, NH = cfg_.n_head, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, T = pass.tokens;
   const uint32_t nope = cfg_.qk_nope_dim, rope = cfg_.qk_rope_dim, kvl = cfg_.kv_lora_rank, ql = cfg_.q_lora_rank;
   const float eps = cfg_.norm_eps;
   const BufferRange x = x_.range(0, T * H * 4ull);
-  const BufferRange q = q_.range(0, T * NH * Dk * 4ull), o = attn_.range(0, T * NH * Dv * 4ull);
-  const BufferRange kv = kv_b_.range(0, T * NH * (nope + Dv) * 4ull);
-  const BufferRange positions = positions_.range(0, T * 4ull);
+  // q and kv rows pass.q_stride / pass.kv_stride apart: packed, or one aligned row per session.
+  const BufferRange q = q_.range(0, T * pass.q_stride * 4ull), kv = kv_b_.range(0, T * pass.kv_stride * 4ull);
   const MatmulOptions normed{.norm = NormPrologue{L.attn_norm, eps}};  // the attention norm, fused
   // a: [q or q latent (qa) | kv latent (kvl) | k_pe (rope)] rows, one range or two.
   const uint32_t qa = ql ? ql : NH * Dk;
@@ -160,30 +159,46 @@ void Model::record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t T
   } else {
     qa_in = ql ? lora_.range(0, T * ql * 4ull) : q;
     kv_a = kv_a_.range(0, T * (kvl + rope) * 4ull);
-    record_matmul(ctx_, seq, ql ? L.wq_a : L.wq, T, x, qa_in, normed);
+    if (!ql) qa_stride = pass.q_stride;
+    MatmulOptions to_q = normed;
+    to_q.y_stride = qa_stride;
+    record_matmul(ctx_, seq, ql ? L.wq_a : L.wq, T, x, qa_in, to_q);
     record_matmul(ctx_, seq, L.wkv_a, T, x, kv_a, normed);
   }
   uint32_t q_stride = qa_stride;
-  if (ql) {  // q = q_b(norm(q latent)), packed; the q latent starts its rows
+  if (ql) {  // q = q_b(norm(q latent)); the q latent starts its rows
     record_matmul(ctx_, seq, L.wq_b, T, qa_in, q,
-                  {.x_stride = qa_stride, .norm = NormPrologue{L.q_a_norm, eps}});
+                  {.x_stride = qa_stride, .y_stride = pass.q_stride, .norm = NormPrologue{L.q_a_norm, eps}});
     qa_in = q;
-    q_stride = NH * Dk;
+    q_stride = pass.q_stride;
   }
   // kv = kv_b(norm(kv latent)): the norm folded in when the latent's offset can be bound.
   const BufferRange kv_lat_in{kv_a.buffer, kv_a.offset + kv_off * 4ull, kv_a.size - kv_off * 4ull};
   if (kv_lat_in.offset % std::max<uint64_t>(4, ctx_.device().caps().storage_buffer_alignment) == 0) {
-    record_matmul(ctx_, seq, L.wkv_b, T, kv_lat_in, kv, {.x_stride = kv_stride, .norm = NormPrologue{L.kv_a_norm, eps}});
+    record_matmul(ctx_, seq, L.wkv_b, T, kv_lat_in, kv,
+                  {.x_stride = kv_stride, .y_stride = pass.kv_stride, .norm = NormPrologue{L.kv_a_norm, eps}});
   } else {
     const BufferRange kv_lat = lora_.range(0, T * kvl * 4ull);
     record_rms_norm(ctx_, seq, {.tokens = T, .n = kvl, .x_stride = kv_stride, .y_stride = kvl, .eps = eps, .x_offset = kv_off},
                     kv_a, L.kv_a_norm, kv_lat);
-    record_matmul(ctx_, seq, L.wkv_b, T, kv_lat, kv);
+    record_matmul(ctx_, seq, L.wkv_b, T, kv_lat, kv, {.y_stride = pass.kv_stride});
   }
-  record_mla_rope_kv_store(ctx_, seq, L.kv, {.tokens = T, .nope = nope, .pe_stride = kv_stride, .pe_offset = kv_off + kvl},
-                           mla_rope(cfg_, Dk), kv, kv_a, positions, qa_in, q_stride, 0, q);
-  record_attention(ctx_, seq, L.kv, {.tokens = T, .pos = pos, .heads = NH, .scale = mla_scale(cfg_)}, q, o);
-  record_matmul(ctx_, seq, L.wo, T, o, x, 0, 0, /*accumulate=*/true);
+  // Each session's rows: RoPE and the store into its own cache, attention over that cache.
+  const bool q_in_q = qa_in.buffer == q.buffer;  // q read in place (packed per part), else from the fused row
+  for (size_t i = 0; i < pass.parts.size(); ++i) {
+    const Part& p = pass.parts[i];
+    const KvCacheLayer& cache = p.session->kv_[l];
+    const BufferRange q_out = q_.range(p.first * pass.q_stride * 4ull, p.tokens * NH * Dk * 4ull);
+    const BufferRange o = attn_.range(p.first * pass.o_stride * 4ull, p.tokens * NH * Dv * 4ull);
+    const BufferRange kv_p = kv_b_.range(p.first * pass.kv_stride * 4ull, p.tokens * NH * (nope + Dv) * 4ull);
+    const MlaKvShape shape{.tokens = p.tokens, .nope = nope, .pe_stride = kv_stride,
+                           .pe_offset = kv_off + kvl + p.first * kv_stride};
+    record_mla_rope_kv_store(ctx_, seq, cache, shape, mla_rope(cfg_, Dk), kv_p, kv_a, part_positions(pass, i),
+                             q_in_q ? q_out : qa_in, q_stride, q_in_q ? 0 : p.first * q_stride, q_out);
+    record_attention(ctx_, seq, cache, {.tokens = p.tokens, .pos = p.pos, .heads = NH, .scale = mla_scale(cfg_)}, q_out, o);
+  }
+  record_matmul(ctx_, seq, L.wo, T, attn_.range(0, T * pass.o_stride * 4ull), x,
+                {.x_stride = pass.o_stride, .accumulate = true});
 }
 
 // The leading layers' dense SwiGLU FFN, added into the residual: gate and up as one matvec

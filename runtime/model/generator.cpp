@@ -13,19 +13,24 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
+Generator::Generator(Session& session, const Tokenizer& tokenizer, SamplerConfig sampler)
+    : session_(session), tok_(tokenizer), sampler_(sampler) {}
+
 Generator::Generator(Model& model, const Tokenizer& tokenizer, SamplerConfig sampler)
-    : model_(model), tok_(tokenizer), sampler_(sampler) {}
+    : Generator(model.default_session(), tokenizer, sampler) {}
+
+uint32_t Generator::position() const { return session_.position(); }
 
 void Generator::feed(std::span<const int32_t> tokens) {
   if (tokens.empty()) return;
-  if (pos_ + tokens.size() > model_.n_ctx())
-    throw std::out_of_range("the prompt needs " + std::to_string(pos_ + tokens.size()) + " tokens of context, more than -c " +
-                            std::to_string(model_.n_ctx()));
+  const uint32_t pos = session_.position();
+  if (pos + tokens.size() > session_.n_ctx())
+    throw std::out_of_range("the prompt needs " + std::to_string(pos + tokens.size()) + " tokens of context, more than -c " +
+                            std::to_string(session_.n_ctx()));
   auto t0 = std::chrono::steady_clock::now();
-  logits_ = model_.forward(tokens, pos_);
+  logits_ = session_.model().forward(session_, tokens);
   stats_.prefill_seconds += seconds_since(t0);
   stats_.prompt_tokens += static_cast<uint32_t>(tokens.size());
-  pos_ += static_cast<uint32_t>(tokens.size());
   for (int32_t t : tokens) sampler_.accept(t);
 }
 
@@ -43,13 +48,13 @@ StopReason Generator::generate(int max_tokens, const std::function<void(const st
     if (!end) {
       if (auto text = decoder.push(next); !text.empty() && on_text) on_text(text);
     }
-    if (pos_ >= model_.n_ctx()) {
+    if (session_.position() >= session_.n_ctx()) {
       if (auto text = decoder.flush(); !text.empty() && on_text) on_text(text);
       return StopReason::context_full;
     }
     // The sampled token joins the context (the end-of-turn token too, for the next chat turn).
     auto t0 = std::chrono::steady_clock::now();
-    logits_ = model_.forward(std::span<const int32_t>(&next, 1), pos_++);
+    logits_ = session_.model().forward(session_, std::span<const int32_t>(&next, 1));
     stats_.decode_seconds += seconds_since(t0);
     ++stats_.generated_tokens;
     if (on_token) on_token(next);
@@ -63,15 +68,16 @@ StopReason Generator::generate(int max_tokens, const std::function<void(const st
 }
 
 void Generator::rewind(uint32_t position) {
-  if (position > pos_)
-    throw std::logic_error("rewind to position " + std::to_string(position) + " past the context's " + std::to_string(pos_));
-  pos_ = position;
+  if (position > session_.position())
+    throw std::logic_error("rewind to position " + std::to_string(position) + " past the context's " +
+                           std::to_string(session_.position()));
+  session_.set_position(position);
   logits_.clear();
 }
 
 void Generator::reset() {
   sampler_.clear_history();
-  pos_ = 0;
+  session_.reset();
   logits_.clear();
   stats_ = {};
 }

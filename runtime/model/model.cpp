@@ -63,7 +63,9 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   opt_.n_ctx = std::max<uint32_t>(1, opt_.n_ctx);
   opt_.profile = (opt_.profile || env_flag("VKMOE_PROFILE")) && ctx.device().features().timestamps;
   opt_.n_batch = std::clamp<uint32_t>(opt_.n_batch, 1, opt_.n_ctx);
-  PlanOptions po{.n_ctx = opt_.n_ctx, .n_batch = opt_.n_batch, .mem_budget = opt_.mem_budget, .spill = opt_.spill};
+  opt_.n_parallel = std::max<uint32_t>(1, opt_.n_parallel);
+  PlanOptions po{.n_ctx = opt_.n_ctx, .n_batch = opt_.n_batch, .n_parallel = opt_.n_parallel, .mem_budget = opt_.mem_budget,
+                 .spill = opt_.spill};
   plan_ = plan_memory(file_, cfg_, ctx.device().caps(), po);
   const uint64_t before = ctx.allocator().stats().used;
   weights_ = upload_weights(ctx, file_, plan_, opt_.progress, attention_concats(file_, cfg_, ctx.device().caps()));
@@ -78,10 +80,10 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   k_ = allocate(lay.k);
   v_ = allocate(lay.v);
   attn_ = allocate(lay.attn);
-  // Router outputs: one aligned slice per layer, so routing stays inspectable after the pass.
+  // Router outputs: one aligned slice per layer, copied to routing_ for the sessions' statistics.
   ids_ = allocate(lay.ids);
   wts_ = allocate(lay.wts);
-  counts_ = allocate(lay.counts);
+  routing_ = allocate(lay.routing, MemoryUse::readback);
   shared_gate_ = allocate(lay.shared_gate);
   logits_ = allocate(lay.logits, MemoryUse::readback);
   tokens_ = allocate(lay.tokens, MemoryUse::upload);
@@ -98,24 +100,23 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   if (cfg_.arch == Arch::deepseek2 && cfg_.n_layer_dense_lead && cfg_.n_ff == 0)
     throw std::runtime_error(file_.name() + ": " + std::to_string(cfg_.n_layer_dense_lead) +
                              " leading dense layers but no feed_forward_length");
-  for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
-    kv_.push_back(allocate(lay.k_cache, MemoryUse::device, " " + std::to_string(l)));
-    kv_.push_back(allocate(lay.v_cache, MemoryUse::device, " " + std::to_string(l)));
-  }
+  // The sessions' KV caches, all planned ones at load: a Session takes one (session.h).
+  kv_pool_.resize(lay.n_sessions);
+  for (uint32_t s = 0; s < lay.n_sessions; ++s)
+    for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
+      const std::string suffix = " " + std::to_string(l) + (s ? " session " + std::to_string(s) : "");
+      kv_pool_[s].push_back(allocate(lay.k_cache, MemoryUse::device, suffix));
+      kv_pool_[s].push_back(allocate(lay.v_cache, MemoryUse::device, suffix));
+    }
   bind_weights();
   weights_.require_all_used(file_);
-  // Dense layers route nothing: their routing slices read as empty slots.
-  if (opt_.warm_up) {
+  if (opt_.warm_up) {  // in a session of its own, given back at once
+    Session warm(*this);
     const int32_t token = cfg_.bos >= 0 && static_cast<uint32_t>(cfg_.bos) < cfg_.n_vocab ? cfg_.bos : 0;
-    forward(std::span<const int32_t>(&token, 1), 0);  // its cache row is overwritten by the prompt
+    forward(warm, std::span<const int32_t>(&token, 1));
     profile_.clear();
     profile_wall_ms_ = 0;
   }
-  Sequence seq(ctx_.device(), {.name = "clear routing"});
-  seq.fill(ids_.range(), kMoeEmptySlot);
-  seq.fill(wts_.range(), 0);
-  seq.run();
-  reset_stats();
 }
 
 Model::~Model() = default;
@@ -233,7 +234,6 @@ void Model::bind_weights() {
       L.wv = dense_shaped(b + "attn_v.weight", H, NKV * Dv);
     }
     if (cfg_.arch != Arch::deepseek2) bind_attention_vectors(L, l);
-    L.kv = {kv_[2 * l].range(), kv_[2 * l + 1].range(), opt_.n_ctx, cfg_.n_head_kv, Dk, cfg_.head_dim_v};
     if (L.dense_ffn) {
       layers_.push_back(std::move(L));
       continue;
@@ -294,69 +294,65 @@ void Model::bind_attention_vectors(Layer& L, uint32_t l) {
   }
 }
 
-void Model::reset_stats() {
-  Sequence seq(ctx_.device(), {.name = "reset stats"});
-  seq.fill(counts_.range(), 0);
-  seq.run();
+Model::Pass Model::make_pass(std::vector<Part> parts, LogitsMode mode) const {
+  Pass p;
+  p.mode = mode;
+  for (const Part& part : parts) p.tokens += part.tokens;
+  // Several sessions: each binds its own rows of q, the attention output and MLA's kv, and its
+  // own position slot, so their rows start at binding-aligned offsets. One: packed, as always.
+  const bool per_session = parts.size() > 1;
+  const ActivationLayout& lay = plan_.layout;
+  auto stride = [&](uint64_t floats) { return static_cast<uint32_t>(per_session ? lay.pad(floats * 4) / 4 : floats); };
+  p.q_stride = stride(uint64_t(cfg_.n_head) * cfg_.head_dim_k);
+  p.o_stride = stride(uint64_t(cfg_.n_head) * cfg_.head_dim_v);
+  p.kv_stride = stride(uint64_t(cfg_.n_head) * (cfg_.qk_nope_dim + cfg_.head_dim_v));
+  p.pos_slot = per_session ? lay.pad(4) : 0;
+  p.parts = std::move(parts);
+  return p;
 }
 
-std::vector<float> Model::forward(std::span<const int32_t> tokens, uint32_t pos, LogitsMode mode) {
-  if (tokens.empty()) throw std::invalid_argument("forward: no tokens");
-  if (pos + tokens.size() > opt_.n_ctx)
-    throw std::out_of_range("context full: " + std::to_string(pos + tokens.size()) + " tokens do not fit the context of " +
-                            std::to_string(opt_.n_ctx) + " (-c)");
-  for (int32_t t : tokens)
-    if (t < 0 || static_cast<uint32_t>(t) >= cfg_.n_vocab)
-      throw std::out_of_range("token id " + std::to_string(t) + " is outside the vocabulary of " + std::to_string(cfg_.n_vocab));
-  std::vector<float> out;
-  if (mode == LogitsMode::all) out.reserve(tokens.size() * cfg_.n_vocab);
-  for (size_t start = 0; start < tokens.size(); start += opt_.n_batch) {
-    const uint32_t T = static_cast<uint32_t>(std::min<size_t>(opt_.n_batch, tokens.size() - start));
-    const bool last_chunk = start + T == tokens.size();
-    // Token ids and positions go through host-visible buffers; the pass reads them on the GPU.
-    std::vector<uint32_t> ids(T), positions(T);
-    for (uint32_t i = 0; i < T; ++i) {
-      ids[i] = static_cast<uint32_t>(tokens[start + i]);
-      positions[i] = pos + static_cast<uint32_t>(start) + i;
-    }
-    ctx_.transfer().upload(tokens_, 0, ids.data(), T * 4ull);
-    ctx_.transfer().upload(positions_, 0, positions.data(), T * 4ull);
-    // One Sequence for the model's life: its command buffer, fence and pools are reused.
-    if (!seq_) seq_ = std::make_unique<Sequence>(ctx_.device(), SequenceOptions{.timestamps = opt_.profile, .name = "forward"});
-    Sequence& seq = *seq_;
-    record_batch(seq, T, pos + static_cast<uint32_t>(start), mode);
-    const auto t0 = std::chrono::steady_clock::now();
-    seq.run();
-    if (opt_.profile) {
-      profile_wall_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      for (const auto& t : seq.timings()) {
-        auto& k = profile_[t.label];
-        ++k.calls;
-        k.ms += t.ms;
-      }
-    }
-    last_dispatches_ = seq.dispatches();
-    last_tokens_ = T;
-    if (mode == LogitsMode::all) {
-      std::vector<float> rows(static_cast<size_t>(T) * cfg_.n_vocab);
-      ctx_.transfer().download(logits_, 0, rows.data(), rows.size() * 4);
-      check_finite(rows, T, pos + static_cast<uint32_t>(start));
-      out.insert(out.end(), rows.begin(), rows.end());
-    } else if (last_chunk) {
-      out.resize(cfg_.n_vocab);
-      ctx_.transfer().download(logits_, 0, out.data(), out.size() * 4);
-      check_finite(out, T, pos + static_cast<uint32_t>(start));
+BufferRange Model::part_positions(const Pass& pass, size_t i) const {
+  return positions_.range(i * pass.pos_slot, pass.parts[i].tokens * 4ull);
+}
+
+std::vector<float> Model::run_pass(const Pass& pass, std::span<const int32_t> tokens, bool want_logits) {
+  const uint32_t T = pass.tokens;
+  // Token ids and positions go through host-visible buffers; the pass reads them on the GPU.
+  std::vector<uint32_t> ids(T), positions(pass.pos_slot ? pass.parts.size() * pass.pos_slot / 4 : T);
+  for (uint32_t i = 0; i < T; ++i) ids[i] = static_cast<uint32_t>(tokens[i]);
+  for (size_t i = 0; i < pass.parts.size(); ++i)
+    for (uint32_t t = 0; t < pass.parts[i].tokens; ++t) positions[i * pass.pos_slot / 4 + t] = pass.parts[i].pos + t;
+  ctx_.transfer().upload(tokens_, 0, ids.data(), T * 4ull);
+  ctx_.transfer().upload(positions_, 0, positions.data(), positions.size() * 4ull);
+  // One Sequence for the model's life: its command buffer, fence and pools are reused.
+  if (!seq_) seq_ = std::make_unique<Sequence>(ctx_.device(), SequenceOptions{.timestamps = opt_.profile, .name = "forward"});
+  Sequence& seq = *seq_;
+  record_pass(seq, pass);
+  const auto t0 = std::chrono::steady_clock::now();
+  seq.run();
+  if (opt_.profile) {
+    profile_wall_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    for (const auto& t : seq.timings()) {
+      auto& k = profile_[t.label];
+      ++k.calls;
+      k.ms += t.ms;
     }
   }
+  last_dispatches_ = seq.dispatches();
+  if (opt_.expert_stats) collect_routing(pass);
+  if (!want_logits) return {};
+  std::vector<float> out(static_cast<size_t>(pass.mode == LogitsMode::all ? T : 1) * cfg_.n_vocab);
+  ctx_.transfer().download(logits_, 0, out.data(), out.size() * 4);
+  check_finite(out, pass);
   return out;
 }
 
-void Model::record_batch(Sequence& seq, uint32_t T, uint32_t pos, LogitsMode mode, uint32_t layers) {
-  const uint32_t H = cfg_.n_embd;
+void Model::record_pass(Sequence& seq, const Pass& pass, uint32_t layers) {
+  const uint32_t H = cfg_.n_embd, T = pass.tokens;
   record_get_rows(ctx_, seq, embd_, T, tokens_.range(0, T * 4ull), x_.range(0, T * H * 4ull));
   for (uint32_t l = 0; l < std::min(cfg_.n_layer, layers); ++l) {
-    if (cfg_.arch == Arch::deepseek2) record_mla_attention_block(seq, layers_[l], T, pos);
-    else record_attention_block(seq, layers_[l], l, T, pos);
+    if (cfg_.arch == Arch::deepseek2) record_mla_attention_block(seq, layers_[l], l, pass);
+    else record_attention_block(seq, layers_[l], l, pass);
     if (layers_[l].dense_ffn) record_dense_ffn_block(seq, layers_[l], T);
     else record_ffn_block(seq, layers_[l], l, T);
   }
@@ -364,7 +360,7 @@ void Model::record_batch(Sequence& seq, uint32_t T, uint32_t pos, LogitsMode mod
   // Output norm and head: every row, or only the last one; the norm folded into the head's
   // matmul when the row's offset meets the binding alignment (always at decode), else read at its
   // float offset by rms_norm.
-  const uint32_t rows = mode == LogitsMode::all ? T : 1;
+  const uint32_t rows = pass.mode == LogitsMode::all ? T : 1;
   const BufferRange logits = logits_.range(0, rows * 4ull * cfg_.n_vocab);
   const uint64_t first = (T - rows) * H * 4ull;
   if (first % std::max<uint64_t>(4, ctx_.device().caps().storage_buffer_alignment) == 0) {
@@ -376,17 +372,20 @@ void Model::record_batch(Sequence& seq, uint32_t T, uint32_t pos, LogitsMode mod
                     x_.range(0, T * H * 4ull), output_norm_, xn);
     record_matmul(ctx_, seq, output_, rows, xn, logits);
   }
+  if (opt_.expert_stats && cfg_.n_expert) {  // the batch's routing, read back by collect_routing
+    const uint64_t bytes = cfg_.n_layer * plan_.layout.ids_slice(T);
+    seq.copy(ids_.range(0, bytes), routing_.range(0, bytes));
+    seq.copy(wts_.range(0, bytes), routing_.range(plan_.layout.ids.bytes, bytes));
+  }
 }
 
 // Attention: q/k/v projections with the attention norm folded in (one matvec when fused at
 // load), then one kernel for bias, QK-norm, RoPE and the cache store, attention, output
 // projection added into the residual.
-void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t, uint32_t T, uint32_t pos) {
+void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, const Pass& pass) {
   const uint32_t H = cfg_.n_embd, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
-  const uint32_t qw = NH * Dk, kw = NKV * Dk, vw = NKV * Dv, row = qw + kw + vw;
+  const uint32_t qw = NH * Dk, kw = NKV * Dk, vw = NKV * Dv, row = qw + kw + vw, T = pass.tokens;
   const BufferRange x = x_.range(0, T * H * 4ull);
-  const BufferRange q = q_.range(0, T * qw * 4ull), o = attn_.range(0, T * NH * Dv * 4ull);
-  const BufferRange positions = positions_.range(0, T * 4ull);
   const MatmulOptions normed{.norm = NormPrologue{L.attn_norm, cfg_.norm_eps}};  // the attention norm, fused
   RopeKvShape s{.tokens = T, .heads = NH, .eps = cfg_.norm_eps};
   s.norm = cfg_.qk_norm_per_head ? QkNorm::per_head : cfg_.qk_norm_full ? QkNorm::full : QkNorm::none;
@@ -411,23 +410,34 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t, uint
     // YaRN's magnitude correction, as llama.cpp derives it from the scaling factor.
     rope.attn_factor = 1.0f;
   }
-  record_rope_kv_store(ctx_, seq, L.kv, rope, s, qi, ki, vi, positions, L.bqkv, L.qk_norm, q);
-  record_attention(ctx_, seq, L.kv, {.tokens = T, .pos = pos, .heads = NH}, q, o);
-  record_matmul(ctx_, seq, L.wo, T, o, x, 0, 0, /*accumulate=*/true);
+  // Each session's rows: into its own cache at its positions, attention over that cache.
+  for (size_t i = 0; i < pass.parts.size(); ++i) {
+    const Part& p = pass.parts[i];
+    const KvCacheLayer& kv = p.session->kv_[l];
+    RopeKvShape sp = s;
+    sp.tokens = p.tokens;
+    sp.q_offset += p.first * (s.q_stride ? s.q_stride : qw);
+    sp.k_offset += p.first * (s.k_stride ? s.k_stride : kw);
+    sp.v_offset += p.first * (s.v_stride ? s.v_stride : vw);
+    const BufferRange q = q_.range(p.first * pass.q_stride * 4ull, p.tokens * qw * 4ull);
+    const BufferRange o = attn_.range(p.first * pass.o_stride * 4ull, p.tokens * NH * Dv * 4ull);
+    record_rope_kv_store(ctx_, seq, kv, rope, sp, qi, ki, vi, part_positions(pass, i), L.bqkv, L.qk_norm, q);
+    record_attention(ctx_, seq, kv, {.tokens = p.tokens, .pos = p.pos, .heads = NH}, q, o);
+  }
+  record_matmul(ctx_, seq, L.wo, T, attn_.range(0, T * pass.o_stride * 4ull), x,
+                {.x_stride = pass.o_stride, .accumulate = true});
 }
 
 // Feed-forward: router with the norm folded in (and Qwen2-MoE's shared gate), routed experts and
 // shared experts (a slot of the routed pair when their types match) added into the residual.
 void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T) {
-  const uint32_t H = cfg_.n_embd, K = cfg_.n_expert_used, E = cfg_.n_expert;
-  const uint64_t slice = plan_.layout.ids_slice();
+  const uint32_t H = cfg_.n_embd, K = cfg_.n_expert_used;
+  const uint64_t slice = plan_.layout.ids_slice(T);  // routing_ reads the slices of this batch size
   const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
   const BufferRange ids = ids_.range(l * slice, T * K * 4ull), wts = wts_.range(l * slice, T * K * 4ull);
-  const BufferRange counts = counts_.range(l * plan_.layout.counts_slice(), E * 4ull);
   const bool gated = L.shared && L.router.shared_gate_w.size;
   record_router(ctx_, seq, cfg_.router, L.router, T, H, x,
-                {ids, wts, {}, opt_.expert_stats ? counts : BufferRange{}, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{},
-                 xn});
+                {ids, wts, {}, {}, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}, xn});
   const SharedExpertSlot slot{&L.shared_experts, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}};
   record_moe_experts(ctx_, seq, L.experts, T, K, xn, ids, wts, x, scratch_, MoePath::automatic, /*accumulate=*/true,
                      L.shared_in_slot ? &slot : nullptr);
@@ -467,25 +477,6 @@ std::string Model::profile_report() const {
   }
   std::snprintf(buf, sizeof buf, "  %-28s %25.3f ms\n", "total", total);
   return out + buf;
-}
-
-RoutingSnapshot Model::routing() const {
-  RoutingSnapshot r;
-  r.layers = cfg_.n_layer;
-  r.k = cfg_.n_expert_used;
-  r.experts = cfg_.n_expert;
-  if (last_tokens_ == 0) return r;
-  const uint64_t slice = plan_.layout.ids_slice();
-  r.ids.resize(static_cast<size_t>(r.layers) * r.k);
-  r.weights.resize(r.ids.size());
-  r.counts.resize(static_cast<size_t>(r.layers) * r.experts);
-  for (uint32_t l = 0; l < r.layers; ++l) {
-    const uint64_t row = (last_tokens_ - 1) * r.k * 4ull;
-    ctx_.transfer().download(ids_, l * slice + row, r.ids.data() + l * r.k, r.k * 4ull);
-    ctx_.transfer().download(wts_, l * slice + row, r.weights.data() + l * r.k, r.k * 4ull);
-    ctx_.transfer().download(counts_, l * plan_.layout.counts_slice(), r.counts.data() + l * r.experts, r.experts * 4ull);
-  }
-  return r;
 }
 
 }  // namespace vkmoe

@@ -1,6 +1,16 @@
-// A model ready to run on the GPU: its file, config, resident weights, KV cache and activation
-// buffers, and the forward pass. Each call to forward() records one Sequence per batch of
-// tokens and submits it as one unit: no CPU round trip per layer.
+// A model ready to run on the GPU: the weights (file, config, resident tensors bound per layer;
+// shared by every conversation), the engine (pipelines, activation buffers for one batch, the
+// command sequence, the profiler) and the planned KV caches that Sessions (session.h) take.
+// Each call to forward() records one Sequence per batch of tokens and submits it as one unit:
+// no CPU round trip per layer.
+//
+// Two ways to run it:
+//  - Sessions: forward(session, tokens) runs a conversation at its own position;
+//    decode(sessions, tokens) runs one token of each of several sessions as one batch (what a
+//    server's slots need: the expert weights are read once for all of them).
+//  - The default session, for a single conversation (the CLI, the GUI, most tests):
+//    forward(tokens, pos), routing(), reset_stats(). It is one of the n_parallel sessions,
+//    taken on first use.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -19,6 +29,7 @@
 #include "runtime/memory/plan.h"
 #include "runtime/model/model_config.h"
 #include "runtime/model/model_weights.h"
+#include "runtime/model/session.h"
 
 namespace vkmoe {
 
@@ -28,24 +39,17 @@ class Sequence;
 struct ModelOptions {
   uint32_t n_ctx = 4096;    // KV cache length (-c)
   uint32_t n_batch = 256;   // tokens per prefill batch
+  uint32_t n_parallel = 1;  // sessions (-np), each with its own KV cache of n_ctx
   uint64_t mem_budget = 0;  // --mem-budget
   bool spill = false;       // --spill
   bool progress = true;     // progress bar while loading (on a terminal)
-  bool expert_stats = true; // keep per-layer routing (ids and counts) for views and statistics
+  bool expert_stats = true; // keep each session's per-layer routing (ids and counts) for views and statistics
   bool profile = false;     // time every dispatch (also VKMOE_PROFILE=1); see profile_report()
   bool warm_up = true;      // run one token at load so first-use shader compilation (seconds on
                             // lavapipe) is not counted as prefill time
 };
 
 enum class LogitsMode { last, all };
-
-// Routing of the last token of the last forward call, and token counts per expert.
-struct RoutingSnapshot {
-  uint32_t layers = 0, k = 0, experts = 0;
-  std::vector<uint32_t> ids;       // [layers, k] experts chosen for the last token
-  std::vector<float> weights;      // [layers, k]
-  std::vector<uint32_t> counts;    // [layers, experts] tokens routed since reset_stats()
-};
 
 class Model {
  public:
@@ -68,10 +72,31 @@ class Model {
   // Planned against allocated bytes per category, then the total (inspect --load, plan_alloc_test).
   std::vector<MemoryRow> memory_rows() const;
 
-  // Runs tokens at positions pos .. pos + n - 1 (the cache must hold 0 .. pos - 1) and returns
-  // logits of the last position ([n_vocab]) or of every position ([n, n_vocab]).
-  std::vector<float> forward(std::span<const int32_t> tokens, uint32_t pos, LogitsMode mode = LogitsMode::last);
+  uint32_t n_parallel() const { return opt_.n_parallel; }
+  // Tokens one pass holds: max(n_batch, n_parallel); decode() takes at most this many sessions.
+  uint32_t max_batch() const { return plan_.layout.n_batch; }
+  // Sessions that can still be created (n_parallel minus those alive, the default one included).
+  uint32_t free_sessions() const;
 
+  // Runs tokens in the session at positions position() .. position() + n - 1 (its cache holds
+  // the rows before), advances its position by n and returns logits of the last position
+  // ([n_vocab]) or of every position ([n, n_vocab]). More than n_batch tokens run as several
+  // passes.
+  std::vector<float> forward(Session& session, std::span<const int32_t> tokens, LogitsMode mode = LogitsMode::last);
+  // One decode step of several sessions as one pass: tokens[i] runs in sessions[i] at its
+  // position, which advances by one. The embedding, every matmul, the router and the experts
+  // run once with T = n tokens (each expert's weights are read once for the whole batch); the
+  // cache store and attention run per session, on its own cache at its own position. Returns
+  // [n, n_vocab] logits, row i for sessions[i]. Sessions must be distinct and of this model,
+  // 1 <= n <= max_batch(). Results equal each session's own forward() up to rounding: the
+  // T = n matmuls may sum in another order than T = 1 (session_test states the bound).
+  std::vector<float> decode(std::span<Session* const> sessions, std::span<const int32_t> tokens);
+
+  // The default session: created on first use (one of the n_parallel caches).
+  Session& default_session();
+  // The default session at positions pos .. pos + n - 1 (its cache must hold 0 .. pos - 1).
+  std::vector<float> forward(std::span<const int32_t> tokens, uint32_t pos, LogitsMode mode = LogitsMode::last);
+  // The default session's routing (empty before it exists).
   RoutingSnapshot routing() const;
   // Per-kernel GPU time summed over every forward call so far (when profiling).
   std::string profile_report() const;
@@ -84,27 +109,51 @@ class Model {
   };
   std::vector<KernelProfile> profile_rows() const;
   void set_profile(bool on);
-  void reset_stats();
+  void reset_stats();  // the default session's
   uint32_t last_dispatches() const { return last_dispatches_; }
 
  private:
+  friend class Session;
   struct Layer;  // model_layer.h
+  // One pass: T tokens of one session (parts.size() == 1, any T), or one token of each of T
+  // sessions (parts.size() == T; each part's rows are then pad()-aligned so it binds its own).
+  struct Part {
+    Session* session = nullptr;
+    uint32_t first = 0, tokens = 0, pos = 0;  // rows first .. first + tokens - 1 of the batch
+  };
+  struct Pass {
+    uint32_t tokens = 0;
+    std::vector<Part> parts;
+    LogitsMode mode = LogitsMode::last;
+    // Floats between two tokens' rows of q, the attention output and MLA's kv (packed with one
+    // part), and bytes between two parts' position slots.
+    uint32_t q_stride = 0, o_stride = 0, kv_stride = 0;
+    uint64_t pos_slot = 0;
+  };
+  Pass make_pass(std::vector<Part> parts, LogitsMode mode) const;
+  // Uploads, records, runs; returns the logits of the pass's rows (mode last: of its last row),
+  // or nothing when they are not wanted (a prefill batch before the last).
+  std::vector<float> run_pass(const Pass& pass, std::span<const int32_t> tokens, bool want_logits);
+  BufferRange part_positions(const Pass& pass, size_t part) const;  // u32 [tokens] of parts[part]
+  void collect_routing(const Pass& pass);  // session.cpp
+  std::vector<Buffer> take_kv(uint32_t& slot);  // session.cpp
+  void return_kv(uint32_t slot, std::vector<Buffer> buffers);
   DenseWeight dense_weight(const std::string& name) const;
   BufferRange vector_weight(const std::string& name, uint64_t n) const;  // F32 [n], or empty if absent
   void bind_weights();
   void bind_attention_vectors(Layer& L, uint32_t l);
   // layers < n_layer: only the embedding and that many layers, no head (nan_check.cpp).
-  void record_batch(Sequence& seq, uint32_t tokens, uint32_t pos, LogitsMode mode, uint32_t layers = UINT32_MAX);
+  void record_pass(Sequence& seq, const Pass& pass, uint32_t layers = UINT32_MAX);
   // nan_check.cpp: throws naming the first layer whose output is not finite when the logits of
-  // the batch just run (tokens T at pos) hold NaN or Inf.
-  void check_finite(std::span<const float> logits, uint32_t T, uint32_t pos);
-  void record_attention_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T, uint32_t pos);
+  // the pass just run hold NaN or Inf.
+  void check_finite(std::span<const float> logits, const Pass& pass);
+  void record_attention_block(Sequence& seq, const Layer& L, uint32_t l, const Pass& pass);
   void record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T);
   // DeepSeek-V2/V3 (deepseek2.cpp): MLA attention and the leading dense FFN layers.
   Buffer allocate(const LayoutBuffer& b, MemoryUse use = MemoryUse::device, const std::string& suffix = "");
   Buffer allocate(uint64_t bytes, MemoryUse use, const std::string& name, MemoryCategory category);
   void bind_deepseek2_layer(Layer& L, uint32_t l);
-  void record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t T, uint32_t pos);
+  void record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t l, const Pass& pass);
   void record_dense_ffn_block(Sequence& seq, const Layer& L, uint32_t T);
 
   Context& ctx_;
@@ -118,8 +167,9 @@ class Model {
   BufferRange output_norm_;
   uint64_t allocated_[kMemoryCategories] = {};
   // Activations for one batch; shapes in activation_layout.h.
-  Buffer x_, xn_, q_, qkv_, k_, v_, attn_, ids_, wts_, shared_gate_, logits_, tokens_, positions_, counts_;
-  std::vector<Buffer> kv_;
+  Buffer x_, xn_, q_, qkv_, k_, v_, attn_, ids_, wts_, routing_, shared_gate_, logits_, tokens_, positions_;
+  std::vector<std::vector<Buffer>> kv_pool_;  // per planned session: K, V per layer; empty while taken
+  std::unique_ptr<Session> default_;
   Buffer lora_, kv_a_, kv_b_, ffn_gate_, ffn_up_;  // deepseek2 only
   std::vector<Buffer> rebuilt_;  // weights made at load time (deepseek2's kv_b from k_b / v_b)
   MoeScratch scratch_;
@@ -130,7 +180,6 @@ class Model {
   };
   std::map<std::string, KernelTime> profile_;
   double profile_wall_ms_ = 0;
-  uint32_t last_tokens_ = 0;
   uint32_t last_dispatches_ = 0;
 };
 

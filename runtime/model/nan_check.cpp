@@ -22,12 +22,13 @@ bool all_finite(std::span<const float> v) {
 
 }  // namespace
 
-void Model::check_finite(std::span<const float> logits, uint32_t T, uint32_t pos) {
+void Model::check_finite(std::span<const float> logits, const Pass& pass) {
   if (all_finite(logits)) return;
+  const uint32_t T = pass.tokens;
   std::string where = "the layers' outputs are finite: the output norm or head (output_norm.weight, output.weight) made them";
   std::vector<float> x(static_cast<size_t>(T) * cfg_.n_embd);
   for (uint32_t layers = 0; layers <= cfg_.n_layer; ++layers) {
-    record_batch(*seq_, T, pos, LogitsMode::last, layers);
+    record_pass(*seq_, pass, layers);
     seq_->run();
     ctx_.transfer().download(x_, 0, x.data(), x.size() * 4);
     if (all_finite(x)) continue;
@@ -36,8 +37,11 @@ void Model::check_finite(std::span<const float> logits, uint32_t T, uint32_t pos
                               std::to_string(layers - 1) + ".*)";
     break;
   }
-  throw std::runtime_error(file_.name() + ": the model computed NaN or Inf logits at positions " + std::to_string(pos) +
-                           ".." + std::to_string(pos + T - 1) + ", " + where);
+  std::string at;  // each session's positions
+  for (const Part& p : pass.parts)
+    at += (at.empty() ? "" : ", ") + std::to_string(p.pos) + (p.tokens > 1 ? ".." + std::to_string(p.pos + p.tokens - 1) : "");
+  throw std::runtime_error(file_.name() + ": the model computed NaN or Inf logits at position" +
+                           (pass.parts.size() > 1 || T > 1 ? "s " : " ") + at + ", " + where);
 }
 
 }  // namespace vkmoe
