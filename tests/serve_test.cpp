@@ -21,7 +21,6 @@
 #include "runtime/server/connection.h"
 #include "runtime/server/openai_json.h"
 #include "runtime/server/request.h"
-#include "runtime/server/scheduler.h"
 #include "tests/test_util.h"
 
 extern char** environ;
@@ -171,21 +170,6 @@ TEST_CASE("serve: requests are parsed and checked") {
   CHECK_THROWS_AS(parse_completion_request(R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})", true, d, -1), ApiError);
   auto parts = parse_completion_request(R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]})", true, d, -1);
   CHECK(parts.messages[0].content == "ab");
-}
-
-TEST_CASE("serve: the scheduler runs in order and refuses past its queue") {
-  Scheduler s(1, 1);
-  auto a = s.enter();
-  auto b = s.enter();
-  CHECK(s.enter() == nullptr);
-  a->wait();
-  CHECK(s.active() == 1);
-  CHECK(s.queued() == 1);
-  std::thread t([&] { b->wait(); });
-  a.reset();
-  t.join();
-  CHECK(s.active() == 1);
-  CHECK(s.queued() == 0);
 }
 
 TEST_CASE("serve: health, models, and the API key") {
