@@ -396,7 +396,9 @@ TEST_CASE("serve: metrics in Prometheus text format") {
   CHECK(r->get_header_value("Content-Type").rfind("text/plain", 0) == 0);
   for (const char* name : {"vkmoe_prompt_tokens_seconds", "vkmoe_predicted_tokens_seconds", "vkmoe_requests_processing",
                            "vkmoe_requests_deferred", "vkmoe_kv_cache_used_cells", "vkmoe_expert_tokens_total{layer=\"0\",expert=\"0\"}",
-                           "vkmoe_expert_load_imbalance{layer=\"1\"}"})
+                           "vkmoe_expert_load_imbalance{layer=\"1\"}", "vkmoe_prompt_tokens_cached_total",
+                           "vkmoe_slot_kv_cache_used_cells{slot=\"0\"}", "vkmoe_moe_batched_from_tokens",
+                           "vkmoe_decode_steps_total", "vkmoe_slots"})
     CHECK_MESSAGE(r->body.find(std::string("\n") + name + " ") != std::string::npos, name);
   CHECK(r->body.find("# TYPE vkmoe_tokens_predicted_total counter") != std::string::npos);
   CHECK(metric("vkmoe_predicted_tokens_seconds") > 0);
@@ -445,6 +447,14 @@ TEST_CASE("serve -np 3: concurrent requests are batched and each equals the same
   CHECK(metric("vkmoe_prompt_tokens_cached_total", p) - cached == prompt_tokens - 1);
   CHECK(metric("vkmoe_prompt_tokens_total", p) - prefilled == 1);
   CHECK(metric("vkmoe_kv_cache_used_cells", p) > 0);
+  // Expert load over all slots: every token each slot ran went to k = 2 experts of layer 0.
+  auto m = p.client().Get("/metrics");
+  REQUIRE(m);
+  std::istringstream in(m->body);
+  double routed = 0;
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("vkmoe_expert_tokens_total{layer=\"0\",", 0) == 0) routed += std::stod(line.substr(line.rfind(' ') + 1));
+  CHECK(routed == 2 * (metric("vkmoe_prompt_tokens_total", p) + metric("vkmoe_decode_step_tokens_total", p)));
 }
 
 TEST_CASE("serve -np 3: with every slot busy one request waits, the next gets 503; a disconnect frees a slot") {

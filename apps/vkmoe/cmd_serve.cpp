@@ -48,7 +48,8 @@ struct ServeState {
 // on the same worker thread.
 struct RequestLog {
   Clock::time_point start;
-  uint32_t prompt_tokens = 0, generated_tokens = 0;
+  uint32_t prompt_tokens = 0, generated_tokens = 0, cached_tokens = 0;
+  int slot = -1;  // the slot that ran it; -1: none
 };
 thread_local RequestLog t_log;
 
@@ -89,6 +90,8 @@ constexpr std::chrono::milliseconds kPoll{50};
 void log_outcome(const JobOutcome& o) {
   t_log.prompt_tokens = o.prompt_tokens;
   t_log.generated_tokens = o.generated_tokens;
+  t_log.cached_tokens = o.cached_tokens;
+  t_log.slot = static_cast<int>(o.slot);
 }
 
 void stream_response(std::shared_ptr<Job> job, ResponseInfo info, std::function<bool()> connected,
@@ -188,7 +191,7 @@ void configure(httplib::Server& svr, ServeState& s) {
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   svr.set_payload_max_length(s.opt.max_body);
   svr.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
-    t_log = {Clock::now(), 0, 0};
+    t_log = {Clock::now()};
     if (s.opt.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
     if (req.get_header_value("Authorization") == "Bearer " + s.opt.api_key) return httplib::Server::HandlerResponse::Unhandled;
     json_error(res, 401, "a valid API key is needed: Authorization: Bearer KEY", "authentication_error");
@@ -203,8 +206,9 @@ void configure(httplib::Server& svr, ServeState& s) {
   svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     // A request refused before routing (413, a bad request line) has no start time.
     const double secs = t_log.start == Clock::time_point{} ? 0 : std::chrono::duration<double>(Clock::now() - t_log.start).count();
-    std::fprintf(stderr, "%s %s %d prompt=%u generated=%u %.3fs\n", req.method.c_str(), req.path.c_str(), res.status,
-                 t_log.prompt_tokens, t_log.generated_tokens, secs);
+    const std::string slot = t_log.slot < 0 ? "" : " cached=" + std::to_string(t_log.cached_tokens) + " slot=" + std::to_string(t_log.slot);
+    std::fprintf(stderr, "%s %s %d prompt=%u generated=%u %.3fs%s\n", req.method.c_str(), req.path.c_str(), res.status,
+                 t_log.prompt_tokens, t_log.generated_tokens, secs, slot.c_str());
     t_log = {};
   });
 }

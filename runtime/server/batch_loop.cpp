@@ -77,7 +77,6 @@ void BatchLoop::run() {
     drop_cancelled();
     prefill_turn();
     decode_turn();
-    publish();
   }
   for (auto& s : slots_)
     if (s->job) finish(*s, StopReason::interrupted, "the server is stopping");
@@ -140,6 +139,7 @@ void BatchLoop::prefill_turn() {
         stats_.prompt_tokens += n;
         stats_.prefill_seconds += secs;
       }
+      publish();
       if (!s->prefilling()) take_token(*s, logits);
     } catch (const std::exception& e) {
       fail(*s, e);
@@ -177,6 +177,7 @@ void BatchLoop::decode_turn() {
     stats_.largest_step = std::max(stats_.largest_step, static_cast<uint32_t>(slots.size()));
     stats_.decode_seconds += secs;
   }
+  publish();
   const size_t V = rows.size() / slots.size();
   for (size_t i = 0; i < slots.size(); ++i) {
     Slot& s = *slots[i];
@@ -230,7 +231,8 @@ void BatchLoop::fail(Slot& s, const std::exception& e) {
   finish(s, StopReason::interrupted, e.what());
 }
 
-// The slots' cache use and routing counts for /metrics.
+// The slots' cache use and routing counts for /metrics, after each pass and before any job it
+// finishes learns so: a client that reads /metrics after its reply sees its tokens counted.
 void BatchLoop::publish() {
   std::vector<uint32_t> cells;
   RoutingSnapshot routing;
