@@ -327,11 +327,13 @@ TEST_CASE("serve: a connection's socket is found by its ends, and its peer's clo
 
 TEST_CASE("serve: reasoning goes to reasoning_content, streamed and not") {
   const ResponseInfo info{"chatcmpl-1", "m", 0, true};
-  auto j = json::parse(completion_json(info, "Hi", "stop", 3, 4, "thinking"));
+  auto j = json::parse(completion_json(info, "Hi", "stop", {3, 4, 1}, "thinking"));
   CHECK(j["choices"][0]["message"]["content"] == "Hi");
   CHECK(j["choices"][0]["message"]["reasoning_content"] == "thinking");
-  CHECK(!json::parse(completion_json(info, "Hi", "stop", 3, 4))["choices"][0]["message"].contains("reasoning_content"));
-  auto c = json::parse(chunk_json(info, "hmm", true, nullptr, 0, 0, true));
+  CHECK(j["usage"]["total_tokens"] == 7);
+  CHECK(j["usage"]["prompt_tokens_details"]["cached_tokens"] == 1);
+  CHECK(!json::parse(completion_json(info, "Hi", "stop", {3, 4}))["choices"][0]["message"].contains("reasoning_content"));
+  auto c = json::parse(chunk_json(info, "hmm", true, nullptr, {}, true));
   CHECK(c["choices"][0]["delta"]["reasoning_content"] == "hmm");
   CHECK(!c["choices"][0]["delta"].contains("content"));
 }
@@ -445,6 +447,7 @@ TEST_CASE("serve -np 3: concurrent requests are batched and each equals the same
   const int prompt_tokens = json::parse(again->body)["usage"]["prompt_tokens"];
   CHECK(json::parse(again->body)["choices"][0]["text"] == together[1]);
   CHECK(metric("vkmoe_prompt_tokens_cached_total", p) - cached == prompt_tokens - 1);
+  CHECK(json::parse(again->body)["usage"]["prompt_tokens_details"]["cached_tokens"] == prompt_tokens - 1);
   CHECK(metric("vkmoe_prompt_tokens_total", p) - prefilled == 1);
   CHECK(metric("vkmoe_kv_cache_used_cells", p) > 0);
   // Expert load over all slots: every token each slot ran went to k = 2 experts of layer 0.

@@ -87,6 +87,8 @@ std::function<bool()> connection_check(const httplib::Request& req) {
 // How often a waiting HTTP thread looks at its client: a disconnect frees the slot this soon.
 constexpr std::chrono::milliseconds kPoll{50};
 
+Usage usage(const JobOutcome& o) { return {o.prompt_tokens, o.generated_tokens, o.cached_tokens}; }
+
 void log_outcome(const JobOutcome& o) {
   t_log.prompt_tokens = o.prompt_tokens;
   t_log.generated_tokens = o.generated_tokens;
@@ -107,7 +109,7 @@ void stream_response(std::shared_ptr<Job> job, ResponseInfo info, std::function<
     for (bool done = false; !done && !gone;) {
       done = job->wait(pieces, kPoll);
       for (const JobPiece& p : pieces) {
-        if (!write(sse_event(chunk_json(info, p.text, first, nullptr, 0, 0, p.channel == ReplyChannel::reasoning)))) break;
+        if (!write(sse_event(chunk_json(info, p.text, first, nullptr, {}, p.channel == ReplyChannel::reasoning)))) break;
         first = false;
       }
       pieces.clear();
@@ -119,8 +121,7 @@ void stream_response(std::shared_ptr<Job> job, ResponseInfo info, std::function<
       write(sse_event(error_json(o.error, "server_error", 500)));
     } else {
       log_outcome(o);
-      write(sse_event(chunk_json(info, "", first, finish_reason(o.reason, o.stop_string), o.prompt_tokens,
-                                 o.generated_tokens)));
+      write(sse_event(chunk_json(info, "", first, finish_reason(o.reason, o.stop_string), usage(o))));
       write(sse_done());
     }
     sink.done();
@@ -144,8 +145,7 @@ void whole_response(Job& job, const ResponseInfo& info, const std::function<bool
   if (!o.error.empty()) return json_error(res, 500, o.error, "server_error");
   if (o.client_gone) return json_error(res, 499, "the client closed the connection");
   log_outcome(o);
-  res.set_content(completion_json(info, text, finish_reason(o.reason, o.stop_string), o.prompt_tokens,
-                                  o.generated_tokens, reasoning),
+  res.set_content(completion_json(info, text, finish_reason(o.reason, o.stop_string), usage(o), reasoning),
                   "application/json");
 }
 
