@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -18,7 +19,10 @@ namespace {
 
 constexpr uint32_t kTile = MOE_TILE_SLOTS;
 constexpr uint32_t kCombineGroup = 256; // WG in moe_combine.comp.glsl
-constexpr uint32_t kLavapipeBatchedFrom = 128;  // see default_batched_from_tokens
+// Crossovers of `vkmoe bench kernels --crossover` on its OLMoE shape (64 experts, k = 8), in slots
+// per expert: lavapipe's batched path wins from 128 tokens = 16 slots per expert; 16 tokens = 2
+// on GPUs is not measured yet (docs/performance.md).
+constexpr double kLavapipeSlotsPerExpert = 16, kGpuSlotsPerExpert = 2;
 
 uint64_t round_up(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
 uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
@@ -373,7 +377,7 @@ ExpertTensor make_expert_tensor(const Device& device, const Buffer& buffer, uint
   return t;
 }
 
-uint32_t default_batched_from_tokens(const Device& device) {
+uint32_t default_batched_from_tokens(const Device& device, uint32_t experts, uint32_t k) {
   if (const char* e = std::getenv("VKMOE_MOE_BATCHED_FROM"); e && *e) {
     char* end = nullptr;
     const unsigned long v = std::strtoul(e, &end, 10);
@@ -381,9 +385,10 @@ uint32_t default_batched_from_tokens(const Device& device) {
       throw std::invalid_argument(std::string("VKMOE_MOE_BATCHED_FROM must be a token count of at least 1, got '") + e + "'");
     return static_cast<uint32_t>(v);
   }
-  // lavapipe: the OLMoE-shaped crossover of `vkmoe bench kernels --crossover` (docs/performance.md).
-  if (device.caps().type == VK_PHYSICAL_DEVICE_TYPE_CPU) return kLavapipeBatchedFrom;
-  return 16;
+  if (experts == 0 || k == 0) experts = 64, k = 8;
+  const double per_expert = device.caps().type == VK_PHYSICAL_DEVICE_TYPE_CPU ? kLavapipeSlotsPerExpert : kGpuSlotsPerExpert;
+  // tokens x k / experts >= per_expert
+  return static_cast<uint32_t>(std::clamp(std::ceil(per_expert * experts / k), 1.0, double(UINT32_MAX)));
 }
 
 MoeScratchBytes moe_scratch_bytes(const MoeScratchSize& s, uint64_t max_storage_range) {
@@ -404,7 +409,7 @@ MoeScratchBytes moe_scratch_bytes(const MoeScratchSize& s, uint64_t max_storage_
 MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& s) {
   const MoeScratchBytes b = moe_scratch_bytes(s, ctx.device().caps().max_storage_buffer_range);
   MoeScratch m;
-  m.settings.batched_from_tokens = default_batched_from_tokens(ctx.device());
+  m.settings.batched_from_tokens = default_batched_from_tokens(ctx.device(), s.experts, s.k);
   m.h = ctx.allocator().create_buffer(b.h, MemoryUse::device, "moe h");
   if (s.batched) {
     m.y = ctx.allocator().create_buffer(b.y, MemoryUse::device, "moe y");

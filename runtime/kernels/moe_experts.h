@@ -93,11 +93,12 @@ struct MoeScratchBytes {
 MoeScratchBytes moe_scratch_bytes(const MoeScratchSize& size, uint64_t max_storage_range);
 MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& size);
 
-// The token count from which MoePath::automatic takes the batched path on `device`:
-// $VKMOE_MOE_BATCHED_FROM when set (e.g. to what `vkmoe bench kernels --crossover` measured
-// there), else the crossover measured on lavapipe for CPU devices, else 16, not yet measured
-// on a GPU (docs/performance.md).
-uint32_t default_batched_from_tokens(const Device& device);
+// The token count from which MoePath::automatic takes the batched path on `device` for a layer
+// of `experts` experts with k slots per token: $VKMOE_MOE_BATCHED_FROM (tokens) when set, else
+// the crossover measured as slots per expert (tokens x k / experts: what decides between the
+// paths, docs/performance.md) turned into tokens for this shape: lavapipe's for CPU devices, else
+// the not yet measured GPU guess. experts or k of 0: the measured (OLMoE) shape.
+uint32_t default_batched_from_tokens(const Device& device, uint32_t experts, uint32_t k);
 
 // A shared expert (experts == 1) run on every token together with the routed ones. On the
 // decode path it is one more slot per token inside the same two dispatches (no extra

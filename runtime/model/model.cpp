@@ -93,7 +93,9 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   kv_b_ = allocate(lay.mla_kv);
   ffn_gate_ = allocate(lay.ffn_gate);
   ffn_up_ = allocate(lay.ffn_up);
-  scratch_.settings.batched_from_tokens = default_batched_from_tokens(ctx.device());
+  // The device's crossover for this model's shape: a server's decode step of n slots takes the
+  // batched path once n x k / experts passes it.
+  scratch_.settings.batched_from_tokens = default_batched_from_tokens(ctx.device(), cfg_.n_expert, cfg_.n_expert_used);
   scratch_.h = allocate(lay.moe_h);
   scratch_.y = allocate(lay.moe_y);
   scratch_.route = allocate(lay.moe_route);

@@ -111,6 +111,9 @@ class Model {
   void set_profile(bool on);
   void reset_stats();  // the default session's
   uint32_t last_dispatches() const { return last_dispatches_; }
+  // Tokens per pass from which the MoE layers take their batched path (decode() of that many
+  // sessions too): the device's crossover for this model's k / experts.
+  uint32_t moe_batched_from() const { return scratch_.settings.batched_from_tokens; }
 
  private:
   friend class Session;
