@@ -28,7 +28,7 @@ layout(constant_id = 3) const uint WEIGHT_PIECES = MOE_MAX_PIECES;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };  // the same: vec4 loads are faster
 layout(std430, binding = 1) readonly buffer Ids { uint ids[]; };
-layout(std430, binding = 2) writeonly buffer H { float h[]; };
+layout(std430, binding = 2) buffer H { float h[]; };  // read back by PROJ = 2
 #define WA_BINDING 3
 #define WB_BINDING (3 + PIECES)
 #define WSA_BINDING (3 + 2 * PIECES)  // shared expert's gate and up
@@ -70,6 +70,10 @@ float dot8(float a[8], float b[8]) {
 }
 
 #if GATE_UP
+// Specialization constant 7: 0 fuses gate and up (one type); gate and up of different types
+// take two passes of tensor a alone: 1 writes h = gate . x, 2 then h = silu(h) * (up . x).
+layout(constant_id = 7) const uint PROJ = 0;
+
 // Rows r0.. (of `rows`) of one slot: gate rows start at ra in tensor ta, up rows at rb in tb (ta
 // and tb are constants at each call, so the loads keep no branch); writes h[hbase + row].
 void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint xbase, uint rows, uint r0,
@@ -89,8 +93,10 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
     [[unroll]] for (uint r = 0; r < RPS; ++r) {
       unit_q(ta, piece, ra[r], u, q, ab);
       ag[r] += unit_dot(q, ab, xv, sx);
-      unit_q(tb, piece, rb[r], u, q, ab);
-      au[r] += unit_dot(q, ab, xv, sx);
+      if (PROJ == 0) {
+        unit_q(tb, piece, rb[r], u, q, ab);
+        au[r] += unit_dot(q, ab, xv, sx);
+      }
     }
   }
 #endif
@@ -102,14 +108,19 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
     for (uint r = 0; r < RPS; ++r) {
       dequant8(ta, piece, ra[r], c, p.cols, w);
       ag[r] += dot8(w, xv);
-      dequant8(tb, piece, rb[r], c, p.cols, w);
-      au[r] += dot8(w, xv);
+      if (PROJ == 0) {
+        dequant8(tb, piece, rb[r], c, p.cols, w);
+        au[r] += dot8(w, xv);
+      }
     }
   }
 #endif
   for (uint r = 0; r < RPS; ++r) {
-    const float g = LANE_SUM(ag[r]), u = LANE_SUM(au[r]);
-    if (LANE == 0 && r0 + r < rows) h[hbase + r0 + r] = silu(g) * u;
+    const float g = LANE_SUM(ag[r]), u = PROJ == 0 ? LANE_SUM(au[r]) : 0.0;
+    if (LANE == 0 && r0 + r < rows) {
+      const uint o = hbase + r0 + r;
+      h[o] = PROJ == 0 ? silu(g) * u : PROJ == 1 ? g : silu(h[o]) * g;
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // The expert computation of an MoE layer on the GPU: SwiGLU experts chosen by the router,
 //   out[t] = sum_j w[t, j] * down_e(silu(gate_e x_t) * up_e x_t),  e = ids[t, j],
-// with f32 accumulation, on weights in GGUF's own block layouts (F32, F16, BF16, Q8_0, Q4_0,
-// Q4_K, Q5_K, Q6_K). ids / weights come from the router on the GPU: no CPU round trip.
+// with f32 accumulation, on weights in GGUF's own block layouts (every type_supported type).
+// ids / weights come from the router on the GPU: no CPU round trip.
 //
 // Two paths: decode (few tokens) reads only the chosen experts' rows, two dispatches; batched
 // (prefill) groups slots by expert on the GPU and runs tiled grouped GEMMs, four dispatches.
@@ -52,7 +52,9 @@ ExpertTensor make_expert_tensor(const Device& device, const Buffer& buffer, uint
                                 uint32_t experts, uint32_t rows, uint32_t cols, uint64_t max_piece_bytes = 0);
 
 struct MoeFfnWeights {
-  ExpertTensor gate, up, down;  // gate and up share type and shape
+  // gate and up share a shape; each tensor may have its own type (gate and up of two types run
+  // as two decode passes, never the fused or batched gate/up kernels).
+  ExpertTensor gate, up, down;
 };
 
 enum class MoePath { automatic, decode, batched };

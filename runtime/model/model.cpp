@@ -189,13 +189,6 @@ void Model::bind_weights() {
     throw std::runtime_error(file_.name() + ": tensor '" + name + "' has shape " + str(t.shape) + ", the metadata implies " +
                              str(want));
   };
-  // The fused decode kernel reads gate and up together (mixed types: a later change).
-  auto require_same_type = [&](const std::string& g, GgmlType gt, const std::string& u, GgmlType ut) {
-    if (gt != ut)
-      throw std::runtime_error(file_.name() + ": '" + g + "' is " + std::string(ggml_type_name(gt)) + " and '" + u +
-                               "' is " + std::string(ggml_type_name(ut)) +
-                               "; vkmoe's expert kernels need gate and up of one type for now");
-  };
   auto experts = [&](const std::string& name, uint64_t cols, uint64_t rows, uint64_t n) {
     const DeviceTensor& t = weights_.get(name);
     check_shape(name, t, {cols, rows, n});
@@ -253,14 +246,11 @@ void Model::bind_weights() {
     }
     L.experts = {experts(b + "ffn_gate_exps.weight", H, F, E), experts(b + "ffn_up_exps.weight", H, F, E),
                  experts(b + "ffn_down_exps.weight", F, H, E)};
-    require_same_type(b + "ffn_gate_exps.weight", L.experts.gate.type, b + "ffn_up_exps.weight", L.experts.up.type);
     if (weights_.find(b + "ffn_gate_shexp.weight")) {
       const uint32_t Fs = cfg_.n_ff_shexp;
       L.shared = true;
       L.shared_experts = {single(b + "ffn_gate_shexp.weight", H, Fs), single(b + "ffn_up_shexp.weight", H, Fs),
                           single(b + "ffn_down_shexp.weight", Fs, H)};
-      require_same_type(b + "ffn_gate_shexp.weight", L.shared_experts.gate.type, b + "ffn_up_shexp.weight",
-                        L.shared_experts.up.type);
       L.shared_in_slot = fits_shared_slot(L.experts, L.shared_experts);
     }
     layers_.push_back(std::move(L));

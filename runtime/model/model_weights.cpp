@@ -36,8 +36,7 @@ const DeviceTensor& ModelWeights::get(const std::string& name) const {
 void require_kernel_type(const std::string& file, const std::string& tensor, GgmlType t, bool lookup_only) {
   if (lookup_only ? type_gpu_dequant(t) : type_supported(t)) return;
   throw std::runtime_error(file + ": tensor '" + tensor + "' has type " + std::string(ggml_type_name(t)) +
-                           ", which vkmoe's GPU kernels do not run yet (they take f32, f16, bf16, q8_0, q4_0, q4_K, "
-                           "q5_K and q6_K weights)");
+                           ", which vkmoe's GPU kernels do not run (README.md lists the types they take)");
 }
 
 namespace {

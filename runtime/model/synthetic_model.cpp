@@ -185,10 +185,17 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     GgmlType t = matrix ? s.matrix_type : GgmlType::F32;
     if (matrix && s.attn_v_type >= 0 && name.ends_with("attn_v.weight")) t = static_cast<GgmlType>(s.attn_v_type);
     if (matrix && s.shexp_down_type >= 0 && name.ends_with("ffn_down_shexp.weight")) t = static_cast<GgmlType>(s.shexp_down_type);
+    if (matrix) {
+      auto it = std::find_if(s.tensor_types.begin(), s.tensor_types.end(),
+                             [&](const auto& tt) { return name.ends_with(tt.first); });
+      if (it != s.tensor_types.end()) t = it->second;
+    }
     std::vector<uint8_t> bytes;
     if (t == GgmlType::F32) {
       bytes.resize(n * 4);
       std::memcpy(bytes.data(), v.data(), bytes.size());
+    } else if (!quantizer_supported(t) && s.encode) {
+      bytes = s.encode(t, v);
     } else {
       bytes = quantize(t, v);
     }

@@ -3,7 +3,11 @@
 // built-in demo model.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "runtime/gguf/gguf_writer.h"
 #include "runtime/model/model_config.h"
@@ -26,6 +30,12 @@ struct SyntheticSpec {
   GgmlType matrix_type = GgmlType::F32;  // attention, experts, embedding and output matrices
   int attn_v_type = -1;         // >= 0: attn_v's own GgmlType (q, k and v of different types)
   int shexp_down_type = -1;     // >= 0: ffn_down_shexp's own GgmlType (shared and routed experts differ)
+  // Matrices whose names end with a suffix here get its type (the first match), e.g.
+  // {"ffn_up_exps.weight", Q6_K}: gate, up and down of different types.
+  std::vector<std::pair<std::string, GgmlType>> tensor_types;
+  // Encodes a matrix in a type that has no reference quantizer (the IQ grid types); tests supply
+  // one. Without it such a type throws.
+  std::function<std::vector<uint8_t>(GgmlType, std::span<const float>)> encode;
   // deepseek2 only (head_dim and n_head_kv are unused there): MLA widths, dense lead layers,
   // shared experts and the router scheme. The defaults give the V2-Lite form; deepseek_v3_form()
   // switches to V3's.
