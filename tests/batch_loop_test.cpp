@@ -5,8 +5,10 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
+#include "runtime/kernels/moe_experts.h"
 #include "runtime/server/batch_loop.h"
 #include "runtime/service/model_loader.h"
 #include "tests/model_test_util.h"
@@ -185,4 +187,22 @@ TEST_CASE("batch loop: a cancelled job frees its slot at once; past the queue bo
   CHECK(wait(*dropped).generated_tokens == 0);
   CHECK(wait(*blocker).client_gone);
   CHECK(loop.stats().active == 0);
+}
+
+TEST_CASE("batch loop: the MoE layers take the batched path from the device's crossover in slots per expert") {
+  if (std::getenv("VKMOE_MOE_BATCHED_FROM")) {
+    MESSAGE("VKMOE_MOE_BATCHED_FROM is set: it overrides the crossover; nothing to check");
+    return;
+  }
+  LoadedModel lm = demo(1);
+  const Device& device = lm.ctx->device();
+  // The crossover is measured as slots per expert (tokens x k / experts) on OLMoE's shape (64
+  // experts, k = 8): lavapipe's batched path wins from 128 tokens there, a GPU's from 16.
+  const uint32_t olmoe = default_batched_from_tokens(device, 64, 8);
+  CHECK(olmoe == (device.caps().type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 128u : 16u));
+  CHECK(default_batched_from_tokens(device, 8, 2) == olmoe / 2);     // Mixtral-like: k / E twice OLMoE's
+  CHECK(default_batched_from_tokens(device, 128, 8) == olmoe * 2);   // Qwen3-30B-A3B-like: half
+  CHECK(default_batched_from_tokens(device, 0, 0) == olmoe);         // no experts: the measured shape
+  const ModelConfig& cfg = lm.model->config();
+  CHECK(lm.model->moe_batched_from() == default_batched_from_tokens(device, cfg.n_expert, cfg.n_expert_used));
 }

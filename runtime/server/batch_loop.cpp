@@ -74,9 +74,14 @@ void BatchLoop::run() {
       if (stop_) break;
       admit_locked();
     }
-    drop_cancelled();
-    prefill_turn();
-    decode_turn();
+    try {
+      drop_cancelled();
+      prefill_turn();
+      decode_turn();
+    } catch (const std::exception& e) {  // not the model's (those fail their slots): fail every job, serve on
+      for (auto& s : slots_)
+        if (s->job) fail(*s, e);
+    }
   }
   for (auto& s : slots_)
     if (s->job) finish(*s, StopReason::interrupted, "the server is stopping");
@@ -184,7 +189,11 @@ void BatchLoop::decode_turn() {
     s.cached.push_back(s.pending);
     s.pending = -1;
     s.out.decode_seconds += secs;
-    take_token(s, std::span<const float>(rows.data() + i * V, V));
+    try {
+      take_token(s, std::span<const float>(rows.data() + i * V, V));
+    } catch (const std::exception& e) {
+      fail(s, e);
+    }
   }
 }
 
@@ -228,7 +237,7 @@ void BatchLoop::fail(Slot& s, const std::exception& e) {
   // The cache may hold part of a failed pass: nothing in it can be reused.
   s.cached.clear();
   s.session.reset();
-  finish(s, StopReason::interrupted, e.what());
+  if (s.job) finish(s, StopReason::interrupted, e.what());
 }
 
 // The slots' cache use and routing counts for /metrics, after each pass and before any job it
