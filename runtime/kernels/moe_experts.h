@@ -100,7 +100,7 @@ MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& size);
 // the crossover measured as slots per expert (tokens x k / experts: what decides between the
 // paths, docs/performance.md) turned into tokens for this shape: lavapipe's for CPU devices, else
 // the not yet measured GPU guess. experts or k of 0: the measured (OLMoE) shape.
-uint32_t default_batched_from_tokens(const Device& device, uint32_t experts, uint32_t k);
+uint32_t default_batched_from_tokens(const Device& device, uint32_t experts = 0, uint32_t k = 0);
 
 // A shared expert (experts == 1) run on every token together with the routed ones. On the
 // decode path it is one more slot per token inside the same two dispatches (no extra
