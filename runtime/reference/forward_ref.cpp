@@ -52,7 +52,7 @@ class Weights {
   const Mat& kv_b(const ModelConfig& c, uint32_t layer) {
     const std::string name = "blk." + std::to_string(layer) + ".attn_kv_b.weight";
     if (const Mat* m = find(name)) return *m;
-    Mat m{assemble_kv_b(f_, c, layer), c.kv_lora_rank, uint64_t(c.n_head) * (c.qk_nope_dim + c.head_dim_v)};
+    Mat m{assemble_kv_b(f_, c, layer), c.kv_lora_rank, uint64_t(c.n_head) * (c.qk_nope_dim + c.v_head_dim)};
     return cache_.emplace(name, std::move(m)).first->second;
   }
 
@@ -159,8 +159,8 @@ Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const V
 // parts only; under YaRN its magnitude correction is cancelled (moved into the scale).
 Qkv mla_qkv(Weights& W, const ModelConfig& c, uint32_t layer, const Vec& xn, uint32_t pos) {
   const std::string b = "blk." + std::to_string(layer) + ".";
-  const uint32_t NH = c.n_head, Dk = c.head_dim_k, Dv = c.head_dim_v, nope = c.qk_nope_dim, rope_d = c.qk_rope_dim,
-                 kvl = c.kv_lora_rank;
+  [[maybe_unused]] const auto [NH, NKV, Dk, Dv] = c.attention_shape();
+  const uint32_t nope = c.qk_nope_dim, rope_d = c.qk_rope_dim, kvl = c.kv_lora_rank;
   Qkv r;
   if (c.q_lora_rank) {
     Vec qa = matvec(W.get(b + "attn_q_a.weight"), xn);
@@ -194,8 +194,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
   Weights W(f);
   if (route_margins) route_margins->assign(tokens.size(), INFINITY);
   const uint32_t T = static_cast<uint32_t>(tokens.size()), H = c.n_embd;
-  const uint32_t Dk = c.head_dim_k, Dv = c.head_dim_v, NH = c.n_head, NKV = c.n_head_kv;
-  const bool mla = c.arch == Arch::deepseek2;
+  const auto [NH, NKV, Dk, Dv] = c.attention_shape();
   const Mat& embd = W.get("token_embd.weight");
   std::vector<Vec> x(T, Vec(H));
   for (uint32_t t = 0; t < T; ++t) {
@@ -205,6 +204,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
   }
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
+    const bool mla = c.layers[l].attention == AttentionKind::mla;
     // Attention over all positions (causal).
     std::vector<Vec> q(T), k(T), v(T);
     for (uint32_t t = 0; t < T; ++t) {
@@ -217,7 +217,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     }
     // DeepSeek under YaRN: 1/sqrt(Dk) times mscale^2, mscale = 1 + yarn_log_multiplier * ln(s).
     const double mscale = mla && c.rope_yarn ? 1.0 + c.rope_yarn_log_mul * std::log(1.0 / c.rope_freq_scale) : 1.0;
-    const double scale = mscale * mscale / std::sqrt(static_cast<double>(Dk));
+    const double scale = c.attn_scale ? c.attn_scale : mscale * mscale / std::sqrt(static_cast<double>(Dk));
     for (uint32_t t = 0; t < T; ++t) {
       Vec attn(static_cast<size_t>(NH) * Dv, 0.0);
       for (uint32_t h = 0; h < NH; ++h) {
@@ -241,9 +241,9 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     // Feed-forward: routed experts (+ shared), or a dense FFN in DeepSeek's leading layers.
     for (uint32_t t = 0; t < T; ++t) {
       Vec xn = x[t];
-      rms_norm(xn, W.get(b + "ffn_norm.weight"), c.norm_eps);
+      rms_norm(xn, W.get(b + c.ffn_norm + ".weight"), c.norm_eps);
       Vec out(H, 0.0);
-      if (l < c.n_layer_dense_lead) {
+      if (c.layers[l].ffn == FfnKind::dense) {
         out = swiglu(W.get(b + "ffn_gate.weight"), W.get(b + "ffn_up.weight"), W.get(b + "ffn_down.weight"), xn, 0, c.n_ff, H);
         for (uint32_t i = 0; i < H; ++i) x[t][i] += out[i];
         continue;
@@ -269,7 +269,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
         Vec y = swiglu(gate, up, down, xn, sel.ids[s], c.n_ff_exp, H);
         for (uint32_t i = 0; i < H; ++i) out[i] += sel.weights[s] * y[i];
       }
-      if (c.n_expert_shared) {
+      if (c.layers[l].shared_experts) {
         Vec y = swiglu(W.get(b + "ffn_gate_shexp.weight"), W.get(b + "ffn_up_shexp.weight"),
                        W.get(b + "ffn_down_shexp.weight"), xn, 0, c.n_ff_shexp, H);
         double gate_w = 1.0;
