@@ -2,9 +2,11 @@
 // reference against llama.cpp's own logits, and the GPU against that reference on small synthetic
 // models (partial NeoX RoPE, q/k/v biases, per-head QK-norm, post_attention_norm as the FFN norm,
 // a dense first layer, sigmoid routing with selection bias, renormalised and scaled, a shared
-// expert, and a NextN block that is loaded but never run).
+// expert, and a NextN block that is loaded but never run); and qwen3moe with llama.cpp's optional
+// per-tensor .scale / .input_scale tensors and attention biases.
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <fstream>
 
 #include "runtime/model/model.h"
@@ -43,6 +45,30 @@ bool load_llamacpp(const std::string& name, std::filesystem::path& gguf, std::ve
   lf.read(reinterpret_cast<char*>(want.data()), static_cast<std::streamsize>(want.size() * 4));
   REQUIRE(lf.gcount() == static_cast<std::streamsize>(want.size() * 4));
   return true;
+}
+
+// The reference forward (gpu == nullptr) or the GPU forward of a llama.cpp-written file against
+// llama.cpp's logits; skipped when ../shared is absent.
+void check_llamacpp_file(const std::string& name, Context* gpu) {
+  std::filesystem::path path;
+  std::vector<float> want;
+  if (!load_llamacpp(name, path, want, 128)) {
+    MESSAGE("../shared/models/llamacpp not present: skipped");
+    return;
+  }
+  std::vector<float> got;
+  if (gpu) {
+    Model m(*gpu, GgufFile::open(path), small(16));
+    got = m.forward(kLlamaCppTokens, 0, LogitsMode::all);
+  } else {
+    auto file = GgufFile::open(path);
+    const auto ref = reference_forward(file, load_model_config(file), kLlamaCppTokens);
+    got.assign(ref.begin(), ref.end());
+  }
+  const double err = rel_l2(got, want);
+  const std::string by = gpu ? "GPU" : "reference";
+  MESSAGE(name << ".gguf: rel L2 of the " << by << " vs llama.cpp " << err);
+  CHECK(err < 1e-3);
 }
 
 // GPU logits of every position against the reference, up to the first routing near-tie.
@@ -108,33 +134,11 @@ TEST_CASE("glm4moe: the synthetic file parses as llama.cpp reads it") {
 }
 
 TEST_CASE("glm4moe: the reference forward of llama.cpp's file matches llama.cpp's logits") {
-  std::filesystem::path path;
-  std::vector<float> want;
-  if (!load_llamacpp("glm4moe-moe", path, want, 128)) {
-    MESSAGE("../shared/models/llamacpp not present: skipped");
-    return;
-  }
-  auto file = GgufFile::open(path);
-  const auto cfg = load_model_config(file);
-  REQUIRE(cfg.n_vocab == 128);
-  const auto ref = reference_forward(file, cfg, kLlamaCppTokens);
-  const double err = rel_l2(std::vector<float>(ref.begin(), ref.end()), want);
-  MESSAGE("glm4moe-moe.gguf: rel L2 of the reference vs llama.cpp " << err);
-  CHECK(err < 1e-3);
+  check_llamacpp_file("glm4moe-moe", nullptr);
 }
 
 TEST_CASE_FIXTURE(GpuTest, "glm4moe: the GPU forward of llama.cpp's file matches llama.cpp's logits") {
-  std::filesystem::path path;
-  std::vector<float> want;
-  if (!load_llamacpp("glm4moe-moe", path, want, 128)) {
-    MESSAGE("../shared/models/llamacpp not present: skipped");
-    return;
-  }
-  Model m(ctx, GgufFile::open(path), small(16));
-  auto got = m.forward(kLlamaCppTokens, 0, LogitsMode::all);
-  const double err = rel_l2(got, want);
-  MESSAGE("glm4moe-moe.gguf: rel L2 of the GPU vs llama.cpp " << err);
-  CHECK(err < 1e-3);
+  check_llamacpp_file("glm4moe-moe", &ctx);
 }
 
 TEST_CASE_FIXTURE(GpuTest, "glm4moe: GPU logits match the CPU reference, F32 and F16") {
@@ -172,4 +176,23 @@ TEST_CASE_FIXTURE(GpuTest, "deepseek: GPU logits match the CPU reference, F32 an
     check_gpu_vs_reference(*this, make_synthetic_model(deepseek_spec(type)).to_bytes(), bound, "deepseek " + type_s);
   }
   check_greedy(*this, make_synthetic_model(deepseek_spec(GgmlType::F32)).to_bytes());
+}
+
+TEST_CASE("qwen3moe with per-tensor scales: the reference forward matches llama.cpp's logits") {
+  check_llamacpp_file("qwen3moe-moe-scaled", nullptr);
+}
+
+TEST_CASE_FIXTURE(GpuTest, "qwen3moe with per-tensor scales: the GPU forward matches llama.cpp's logits") {
+  check_llamacpp_file("qwen3moe-moe-scaled", &ctx);  // the scales folded into the F32 weights at load
+}
+
+TEST_CASE_FIXTURE(GpuTest, "a .scale on a quantized weight is refused, naming the tensor") {
+  GgufWriter w = make_synthetic_model({.arch = Arch::qwen3moe, .matrix_type = GgmlType::Q8_0, .seed = rng()()});
+  const float half = 0.5f;
+  std::vector<uint8_t> bytes(4);
+  std::memcpy(bytes.data(), &half, 4);
+  w.add_tensor("blk.0.attn_output.scale", GgmlType::F32, {1}, bytes);
+  auto file = w.to_bytes();
+  CHECK_THROWS_WITH(Model(ctx, GgufFile::from_memory(file, "q8.gguf"), small(8)),
+                    doctest::Contains("'blk.0.attn_output.scale' scales a q8_0 weight"));
 }

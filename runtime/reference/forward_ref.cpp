@@ -48,6 +48,12 @@ class Weights {
     if (!m) throw std::runtime_error(f_.name() + ": missing tensor '" + name + "'");
     return *m;
   }
+  // The optional per-tensor (or per-expert) output scale '<base>.scale' llama.cpp multiplies a
+  // projection's result by; 1 when absent.
+  double scale(const std::string& base, uint64_t index = 0) {
+    const Mat* s = find(base + ".scale");
+    return s ? s->w[s->w.size() == 1 ? 0 : index] : 1.0;
+  }
   // DeepSeek's attn_kv_b, or the same rebuilt from attn_k_b / attn_v_b.
   const Mat& kv_b(const ModelConfig& c, uint32_t layer) {
     const std::string name = "blk." + std::to_string(layer) + ".attn_kv_b.weight";
@@ -122,11 +128,19 @@ void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelCo
 
 double silu(double v) { return v / (1.0 + std::exp(-v)); }
 
-// down(silu(gate x) * up x) for one token.
-Vec swiglu(const Mat& gate, const Mat& up, const Mat& down, const Vec& x, uint64_t row0, uint64_t F, uint64_t H) {
+void scale_by(Vec& y, double s) {
+  if (s != 1.0)
+    for (auto& v : y) v *= s;
+}
+
+// down(silu(gate x) * up x) for one token; scales: each projection's output scale (gate, up, down).
+Vec swiglu(const Mat& gate, const Mat& up, const Mat& down, const Vec& x, uint64_t row0, uint64_t F, uint64_t H,
+           std::array<double, 3> scales = {1, 1, 1}) {
   Vec g = matvec(gate, x, row0 * F, F), u = matvec(up, x, row0 * F, F);
-  for (uint64_t i = 0; i < F; ++i) g[i] = silu(g[i]) * u[i];
-  return matvec(down, g, row0 * H, H);
+  for (uint64_t i = 0; i < F; ++i) g[i] = silu(g[i] * scales[0]) * u[i] * scales[1];
+  Vec y = matvec(down, g, row0 * H, H);
+  scale_by(y, scales[2]);
+  return y;
 }
 
 struct Qkv {
@@ -137,6 +151,9 @@ struct Qkv {
 Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const Vec& xn, uint32_t pos) {
   Qkv r{matvec(W.get(b + "attn_q.weight"), xn), matvec(W.get(b + "attn_k.weight"), xn),
         matvec(W.get(b + "attn_v.weight"), xn)};
+  scale_by(r.q, W.scale(b + "attn_q"));
+  scale_by(r.k, W.scale(b + "attn_k"));
+  scale_by(r.v, W.scale(b + "attn_v"));
   add_bias(r.q, W.find(b + "attn_q.bias"));
   add_bias(r.k, W.find(b + "attn_k.bias"));
   add_bias(r.v, W.find(b + "attn_v.bias"));
@@ -236,6 +253,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
           for (uint32_t i = 0; i < Dv; ++i) attn[h * Dv + i] += s[j] / sum * v[j][kvh * Dv + i];
       }
       Vec o = matvec(W.get(b + "attn_output.weight"), attn);
+      scale_by(o, W.scale(b + "attn_output"));
       for (uint32_t i = 0; i < H; ++i) x[t][i] += o[i];
     }
     // Feed-forward: routed experts (+ shared), or a dense FFN in DeepSeek's leading layers.
@@ -266,7 +284,9 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
       }
       for (size_t s = 0; s < sel.ids.size(); ++s) {
         if (sel.ids[s] == 0xFFFFFFFFu) continue;
-        Vec y = swiglu(gate, up, down, xn, sel.ids[s], c.n_ff_exp, H);
+        const uint32_t e = sel.ids[s];
+        Vec y = swiglu(gate, up, down, xn, e, c.n_ff_exp, H,
+                       {W.scale(b + "ffn_gate_exps", e), W.scale(b + "ffn_up_exps", e), W.scale(b + "ffn_down_exps", e)});
         for (uint32_t i = 0; i < H; ++i) out[i] += sel.weights[s] * y[i];
       }
       if (c.layers[l].shared_experts) {
