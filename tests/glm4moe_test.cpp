@@ -131,6 +131,13 @@ TEST_CASE("glm4moe: the synthetic file parses as llama.cpp reads it") {
   CHECK(cfg.layers[0].ffn == FfnKind::dense);
   CHECK(cfg.layers[1].ffn == FfnKind::moe);
   CHECK(cfg.layers[1].shared_experts);
+  // What `vkmoe inspect` says of it.
+  const std::string text = cfg.describe();
+  CHECK(text.find("partial: 8 of 16") != std::string::npos);
+  CHECK(text.find("sigmoid, top-k by score + selection bias") != std::string::npos);
+  CHECK(text.find("1 shared expert(s)") != std::string::npos);
+  CHECK(text.find("1 leading dense layer(s)") != std::string::npos);
+  CHECK(text.find("1 NextN layer(s) in the file, not run") != std::string::npos);
 }
 
 TEST_CASE("glm4moe: the reference forward of llama.cpp's file matches llama.cpp's logits") {
