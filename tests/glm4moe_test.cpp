@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "runtime/model/model.h"
+#include "runtime/model/model_stats.h"
 #include "runtime/model/synthetic_model.h"
 #include "runtime/reference/forward_ref.h"
 #include "runtime/sampling/sampler.h"
@@ -131,6 +132,16 @@ TEST_CASE("glm4moe: the synthetic file parses as llama.cpp reads it") {
   CHECK(cfg.layers[0].ffn == FfnKind::dense);
   CHECK(cfg.layers[1].ffn == FfnKind::moe);
   CHECK(cfg.layers[1].shared_experts);
+  // The NextN block counts in the file's size, not in what a token reads.
+  SyntheticSpec no_nextn = glm_spec(GgmlType::F32);
+  no_nextn.n_nextn = 0;
+  auto plain = make_synthetic_model(no_nextn).to_bytes();
+  auto plain_file = GgufFile::from_memory(plain, "plain.gguf");
+  const ModelStats with = model_stats(GgufFile::from_memory(bytes, "glm.gguf"), cfg);
+  const ModelStats without = model_stats(plain_file, load_model_config(plain_file));
+  CHECK(with.params > without.params);
+  CHECK(with.active_bytes == without.active_bytes);
+  CHECK(with.expert_bytes == without.expert_bytes);
   // What `vkmoe inspect` says of it.
   const std::string text = cfg.describe();
   CHECK(text.find("partial: 8 of 16") != std::string::npos);
