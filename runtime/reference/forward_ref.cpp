@@ -48,11 +48,17 @@ class Weights {
     if (!m) throw std::runtime_error(f_.name() + ": missing tensor '" + name + "'");
     return *m;
   }
+  // The optional per-tensor (or per-expert) output scale '<base>.scale' llama.cpp multiplies a
+  // projection's result by; 1 when absent.
+  double scale(const std::string& base, uint64_t index = 0) {
+    const Mat* s = find(base + ".scale");
+    return s ? s->w[s->w.size() == 1 ? 0 : index] : 1.0;
+  }
   // DeepSeek's attn_kv_b, or the same rebuilt from attn_k_b / attn_v_b.
   const Mat& kv_b(const ModelConfig& c, uint32_t layer) {
     const std::string name = "blk." + std::to_string(layer) + ".attn_kv_b.weight";
     if (const Mat* m = find(name)) return *m;
-    Mat m{assemble_kv_b(f_, c, layer), c.kv_lora_rank, uint64_t(c.n_head) * (c.qk_nope_dim + c.head_dim_v)};
+    Mat m{assemble_kv_b(f_, c, layer), c.kv_lora_rank, uint64_t(c.n_head) * (c.qk_nope_dim + c.v_head_dim)};
     return cache_.emplace(name, std::move(m)).first->second;
   }
 
@@ -122,11 +128,19 @@ void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelCo
 
 double silu(double v) { return v / (1.0 + std::exp(-v)); }
 
-// down(silu(gate x) * up x) for one token.
-Vec swiglu(const Mat& gate, const Mat& up, const Mat& down, const Vec& x, uint64_t row0, uint64_t F, uint64_t H) {
+void scale_by(Vec& y, double s) {
+  if (s != 1.0)
+    for (auto& v : y) v *= s;
+}
+
+// down(silu(gate x) * up x) for one token; scales: each projection's output scale (gate, up, down).
+Vec swiglu(const Mat& gate, const Mat& up, const Mat& down, const Vec& x, uint64_t row0, uint64_t F, uint64_t H,
+           std::array<double, 3> scales = {1, 1, 1}) {
   Vec g = matvec(gate, x, row0 * F, F), u = matvec(up, x, row0 * F, F);
-  for (uint64_t i = 0; i < F; ++i) g[i] = silu(g[i]) * u[i];
-  return matvec(down, g, row0 * H, H);
+  for (uint64_t i = 0; i < F; ++i) g[i] = silu(g[i] * scales[0]) * u[i] * scales[1];
+  Vec y = matvec(down, g, row0 * H, H);
+  scale_by(y, scales[2]);
+  return y;
 }
 
 struct Qkv {
@@ -137,6 +151,9 @@ struct Qkv {
 Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const Vec& xn, uint32_t pos) {
   Qkv r{matvec(W.get(b + "attn_q.weight"), xn), matvec(W.get(b + "attn_k.weight"), xn),
         matvec(W.get(b + "attn_v.weight"), xn)};
+  scale_by(r.q, W.scale(b + "attn_q"));
+  scale_by(r.k, W.scale(b + "attn_k"));
+  scale_by(r.v, W.scale(b + "attn_v"));
   add_bias(r.q, W.find(b + "attn_q.bias"));
   add_bias(r.k, W.find(b + "attn_k.bias"));
   add_bias(r.v, W.find(b + "attn_v.bias"));
@@ -159,8 +176,8 @@ Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const V
 // parts only; under YaRN its magnitude correction is cancelled (moved into the scale).
 Qkv mla_qkv(Weights& W, const ModelConfig& c, uint32_t layer, const Vec& xn, uint32_t pos) {
   const std::string b = "blk." + std::to_string(layer) + ".";
-  const uint32_t NH = c.n_head, Dk = c.head_dim_k, Dv = c.head_dim_v, nope = c.qk_nope_dim, rope_d = c.qk_rope_dim,
-                 kvl = c.kv_lora_rank;
+  [[maybe_unused]] const auto [NH, NKV, Dk, Dv] = c.attention_shape();
+  const uint32_t nope = c.qk_nope_dim, rope_d = c.qk_rope_dim, kvl = c.kv_lora_rank;
   Qkv r;
   if (c.q_lora_rank) {
     Vec qa = matvec(W.get(b + "attn_q_a.weight"), xn);
@@ -194,8 +211,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
   Weights W(f);
   if (route_margins) route_margins->assign(tokens.size(), INFINITY);
   const uint32_t T = static_cast<uint32_t>(tokens.size()), H = c.n_embd;
-  const uint32_t Dk = c.head_dim_k, Dv = c.head_dim_v, NH = c.n_head, NKV = c.n_head_kv;
-  const bool mla = c.arch == Arch::deepseek2;
+  const auto [NH, NKV, Dk, Dv] = c.attention_shape();
   const Mat& embd = W.get("token_embd.weight");
   std::vector<Vec> x(T, Vec(H));
   for (uint32_t t = 0; t < T; ++t) {
@@ -205,6 +221,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
   }
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
+    const bool mla = c.layers[l].attention == AttentionKind::mla;
     // Attention over all positions (causal).
     std::vector<Vec> q(T), k(T), v(T);
     for (uint32_t t = 0; t < T; ++t) {
@@ -217,7 +234,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     }
     // DeepSeek under YaRN: 1/sqrt(Dk) times mscale^2, mscale = 1 + yarn_log_multiplier * ln(s).
     const double mscale = mla && c.rope_yarn ? 1.0 + c.rope_yarn_log_mul * std::log(1.0 / c.rope_freq_scale) : 1.0;
-    const double scale = mscale * mscale / std::sqrt(static_cast<double>(Dk));
+    const double scale = c.attn_scale ? c.attn_scale : mscale * mscale / std::sqrt(static_cast<double>(Dk));
     for (uint32_t t = 0; t < T; ++t) {
       Vec attn(static_cast<size_t>(NH) * Dv, 0.0);
       for (uint32_t h = 0; h < NH; ++h) {
@@ -236,14 +253,15 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
           for (uint32_t i = 0; i < Dv; ++i) attn[h * Dv + i] += s[j] / sum * v[j][kvh * Dv + i];
       }
       Vec o = matvec(W.get(b + "attn_output.weight"), attn);
+      scale_by(o, W.scale(b + "attn_output"));
       for (uint32_t i = 0; i < H; ++i) x[t][i] += o[i];
     }
     // Feed-forward: routed experts (+ shared), or a dense FFN in DeepSeek's leading layers.
     for (uint32_t t = 0; t < T; ++t) {
       Vec xn = x[t];
-      rms_norm(xn, W.get(b + "ffn_norm.weight"), c.norm_eps);
+      rms_norm(xn, W.get(b + c.ffn_norm + ".weight"), c.norm_eps);
       Vec out(H, 0.0);
-      if (l < c.n_layer_dense_lead) {
+      if (c.layers[l].ffn == FfnKind::dense) {
         out = swiglu(W.get(b + "ffn_gate.weight"), W.get(b + "ffn_up.weight"), W.get(b + "ffn_down.weight"), xn, 0, c.n_ff, H);
         for (uint32_t i = 0; i < H; ++i) x[t][i] += out[i];
         continue;
@@ -266,10 +284,12 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
       }
       for (size_t s = 0; s < sel.ids.size(); ++s) {
         if (sel.ids[s] == 0xFFFFFFFFu) continue;
-        Vec y = swiglu(gate, up, down, xn, sel.ids[s], c.n_ff_exp, H);
+        const uint32_t e = sel.ids[s];
+        Vec y = swiglu(gate, up, down, xn, e, c.n_ff_exp, H,
+                       {W.scale(b + "ffn_gate_exps", e), W.scale(b + "ffn_up_exps", e), W.scale(b + "ffn_down_exps", e)});
         for (uint32_t i = 0; i < H; ++i) out[i] += sel.weights[s] * y[i];
       }
-      if (c.n_expert_shared) {
+      if (c.layers[l].shared_experts) {
         Vec y = swiglu(W.get(b + "ffn_gate_shexp.weight"), W.get(b + "ffn_up_shexp.weight"),
                        W.get(b + "ffn_down_shexp.weight"), xn, 0, c.n_ff_shexp, H);
         double gate_w = 1.0;
