@@ -140,10 +140,13 @@ void unit_q(uint t, uint piece, uint row_byte, uint u, out float q[UNIT], out ve
   load_words8(t, piece, bb, hm);
   load_words3(t, piece, bb + 96u, s);
   const float d = half_to_float(load_u16(t, piece, bb + 108u));
+  // Sub-block j's low 4 bits: byte j % 8 (low nibble for j < 8, high after); its high 2 bits:
+  // byte 8 + j % 4, bits 2 (j / 4). Words picked by value: no array indexed at run time.
+  const uint lw = (k < 2u ? s[0] : s[1]) >> (8u * ((2u * k) & 3u));  // bytes 2k, 2k + 1
   [[unroll]] for (uint g = 0; g < 2; ++g) {
     const uint j = j0 + g;
-    const uint lo = j < 8u ? WORD_BYTE(s, j) & 15u : WORD_BYTE(s, j - 8u) >> 4;
-    const uint hi = (WORD_BYTE(s, 8u + (j & 3u)) >> (2u * (j >> 2))) & 3u;
+    const uint lo = (lw >> (8u * g + 4u * h)) & 15u;
+    const uint hi = (s[2] >> (8u * (j & 3u) + 2u * (j >> 2))) & 3u;
     ab[g] = vec2(d * float(int(lo | (hi << 4)) - 32), 0.0);
   }
   const uint hbit = 4u * h + k;

@@ -4,6 +4,7 @@
 // `vkmoe bench model` end to end on the demo model.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "runtime/bench/kernel_bench.h"
 #include "runtime/bench/model_bench.h"
 #include "runtime/bench/peak.h"
 #include "runtime/gguf/gguf_reader.h"
@@ -85,6 +87,16 @@ ModelBenchReport fake_report() {
 }
 
 }  // namespace
+
+TEST_CASE("bench kernels --types: names in any case, new, all; unknown names refused") {
+  CHECK(parse_bench_types("Q4_K,iq4_xs") == std::vector<GgmlType>{GgmlType::Q4_K, GgmlType::IQ4_XS});
+  const auto fresh = parse_bench_types("new");
+  CHECK(fresh.size() == 15);
+  CHECK(std::find(fresh.begin(), fresh.end(), GgmlType::Q4_K) == fresh.end());
+  CHECK(std::find(fresh.begin(), fresh.end(), GgmlType::MXFP4) != fresh.end());
+  CHECK(parse_bench_types("all").size() == 23);
+  CHECK_THROWS_WITH(parse_bench_types("q4_k,tq1_0"), doctest::Contains("'tq1_0' is not a weight type"));
+}
 
 TEST_CASE("bench peak counts bytes and operations for known shapes") {
   CHECK(matvec_weight_bytes(false, 3, 8) == 96);

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 
 #include "runtime/gguf/gguf_reader.h"
 #include "runtime/model/model.h"
@@ -59,10 +58,7 @@ TEST_CASE_FIXTURE(GpuTest, "GPU forward on llama.cpp's Q3_K_M and IQ4_XS files m
     const auto base = dir / "models" / "llamacpp" / name;
     Model m(ctx, GgufFile::open(base.string() + ".gguf"), {.n_ctx = 32, .progress = false});
     const uint32_t V = m.config().n_vocab;
-    std::vector<float> want(tokens.size() * V);
-    std::ifstream lf(base.string() + ".logits.f32", std::ios::binary);
-    lf.read(reinterpret_cast<char*>(want.data()), static_cast<std::streamsize>(want.size() * 4));
-    REQUIRE(lf.gcount() == static_cast<std::streamsize>(want.size() * 4));
+    const auto want = read_floats(base.string() + ".logits.f32", tokens.size() * V);
     const auto got = m.forward(tokens, 0, LogitsMode::all);
     const double err = rel_l2(got, want);
     MESSAGE(name << ": rel L2 of the GPU logits vs llama.cpp " << err);

@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 
 #include "runtime/gguf/gguf_reader.h"
@@ -33,10 +32,7 @@ TEST_CASE("reference forward on llama.cpp's Q3_K_M and IQ4_XS files matches llam
     for (const auto& [t, n] : types) list += t + " x" + std::to_string(n) + " ";
     MESSAGE(name << " tensor types: " << list);
     const auto cfg = load_model_config(file);
-    std::vector<float> want(tokens.size() * cfg.n_vocab);
-    std::ifstream lf(base.string() + ".logits.f32", std::ios::binary);
-    lf.read(reinterpret_cast<char*>(want.data()), static_cast<std::streamsize>(want.size() * 4));
-    REQUIRE(lf.gcount() == static_cast<std::streamsize>(want.size() * 4));
+    const auto want = read_floats(base.string() + ".logits.f32", tokens.size() * cfg.n_vocab);
     const auto ref = reference_forward(file, cfg, tokens);
     const std::vector<float> got(ref.begin(), ref.end());
     const double err = rel_l2(got, want);  // relative to llama.cpp's logits

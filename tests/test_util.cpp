@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <stdexcept>
 
 namespace vkmoe::test {
 
@@ -46,6 +48,15 @@ static double rel_l2_impl(std::span<const float> a, std::span<const R> ref) {
 
 double rel_l2(std::span<const float> a, std::span<const double> ref) { return rel_l2_impl(a, ref); }
 double rel_l2(std::span<const float> a, std::span<const float> ref) { return rel_l2_impl(a, ref); }
+
+std::vector<float> read_floats(const std::filesystem::path& path, size_t n) {
+  std::vector<float> v(n);
+  std::ifstream f(path, std::ios::binary);
+  f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * 4));
+  if (f.gcount() != static_cast<std::streamsize>(n * 4))
+    throw std::runtime_error(path.string() + ": expected " + std::to_string(n) + " floats");
+  return v;
+}
 
 std::filesystem::path shared_dir() {
   std::filesystem::path p = VKMOE_SHARED_DIR;

@@ -19,6 +19,10 @@ std::vector<float> random_floats(size_t n, float lo = -1.0f, float hi = 1.0f);
 double rel_l2(std::span<const float> a, std::span<const double> ref);
 double rel_l2(std::span<const float> a, std::span<const float> ref);
 
+// n little-endian floats from a file (logits written by another implementation); throws when
+// the file is shorter.
+std::vector<float> read_floats(const std::filesystem::path& path, size_t n);
+
 // ../shared beside the checkout, or empty when it is absent (tests then skip what needs it).
 std::filesystem::path shared_dir();
 

@@ -16,7 +16,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: vkmoe bench kernels [--quick] [--crossover] [--model NAME] [--types LIST] [--json] [--repeats N] [--device N|NAME]\n"
     "         the MoE layer kernels at real model shapes (--quick: under a minute on lavapipe);\n"
-    "         --types q4_K,iq4_xs,... | new | all: the weight types (default q4_K,q8_0,f16)\n"
+    "         --types q4_K,iq4_xs,... | new | all: the layer table for these weight types only\n"
+    "         (default q4_K,q8_0,f16, then the crossovers)\n"
     "       vkmoe bench peak [--json] [--repeats N] [--matvec ROWSxCOLS] [--device N|NAME]\n"
     "         bandwidth, plain matvec weight rates (at a fixed shape with --matvec), FMA and dot rates,\n"
     "         dispatch and submit costs\n"
@@ -33,7 +34,7 @@ int bench_kernels(const Args& args) {
   KernelBenchOptions opt{.quick = args.has("--quick"),
                          .repeats = static_cast<int>(args.get_int("--repeats", 0)),
                          .layers = !crossover_only,
-                         .crossover = true,
+                         .crossover = !args.has("--types"),  // the crossovers time Q4_K only
                          .model = args.get("--model")};
   if (args.has("--types")) opt.types = parse_bench_types(args.get("--types"));
   const bool json = args.has("--json");
