@@ -64,6 +64,9 @@ struct VecShape {
   }
 };
 VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& variant, uint32_t tokens);
+// Workgroup size of the register-tiled GEMMs (matmul GEMM=1, moe_gemm) on this device.
+struct DeviceCaps;
+uint32_t gemm_workgroup(const DeviceCaps& caps);
 
 // y[t, r] = sum_k W[r, k] x[t, k] (or y += with accumulate, e.g. into the residual stream):
 // x [tokens, cols] with x_stride floats between rows, y [tokens, rows] with y_stride.

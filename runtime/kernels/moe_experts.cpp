@@ -38,9 +38,6 @@ std::string tensor_desc(const ExpertTensor& t) {
 // Tiles of one chunk: every expert's run of slots is padded to whole tiles.
 uint32_t max_tiles(uint32_t slots, uint32_t experts) { return ceil_div(slots, kTile) + std::min(experts, slots); }
 
-// Shared memory moe_gemm needs for BM weight rows per tile and na weight tensors.
-uint32_t gemm_shared_bytes(uint32_t bm, uint32_t na) { return ((na * bm + kTile) * 33 + kTile) * 4; }
-
 // A whole shape check for one expert FFN; returns a message or "".
 std::string check_ffn(const MoeFfnWeights& w) {
   const auto &g = w.gate, &u = w.up, &d = w.down;
@@ -264,12 +261,17 @@ class MoeRecorder {
     p.shared_base_b = b ? b->pieces[0].base : 0;
   }
 
-  uint32_t gemm_rows(uint32_t na) const {
-    if (const uint32_t rows = scratch_.settings.gemm_rows) {
-      if (rows != 32 && rows != 64) throw std::invalid_argument("moe experts: gemm_rows must be 0, 32 or 64");
-      return rows;
-    }
-    return gemm_shared_bytes(64, na) <= ctx_.device().caps().max_shared_memory ? 64 : 32;
+  // One batched GEMM on tensor t (and up): workgroups of gemm_workgroup() invocations, each
+  // MOE_GEMM_ROWS rows (gate/up: half of each) for MOE_GEMM_SLOTS of a tile's slots.
+  void dispatch_gemm(const std::string& kernel, const std::vector<Binding>& b, const MoeParams& p,
+                     const ExpertTensor& t, const ExpertTensor* up, const char* label) {
+    const uint32_t wg = gemm_workgroup(ctx_.device().caps());
+    const uint32_t row_blocks = ceil_div(p.rows, wg * (MOE_GEMM_ROWS / (up ? 2 : 1)));
+    // Specialization constants 0 (workgroup), 1 (input rows 4-aligned), 3 (pieces), 6 (uvec4 rows).
+    const std::vector<uint32_t> spec = {wg, p.cols % 4 == 0 ? 1u : 0u, 0, uint32_t(t.pieces.size()), 0, 0,
+                                        rows_16_aligned({&t, up}) ? 1u : 0u};
+    const auto& pipe = pipeline(kernel, static_cast<uint32_t>(b.size()), false, spec);
+    seq_.dispatch(pipe, b, &p, row_blocks * (kTile / MOE_GEMM_SLOTS), p.max_tiles, 1, label);
   }
 
   void record_batched(const Run& r, MoeParams p) {
@@ -289,17 +291,13 @@ class MoeRecorder {
       add_pieces(b, g, MOE_MAX_PIECES);
       add_pieces(b, u, MOE_MAX_PIECES);
       set_weights(p, g, &u);
-      const uint32_t bm = gemm_rows(2);
-      const auto& pipe = pipeline("moe_gemm_gate_up_" + type_tag(g.type), static_cast<uint32_t>(b.size()), false, {bm});
-      seq_.dispatch(pipe, b, &p, ceil_div(g.rows, bm), p.max_tiles, 1, "moe_gemm_gate_up");
+      dispatch_gemm("moe_gemm_gate_up_" + type_tag(g.type), b, p, g, &u, "moe_gemm_gate_up");
     }
     {
       std::vector<Binding> b = {{h, Access::read}, {route, Access::read}, {y, Access::write}};
       add_pieces(b, d, MOE_MAX_PIECES);
       set_weights(p, d, nullptr);
-      const uint32_t bm = gemm_rows(1);
-      const auto& pipe = pipeline("moe_gemm_down_" + type_tag(d.type), static_cast<uint32_t>(b.size()), false, {bm});
-      seq_.dispatch(pipe, b, &p, ceil_div(d.rows, bm), p.max_tiles, 1, "moe_gemm_down");
+      dispatch_gemm("moe_gemm_down_" + type_tag(d.type), b, p, d, nullptr, "moe_gemm_down");
     }
     {
       const auto& caps = ctx_.device().caps();
