@@ -18,7 +18,7 @@ namespace {
 
 constexpr uint32_t kTile = MOE_TILE_SLOTS;
 constexpr uint32_t kCombineGroup = 256; // WG in moe_combine.comp.glsl
-constexpr uint32_t kLavapipeBatchedFrom = 128;  // see default_batched_from_tokens
+constexpr uint32_t kLavapipeBatchedFrom = 64;  // see default_batched_from_tokens
 
 uint64_t round_up(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
 uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
@@ -379,7 +379,8 @@ uint32_t default_batched_from_tokens(const Device& device) {
       throw std::invalid_argument(std::string("VKMOE_MOE_BATCHED_FROM must be a token count of at least 1, got '") + e + "'");
     return static_cast<uint32_t>(v);
   }
-  // lavapipe: the OLMoE-shaped crossover of `vkmoe bench kernels --crossover` (docs/performance.md).
+  // lavapipe: measured crossovers (docs/performance.md): 128 tokens (OLMoE shape, `bench kernels
+  // --crossover`) before the register-tiled GEMMs; 64 on the reference model after them.
   if (device.caps().type == VK_PHYSICAL_DEVICE_TYPE_CPU) return kLavapipeBatchedFrom;
   return 16;
 }
