@@ -45,7 +45,7 @@ DenseWeight make_dense_weight(const Device& device, const Buffer& buffer, uint64
 enum class MatmulPath {
   automatic,  // vec for at most 8 tokens, tiled above
   vec,        // matrix-vector: tokens <= 8
-  tiled,      // shared-memory tiles
+  tiled,      // register tiles of 4 rows x 8 tokens per invocation (prefill)
 };
 
 // Workgroup shape of the matrix-vector kernels (matmul.comp.glsl GEMM=0 and the MoE decode
