@@ -4,9 +4,8 @@
 // accumulation. Two shapes:
 //   GEMM=0, matrix-vector (decode, T <= MM_VEC_MAX_T): one subgroup (portable: one invocation)
 //     per 2 rows; lanes split K in chunks of 8, each dequantized once and used for every token.
-//   GEMM=1, tiled (prefill): one workgroup per BN rows x BT tokens; each K step dequantizes a
-//     BN x BK weight tile and loads a BT x BK input tile into shared memory, and each
-//     invocation accumulates a 4 x 4 block of outputs from them.
+//   GEMM=1, tiled (prefill): register tiles of MM_GEMM_ROWS rows x MM_GEMM_TOKENS tokens per
+//     invocation, the tokens shared by the workgroup; no shared memory or barrier in the loop.
 #if USE_SUBGROUP
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #endif
@@ -131,76 +130,63 @@ void main() {
 }
 
 #else
-#define WG 128
-#define BN 64  // weight rows per tile
-#define BT 32  // tokens per tile
-#define BK 32  // columns per step: 4 chunks of 8
-layout(local_size_x = WG) in;
-shared float ws[BN][BK + 1];  // +1: no bank conflicts between rows
-shared float xs[BT][BK + 1];
-shared float norm_part[WG];  // MM_NORM: WG / BT partial sums of squares per token
+// Tiled (prefill): register tiles, no shared memory in the main loop. Invocation i of workgroup
+// (x, y) owns rows x * MM_GEMM_ROWS * WG + i + WG * r (r < MM_GEMM_ROWS) and the MM_GEMM_TOKENS
+// tokens from y * MM_GEMM_TOKENS. The tokens are the same for the whole workgroup, so every x
+// load has one address for all invocations (one load and a broadcast on a SIMD CPU, an L1
+// broadcast on a GPU), and each step of a weight row (8 columns by dequant8,
+// gemm_tile.glsl) is dequantized once for MM_GEMM_TOKENS tokens. The only barrier is the norm's.
+#define GR MM_GEMM_ROWS
+#define GT MM_GEMM_TOKENS
+layout(local_size_x_id = 0) in;  // from the device's subgroup size (gemm_workgroup in matmul.cpp)
+layout(constant_id = 4) const bool X_VEC4 = false;  // x rows 4-aligned: vec4 loads
+#define WG gl_WorkGroupSize.x
+#define NW GR
+#include "gemm_tile.glsl"
+uint piece[GR], start[GR];  // the invocation's weight rows (set by main)
+void tile_weights(uint c, out float w[NW][TILE_K]) {
+  [[unroll]] for (uint r = 0; r < GR; ++r) tile_row(0, piece[r], start[r], c, w[r]);
+}
+void tile_scale_input(uint c, inout float v[TILE_K]) {
+  if (NORM) [[unroll]] for (uint i = 0; i < TILE_K; ++i) v[i] *= norm_w[min(TILE_K * c + i, p.cols - 1)];
+}
+shared float norm_part[GT * 4];  // MM_NORM: 4 partial sums of squares per token
 
-// MM_NORM: 1 / rms of each of the tile's tokens into norm_part[t * (WG / BT)] (WG / BT
-// invocations per token).
-void tile_inv_rms(uint t0) {
-  const uint tid = gl_LocalInvocationID.x, per = WG / BT, t = tid / per;
-  float ss = 0.0;
-  if (t0 + t < p.tokens)
-    for (uint i = tid % per; i < p.cols; i += per) {
-      const float v = x[(t0 + t) * p.x_stride + i];
+// MM_NORM: 1 / rms of the tile's tokens, computed by the workgroup (one barrier).
+void tile_inv_rms(uint t0, out float inv[GT]) {
+  for (uint i = gl_LocalInvocationID.x; i < GT * 4; i += WG) {
+    const uint t = min(t0 + i / 4u, p.tokens - 1);
+    float ss = 0.0;
+    for (uint k = i % 4u; k < p.cols; k += 4u) {
+      const float v = x[t * p.x_stride + k];
       ss += v * v;
     }
-  norm_part[tid] = ss;
-  barrier();
-  if (tid % per == 0) {
-    float s = 0.0;
-    for (uint i = 0; i < per; ++i) s += norm_part[tid + i];
-    norm_part[tid] = 1.0 / sqrt(s / float(p.cols) + p.eps);
+    norm_part[i] = ss;
   }
   barrier();
+  [[unroll]] for (uint j = 0; j < GT; ++j) {
+    const float s = norm_part[4 * j] + norm_part[4 * j + 1] + norm_part[4 * j + 2] + norm_part[4 * j + 3];
+    inv[j] = 1.0 / sqrt(s / float(p.cols) + p.eps);
+  }
 }
 
 void main() {
-  const uint tid = gl_LocalInvocationID.x;
-  const uint row0 = gl_WorkGroupID.x * BN, t0 = gl_WorkGroupID.y * BT;
-  if (NORM) tile_inv_rms(t0);  // uniform
-  const uint tr = tid % 16u, tt = tid / 16u;  // rows tr + 16 i, tokens tt + 8 j
-  float acc[4][4];
-  for (uint i = 0; i < 4; ++i)
-    for (uint j = 0; j < 4; ++j) acc[i][j] = 0.0;
-  for (uint k0 = 0; k0 < p.cols; k0 += BK) {
-    for (uint it = tid; it < BN * (BK / 8); it += WG) {
-      const uint r = it / (BK / 8), c = it % (BK / 8);
-      const uint row = row0 + r, chunk = k0 / 8u + c;
-      float v[8];
-      if (row < p.rows && 8u * chunk < p.cols) {
-        uint piece;
-        const uint start = weight_row(row, piece);
-        dequant8(0, piece, start, chunk, p.cols, v);
-      } else {
-        for (uint i = 0; i < 8; ++i) v[i] = 0.0;
-      }
-      for (uint i = 0; i < 8; ++i) ws[r][8 * c + i] = v[i];
-    }
-    for (uint it = tid; it < BT * BK; it += WG) {
-      const uint t = it / BK, kk = it % BK;
-      const uint col = k0 + kk;
-      xs[t][kk] = t0 + t < p.tokens && col < p.cols ? x_at(t0 + t, col) : 0.0;
-    }
-    barrier();
-    for (uint kk = 0; kk < BK; ++kk) {
-      float a[4], b[4];
-      for (uint i = 0; i < 4; ++i) a[i] = ws[tr + 16 * i][kk];
-      for (uint j = 0; j < 4; ++j) b[j] = xs[tt + 8 * j][kk];
-      for (uint i = 0; i < 4; ++i)
-        for (uint j = 0; j < 4; ++j) acc[i][j] += a[i] * b[j];
-    }
-    barrier();
+  const uint lid = gl_LocalInvocationID.x;
+  const uint row0 = gl_WorkGroupID.x * (GR * WG) + lid, t0 = gl_WorkGroupID.y * GT;
+  float inv[GT];
+  if (NORM) tile_inv_rms(t0, inv);  // uniform
+  uint xrow[GT];
+  [[unroll]] for (uint r = 0; r < GR; ++r) start[r] = weight_row(min(row0 + WG * r, p.rows - 1), piece[r]);
+  // Tokens past the end repeat the last one (valid reads, never stored).
+  [[unroll]] for (uint j = 0; j < GT; ++j) xrow[j] = min(t0 + j, p.tokens - 1) * p.x_stride;
+  float acc[GR * GT];
+  tile_loop(xrow, acc);
+
+  [[unroll]] for (uint r = 0; r < GR; ++r) {
+    const uint row = row0 + WG * r;
+    if (row >= p.rows) continue;
+    [[unroll]] for (uint j = 0; j < GT; ++j)
+      if (t0 + j < p.tokens) store(t0 + j, row, NORM ? acc[r * GT + j] * inv[j] : acc[r * GT + j]);
   }
-  for (uint i = 0; i < 4; ++i)
-    for (uint j = 0; j < 4; ++j) {
-      const uint row = row0 + tr + 16 * i, t = t0 + tt + 8 * j;
-      if (row < p.rows && t < p.tokens) store(t, row, NORM ? acc[i][j] * norm_part[(tt + 8 * j) * (WG / BT)] : acc[i][j]);
-    }
 }
 #endif

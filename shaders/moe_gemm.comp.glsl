@@ -1,120 +1,108 @@
 #version 450
-// Batched path of the MoE experts: a grouped GEMM over the tiles moe_route laid out, each
-// tile MOE_TILE_SLOTS slots of one expert. Workgroup (x, y) computes weight rows
-// [x * BM, x * BM + BM) for tile y through shared-memory tiles; tiles past the last used one
-// (and so experts without tokens) exit at once.
+#extension GL_EXT_control_flow_attributes : require
+// Batched path of the MoE experts: a grouped GEMM over the tiles moe_route laid out, each tile
+// MOE_TILE_SLOTS slots of one expert. Register tiles, no shared memory, no barrier: workgroup
+// x = (row block, part) computes GR rows per invocation (of each tensor) for the GT slots
+// `part` of tile y; the slots are the same for the whole workgroup, so each x (or h) load
+// has one address for all invocations (one load and a broadcast on a SIMD CPU, an L1 broadcast
+// on a GPU), and each step of a weight row (8 columns by dequant8)
+// is dequantized once for GT slots. Tiles past the last used one, and slot groups that are all
+// padding, exit at once.
 // GATE_UP=1: h[slot, r] = silu(gate_e[r] . x_t) * (up_e[r] . x_t)
 // GATE_UP=0: y[slot, r] = down_e[r] . h[slot]   (moe_combine weighs and sums the slots)
-// MOE_FIXED_EXPERT (shared expert): no route; tile y holds slots y * BN .. in order.
-// The weight tensors always span MOE_MAX_PIECES bindings (unused ones repeat piece 0).
+// MOE_FIXED_EXPERT (shared expert): no route; tile y holds slots y * MOE_TILE_SLOTS .. in order.
+// The weight tensors span MOE_MAX_PIECES bindings (unused ones repeat piece 0), WEIGHT_PIECES used.
 #define USE_MOE_PARAMS
 #include "moe_params.h"
 
 #define PIECES MOE_MAX_PIECES
-#define WG 128
-#define BN MOE_TILE_SLOTS  // slots per tile
-#define BK 32              // dot-product columns per step: 4 chunks of 8
-#define BKP (BK + 1)       // padded row stride against bank conflicts
-layout(local_size_x = WG) in;
-layout(constant_id = 0) const uint BM = 64;  // weight rows per tile: 64 or 32 (shared memory)
-const uint TM = BM / 16;                     // rows per invocation: 16 x 8 invocations
+#define GT MOE_GEMM_SLOTS        // slots per workgroup
+#define PARTS (MOE_TILE_SLOTS / GT)
+layout(local_size_x_id = 0) in;  // from the device's subgroup size (gemm_workgroup, matmul.cpp)
+layout(constant_id = 1) const bool X_VEC4 = false;  // p.cols % 4 == 0: x / h rows read as vec4
+#define WG gl_WorkGroupSize.x
 
 #if GATE_UP
 layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
 layout(std430, binding = 1) readonly buffer Route { uint route[]; };
 layout(std430, binding = 2) writeonly buffer H { float h[]; };
 #define WA_BINDING 3
 #define WB_BINDING (3 + PIECES)
 #define NA 2
+#define GR (MOE_GEMM_ROWS / 2)  // rows of each of gate and up
 #else
-layout(std430, binding = 0) readonly buffer H { float h[]; };
+layout(std430, binding = 0) readonly buffer H { float x[]; };  // h, read as the input
+layout(std430, binding = 0) readonly buffer H4 { vec4 x4[]; };
 layout(std430, binding = 1) readonly buffer Route { uint route[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 #define WA_BINDING 3
 #define NA 1
+#define GR MOE_GEMM_ROWS
 #endif
 
+// Specialization constant 3: the weight's pieces (1 spares every load its piece branch).
+layout(constant_id = 3) const uint WEIGHT_PIECES = MOE_MAX_PIECES;
+#define PIECES_USED WEIGHT_PIECES
 #include "moe_weights.glsl"
 #include "dequant.glsl"
 #include "moe_common.glsl"
+#define NW (NA * GR)
+#include "gemm_tile.glsl"
+uint piece[NA][GR], start[NA][GR];  // the invocation's weight rows (set by main)
+void tile_weights(uint c, out float w[NW][TILE_K]) {
+  [[unroll]] for (uint a = 0; a < NA; ++a)
+    [[unroll]] for (uint r = 0; r < GR; ++r) tile_row(a, piece[a][r], start[a][r], c, w[a * GR + r]);
+}
+void tile_scale_input(uint c, inout float v[TILE_K]) {}
 
-shared float sa[NA * BM * BKP];
-shared float sb[BN * BKP];
-shared uint slots[BN];
+// Input row of slot s: x by token (gate/up) or h by slot (down). Empty slots read slot 0's.
+uint input_row(uint s) {
+  if (s == MOE_EMPTY_SLOT) s = 0;
+#if GATE_UP
+  return (p.token_base + s / p.k) * p.cols;
+#else
+  return s * p.cols;
+#endif
+}
 
 void main() {
-  const uint tid = gl_LocalInvocationID.x;
-  const uint tile = gl_WorkGroupID.y;
-  const uint row0 = gl_WorkGroupID.x * BM;
+  const uint lid = gl_LocalInvocationID.x, tile = gl_WorkGroupID.y;
+  const uint part = gl_WorkGroupID.x % PARTS;
+  const uint row0 = gl_WorkGroupID.x / PARTS * (GR * WG) + lid;
   const bool fixed_expert = (p.flags & MOE_FIXED_EXPERT) != 0;
-  const uint nslots = p.tokens * p.k;
-  uint e;
-  if (fixed_expert) {
-    e = 0;
-    if (tile * BN >= nslots) return;
-  } else {
+  const uint nslots = p.tokens * p.k, s0 = tile * MOE_TILE_SLOTS + part * GT;
+  uint e = 0;
+  if (!fixed_expert) {
     e = route[p.experts + tile];
     if (e == MOE_EMPTY_SLOT) return;  // uniform: the whole tile is unused
   }
-  if (tid < BN) {
-    const uint s = tile * BN + tid;
-    slots[tid] = fixed_expert ? (s < nslots ? s : MOE_EMPTY_SLOT) : route[p.experts + p.max_tiles + s];
+  uint slot[GT], xrow[GT];
+  bool any = false;
+  [[unroll]] for (uint j = 0; j < GT; ++j) {
+    const uint s = s0 + j;
+    slot[j] = fixed_expert ? (s < nslots ? s : MOE_EMPTY_SLOT) : route[p.experts + p.max_tiles + s];
+    xrow[j] = input_row(slot[j]);
+    any = any || slot[j] != MOE_EMPTY_SLOT;
   }
+  if (!any) return;  // uniform: these slots are padding
 
-  const uint ty = tid / 8, tx = tid % 8;  // rows ty * TM.., slots tx * 4..
-  float acc[NA][4][4];
-  for (uint a = 0; a < NA; ++a)
-    for (uint i = 0; i < 4; ++i)
-      for (uint j = 0; j < 4; ++j) acc[a][i][j] = 0.0;
-  barrier();
+  [[unroll]] for (uint a = 0; a < NA; ++a)
+    [[unroll]] for (uint r = 0; r < GR; ++r) start[a][r] = row_start(e, min(row0 + WG * r, p.rows - 1), a, piece[a][r]);
+  float acc[NW * GT];
+  tile_loop(xrow, acc);
 
-  for (uint k0 = 0; k0 < p.cols; k0 += BK) {
-    // Weight tiles: NA x BM rows x 4 chunks of 8, dequantized once into shared memory.
-    for (uint i = tid; i < NA * BM * 4; i += WG) {
-      const uint a = i / (BM * 4), rr = (i / 4) % BM, c = i % 4;
-      uint piece;
-      const uint start = row_start(e, min(row0 + rr, p.rows - 1), a, piece);
-      float v[8];
-      dequant8(a, piece, start, k0 / 8 + c, p.cols, v);
-      for (uint q = 0; q < 8; ++q) sa[(a * BM + rr) * BKP + c * 8 + q] = v[q];
-    }
-    // Input tile: BN slots x BK columns of x (by token) or h (by slot).
-    for (uint i = tid; i < BN * BK; i += WG) {
-      const uint jj = i / BK, kk = i % BK, col = k0 + kk;
-      const uint s = slots[jj];
-      float v = 0.0;
-      if (s != MOE_EMPTY_SLOT && col < p.cols) {
-#if GATE_UP
-        v = x[(p.token_base + s / p.k) * p.cols + col];
-#else
-        v = h[s * p.cols + col];
-#endif
-      }
-      sb[jj * BKP + kk] = v;
-    }
-    barrier();
-    for (uint kk = 0; kk < BK; ++kk) {
-      float b[4];
-      for (uint j = 0; j < 4; ++j) b[j] = sb[(tx * 4 + j) * BKP + kk];
-      for (uint a = 0; a < NA; ++a)
-        for (uint i = 0; i < TM; ++i) {
-          const float w = sa[(a * BM + ty * TM + i) * BKP + kk];
-          for (uint j = 0; j < 4; ++j) acc[a][i][j] += w * b[j];
-        }
-    }
-    barrier();
-  }
 
-  for (uint i = 0; i < TM; ++i) {
-    const uint row = row0 + ty * TM + i;
+  [[unroll]] for (uint r = 0; r < GR; ++r) {
+    const uint row = row0 + WG * r;
     if (row >= p.rows) continue;
-    for (uint j = 0; j < 4; ++j) {
-      const uint s = slots[tx * 4 + j];
+    [[unroll]] for (uint j = 0; j < GT; ++j) {
+      const uint s = slot[j];
       if (s == MOE_EMPTY_SLOT) continue;
 #if GATE_UP
-      h[s * p.rows + row] = silu(acc[0][i][j]) * acc[1][i][j];
+      h[s * p.rows + row] = silu(acc[r * GT + j]) * acc[(GR + r) * GT + j];
 #else
-      y[s * p.rows + row] = acc[0][i][j];
+      y[s * p.rows + row] = acc[r * GT + j];
 #endif
     }
   }

@@ -8,6 +8,8 @@
 #define MOE_EMPTY_SLOT 0xFFFFFFFFu
 #define MOE_TILE_SLOTS 32  // token slots per tile of the batched path (the route pads to it)
 #define MOE_MAX_PIECES 4   // bindings one expert tensor may be split over
+#define MOE_GEMM_SLOTS 8   // batched GEMM: slots per workgroup (a part of a tile)
+#define MOE_GEMM_ROWS 4    // ... and weight rows per invocation (gate/up: 2 of each)
 
 // flags
 #define MOE_FIXED_EXPERT 1u  // every token uses expert 0 with k = 1 (shared expert); ids unused

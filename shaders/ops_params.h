@@ -32,6 +32,8 @@
 #define MM_ACCUMULATE 1u  // y += W x instead of y = W x
 #define MM_NORM 2u        // x is RMS-normalized first: x / sqrt(mean(x^2) + eps) * norm_w
 #define MM_VEC_MAX_T 8    // tokens the matrix-vector kernel takes at once
+#define MM_GEMM_ROWS 4    // tiled kernel: weight rows per invocation (a chunk's dequant serves
+#define MM_GEMM_TOKENS 8  // ... this many tokens, shared by the workgroup)
 
 #ifdef __cplusplus
 namespace vkmoe {

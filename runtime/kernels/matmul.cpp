@@ -81,6 +81,13 @@ VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& v
   return s;
 }
 
+uint32_t gemm_workgroup(const DeviceCaps& caps) {
+  // Rows are spread over invocations, tokens over workgroups: 4 subgroups' worth keeps a GPU's
+  // SM busy and a CPU's SIMD chunks few.
+  const uint32_t sg = std::max<uint32_t>(1, caps.subgroup_size);
+  return std::clamp<uint32_t>(4 * sg, 32, std::min<uint32_t>(256, caps.max_workgroup_invocations));
+}
+
 void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
                    BufferRange y, uint32_t x_stride, uint32_t y_stride, bool accumulate, MatmulPath path,
                    const std::string& variant) {
@@ -117,6 +124,7 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
   const bool vec = path == MatmulPath::vec;
   const std::string kernel = matmul_kernel_name(vec ? "matvec" : "matmul", w.type);
   VecShape shape = vec_shape(ctx, kernel, o.variant, tokens);
+  if (!vec) shape.wg = gemm_workgroup(ctx.device().caps());
   shape.pieces = static_cast<uint32_t>(w.pieces.size());
   shape.x_vec4 = xs % 4 == 0;
   shape.norm = o.norm.has_value();
@@ -134,7 +142,7 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
     const auto g = grid_2d(ctx, ceil_div(w.rows, shape.rows_per_wg));
     seq.dispatch(pipe, b, &p, g[0], g[1], 1, "matvec");
   } else {
-    seq.dispatch(pipe, b, &p, ceil_div(w.rows, 64), ceil_div(tokens, 32), 1, "matmul");  // BN x BT tiles
+    seq.dispatch(pipe, b, &p, ceil_div(w.rows, shape.wg * MM_GEMM_ROWS), ceil_div(tokens, MM_GEMM_TOKENS), 1, "matmul");
   }
 }
 

@@ -45,7 +45,7 @@ DenseWeight make_dense_weight(const Device& device, const Buffer& buffer, uint64
 enum class MatmulPath {
   automatic,  // vec for at most 8 tokens, tiled above
   vec,        // matrix-vector: tokens <= 8
-  tiled,      // shared-memory tiles
+  tiled,      // register tiles of 4 rows x 8 tokens per invocation (prefill)
 };
 
 // Workgroup shape of the matrix-vector kernels (matmul.comp.glsl GEMM=0 and the MoE decode
@@ -64,6 +64,9 @@ struct VecShape {
   }
 };
 VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& variant, uint32_t tokens);
+// Workgroup size of the register-tiled GEMMs (matmul GEMM=1, moe_gemm) on this device.
+struct DeviceCaps;
+uint32_t gemm_workgroup(const DeviceCaps& caps);
 
 // y[t, r] = sum_k W[r, k] x[t, k] (or y += with accumulate, e.g. into the residual stream):
 // x [tokens, cols] with x_stride floats between rows, y [tokens, rows] with y_stride.

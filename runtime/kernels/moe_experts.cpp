@@ -19,10 +19,10 @@ namespace {
 
 constexpr uint32_t kTile = MOE_TILE_SLOTS;
 constexpr uint32_t kCombineGroup = 256; // WG in moe_combine.comp.glsl
-// Crossovers of `vkmoe bench kernels --crossover` on its OLMoE shape (64 experts, k = 8), in slots
-// per expert: lavapipe's batched path wins from 128 tokens = 16 slots per expert; 16 tokens = 2
-// on GPUs is not measured yet (docs/performance.md).
-constexpr double kLavapipeSlotsPerExpert = 16, kGpuSlotsPerExpert = 2;
+// Crossovers in slots per expert (tokens x k / experts). Lavapipe: 8, measured as 64 tokens on the
+// reference model (32 experts, k = 4) after the register-tiled GEMMs (128 tokens = 16 per expert on
+// OLMoE's shape before them; docs/performance.md). GPUs: 2, not measured yet.
+constexpr double kLavapipeSlotsPerExpert = 8, kGpuSlotsPerExpert = 2;
 
 uint64_t round_up(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
 uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
@@ -41,9 +41,6 @@ std::string tensor_desc(const ExpertTensor& t) {
 
 // Tiles of one chunk: every expert's run of slots is padded to whole tiles.
 uint32_t max_tiles(uint32_t slots, uint32_t experts) { return ceil_div(slots, kTile) + std::min(experts, slots); }
-
-// Shared memory moe_gemm needs for BM weight rows per tile and na weight tensors.
-uint32_t gemm_shared_bytes(uint32_t bm, uint32_t na) { return ((na * bm + kTile) * 33 + kTile) * 4; }
 
 // A whole shape check for one expert FFN; returns a message or "".
 std::string check_ffn(const MoeFfnWeights& w) {
@@ -287,12 +284,17 @@ class MoeRecorder {
     p.shared_base_b = b ? b->pieces[0].base : 0;
   }
 
-  uint32_t gemm_rows(uint32_t na) const {
-    if (const uint32_t rows = scratch_.settings.gemm_rows) {
-      if (rows != 32 && rows != 64) throw std::invalid_argument("moe experts: gemm_rows must be 0, 32 or 64");
-      return rows;
-    }
-    return gemm_shared_bytes(64, na) <= ctx_.device().caps().max_shared_memory ? 64 : 32;
+  // One batched GEMM on tensor t (and up): workgroups of gemm_workgroup() invocations, each
+  // MOE_GEMM_ROWS rows (gate/up: half of each) for MOE_GEMM_SLOTS of a tile's slots.
+  void dispatch_gemm(const std::string& kernel, const std::vector<Binding>& b, const MoeParams& p,
+                     const ExpertTensor& t, const ExpertTensor* up, const char* label) {
+    const uint32_t wg = gemm_workgroup(ctx_.device().caps());
+    const uint32_t row_blocks = ceil_div(p.rows, wg * (MOE_GEMM_ROWS / (up ? 2 : 1)));
+    // Specialization constants 0 (workgroup), 1 (input rows 4-aligned), 3 (pieces), 6 (uvec4 rows).
+    const std::vector<uint32_t> spec = {wg, p.cols % 4 == 0 ? 1u : 0u, 0, uint32_t(t.pieces.size()), 0, 0,
+                                        rows_16_aligned({&t, up}) ? 1u : 0u};
+    const auto& pipe = pipeline(kernel, static_cast<uint32_t>(b.size()), false, spec);
+    seq_.dispatch(pipe, b, &p, row_blocks * (kTile / MOE_GEMM_SLOTS), p.max_tiles, 1, label);
   }
 
   void record_batched(const Run& r, MoeParams p) {
@@ -312,17 +314,13 @@ class MoeRecorder {
       add_pieces(b, g, MOE_MAX_PIECES);
       add_pieces(b, u, MOE_MAX_PIECES);
       set_weights(p, g, &u);
-      const uint32_t bm = gemm_rows(2);
-      const auto& pipe = pipeline("moe_gemm_gate_up_" + type_tag(g.type), static_cast<uint32_t>(b.size()), false, {bm});
-      seq_.dispatch(pipe, b, &p, ceil_div(g.rows, bm), p.max_tiles, 1, "moe_gemm_gate_up");
+      dispatch_gemm("moe_gemm_gate_up_" + type_tag(g.type), b, p, g, &u, "moe_gemm_gate_up");
     }
     {
       std::vector<Binding> b = {{h, Access::read}, {route, Access::read}, {y, Access::write}};
       add_pieces(b, d, MOE_MAX_PIECES);
       set_weights(p, d, nullptr);
-      const uint32_t bm = gemm_rows(1);
-      const auto& pipe = pipeline("moe_gemm_down_" + type_tag(d.type), static_cast<uint32_t>(b.size()), false, {bm});
-      seq_.dispatch(pipe, b, &p, ceil_div(d.rows, bm), p.max_tiles, 1, "moe_gemm_down");
+      dispatch_gemm("moe_gemm_down_" + type_tag(d.type), b, p, d, nullptr, "moe_gemm_down");
     }
     {
       const auto& caps = ctx_.device().caps();

@@ -66,7 +66,6 @@ struct MoeSettings {
   // default_batched_from_tokens.
   uint32_t batched_from_tokens = 16;
   bool portable = false;  // force the portable decode variants (tests)
-  uint32_t gemm_rows = 0; // weight rows per GEMM tile, 32 or 64; 0 = the most shared memory allows
 };
 
 // Sizes the scratch is made for; a layer with more tokens than fit runs in chunks.
