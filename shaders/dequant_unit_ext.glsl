@@ -30,20 +30,20 @@ void put_signed8(uvec2 g, uint signs, uint at, inout float q[UNIT]) {
 
 #if TYPE == TYPE_Q4_1 || TYPE == TYPE_Q5_1
 #if TYPE == TYPE_Q4_1
-#define NW 5
+#define UNIT_NW 5
 LOAD_WORDS(5)
 #define LOAD_BLOCK load_words5
 #else
-#define NW 6
+#define UNIT_NW 6
 LOAD_WORDS(6)
 #define LOAD_BLOCK load_words6
 #endif
 void unit_q(uint t, uint piece, uint row_byte, uint u, out float q[UNIT], out vec2 ab[UNIT / 16]) {
   // Q4_1: 20 bytes d, m, qs[16]; Q5_1: 24 bytes d, m, qh (bit j: element j's 5th bit), qs[16].
   // y = d * q + m.
-  uint w[NW];
-  LOAD_BLOCK(t, piece, row_byte + u * (4u * NW), w);
-  const uint qs[4] = uint[4](w[NW - 4], w[NW - 3], w[NW - 2], w[NW - 1]);
+  uint w[UNIT_NW];
+  LOAD_BLOCK(t, piece, row_byte + u * (4u * UNIT_NW), w);
+  const uint qs[4] = uint[4](w[UNIT_NW - 4], w[UNIT_NW - 3], w[UNIT_NW - 2], w[UNIT_NW - 1]);
   uint n[UNIT];
   nibble_levels(qs, n);
   [[unroll]] for (uint i = 0; i < UNIT; ++i) q[i] = float(TYPE == TYPE_Q5_1 ? n[i] | (((w[1] >> i) & 1u) << 4) : n[i]);
@@ -51,11 +51,11 @@ void unit_q(uint t, uint piece, uint row_byte, uint u, out float q[UNIT], out ve
 }
 #elif TYPE == TYPE_Q5_0 || TYPE == TYPE_IQ4_NL
 #if TYPE == TYPE_Q5_0
-#define NW 5
+#define UNIT_NW 5
 LOAD_WORDS(5)
 #define LOAD_BLOCK load_words5
 #else
-#define NW 4
+#define UNIT_NW 4
 LOAD_WORDS(4)
 #define LOAD_BLOCK load_words4
 #endif
@@ -63,9 +63,9 @@ void unit_q(uint t, uint piece, uint row_byte, uint u, out float q[UNIT], out ve
   // Q5_0: 22 bytes d, qh, qs[16], y = d * (q - 16); IQ4_NL: 18 bytes d, qs[16], y = d * table[q].
   const uint bb = row_byte + u * (TYPE == TYPE_Q5_0 ? 22u : 18u);
   const float d = half_to_float(load_u16(t, piece, bb));
-  uint w[NW];
+  uint w[UNIT_NW];
   LOAD_BLOCK(t, piece, bb + 2u, w);
-  const uint qs[4] = uint[4](w[NW - 4], w[NW - 3], w[NW - 2], w[NW - 1]);
+  const uint qs[4] = uint[4](w[UNIT_NW - 4], w[UNIT_NW - 3], w[UNIT_NW - 2], w[UNIT_NW - 1]);
   uint n[UNIT];
   nibble_levels(qs, n);
 #if TYPE == TYPE_Q5_0
