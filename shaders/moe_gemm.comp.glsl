@@ -3,7 +3,8 @@
 // tile MOE_TILE_SLOTS slots of one expert. Workgroup (x, y) computes weight rows
 // [x * BM, x * BM + BM) for tile y through shared-memory tiles; tiles past the last used one
 // (and so experts without tokens) exit at once.
-// GATE_UP=1: h[slot, r] = silu(gate_e[r] . x_t) * (up_e[r] . x_t)
+// GATE_UP=1: h[slot, r] = silu(gate_e[r] . x_t) * (up_e[r] . x_t)  (glu(): with MOE_BIAS and
+//   MOE_SWIGLU_OAI, gpt-oss's clamped SwiGLU of the biased gate and up)
 // GATE_UP=0: y[slot, r] = down_e[r] . h[slot]   (moe_combine weighs and sums the slots)
 // MOE_FIXED_EXPERT (shared expert): no route; tile y holds slots y * BN .. in order.
 // The weight tensors always span MOE_MAX_PIECES bindings (unused ones repeat piece 0).
@@ -25,6 +26,7 @@ layout(std430, binding = 1) readonly buffer Route { uint route[]; };
 layout(std430, binding = 2) writeonly buffer H { float h[]; };
 #define WA_BINDING 3
 #define WB_BINDING (3 + PIECES)
+layout(std430, binding = 3 + 2 * PIECES) readonly buffer BGU { float bias_gu[]; };  // MOE_BIAS: [2][E][F]
 #define NA 2
 #else
 layout(std430, binding = 0) readonly buffer H { float h[]; };
@@ -112,7 +114,12 @@ void main() {
       const uint s = slots[tx * 4 + j];
       if (s == MOE_EMPTY_SLOT) continue;
 #if GATE_UP
-      h[s * p.rows + row] = silu(acc[0][i][j]) * acc[1][i][j];
+      float g = acc[0][i][j], u = acc[1][i][j];
+      if ((p.flags & MOE_BIAS) != 0) {
+        g += bias_gu[e * p.rows + row];
+        u += bias_gu[(p.experts + e) * p.rows + row];
+      }
+      h[s * p.rows + row] = glu(g, u);
 #else
       y[s * p.rows + row] = acc[0][i][j];
 #endif

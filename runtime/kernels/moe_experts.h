@@ -53,6 +53,12 @@ ExpertTensor make_expert_tensor(const Device& device, const Buffer& buffer, uint
 
 struct MoeFfnWeights {
   ExpertTensor gate, up, down;  // gate and up share type and shape
+  // gpt-oss: per-expert biases, f32 [gate's E x F | up's E x F] and [E x H] (both or neither), and
+  // the clamped SwiGLU min(g, limit) * sigmoid(alpha * min(g, limit)) * (clamp(u, -limit, limit) + 1)
+  // in place of silu(g) * u; out[t] = sum_j w[t, j] * (down_e h + down_bias_e).
+  BufferRange gate_up_bias, down_bias;
+  bool swiglu_oai = false;
+  float alpha = 1.702f, limit = 7.0f;
 };
 
 enum class MoePath { automatic, decode, batched };

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "runtime/arch/gpt_oss.h"
 #include "runtime/gguf/gguf_reader.h"
 
 namespace vkmoe {
@@ -15,6 +16,7 @@ const char* arch_name(Arch a) {
     case Arch::mixtral: return "mixtral (llama with experts)";
     case Arch::olmoe: return "olmoe";
     case Arch::deepseek2: return "deepseek2";
+    case Arch::gpt_oss: return "gpt-oss";
   }
   return "?";
 }
@@ -76,12 +78,13 @@ ModelConfig load_model_config(const GgufFile& f) {
   else if (a == "qwen2moe") c.arch = Arch::qwen2moe;
   else if (a == "olmoe") c.arch = Arch::olmoe;
   else if (a == "deepseek2") c.arch = Arch::deepseek2;
+  else if (a == "gpt-oss") c.arch = Arch::gpt_oss;
   else if ((a == "llama" || a == "mixtral") && has_experts) c.arch = Arch::mixtral;
   else if (a == "llama")
     fail(f, "architecture 'llama' without experts is a dense model; vkmoe runs Mixture-of-Experts models "
             "(qwen3moe, qwen2moe, llama with experts (Mixtral), olmoe, deepseek2)");
   else
-    fail(f, "unsupported architecture '" + a + "'; supported: qwen3moe, qwen2moe, llama with experts (Mixtral), olmoe, deepseek2");
+    fail(f, "unsupported architecture '" + a + "'; supported: qwen3moe, qwen2moe, llama with experts (Mixtral), olmoe, deepseek2, gpt-oss");
 
   const GgufTensorInfo* embd = f.find_tensor("token_embd.weight");
   if (!embd || embd->shape.size() != 2) fail(f, "tensor 'token_embd.weight' is missing or not 2-D");
@@ -150,7 +153,7 @@ ModelConfig load_model_config(const GgufFile& f) {
   switch (c.arch) {
     case Arch::qwen3moe: r.gating = Gating::softmax_topk; r.renormalize = true; break;
     case Arch::qwen2moe: case Arch::olmoe: r.gating = Gating::softmax_topk; r.renormalize = false; break;
-    case Arch::mixtral: r.gating = Gating::topk_softmax; break;
+    case Arch::mixtral: case Arch::gpt_oss: r.gating = Gating::topk_softmax; break;
     case Arch::deepseek2: {
       const uint32_t func = opt_u32(f, p + "expert_gating_func", 1);  // 1 softmax, 2 sigmoid
       r.gating = func == 2 ? Gating::sigmoid_group : Gating::softmax_topk;
@@ -188,10 +191,30 @@ ModelConfig load_model_config(const GgufFile& f) {
     s.shared_experts = s.ffn == FfnKind::moe && c.n_expert_shared > 0;
     c.layers.push_back(s);
   }
+  if (c.arch == Arch::gpt_oss) configure_gpt_oss(f, c);
   c.bos = static_cast<int32_t>(f.get_int("tokenizer.ggml.bos_token_id").value_or(-1));
   c.eos = static_cast<int32_t>(f.get_int("tokenizer.ggml.eos_token_id").value_or(-1));
   return c;
 }
+
+namespace {
+// Sinks and the sliding-window pattern: "sliding window 128 on layers 0,2,4,... (12 of 24)".
+void describe_layers(std::ostream& o, const ModelConfig& c) {
+  std::string swa;
+  uint32_t n_swa_layers = 0, n_sinks = 0;
+  for (uint32_t l = 0; l < c.layers.size(); ++l) {
+    n_sinks += c.layers[l].sinks;
+    if (!c.layers[l].window) continue;
+    if (n_swa_layers < 8) swa += (n_swa_layers ? "," : "") + std::to_string(l);
+    else if (n_swa_layers == 8) swa += ",...";
+    ++n_swa_layers;
+  }
+  if (n_swa_layers)
+    o << ", sliding window " << c.n_swa << " on layers " << swa << " (" << n_swa_layers << " of " << c.n_layer
+      << "; the rest full)";
+  if (n_sinks) o << ", attention sinks" << (n_sinks < c.n_layer ? " (some layers)" : "");
+}
+}  // namespace
 
 std::string ModelConfig::describe() const {
   std::ostringstream o;
@@ -206,10 +229,16 @@ std::string ModelConfig::describe() const {
   if (qk_norm_full) o << ", QK-norm";
   if (qkv_bias) o << ", QKV bias";
   if (kv_lora_rank) o << ", MLA (kv rank " << kv_lora_rank << ", q rank " << q_lora_rank << ")";
+  if (attn_out_bias) o << ", output bias";
+  if (rope_attn_factor != 1.0f) o << ", RoPE attn_factor " << rope_attn_factor;
+  describe_layers(o, *this);
   o << "\nexperts: " << n_expert << " of width " << n_ff_exp << ", " << n_expert_used << " per token, gating "
     << gating_name(router.gating) << (router.renormalize ? " renormalised" : "");
   if (router.n_group > 1) o << ", " << router.topk_group << " of " << router.n_group << " groups";
   if (router.scale != 1.0f) o << ", scale " << router.scale;
+  if (router_bias) o << ", router bias";
+  if (expert_bias) o << ", expert biases";
+  if (swiglu_oai) o << ", clamped SwiGLU (alpha " << swiglu_alpha << ", limit " << swiglu_limit << ")";
   if (n_expert_shared) o << "; " << n_expert_shared << " shared expert(s) of width " << n_ff_shexp << (shared_gate ? " (sigmoid-gated)" : "");
   if (n_layer_dense_lead) o << "; " << n_layer_dense_lead << " leading dense layer(s) of width " << n_ff;
   o << "\n";

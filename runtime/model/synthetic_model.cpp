@@ -106,8 +106,9 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
   const std::string arch = mixtral ? "llama" : s.arch == Arch::qwen3moe ? "qwen3moe"
                                              : s.arch == Arch::qwen2moe ? "qwen2moe"
                                              : s.arch == Arch::olmoe    ? "olmoe"
+                                             : s.arch == Arch::gpt_oss  ? "gpt-oss"
                                                                         : "deepseek2";
-  const bool ds = s.arch == Arch::deepseek2;
+  const bool ds = s.arch == Arch::deepseek2, oss = s.arch == Arch::gpt_oss;
   const std::string p = arch + ".";
   const uint32_t H = s.n_embd, NH = s.n_head, E = s.n_expert, F = s.n_ff_exp;
   // DeepSeek's MLA decompresses to n_head heads of Dk = nope + rope keys and Dv values.
@@ -145,13 +146,14 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     w.set_float32(p + "expert_weights_scale", s.routed_scale);
     w.set_uint32(p + "expert_group_count", s.n_group);
     w.set_uint32(p + "expert_group_used_count", s.topk_group);
-    if (s.yarn_factor > 0) {
-      w.set_string(p + "rope.scaling.type", "yarn");
-      w.set_float32(p + "rope.scaling.factor", s.yarn_factor);
-      w.set_uint32(p + "rope.scaling.original_context_length", 256);
-      w.set_float32(p + "rope.scaling.yarn_log_multiplier", 0.1f);
-    }
   }
+  if ((ds || oss) && s.yarn_factor > 0) {
+    w.set_string(p + "rope.scaling.type", "yarn");
+    w.set_float32(p + "rope.scaling.factor", s.yarn_factor);
+    w.set_uint32(p + "rope.scaling.original_context_length", 256);
+    if (ds) w.set_float32(p + "rope.scaling.yarn_log_multiplier", 0.1f);
+  }
+  if (oss) w.set_uint32(p + "attention.sliding_window", s.sliding_window);
   w.set_float32(p + "attention.layer_norm_rms_epsilon", 1e-6f);
   w.set_uint32(p + "expert_count", E);
   w.set_uint32(p + "expert_used_count", s.n_expert_used);
@@ -249,12 +251,16 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       tensor(b + "attn_q_norm.weight", {NH * D}, 0.1f, false, 1.0f);
       tensor(b + "attn_k_norm.weight", {NKV * D}, 0.1f, false, 1.0f);
     }
-    if (s.arch == Arch::qwen2moe) {
+    if (s.arch == Arch::qwen2moe || oss) {
       tensor(b + "attn_q.bias", {NH * D}, 0.1f, false);
       tensor(b + "attn_k.bias", {NKV * D}, 0.1f, false);
       tensor(b + "attn_v.bias", {NKV * D}, 0.1f, false);
     }
-    tensor(b + "ffn_norm.weight", {H}, 0.1f, false, 1.0f);
+    if (oss) {
+      tensor(b + "attn_output.bias", {H}, 0.1f, false);
+      tensor(b + "attn_sinks.weight", {NH}, 1.0f, false);
+    }
+    tensor(b + (oss ? "post_attention_norm.weight" : "ffn_norm.weight"), {H}, 0.1f, false, 1.0f);
     auto ffn = [&](const std::string& suffix, uint32_t width) {
       tensor(b + "ffn_gate" + suffix, {H, width}, in_scale, true);
       tensor(b + "ffn_up" + suffix, {H, width}, in_scale, true);
@@ -269,6 +275,12 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     tensor(b + "ffn_gate_exps.weight", {H, F, E}, in_scale, true);
     tensor(b + "ffn_up_exps.weight", {H, F, E}, in_scale, true);
     tensor(b + "ffn_down_exps.weight", {F, H, E}, 1.0f / std::sqrt(static_cast<float>(F)), true);
+    if (oss) {  // gate/up scaled up so some values pass swiglu_oai's clamp at 7
+      tensor(b + "ffn_gate_inp.bias", {E}, 0.3f, false);
+      tensor(b + "ffn_gate_exps.bias", {F, E}, 2.0f, false);
+      tensor(b + "ffn_up_exps.bias", {F, E}, 4.0f, false);
+      tensor(b + "ffn_down_exps.bias", {H, E}, 0.1f, false);
+    }
     if (s.arch == Arch::qwen2moe) {
       tensor(b + "ffn_gate_inp_shexp.weight", {H}, in_scale, false);
       ffn("_shexp.weight", s.n_ff_shexp);
