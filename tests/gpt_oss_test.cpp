@@ -101,9 +101,29 @@ namespace {
 
 // A gpt-oss whose 23-token context outruns its window of 5 (layers 0 and 2 slide), with YaRN,
 // every bias and gate/up values past the clamp.
-SyntheticSpec synthetic_gpt_oss() {
+SyntheticSpec synthetic_gpt_oss(GgmlType type = GgmlType::F32) {
+  const uint32_t F = type == GgmlType::Q8_0 ? 64 : 40;  // Q8_0 rows are whole 32-blocks
   return {.arch = Arch::gpt_oss, .n_layer = 3, .n_head = 4, .n_head_kv = 2, .head_dim = 16, .n_expert = 6,
-          .n_expert_used = 2, .n_ff_exp = 40, .yarn_factor = 4.0f, .sliding_window = 5, .seed = rng()()};
+          .n_expert_used = 2, .n_ff_exp = F, .matrix_type = type, .yarn_factor = 4.0f, .sliding_window = 5,
+          .seed = rng()()};
+}
+
+// GPU logits of `tokens` (in batches of 8) against the reference up to the first routing near-tie.
+double synthetic_error(Context& ctx, const std::vector<uint8_t>& bytes, std::span<const int32_t> tokens,
+                       std::vector<float>* gpu_out = nullptr) {
+  auto file = GgufFile::from_memory(bytes, "gpt-oss-synthetic.gguf");
+  const auto cfg = load_model_config(file);
+  std::vector<double> margins;
+  const auto ref = reference_forward(file, cfg, tokens, &margins);
+  Model m(ctx, GgufFile::from_memory(bytes, "gpt-oss-synthetic.gguf"), {.n_ctx = 32, .n_batch = 8, .progress = false});
+  const auto gpu = m.forward(tokens, 0, LogitsMode::all);
+  if (gpu_out) *gpu_out = gpu;
+  const size_t rows = first_near_tie(margins), V = cfg.n_vocab;
+  if (rows < tokens.size()) MESSAGE("routing near-tie at token " << rows << ": comparing the tokens before it");
+  if (rows == 0) return 0;
+  const double err = rel_l2(std::span<const float>(gpu).first(rows * V), std::span<const double>(ref).first(rows * V));
+  MESSAGE("synthetic gpt-oss: rel L2 " << err << " over " << rows << " tokens");
+  return err;
 }
 
 }  // namespace
@@ -115,22 +135,23 @@ TEST_CASE_FIXTURE(GpuTest, "synthetic gpt-oss: GPU matches the reference past th
   REQUIRE(cfg.layers[0].window == 5);
   REQUIRE(cfg.rope_yarn);
   const auto tokens = random_tokens(23, cfg.n_vocab);
-  std::vector<double> margins;
-  const auto ref = reference_forward(file, cfg, tokens, &margins);
-  Model m(ctx, GgufFile::from_memory(bytes, "gpt-oss-synthetic.gguf"), {.n_ctx = 32, .n_batch = 8, .progress = false});
-  const auto gpu = m.forward(tokens, 0, LogitsMode::all);  // batches of 8, 8, 7
-  const size_t rows = first_near_tie(margins), V = cfg.n_vocab;
-  if (rows < tokens.size()) MESSAGE("routing near-tie at token " << rows << ": comparing the tokens before it");
-  if (rows > 0) {
-    const double err = rel_l2(std::span<const float>(gpu).first(rows * V), std::span<const double>(ref).first(rows * V));
-    MESSAGE("synthetic gpt-oss: rel L2 " << err << " over " << rows << " tokens");
-    CHECK(err < 1e-3);
-  }
+  std::vector<float> gpu;
+  CHECK(synthetic_error(ctx, bytes, tokens, &gpu) < 1e-3);  // batches of 8, 8, 7
   // Decode one token at a time past the window: the same logits as the batched pass.
+  const size_t V = cfg.n_vocab;
+  Model m(ctx, GgufFile::from_memory(bytes, "gpt-oss-synthetic.gguf"), {.n_ctx = 32, .n_batch = 8, .progress = false});
   m.forward(std::span<const int32_t>(tokens).first(6), 0);
   for (uint32_t p = 6; p < 23; ++p) {
     const auto step = m.forward(std::span<const int32_t>(tokens).subspan(p, 1), p);
     CHECK(rel_l2(step, std::span<const float>(gpu).subspan(size_t(p) * V, V)) < 5e-4);
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "synthetic gpt-oss in F16 and Q8_0 matches the reference") {
+  for (auto [type, bound] : {std::pair{GgmlType::F16, 1e-2}, std::pair{GgmlType::Q8_0, 1e-3}}) {
+    CAPTURE(ggml_type_name(type));
+    const auto bytes = make_synthetic_model(synthetic_gpt_oss(type)).to_bytes();
+    CHECK(synthetic_error(ctx, bytes, random_tokens(17, SyntheticSpec{}.n_vocab)) < bound);
   }
 }
 
