@@ -161,6 +161,7 @@ void unit_q(uint t, uint piece, uint row_byte, uint u, out float q[UNIT], out ve
   ab[0] = ab[1] = vec2(1.0, 0.0);
 }
 #endif
+#include "dequant_unit_ext.glsl"  // the types of issue 11
 
 #ifdef HAS_UNIT
 #ifndef UNIT_PLAIN

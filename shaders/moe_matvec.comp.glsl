@@ -28,7 +28,7 @@ layout(constant_id = 3) const uint WEIGHT_PIECES = MOE_MAX_PIECES;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };  // the same: vec4 loads are faster
 layout(std430, binding = 1) readonly buffer Ids { uint ids[]; };
-layout(std430, binding = 2) writeonly buffer H { float h[]; };
+layout(std430, binding = 2) buffer H { float h[]; };  // read back by PROJ = 2
 #define WA_BINDING 3
 #define WB_BINDING (3 + PIECES)
 #define WSA_BINDING (3 + 2 * PIECES)  // shared expert's gate and up
@@ -72,6 +72,10 @@ float dot8(float a[8], float b[8]) {
 }
 
 #if GATE_UP
+// Specialization constant 7: 0 fuses gate and up (one type); gate and up of different types
+// take two passes of tensor a alone: 1 writes h = gate . x, 2 then h = glu(h, up . x) (biases
+// added in each pass with MOE_BIAS).
+layout(constant_id = 7) const uint PROJ = 0;
 const uint NO_BIAS = 0xFFFFFFFFu;
 
 // Rows r0.. (of `rows`) of one slot: gate rows start at ra in tensor ta, up rows at rb in tb (ta
@@ -94,8 +98,10 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
     [[unroll]] for (uint r = 0; r < RPS; ++r) {
       unit_q(ta, piece, ra[r], u, q, ab);
       ag[r] += unit_dot(q, ab, xv, sx);
-      unit_q(tb, piece, rb[r], u, q, ab);
-      au[r] += unit_dot(q, ab, xv, sx);
+      if (PROJ == 0) {
+        unit_q(tb, piece, rb[r], u, q, ab);
+        au[r] += unit_dot(q, ab, xv, sx);
+      }
     }
   }
 #endif
@@ -107,19 +113,22 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
     for (uint r = 0; r < RPS; ++r) {
       dequant8(ta, piece, ra[r], c, p.cols, w);
       ag[r] += dot8(w, xv);
-      dequant8(tb, piece, rb[r], c, p.cols, w);
-      au[r] += dot8(w, xv);
+      if (PROJ == 0) {
+        dequant8(tb, piece, rb[r], c, p.cols, w);
+        au[r] += dot8(w, xv);
+      }
     }
   }
 #endif
   for (uint r = 0; r < RPS; ++r) {
-    float g = LANE_SUM(ag[r]), u = LANE_SUM(au[r]);
+    float g = LANE_SUM(ag[r]), u = PROJ == 0 ? LANE_SUM(au[r]) : 0.0;
     if (LANE == 0 && r0 + r < rows) {
-      if (bias != NO_BIAS) {
-        g += bias_gu[bias + r0 + r];
-        u += bias_gu[p.experts * rows + bias + r0 + r];
+      const uint o = hbase + r0 + r;
+      if (bias != NO_BIAS) {  // PROJ 2 holds the up projection in g
+        g += bias_gu[(PROJ == 2 ? p.experts * rows : 0) + bias + r0 + r];
+        if (PROJ == 0) u += bias_gu[p.experts * rows + bias + r0 + r];
       }
-      h[hbase + r0 + r] = glu(g, u);
+      h[o] = PROJ == 0 ? glu(g, u) : PROJ == 1 ? g : glu(h[o], g);
     }
   }
 }

@@ -123,13 +123,7 @@ TEST_CASE_FIXTURE(GpuTest, "deepseek2: 32 greedy tokens match the reference wher
     const size_t clear = first_near_tie(margins);
     const size_t n = clear >= prompt.size() ? clear - (prompt.size() - 1) : 0;  // greedy tokens to compare
     Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), small(8));
-    std::vector<int32_t> gpu;
-    auto step = m.forward(prompt, 0);
-    for (int s = 0; s < 32; ++s) {
-      const int32_t next = argmax(step);
-      gpu.push_back(next);
-      if (s + 1 < 32) step = m.forward(std::span<const int32_t>(&next, 1), static_cast<uint32_t>(prompt.size()) + s);
-    }
+    const std::vector<int32_t> gpu = gpu_greedy(m, prompt, 32);
     if (n < 32) MESSAGE("near-tie at row " << clear << ": only the first " << n << " greedy tokens compared");
     CHECK(std::vector<int32_t>(gpu.begin(), gpu.begin() + n) == std::vector<int32_t>(ref.begin(), ref.begin() + n));
   }
@@ -147,9 +141,13 @@ TEST_CASE_FIXTURE(GpuTest, "deepseek2: attn_k_b / attn_v_b files run as their at
     REQUIRE(file.find_tensor("blk.0.attn_kv_b.weight") == nullptr);
     REQUIRE(file.find_tensor("blk.0.attn_k_b.weight") != nullptr);
     auto cfg = load_model_config(file);
-    CHECK(cfg.head_dim_k == 24);  // from key_length_mla, not the latent key_length
-    CHECK(cfg.head_dim_v == 12);
-    CHECK(cfg.n_head_kv == cfg.n_head);
+    // The config describes the file (latent widths, one KV head); the cache is decompressed.
+    CHECK(cfg.head_dim_k == 32 + 8);
+    CHECK(cfg.head_dim_v == 32);
+    CHECK(cfg.n_head_kv == 1);
+    CHECK(cfg.attention_shape().head_dim_k == 24);  // from key_length_mla, not the latent key_length
+    CHECK(cfg.attention_shape().head_dim_v == 12);
+    CHECK(cfg.attention_shape().n_head_kv == cfg.n_head);
     auto tokens = random_tokens(9, cfg.n_vocab);
     Model a(ctx, GgufFile::from_memory(fused, "fused.gguf"), small(8));
     Model b(ctx, GgufFile::from_memory(split, "split.gguf"), small(8));

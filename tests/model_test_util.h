@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/model/model.h"
+#include "runtime/sampling/sampler.h"
 #include "tests/test_util.h"
 
 namespace vkmoe::test {
@@ -40,6 +42,18 @@ inline double top2_gap(std::span<const double> row) {
     if (v > a) b = a, a = v;
     else if (v > b) b = v;
   return a - b;
+}
+
+// `steps` greedy tokens after `prompt` on the GPU, the model's default session from position 0.
+inline std::vector<int32_t> gpu_greedy(Model& m, std::span<const int32_t> prompt, int steps) {
+  std::vector<int32_t> out;
+  auto step = m.forward(prompt, 0);
+  for (int s = 0; s < steps; ++s) {
+    const int32_t next = argmax(step);
+    out.push_back(next);
+    if (s + 1 < steps) step = m.forward(std::span<const int32_t>(&next, 1), static_cast<uint32_t>(prompt.size()) + s);
+  }
+  return out;
 }
 
 }  // namespace vkmoe::test

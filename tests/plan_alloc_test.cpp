@@ -29,6 +29,9 @@ std::vector<Case> cases() {
   SyntheticSpec split = lite;
   split.split_kv_b = true;  // kv_b rebuilt at load: planned as weights
   out.push_back({"deepseek2 split kv_b", make_synthetic_model(split).to_bytes()});
+  out.push_back({"glm4moe (dense lead, NextN block skipped)",
+                 make_synthetic_model({.arch = Arch::glm4moe, .n_layer = 3, .n_nextn = 1}).to_bytes()});
+  out.push_back({"deepseek (v1)", make_synthetic_model({.arch = Arch::deepseek, .n_layer = 3}).to_bytes()});
   out.push_back({"qwen3moe, v of another type",
                  make_synthetic_model({.arch = Arch::qwen3moe, .attn_v_type = int(GgmlType::F16)}).to_bytes()});
   return out;

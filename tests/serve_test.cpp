@@ -21,7 +21,6 @@
 #include "runtime/server/connection.h"
 #include "runtime/server/openai_json.h"
 #include "runtime/server/request.h"
-#include "runtime/server/scheduler.h"
 #include "tests/test_util.h"
 
 extern char** environ;
@@ -38,7 +37,9 @@ const std::string kKey = "test-key";
 class ServerProcess {
  public:
   explicit ServerProcess(const std::string& args) {
-    log_ = fs::temp_directory_path() / ("vkmoe_serve_" + std::to_string(getpid()) + ".log");
+    static int servers = 0;
+    log_ = fs::temp_directory_path() /
+           ("vkmoe_serve_" + std::to_string(getpid()) + "_" + std::to_string(servers++) + ".log");
     const std::string cache = (fs::temp_directory_path() / "vkmoe_serve_cache").string();
     const std::string cmd = "exec env VKMOE_CACHE_DIR=" + cache + " " VKMOE_EXE " serve --port 0 " + args + " > " +
                             log_.string() + " 2>&1";
@@ -93,8 +94,14 @@ ServerProcess& server() {
   return s;
 }
 
-httplib::Result post(const std::string& path, const std::string& body) {
-  return server().client().Post(path.c_str(), body, "application/json");
+// The server with three slots (-np 3); the tests above run on the one-slot server().
+ServerProcess& parallel_server() {
+  static ServerProcess s("--api-key " + kKey + " -np 3 --max-queue 1 -c 256");
+  return s;
+}
+
+httplib::Result post(const std::string& path, const std::string& body, ServerProcess& srv = server()) {
+  return srv.client().Post(path.c_str(), body, "application/json");
 }
 
 std::string chat_body(const std::string& extra) {
@@ -102,8 +109,9 @@ std::string chat_body(const std::string& extra) {
 }
 
 // Streams a request, calling on_event with each "data:" payload; stops when it returns false.
-httplib::Result stream(const std::string& path, const std::string& body, const std::function<bool(const std::string&)>& on_event) {
-  auto cli = server().client();
+httplib::Result stream(const std::string& path, const std::string& body, const std::function<bool(const std::string&)>& on_event,
+                       ServerProcess& srv = server()) {
+  auto cli = srv.client();
   httplib::Request req;
   req.method = "POST";
   req.path = path;
@@ -123,8 +131,8 @@ httplib::Result stream(const std::string& path, const std::string& body, const s
   return cli.send(req);
 }
 
-double metric(const std::string& name) {
-  auto r = server().client().Get("/metrics");
+double metric(const std::string& name, ServerProcess& srv = server()) {
+  auto r = srv.client().Get("/metrics");
   REQUIRE(r);
   std::istringstream in(r->body);
   for (std::string line; std::getline(in, line);)
@@ -171,21 +179,6 @@ TEST_CASE("serve: requests are parsed and checked") {
   CHECK_THROWS_AS(parse_completion_request(R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})", true, d, -1), ApiError);
   auto parts = parse_completion_request(R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]})", true, d, -1);
   CHECK(parts.messages[0].content == "ab");
-}
-
-TEST_CASE("serve: the scheduler runs in order and refuses past its queue") {
-  Scheduler s(1, 1);
-  auto a = s.enter();
-  auto b = s.enter();
-  CHECK(s.enter() == nullptr);
-  a->wait();
-  CHECK(s.active() == 1);
-  CHECK(s.queued() == 1);
-  std::thread t([&] { b->wait(); });
-  a.reset();
-  t.join();
-  CHECK(s.active() == 1);
-  CHECK(s.queued() == 0);
 }
 
 TEST_CASE("serve: health, models, and the API key") {
@@ -334,11 +327,13 @@ TEST_CASE("serve: a connection's socket is found by its ends, and its peer's clo
 
 TEST_CASE("serve: reasoning goes to reasoning_content, streamed and not") {
   const ResponseInfo info{"chatcmpl-1", "m", 0, true};
-  auto j = json::parse(completion_json(info, "Hi", "stop", 3, 4, "thinking"));
+  auto j = json::parse(completion_json(info, "Hi", "stop", {3, 4, 1}, "thinking"));
   CHECK(j["choices"][0]["message"]["content"] == "Hi");
   CHECK(j["choices"][0]["message"]["reasoning_content"] == "thinking");
-  CHECK(!json::parse(completion_json(info, "Hi", "stop", 3, 4))["choices"][0]["message"].contains("reasoning_content"));
-  auto c = json::parse(chunk_json(info, "hmm", true, nullptr, 0, 0, true));
+  CHECK(j["usage"]["total_tokens"] == 7);
+  CHECK(j["usage"]["prompt_tokens_details"]["cached_tokens"] == 1);
+  CHECK(!json::parse(completion_json(info, "Hi", "stop", {3, 4}))["choices"][0]["message"].contains("reasoning_content"));
+  auto c = json::parse(chunk_json(info, "hmm", true, nullptr, {}, true));
   CHECK(c["choices"][0]["delta"]["reasoning_content"] == "hmm");
   CHECK(!c["choices"][0]["delta"].contains("content"));
 }
@@ -403,8 +398,102 @@ TEST_CASE("serve: metrics in Prometheus text format") {
   CHECK(r->get_header_value("Content-Type").rfind("text/plain", 0) == 0);
   for (const char* name : {"vkmoe_prompt_tokens_seconds", "vkmoe_predicted_tokens_seconds", "vkmoe_requests_processing",
                            "vkmoe_requests_deferred", "vkmoe_kv_cache_used_cells", "vkmoe_expert_tokens_total{layer=\"0\",expert=\"0\"}",
-                           "vkmoe_expert_load_imbalance{layer=\"1\"}"})
+                           "vkmoe_expert_load_imbalance{layer=\"1\"}", "vkmoe_prompt_tokens_cached_total",
+                           "vkmoe_slot_kv_cache_used_cells{slot=\"0\"}", "vkmoe_moe_batched_from_tokens",
+                           "vkmoe_decode_steps_total", "vkmoe_slots"})
     CHECK_MESSAGE(r->body.find(std::string("\n") + name + " ") != std::string::npos, name);
   CHECK(r->body.find("# TYPE vkmoe_tokens_predicted_total counter") != std::string::npos);
   CHECK(metric("vkmoe_predicted_tokens_seconds") > 0);
+}
+
+// Three requests at once on three slots give what each gives alone (on the one-slot server):
+// their decode steps run as one batch, whose rounding differs from a step alone by ~1e-6 of the
+// largest logit; a seeded draw flips only when it lands that close to a boundary between two
+// candidates (batch_loop_test applies the greedy near-tie rule token by token).
+TEST_CASE("serve -np 3: concurrent requests are batched and each equals the same request alone") {
+  ServerProcess& p = parallel_server();
+  const char* prompts[3] = {"The quick brown", "A mixture of experts", "Hello"};
+  auto body = [&](int i) {
+    return std::string(R"({"prompt":")") + prompts[i] + R"(","max_tokens":24,"temperature":0.8,"seed":)" +
+           std::to_string(11 + i) + "}";
+  };
+  std::string together[3], alone[3];
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 3; ++i)
+    clients.emplace_back([&, i] {
+      auto r = post("/v1/completions", body(i), p);
+      if (r && r->status == 200) together[i] = json::parse(r->body)["choices"][0]["text"];
+    });
+  for (auto& c : clients) c.join();
+  CHECK(metric("vkmoe_requests_processing_max", p) >= 2);
+  CHECK(metric("vkmoe_decode_batched_steps_total", p) > 0);
+  CHECK(metric("vkmoe_decode_step_tokens_max", p) >= 2);
+  CHECK(metric("vkmoe_kv_cache_cells", p) == 3 * 256);
+  for (int i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    auto r = post("/v1/completions", body(i));
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    alone[i] = json::parse(r->body)["choices"][0]["text"];
+    CHECK(!together[i].empty());
+    CHECK(together[i] == alone[i]);
+  }
+  // The same request again: the slot holding its prompt prefills only the last token.
+  const double cached = metric("vkmoe_prompt_tokens_cached_total", p);
+  const double prefilled = metric("vkmoe_prompt_tokens_total", p);
+  auto again = post("/v1/completions", body(1), p);
+  REQUIRE(again);
+  REQUIRE(again->status == 200);
+  const int prompt_tokens = json::parse(again->body)["usage"]["prompt_tokens"];
+  CHECK(json::parse(again->body)["choices"][0]["text"] == together[1]);
+  CHECK(metric("vkmoe_prompt_tokens_cached_total", p) - cached == prompt_tokens - 1);
+  CHECK(json::parse(again->body)["usage"]["prompt_tokens_details"]["cached_tokens"] == prompt_tokens - 1);
+  CHECK(metric("vkmoe_prompt_tokens_total", p) - prefilled == 1);
+  CHECK(metric("vkmoe_kv_cache_used_cells", p) > 0);
+  // Expert load over all slots: every token each slot ran went to k = 2 experts of layer 0.
+  auto m = p.client().Get("/metrics");
+  REQUIRE(m);
+  std::istringstream in(m->body);
+  double routed = 0;
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("vkmoe_expert_tokens_total{layer=\"0\",", 0) == 0) routed += std::stod(line.substr(line.rfind(' ') + 1));
+  CHECK(routed == 2 * (metric("vkmoe_prompt_tokens_total", p) + metric("vkmoe_decode_step_tokens_total", p)));
+}
+
+TEST_CASE("serve -np 3: with every slot busy one request waits, the next gets 503; a disconnect frees a slot") {
+  ServerProcess& p = parallel_server();
+  std::atomic<int> started{0};
+  std::atomic<bool> release[3] = {false, false, false};
+  std::vector<std::thread> streams;
+  for (int i = 0; i < 3; ++i)
+    streams.emplace_back([&, i] {
+      bool counted = false;
+      stream("/v1/completions", R"({"prompt":"A","max_tokens":400,"temperature":0,"stream":true})",
+             [&](const std::string&) {
+               if (!counted) counted = true, ++started;
+               return !release[i].load();
+             },
+             p);
+    });
+  for (int i = 0; i < 600 && started < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(started == 3);
+  CHECK(metric("vkmoe_requests_processing", p) == 3);
+  int waiting_status = 0;
+  std::thread waiting([&] {
+    auto r = post("/v1/completions", R"({"prompt":"Hello","max_tokens":3})", p);
+    waiting_status = r ? r->status : -1;
+  });
+  for (int i = 0; i < 600 && metric("vkmoe_requests_deferred", p) < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  check_error(post("/v1/completions", R"({"prompt":"A","max_tokens":2})", p), 503, "busy");
+  release[0] = true;  // one client goes: its slot takes the waiting request while the others stream on
+  waiting.join();
+  CHECK(waiting_status == 200);
+  CHECK(metric("vkmoe_requests_processing", p) <= 2);
+  release[1] = release[2] = true;
+  for (auto& s : streams) s.join();
+  for (int i = 0; i < 200 && metric("vkmoe_requests_processing", p) > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(metric("vkmoe_requests_processing", p) == 0);
+  CHECK(p.log().find("POST /v1/completions 503") != std::string::npos);
 }

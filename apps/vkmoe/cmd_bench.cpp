@@ -14,8 +14,9 @@ namespace vkmoe {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: vkmoe bench kernels [--quick] [--crossover] [--model NAME] [--json] [--repeats N] [--device N|NAME]\n"
-    "         the MoE layer kernels at real model shapes (--quick: under a minute on lavapipe)\n"
+    "usage: vkmoe bench kernels [--quick] [--crossover] [--model NAME] [--types LIST] [--json] [--repeats N] [--device N|NAME]\n"
+    "         the MoE layer kernels at real model shapes (--quick: under a minute on lavapipe);\n"
+    "         --types q4_K,iq4_xs,... | new | all: the weight types (default q4_K,q8_0,f16)\n"
     "       vkmoe bench peak [--json] [--repeats N] [--matvec ROWSxCOLS] [--device N|NAME]\n"
     "         bandwidth, plain matvec weight rates (at a fixed shape with --matvec), FMA and dot rates,\n"
     "         dispatch and submit costs\n"
@@ -34,6 +35,7 @@ int bench_kernels(const Args& args) {
                          .layers = !crossover_only,
                          .crossover = true,
                          .model = args.get("--model")};
+  if (args.has("--types")) opt.types = parse_bench_types(args.get("--types"));
   const bool json = args.has("--json");
   print_progress(!json, "benchmarking on " + ctx.device().caps().name + "...");
   auto report = run_kernel_bench(ctx, opt, [&](const std::string& line) { print_progress(!json, line); });
@@ -110,7 +112,7 @@ int bench_model(const Args& args) {
 }  // namespace
 
 int cmd_bench(const std::vector<std::string>& argv) {
-  Args args(argv, {"--device", "--repeats", "--matvec", "--model", "-m", "-p", "-n", "-d", "-r", "-b", "--batch", "-o"},
+  Args args(argv, {"--device", "--repeats", "--matvec", "--model", "--types", "-m", "-p", "-n", "-d", "-r", "-b", "--batch", "-o"},
             {"--json", "--quick", "--crossover"});
   const std::string what = args.positional().size() == 1 ? args.positional()[0] : "";
   if (what == "kernels") return bench_kernels(args);

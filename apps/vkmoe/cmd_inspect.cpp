@@ -153,6 +153,14 @@ int cmd_inspect(const std::vector<std::string>& argv) {
                             {"head_dim_v", cfg.head_dim_v}, {"n_expert", cfg.n_expert}, {"n_expert_used", cfg.n_expert_used},
                             {"n_ff_exp", cfg.n_ff_exp}, {"n_expert_shared", cfg.n_expert_shared}, {"n_ff_shexp", cfg.n_ff_shexp},
                             {"gating", gating_name(cfg.router.gating)}, {"rope_freq_base", cfg.rope_freq_base}, {"n_rot", cfg.n_rot}};
+    j["particulars"] = {{"routing", cfg.routing_kind()}, {"renormalized", cfg.router.renormalize},
+                        {"routed_scale", cfg.router.scale}, {"shared_experts", cfg.n_expert_shared},
+                        {"shared_gate", cfg.shared_gate}, {"dense_layers", cfg.n_layer_dense_lead},
+                        {"partial_rope", !cfg.kv_lora_rank && cfg.n_rot < cfg.head_dim_k},
+                        {"rope", cfg.rope_layout == RopeLayout::neox ? "neox" : "normal"},
+                        {"qkv_bias", cfg.qkv_bias}, {"qk_norm", cfg.qk_norm_per_head ? "per head" : cfg.qk_norm_full ? "full" : "none"},
+                        {"mla", cfg.kv_lora_rank > 0}, {"nextn_layers", cfg.n_layer_nextn},
+                        {"sliding_window", cfg.n_swa}, {"expert_bias", cfg.expert_bias}, {"swiglu_oai", cfg.swiglu_oai}};
     j["params"] = stats.params;
     j["bytes"] = stats.bytes;
     j["active_params_per_token"] = stats.active_params;

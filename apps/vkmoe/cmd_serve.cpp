@@ -1,6 +1,7 @@
-// vkmoe serve: an OpenAI-compatible HTTP server (cpp-httplib). Requests take turns on the one
-// loaded model through a Scheduler; everything that does not need HTTP (parsing, validation,
-// response JSON, metrics, the queue) lives in runtime/server/ and is tested on its own.
+// vkmoe serve: an OpenAI-compatible HTTP server (cpp-httplib). HTTP threads parse and check a
+// request, hand it to the BatchLoop (runtime/server/batch_loop.h: -np slots whose decode steps
+// run as one batch on the model's own thread) as a Job, and relay its pieces to the client;
+// everything that does not need HTTP lives in runtime/server/ and is tested on its own.
 #include <httplib.h>
 
 #include <chrono>
@@ -14,10 +15,10 @@
 #include "runtime/model/generator.h"
 #include "runtime/model/model.h"
 #include "runtime/server/connection.h"
+#include "runtime/server/batch_loop.h"
 #include "runtime/server/metrics.h"
 #include "runtime/server/openai_json.h"
 #include "runtime/server/request.h"
-#include "runtime/server/scheduler.h"
 #include "runtime/tokenizer/chat_template.h"
 #include "runtime/tokenizer/harmony.h"
 
@@ -39,8 +40,7 @@ struct ServeState {
   SamplerConfig sampling;
   ServeOptions opt;
   std::string model_id;
-  Scheduler scheduler;
-  ServerMetrics metrics;
+  std::unique_ptr<BatchLoop> loop;
   std::atomic<uint64_t> next_id{1};
 };
 
@@ -48,7 +48,8 @@ struct ServeState {
 // on the same worker thread.
 struct RequestLog {
   Clock::time_point start;
-  uint32_t prompt_tokens = 0, generated_tokens = 0;
+  uint32_t prompt_tokens = 0, generated_tokens = 0, cached_tokens = 0;
+  int slot = -1;  // the slot that ran it; -1: none
 };
 thread_local RequestLog t_log;
 
@@ -77,114 +78,92 @@ std::vector<int32_t> prompt_tokens(const ServeState& s, const CompletionRequest&
   return tokens;
 }
 
-struct GenOutcome {
-  std::string text, reasoning;
-  const char* finish = "stop";
-  GenerationStats stats;
-  bool client_gone = false;
-};
-
-// A piece of the reply for the client (content or reasoning); false when the client is gone.
-using Emit = std::function<bool(ReplyChannel, const std::string&)>;
-
-// Runs one request on the model (the caller holds its turn). Generation stops before the next
-// token once emit returns false or connected() does. A gpt-oss chat reply is split into its
-// channels; stop strings apply to the reply's content.
-GenOutcome generate(ServeState& s, const std::vector<int32_t>& tokens, const CompletionRequest& r, const Emit& emit,
-                    const std::function<bool()>& connected) {
-  GenOutcome out;
-  if (!connected()) {  // gone while it waited in line
-    out.client_gone = true;
-    return out;
-  }
-  Generator gen(*s.lm.model, *s.lm.tokenizer, r.sampling);
-  std::atomic<bool> stop{false};
-  gen.set_interrupt(&stop);
-  const bool harmony = r.chat && s.format == ChatFormat::Harmony;
-  gen.set_render_special(harmony);
-  StopMatcher matcher(r.stop);
-  auto send = [&](ReplyChannel channel, const std::string& text) {
-    if (text.empty() || stop.load()) return;
-    (channel == ReplyChannel::reasoning ? out.reasoning : out.text) += text;
-    if (emit && !emit(channel, text)) stop.store(out.client_gone = true);
-  };
-  auto content = [&](const std::string& piece) {
-    send(ReplyChannel::content, matcher.push(piece));
-    if (matcher.stopped()) stop.store(true);
-  };
-  HarmonyParser channels([&](ReplyChannel channel, std::string_view t) {
-    if (channel == ReplyChannel::content) content(std::string(t));
-    else if (channel == ReplyChannel::reasoning) send(channel, std::string(t));
-  });
-  gen.feed(tokens);
-  auto reason = gen.generate(
-      r.max_tokens, [&](const std::string& piece) { harmony ? channels.push(piece) : content(piece); },
-      [&](int32_t) {
-        s.metrics.set_kv_cells(gen.position());
-        if (!connected()) stop.store(out.client_gone = true);
-      });
-  if (harmony) channels.finish();
-  send(ReplyChannel::content, matcher.flush());
-  out.finish = finish_reason(reason, matcher.stopped());
-  out.stats = gen.stats();
-  s.metrics.add_request(out.stats);
-  s.metrics.set_expert_counts(s.lm.model->routing());
-  s.metrics.set_kv_cells(0);
-  t_log.prompt_tokens = out.stats.prompt_tokens;
-  t_log.generated_tokens = out.stats.generated_tokens;
-  return out;
-}
-
 // Asks whether the request's client is still connected (see runtime/server/connection.h).
 std::function<bool()> connection_check(const httplib::Request& req) {
   const int fd = find_connection(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
   return [fd] { return !peer_closed(fd); };
 }
 
-void stream_response(ServeState& s, std::shared_ptr<Scheduler::Ticket> ticket, CompletionRequest r,
-                     std::vector<int32_t> tokens, ResponseInfo info, std::function<bool()> connected,
+// How often a waiting HTTP thread looks at its client: a disconnect frees the slot this soon.
+constexpr std::chrono::milliseconds kPoll{50};
+
+Usage usage(const JobOutcome& o) { return {o.prompt_tokens, o.generated_tokens, o.cached_tokens}; }
+
+void log_outcome(const JobOutcome& o) {
+  t_log.prompt_tokens = o.prompt_tokens;
+  t_log.generated_tokens = o.generated_tokens;
+  t_log.cached_tokens = o.cached_tokens;
+  t_log.slot = static_cast<int>(o.slot);
+}
+
+void stream_response(std::shared_ptr<Job> job, ResponseInfo info, std::function<bool()> connected,
                      httplib::Response& res) {
   res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [&s, ticket, r, tokens, info, connected](size_t, httplib::DataSink& sink) {
-    ticket->wait();
-    bool first = true;
-    auto write = [&](const std::string& event) { return sink.is_writable() && sink.write(event.data(), event.size()); };
-    try {
-      auto emit = [&](ReplyChannel channel, const std::string& text) {
-        const bool ok = write(sse_event(chunk_json(info, text, first, nullptr, 0, 0, channel == ReplyChannel::reasoning)));
+  res.set_chunked_content_provider("text/event-stream", [job, info, connected](size_t, httplib::DataSink& sink) {
+    bool first = true, gone = false;
+    auto write = [&](const std::string& event) {
+      gone = gone || !(sink.is_writable() && sink.write(event.data(), event.size()));
+      return !gone;
+    };
+    std::vector<JobPiece> pieces;
+    for (bool done = false; !done && !gone;) {
+      done = job->wait(pieces, kPoll);
+      for (const JobPiece& p : pieces) {
+        if (!write(sse_event(chunk_json(info, p.text, first, nullptr, {}, p.channel == ReplyChannel::reasoning)))) break;
         first = false;
-        return ok;
-      };
-      auto out = generate(s, tokens, r, emit, connected);
-      write(sse_event(chunk_json(info, "", first, out.finish, out.stats.prompt_tokens, out.stats.generated_tokens)));
+      }
+      pieces.clear();
+      if (!done && !connected()) gone = true;
+    }
+    if (gone) {
+      job->cancel();  // the slot is freed before the next step
+    } else if (const JobOutcome& o = job->outcome(); !o.error.empty()) {
+      write(sse_event(error_json(o.error, "server_error", 500)));
+    } else {
+      log_outcome(o);
+      write(sse_event(chunk_json(info, "", first, finish_reason(o.reason, o.stop_string), usage(o))));
       write(sse_done());
-    } catch (const std::exception& e) {
-      write(sse_event(error_json(e.what(), "server_error", 500)));
     }
     sink.done();
     return true;
   });
 }
 
+// A reply that is not streamed: generated, then sent; the client is watched meanwhile.
+void whole_response(Job& job, const ResponseInfo& info, const std::function<bool()>& connected,
+                    httplib::Response& res) {
+  std::vector<JobPiece> pieces;
+  while (!job.wait(pieces, kPoll))
+    if (!connected()) {
+      job.cancel();
+      // Nobody reads the reply; the status shows in the request's log line (nginx's 499).
+      return json_error(res, 499, "the client closed the connection");
+    }
+  std::string text, reasoning;
+  for (const JobPiece& p : pieces) (p.channel == ReplyChannel::reasoning ? reasoning : text) += p.text;
+  const JobOutcome& o = job.outcome();
+  if (!o.error.empty()) return json_error(res, 500, o.error, "server_error");
+  if (o.client_gone) return json_error(res, 499, "the client closed the connection");
+  log_outcome(o);
+  res.set_content(completion_json(info, text, finish_reason(o.reason, o.stop_string), usage(o), reasoning),
+                  "application/json");
+}
+
 void handle_completion(ServeState& s, const httplib::Request& req, httplib::Response& res, bool chat) {
   try {
     auto r = parse_completion_request(req.body, chat, s.sampling, s.opt.default_max_tokens);
-    auto tokens = prompt_tokens(s, r);
-    std::shared_ptr<Scheduler::Ticket> ticket = s.scheduler.enter();
-    if (!ticket) throw ApiError(503, "the server is busy: " + std::to_string(s.opt.max_queue) +
-                                         " requests are already waiting (--max-queue)", "unavailable_error");
+    auto job = std::make_shared<Job>(JobSpec{prompt_tokens(s, r), r.sampling, r.max_tokens, r.stop,
+                                             r.chat && s.format == ChatFormat::Harmony});
+    if (!s.loop->submit(job))
+      throw ApiError(503, "the server is busy: all " + std::to_string(s.opt.slots) + " slots (-np) are in use and " +
+                              std::to_string(s.opt.max_queue) + " requests are already waiting (--max-queue)",
+                     "unavailable_error");
     ResponseInfo info{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(s.next_id++), s.model_id,
                       std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count(), chat};
     auto connected = connection_check(req);
-    if (r.stream) return stream_response(s, ticket, std::move(r), std::move(tokens), info, connected, res);
-    ticket->wait();
-    auto out = generate(s, tokens, r, {}, connected);
-    // Nobody reads the reply; the status shows in the request's log line (nginx's 499).
-    if (out.client_gone) return json_error(res, 499, "the client closed the connection");
-    res.set_content(completion_json(info, out.text, out.finish, out.stats.prompt_tokens, out.stats.generated_tokens,
-                                    out.reasoning),
-                    "application/json");
+    if (r.stream) return stream_response(job, info, connected, res);
+    whole_response(*job, info, connected, res);
   } catch (const ApiError& e) {
     json_error(res, e.status, e.what(), e.type);
   } catch (const std::exception& e) {
@@ -202,7 +181,7 @@ void add_routes(httplib::Server& svr, ServeState& s) {
   });
   svr.Get("/health", [](const httplib::Request&, httplib::Response& r) { r.set_content("{\"status\":\"ok\"}", "application/json"); });
   svr.Get("/metrics", [&](const httplib::Request&, httplib::Response& r) {
-    r.set_content(s.metrics.prometheus(s.scheduler.queued(), s.scheduler.active(), s.lm.model->n_ctx()),
+    r.set_content(prometheus_metrics(s.loop->stats(), s.lm.model->n_ctx(), s.lm.model->moe_batched_from()),
                   "text/plain; version=0.0.4");
   });
 }
@@ -212,7 +191,7 @@ void configure(httplib::Server& svr, ServeState& s) {
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   svr.set_payload_max_length(s.opt.max_body);
   svr.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
-    t_log = {Clock::now(), 0, 0};
+    t_log = {Clock::now()};
     if (s.opt.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
     if (req.get_header_value("Authorization") == "Bearer " + s.opt.api_key) return httplib::Server::HandlerResponse::Unhandled;
     json_error(res, 401, "a valid API key is needed: Authorization: Bearer KEY", "authentication_error");
@@ -227,8 +206,9 @@ void configure(httplib::Server& svr, ServeState& s) {
   svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     // A request refused before routing (413, a bad request line) has no start time.
     const double secs = t_log.start == Clock::time_point{} ? 0 : std::chrono::duration<double>(Clock::now() - t_log.start).count();
-    std::fprintf(stderr, "%s %s %d prompt=%u generated=%u %.3fs\n", req.method.c_str(), req.path.c_str(), res.status,
-                 t_log.prompt_tokens, t_log.generated_tokens, secs);
+    const std::string slot = t_log.slot < 0 ? "" : " cached=" + std::to_string(t_log.cached_tokens) + " slot=" + std::to_string(t_log.slot);
+    std::fprintf(stderr, "%s %s %d prompt=%u generated=%u %.3fs%s\n", req.method.c_str(), req.path.c_str(), res.status,
+                 t_log.prompt_tokens, t_log.generated_tokens, secs, slot.c_str());
     t_log = {};
   });
 }
@@ -259,14 +239,12 @@ int cmd_serve(const std::vector<std::string>& argv) {
   Args args(argv, values, model_bool_flags());
   if (!args.positional().empty()) throw std::invalid_argument("unexpected argument '" + args.positional()[0] + "'");
   const ServeOptions opt = serve_options(args);
-  const ModelRequest request = model_request_from_args(args, args.has("--quiet"));
+  ModelRequest request = model_request_from_args(args, args.has("--quiet"));
+  request.options.n_parallel = opt.slots;  // one KV cache per slot, planned and allocated at load
   const SamplerConfig sampling = sampler_from_args(args);
-  // Slots beyond one would share today's single KV cache: they wait in line instead.
-  if (opt.slots > 1)
-    std::fprintf(stderr, "serve: -np %u: requests run one at a time until sessions land (issue 9); the others queue\n",
-                 opt.slots);
-  ServeState st{load_model(request), ChatFormat::Unknown, sampling, opt, "", Scheduler(1, opt.max_queue)};
-  st.opt.slots = 1;
+  ServeState st{load_model(request), ChatFormat::Unknown, sampling, opt, "", nullptr};
+  st.loop = std::make_unique<BatchLoop>(*st.lm.model, *st.lm.tokenizer,
+                                        BatchLoopOptions{opt.slots, opt.max_queue, request.options.n_batch});
   st.format = chat_format_for(st.lm, opt.chat_template, /*required=*/false);
   if (st.format == ChatFormat::Unknown)
     std::fprintf(stderr, "serve: the model's chat template is unknown: /v1/chat/completions needs --chat-template\n");
@@ -280,8 +258,11 @@ int cmd_serve(const std::vector<std::string>& argv) {
   add_routes(svr, st);
   const int port = opt.port == 0 ? svr.bind_to_any_port(opt.host) : (svr.bind_to_port(opt.host, opt.port) ? opt.port : -1);
   if (port < 0) throw std::runtime_error("cannot listen on " + opt.host + ":" + std::to_string(opt.port));
-  std::fprintf(stderr, "serve: listening on http://%s:%d (model %s, context %u, queue %u)\n", opt.host.c_str(), port,
-               st.model_id.c_str(), st.lm.model->n_ctx(), opt.max_queue);
+  std::fprintf(stderr,
+               "serve: listening on http://%s:%d (model %s, %u slots of context %u, queue %u, MoE batched path from %u "
+               "tokens)\n",
+               opt.host.c_str(), port, st.model_id.c_str(), opt.slots, st.lm.model->n_ctx(), opt.max_queue,
+               st.lm.model->moe_batched_from());
   if (!svr.listen_after_bind()) throw std::runtime_error("the server stopped listening");
   return 0;
 }

@@ -21,7 +21,7 @@ const Command kCommands[] = {
     {"run", vkmoe::cmd_run, "generate text: -m model.gguf -p PROMPT|-f FILE|PROMPT -n 128 (no -m: the built-in demo model)"},
     {"chat", vkmoe::cmd_chat, "interactive chat with the model's chat template (-m, --system, --chat-template NAME, --hide-reasoning)"},
 #ifdef VKMOE_SERVE
-    {"serve", vkmoe::cmd_serve, "OpenAI-compatible HTTP server: [-m FILE] [--host 127.0.0.1] [--port 8080] [--api-key KEY] [-c N] [--max-queue N]"},
+    {"serve", vkmoe::cmd_serve, "OpenAI-compatible HTTP server: [-m FILE] [--host 127.0.0.1] [--port 8080] [-np SLOTS] [--api-key KEY] [-c N] [--max-queue N]"},
 #endif
     {"eval", vkmoe::cmd_eval, "write logits of every position: --tokens 1,2,3|--prompt TEXT --out logits.f32"},
     {"tokenize", vkmoe::cmd_tokenize, "print token ids: -m model.gguf \"text\" [--add-special] [--parse-special]"},

@@ -3,6 +3,7 @@
 #include "runtime/bench/peak.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -98,8 +99,16 @@ Buffer make_weights(Context& ctx, GgmlType type, uint32_t experts, uint32_t rows
                     const std::string& name) {
   std::vector<float> one(static_cast<size_t>(rows) * cols);
   for (auto& v : one) v = rng.uniform(-0.05f, 0.05f);
-  std::vector<uint8_t> bytes = type == GgmlType::F32 ? std::vector<uint8_t>(one.size() * 4) : quantize(type, one);
-  if (type == GgmlType::F32) std::memcpy(bytes.data(), one.data(), bytes.size());
+  std::vector<uint8_t> bytes;
+  if (type == GgmlType::F32) {
+    bytes.resize(one.size() * 4);
+    std::memcpy(bytes.data(), one.data(), bytes.size());
+  } else if (quantizer_supported(type)) {
+    bytes = quantize(type, one);
+  } else {  // the IQ grid types (no reference quantizer): random bytes time the same
+    bytes.resize(ggml_row_bytes(type, cols) * rows);
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng.next() >> 56);
+  }
   const uint64_t per = bytes.size();
   Buffer b = ctx.allocator().create_buffer((per * experts + 15) / 16 * 16, MemoryUse::device, name);
   for (uint32_t e = 0; e < experts; ++e) ctx.transfer().upload(b, per * e, bytes.data(), per);
@@ -296,12 +305,14 @@ KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
   if (opt.layers)
     for (const auto& shape : bench_shapes(opt.quick)) {
       if (shape.model.find(opt.model) == std::string::npos) continue;
-      for (GgmlType want : {GgmlType::Q4_K, GgmlType::Q8_0, GgmlType::F16}) {
+      const std::vector<GgmlType> types =
+          opt.types.empty() ? std::vector<GgmlType>{GgmlType::Q4_K, GgmlType::Q8_0, GgmlType::F16} : opt.types;
+      for (GgmlType want : types) {
         KernelBenchResult base{shape.model, std::string(ggml_type_name(want)), "", shape.hidden, shape.ffn,
                                shape.experts, shape.k};
         try {
           MoeLayer layer(ctx, shape, want, token_counts.back(), rng);
-          if (layer.mixed_types()) base.note = "Q8_0 where rows are not whole 256-blocks";
+          if (layer.mixed_types()) base.note = "Q8_0 where rows are not whole blocks";
           for (uint32_t T : token_counts) {
             KernelBenchResult res = base;
             res.tokens = T;
@@ -418,6 +429,38 @@ std::string kernel_bench_json(const KernelBenchReport& r) {
   }
   j["crossovers"] = cs;
   return j.dump(2);
+}
+
+}  // namespace vkmoe
+
+namespace vkmoe {
+
+std::vector<GgmlType> parse_bench_types(const std::string& list) {
+  auto lower = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::vector<GgmlType> all, out;
+  for (uint32_t n = 0; n < 64; ++n)
+    if (auto info = ggml_type_info(n); info && type_supported(info->type)) all.push_back(info->type);
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const std::string want = lower(item);
+    if (want == "all" || want == "new") {
+      for (GgmlType t : all)  // "new": beyond the first eight types (F32..Q6_K, BF16)
+        if (want == "all" || !(t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16 || t == GgmlType::Q8_0 ||
+                               t == GgmlType::Q4_0 || t == GgmlType::Q4_K || t == GgmlType::Q5_K || t == GgmlType::Q6_K))
+          out.push_back(t);
+      continue;
+    }
+    auto it = std::find_if(all.begin(), all.end(), [&](GgmlType t) { return lower(std::string(ggml_type_name(t))) == want; });
+    if (it == all.end())
+      throw std::invalid_argument("--types: '" + item + "' is not a weight type the kernels take (e.g. q4_K, iq4_xs, new, all)");
+    out.push_back(*it);
+  }
+  if (out.empty()) throw std::invalid_argument("--types: no type given");
+  return out;
 }
 
 }  // namespace vkmoe

@@ -27,7 +27,12 @@ struct KernelBenchOptions {
   bool layers = true;      // the per-model layer table
   bool crossover = true;   // decode vs batched (MoE) and vec vs tiled (dense matmul)
   std::string model;       // only shapes whose name contains this (empty = all)
+  std::vector<GgmlType> types;  // the layer table's weight types (empty = Q4_K, Q8_0, F16)
 };
+
+// "q4_K,iq4_xs" (names as llama.cpp prints them, any case), "new" (the types of issue 11) or
+// "all" (every type the kernels take) -> types; throws naming an unknown or unsupported name.
+std::vector<GgmlType> parse_bench_types(const std::string& list);
 
 struct KernelBenchResult {
   std::string model, type, note;

@@ -28,7 +28,8 @@ Roofline roofline(double read_bytes_per_s, double int8_weights_per_s, double byt
 double kv_bytes_per_token(const ModelConfig& cfg, uint32_t n_depth, uint32_t n_gen) {
   // Positions n_depth .. n_depth + n_gen - 1 read p + 1 rows each: n_depth + (n_gen + 1) / 2 on average.
   const double rows = n_depth + (std::max(n_gen, 1u) + 1) / 2.0;
-  const double row_bytes = 2.0 * cfg.n_layer * cfg.n_head_kv * (cfg.head_dim_k + cfg.head_dim_v);  // f16
+  const ModelConfig::AttentionShape a = cfg.attention_shape();
+  const double row_bytes = 2.0 * cfg.n_layer * a.n_head_kv * (a.head_dim_k + a.head_dim_v);  // f16
   return rows * row_bytes;
 }
 

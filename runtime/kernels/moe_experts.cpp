@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -18,7 +19,10 @@ namespace {
 
 constexpr uint32_t kTile = MOE_TILE_SLOTS;
 constexpr uint32_t kCombineGroup = 256; // WG in moe_combine.comp.glsl
-constexpr uint32_t kLavapipeBatchedFrom = 128;  // see default_batched_from_tokens
+// Crossovers of `vkmoe bench kernels --crossover` on its OLMoE shape (64 experts, k = 8), in slots
+// per expert: lavapipe's batched path wins from 128 tokens = 16 slots per expert; 16 tokens = 2
+// on GPUs is not measured yet (docs/performance.md).
+constexpr double kLavapipeSlotsPerExpert = 16, kGpuSlotsPerExpert = 2;
 
 uint64_t round_up(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
 uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
@@ -45,11 +49,11 @@ uint32_t gemm_shared_bytes(uint32_t bm, uint32_t na) { return ((na * bm + kTile)
 std::string check_ffn(const MoeFfnWeights& w) {
   const auto &g = w.gate, &u = w.up, &d = w.down;
   if (g.pieces.empty() || u.pieces.empty() || d.pieces.empty()) return "a weight tensor is empty";
-  if (g.type != u.type) return "gate and up must have one type, got " + tensor_desc(g) + " and " + tensor_desc(u);
-  for (const ExpertTensor* t : {&g, &d})
+  for (const ExpertTensor* t : {&g, &u, &d})
     if (!type_supported(t->type)) return "the expert kernels do not support type " + tensor_desc(*t) + " yet";
+  // The fused gate/up kernel addresses both with one split; two types run apart (record_decode).
   if (g.rows != u.rows || g.cols != u.cols || g.experts != u.experts ||
-      g.experts_per_piece != u.experts_per_piece || g.pieces.size() != u.pieces.size())
+      (g.type == u.type && (g.experts_per_piece != u.experts_per_piece || g.pieces.size() != u.pieces.size())))
     return "gate " + tensor_desc(g) + " and up " + tensor_desc(u) + " differ in shape or split";
   if (d.rows != g.cols || d.cols != g.rows || d.experts != g.experts)
     return "down " + tensor_desc(d) + " does not fit gate " + tensor_desc(g) + " (down is [F, H, E])";
@@ -75,9 +79,10 @@ std::string check_shared_slot(const MoeFfnWeights& r, const SharedExpertSlot& s)
   const MoeFfnWeights& w = *s.weights;
   if (auto err = check_ffn(w); !err.empty()) return err;
   if (w.gate.experts != 1) return "the shared expert " + tensor_desc(w.gate) + " has more than one expert";
-  if (w.gate.type != r.gate.type || w.down.type != r.down.type)
-    return "the shared expert's types (" + tensor_desc(w.gate) + ", " + tensor_desc(w.down) +
-           ") differ from the routed experts' (" + tensor_desc(r.gate) + ", " + tensor_desc(r.down) + ")";
+  if (w.gate.type != r.gate.type || w.up.type != r.up.type || w.down.type != r.down.type)
+    return "the shared expert's types (" + tensor_desc(w.gate) + ", " + tensor_desc(w.up) + ", " + tensor_desc(w.down) +
+           ") differ from the routed experts' (" + tensor_desc(r.gate) + ", " + tensor_desc(r.up) + ", " +
+           tensor_desc(r.down) + ")";
   if (w.gate.cols != r.gate.cols) return "the shared expert's hidden size differs from the routed experts'";
   if (w.gate.pieces.size() != 1 || w.down.pieces.size() != 1) return "the shared expert spans several bindings";
   return "";
@@ -102,6 +107,8 @@ class MoeRecorder {
     if (r.tokens == 0) return;
     if (path == MoePath::automatic)
       path = r.tokens >= scratch_.settings.batched_from_tokens && scratch_.y ? MoePath::batched : MoePath::decode;
+    // The grouped GEMM reads gate and up with one type: mixed types take the decode path.
+    if (r.w.gate.type != r.w.up.type) path = MoePath::decode;
     const bool batched = path == MoePath::batched;
     const uint32_t chunk = chunk_tokens(r, batched);
     for (uint32_t t0 = 0; t0 < r.tokens; t0 += chunk) {
@@ -229,6 +236,34 @@ class MoeRecorder {
     return {r.out, (r.flags & MOE_ACCUMULATE) ? Access::read_write : Access::write};
   }
 
+  // The gate/up dispatch writing h: fused (proj 0, a = gate, b = up, one type), or one pass of
+  // tensor a alone (proj 1: gate, proj 2: up, see moe_matvec.comp.glsl's PROJ). sa / sb: the
+  // shared expert's tensors riding along, or null.
+  void record_gate_up(const Run& r, MoeParams& p, BufferRange h, const ExpertTensor& a, const ExpertTensor& b,
+                      const ExpertTensor* sa, const ExpertTensor* sb, uint32_t proj) {
+    const uint32_t slots = p.tokens * r.k, shared_f = sa ? sa->rows : 0;
+    const Binding unused = {ctx_.dummy().range(), Access::read};
+    const bool split = a.pieces.size() > 1;
+    const size_t pieces = split ? MOE_MAX_PIECES : 1;
+    std::vector<Binding> bind = {{r.x, Access::read}, ids_binding(r), {h, proj == 2 ? Access::read_write : Access::write}};
+    add_pieces(bind, a, pieces);
+    add_pieces(bind, b, pieces);
+    bind.push_back(sa ? Binding{sa->pieces[0].range, Access::read} : unused);
+    bind.push_back(sb ? Binding{sb->pieces[0].range, Access::read} : unused);
+    bind.push_back(bias_binding(r.w.gate_up_bias));
+    set_weights(p, a, &b);
+    if (sa) set_shared(p, *sa, sb);
+    const std::string kernel = moe_kernel_name("gate_up", a.type, split);
+    VecShape shape = vec_shape(ctx_, kernel, variant(kernel, true), 1);
+    shape.pieces = static_cast<uint32_t>(a.pieces.size());
+    shape.w_vec4 = rows_16_aligned({&a, &b, sa, sb});
+    std::vector<uint32_t> spec = shape.spec();
+    spec.push_back(proj);
+    const auto& pipe = pipeline(kernel, uint32_t(bind.size()), true, std::move(spec));
+    seq_.dispatch(pipe, bind, &p, ceil_div(std::max(a.rows, shared_f), shape.rows_per_wg), slots + (sa ? p.tokens : 0),
+                  1, proj == 0 ? "moe_gate_up" : proj == 1 ? "moe_gate" : "moe_up");
+  }
+
   void record_decode(const Run& r, MoeParams p) {
     const auto &g = r.w.gate, &u = r.w.up, &d = r.w.down;
     const MoeFfnWeights* sh = r.shared ? r.shared->weights : nullptr;
@@ -239,23 +274,11 @@ class MoeRecorder {
       p.shared_f = shared_f;
     }
     const Binding unused = {ctx_.dummy().range(), Access::read};
-    {
-      const bool split = g.pieces.size() > 1;
-      const size_t pieces = split ? MOE_MAX_PIECES : 1;
-      std::vector<Binding> b = {{r.x, Access::read}, ids_binding(r), {h, Access::write}};
-      add_pieces(b, g, pieces);
-      add_pieces(b, u, pieces);
-      b.push_back(sh ? Binding{sh->gate.pieces[0].range, Access::read} : unused);
-      b.push_back(sh ? Binding{sh->up.pieces[0].range, Access::read} : unused);
-      b.push_back(bias_binding(r.w.gate_up_bias));
-      set_weights(p, g, &u);
-      if (sh) set_shared(p, sh->gate, &sh->up);
-      uint32_t rows_per_wg = 0;
-      const bool w_vec4 = rows_16_aligned({&g, &u, sh ? &sh->gate : nullptr, sh ? &sh->up : nullptr});
-      const auto& pipe =
-          vec_pipeline(moe_kernel_name("gate_up", g.type, split), uint32_t(b.size()), g, w_vec4, rows_per_wg);
-      seq_.dispatch(pipe, b, &p, ceil_div(std::max(g.rows, shared_f), rows_per_wg), slots + (sh ? p.tokens : 0), 1,
-                    "moe_gate_up");
+    if (g.type == u.type) {
+      record_gate_up(r, p, h, g, u, sh ? &sh->gate : nullptr, sh ? &sh->up : nullptr, 0);
+    } else {  // no fused kernel for two types: gate, then up with the activation
+      record_gate_up(r, p, h, g, g, sh ? &sh->gate : nullptr, nullptr, 1);
+      record_gate_up(r, p, h, u, u, sh ? &sh->up : nullptr, nullptr, 2);
     }
     {
       const bool split = d.pieces.size() > 1;
@@ -390,7 +413,7 @@ ExpertTensor make_expert_tensor(const Device& device, const Buffer& buffer, uint
   return t;
 }
 
-uint32_t default_batched_from_tokens(const Device& device) {
+uint32_t default_batched_from_tokens(const Device& device, uint32_t experts, uint32_t k) {
   if (const char* e = std::getenv("VKMOE_MOE_BATCHED_FROM"); e && *e) {
     char* end = nullptr;
     const unsigned long v = std::strtoul(e, &end, 10);
@@ -398,9 +421,10 @@ uint32_t default_batched_from_tokens(const Device& device) {
       throw std::invalid_argument(std::string("VKMOE_MOE_BATCHED_FROM must be a token count of at least 1, got '") + e + "'");
     return static_cast<uint32_t>(v);
   }
-  // lavapipe: the OLMoE-shaped crossover of `vkmoe bench kernels --crossover` (docs/performance.md).
-  if (device.caps().type == VK_PHYSICAL_DEVICE_TYPE_CPU) return kLavapipeBatchedFrom;
-  return 16;
+  if (experts == 0 || k == 0) experts = 64, k = 8;
+  const double per_expert = device.caps().type == VK_PHYSICAL_DEVICE_TYPE_CPU ? kLavapipeSlotsPerExpert : kGpuSlotsPerExpert;
+  // tokens x k / experts >= per_expert
+  return static_cast<uint32_t>(std::clamp(std::ceil(per_expert * experts / k), 1.0, double(UINT32_MAX)));
 }
 
 MoeScratchBytes moe_scratch_bytes(const MoeScratchSize& s, uint64_t max_storage_range) {
@@ -421,7 +445,7 @@ MoeScratchBytes moe_scratch_bytes(const MoeScratchSize& s, uint64_t max_storage_
 MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& s) {
   const MoeScratchBytes b = moe_scratch_bytes(s, ctx.device().caps().max_storage_buffer_range);
   MoeScratch m;
-  m.settings.batched_from_tokens = default_batched_from_tokens(ctx.device());
+  m.settings.batched_from_tokens = default_batched_from_tokens(ctx.device(), s.experts, s.k);
   m.h = ctx.allocator().create_buffer(b.h, MemoryUse::device, "moe h");
   if (s.batched) {
     m.y = ctx.allocator().create_buffer(b.y, MemoryUse::device, "moe y");

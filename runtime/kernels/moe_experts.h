@@ -1,7 +1,7 @@
 // The expert computation of an MoE layer on the GPU: SwiGLU experts chosen by the router,
 //   out[t] = sum_j w[t, j] * down_e(silu(gate_e x_t) * up_e x_t),  e = ids[t, j],
-// with f32 accumulation, on weights in GGUF's own block layouts (F32, F16, BF16, Q8_0, Q4_0,
-// Q4_K, Q5_K, Q6_K). ids / weights come from the router on the GPU: no CPU round trip.
+// with f32 accumulation, on weights in GGUF's own block layouts (every type_supported type).
+// ids / weights come from the router on the GPU: no CPU round trip.
 //
 // Two paths: decode (few tokens) reads only the chosen experts' rows, two dispatches; batched
 // (prefill) groups slots by expert on the GPU and runs tiled grouped GEMMs, four dispatches.
@@ -52,7 +52,9 @@ ExpertTensor make_expert_tensor(const Device& device, const Buffer& buffer, uint
                                 uint32_t experts, uint32_t rows, uint32_t cols, uint64_t max_piece_bytes = 0);
 
 struct MoeFfnWeights {
-  ExpertTensor gate, up, down;  // gate and up share type and shape
+  // gate and up share a shape; each tensor may have its own type (gate and up of two types run
+  // as two decode passes, never the fused or batched gate/up kernels).
+  ExpertTensor gate, up, down;
   // gpt-oss: per-expert biases, f32 [gate's E x F | up's E x F] and [E x H] (both or neither), and
   // the clamped SwiGLU min(g, limit) * sigmoid(alpha * min(g, limit)) * (clamp(u, -limit, limit) + 1)
   // in place of silu(g) * u; out[t] = sum_j w[t, j] * (down_e h + down_bias_e).
@@ -99,11 +101,12 @@ struct MoeScratchBytes {
 MoeScratchBytes moe_scratch_bytes(const MoeScratchSize& size, uint64_t max_storage_range);
 MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& size);
 
-// The token count from which MoePath::automatic takes the batched path on `device`:
-// $VKMOE_MOE_BATCHED_FROM when set (e.g. to what `vkmoe bench kernels --crossover` measured
-// there), else the crossover measured on lavapipe for CPU devices, else 16, not yet measured
-// on a GPU (docs/performance.md).
-uint32_t default_batched_from_tokens(const Device& device);
+// The token count from which MoePath::automatic takes the batched path on `device` for a layer
+// of `experts` experts with k slots per token: $VKMOE_MOE_BATCHED_FROM (tokens) when set, else
+// the crossover measured as slots per expert (tokens x k / experts: what decides between the
+// paths, docs/performance.md) turned into tokens for this shape: lavapipe's for CPU devices, else
+// the not yet measured GPU guess. experts or k of 0: the measured (OLMoE) shape.
+uint32_t default_batched_from_tokens(const Device& device, uint32_t experts = 0, uint32_t k = 0);
 
 // A shared expert (experts == 1) run on every token together with the routed ones. On the
 // decode path it is one more slot per token inside the same two dispatches (no extra

@@ -59,9 +59,11 @@ ActivationLayout activation_layout(const ModelConfig& c, uint32_t n_batch, uint3
   const uint64_t B = a.n_batch, S = a.n_sessions, H = c.n_embd, K = c.n_expert_used;
   // [B, r] packed rows, or one aligned row per session of a batched decode step.
   auto rows = [&](uint64_t r) { return std::max(B * r, S * a.pad(r)); };
-  const uint64_t qw = uint64_t(c.n_head) * c.head_dim_k, kw = uint64_t(c.n_head_kv) * c.head_dim_k,
-                 vw = uint64_t(c.n_head_kv) * c.head_dim_v;
-  const bool mla = c.arch == Arch::deepseek2;
+  const ModelConfig::AttentionShape at = c.attention_shape();  // the cache's heads, not the file's (MLA)
+  const uint64_t qw = uint64_t(at.n_head) * at.head_dim_k, kw = uint64_t(at.n_head_kv) * at.head_dim_k,
+                 vw = uint64_t(at.n_head_kv) * at.head_dim_v;
+  bool mla = false, dense = false;
+  for (const LayerSpec& s : c.layers) mla |= s.attention == AttentionKind::mla, dense |= s.ffn == FfnKind::dense;
   a.x = {"x (residual)", B * H * 4};
   a.xn = {"x normed", B * H * 4};
   a.q = {"q", rows(qw * 4)};
@@ -70,7 +72,7 @@ ActivationLayout activation_layout(const ModelConfig& c, uint32_t n_batch, uint3
     a.k = {"k", B * kw * 4};
     a.v = {"v", B * vw * 4};
   }
-  a.attn = {"attention out", rows(uint64_t(c.n_head) * c.head_dim_v * 4)};
+  a.attn = {"attention out", rows(uint64_t(at.n_head) * at.head_dim_v * 4)};
   a.ids = {"expert ids", c.n_layer * align_up(B * K * 4, a.align)};
   a.wts = {"expert weights", c.n_layer * align_up(B * K * 4, a.align)};
   a.routing = {"routing readback", a.ids.bytes + a.wts.bytes};
@@ -81,11 +83,11 @@ ActivationLayout activation_layout(const ModelConfig& c, uint32_t n_batch, uint3
   if (mla) {
     a.mla_latent = {"mla latent", B * std::max(c.q_lora_rank, c.kv_lora_rank) * 4};
     a.mla_kv_a = {"mla kv_a", B * (c.kv_lora_rank + c.qk_rope_dim) * 4};
-    a.mla_kv = {"mla kv", rows(uint64_t(c.n_head) * (c.qk_nope_dim + c.head_dim_v) * 4)};
-    if (c.n_layer_dense_lead) {
-      a.ffn_gate = {"dense ffn gate (| up)", B * 2 * c.n_ff * 4};
-      a.ffn_up = {"dense ffn up", B * c.n_ff * 4};
-    }
+    a.mla_kv = {"mla kv", rows(uint64_t(at.n_head) * (c.qk_nope_dim + at.head_dim_v) * 4)};
+  }
+  if (dense) {
+    a.ffn_gate = {"dense ffn gate (| up)", B * 2 * c.n_ff * 4};
+    a.ffn_up = {"dense ffn up", B * c.n_ff * 4};
   }
   a.moe_slots = static_cast<uint32_t>(K + (c.n_ff_shexp ? 1 : 0));
   const MoeScratchBytes s = moe_scratch_bytes({.tokens = a.n_batch, .k = a.moe_slots, .experts = c.n_expert, .hidden = c.n_embd,
@@ -94,8 +96,8 @@ ActivationLayout activation_layout(const ModelConfig& c, uint32_t n_batch, uint3
   a.moe_h = {"moe h", s.h, C::scratch};
   a.moe_y = {"moe y", s.y, C::scratch};
   a.moe_route = {"moe route", s.route, C::scratch};
-  a.k_cache = {"K cache", kv_cache_bytes(n_ctx, c.n_head_kv, c.head_dim_k), C::kv_cache};
-  a.v_cache = {"V cache", kv_cache_bytes(n_ctx, c.n_head_kv, c.head_dim_v), C::kv_cache};
+  a.k_cache = {"K cache", kv_cache_bytes(n_ctx, at.n_head_kv, at.head_dim_k), C::kv_cache};
+  a.v_cache = {"V cache", kv_cache_bytes(n_ctx, at.n_head_kv, at.head_dim_v), C::kv_cache};
   return a;
 }
 

@@ -51,7 +51,7 @@ static uint32_t layer_of(const std::string& name) {
 // DeepSeek files with only attn_k_b / attn_v_b get kv_b rebuilt at load (deepseek2.cpp):
 // [kv_lora, n_head * (nope + Dv)] in F32 when both parts are F32, else F16.
 static uint64_t rebuilt_weight_bytes(const GgufFile& file, const ModelConfig& cfg, uint64_t align) {
-  if (cfg.arch != Arch::deepseek2) return 0;
+  if (!cfg.kv_lora_rank) return 0;
   uint64_t sum = 0;
   for (uint32_t l = 0; l < cfg.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
@@ -59,7 +59,7 @@ static uint64_t rebuilt_weight_bytes(const GgufFile& file, const ModelConfig& cf
     const GgufTensorInfo* vb = file.find_tensor(b + "attn_v_b.weight");
     if (file.find_tensor(b + "attn_kv_b.weight") || !kb || !vb) continue;
     const bool f32 = kb->type == GgmlType::F32 && vb->type == GgmlType::F32;
-    sum += align_up(uint64_t(cfg.n_head) * (cfg.qk_nope_dim + cfg.head_dim_v) * cfg.kv_lora_rank * (f32 ? 4 : 2), align);
+    sum += align_up(uint64_t(cfg.n_head) * (cfg.qk_nope_dim + cfg.v_head_dim) * cfg.kv_lora_rank * (f32 ? 4 : 2), align);
   }
   return sum;
 }
@@ -73,6 +73,7 @@ MemoryPlan plan_memory(const GgufFile& file, const ModelConfig& cfg, const Devic
   const uint64_t align = std::max<uint64_t>(256, caps.storage_buffer_alignment);
 
   for (const auto& t : file.tensors()) {
+    if (cfg.skipped_tensor(t.name)) continue;  // NextN blocks are not run
     TensorPlan p;
     p.name = t.name;
     p.type = t.type;

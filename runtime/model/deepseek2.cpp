@@ -1,5 +1,5 @@
-// DeepSeek-V2/V3 on the GPU: multi-head latent attention and the dense FFN of the leading
-// layers. The MoE layers go through Model::record_ffn_block (router with groups, selection
+// DeepSeek-V2/V3 on the GPU: multi-head latent attention. The dense leading layers run
+// dense_ffn.cpp; the MoE layers go through Model::record_ffn_block (router with groups, selection
 // bias and scale; routed plus shared experts).
 //
 // MLA runs decompressed, as MHA: kv_b turns the normed latent into per-head k_nope and v, and
@@ -39,14 +39,14 @@ RopeConfig mla_rope(const ModelConfig& c, uint32_t head_dim) {
 // 1/sqrt(Dk), times YaRN's mscale^2 with mscale = 1 + yarn_log_multiplier * ln(s).
 float mla_scale(const ModelConfig& c) {
   const float mscale = c.rope_yarn ? 1.0f + c.rope_yarn_log_mul * std::log(1.0f / c.rope_freq_scale) : 1.0f;
-  return mscale * mscale / std::sqrt(static_cast<float>(c.head_dim_k));
+  return mscale * mscale / std::sqrt(static_cast<float>(c.attention_shape().head_dim_k));
 }
 
 }  // namespace
 
 std::vector<float> assemble_kv_b(const GgufFile& f, const ModelConfig& c, uint32_t layer) {
   const std::string b = "blk." + std::to_string(layer) + ".";
-  const uint64_t NH = c.n_head, nope = c.qk_nope_dim, Dv = c.head_dim_v, kvl = c.kv_lora_rank;
+  const uint64_t NH = c.n_head, nope = c.qk_nope_dim, Dv = c.v_head_dim, kvl = c.kv_lora_rank;
   // Dequantized [rows][cols] of a 3-D tensor of ne = [cols, rows_per_head, NH].
   auto load = [&](const std::string& name, uint64_t cols, uint64_t rows) {
     const GgufTensorInfo* t = f.find_tensor(b + name);
@@ -73,15 +73,10 @@ std::vector<float> assemble_kv_b(const GgufFile& f, const ModelConfig& c, uint32
 
 void Model::bind_deepseek2_layer(Layer& L, uint32_t l) {
   const std::string b = "blk." + std::to_string(l) + ".";
-  const uint32_t H = cfg_.n_embd, NH = cfg_.n_head, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v;
-  const uint32_t nope = cfg_.qk_nope_dim, rope = cfg_.qk_rope_dim, kvl = cfg_.kv_lora_rank, ql = cfg_.q_lora_rank;
-  auto matrix = [&](const std::string& name, uint32_t rows, uint32_t cols) {
-    DenseWeight w = dense_weight(b + name);
-    if (w.rows != rows || w.cols != cols)
-      throw std::runtime_error(file_.name() + ": tensor '" + b + name + "' maps " + std::to_string(w.cols) + " -> " +
-                               std::to_string(w.rows) + ", expected " + std::to_string(cols) + " -> " + std::to_string(rows));
-    return w;
-  };
+  [[maybe_unused]] const auto [NH, NKV, Dk, Dv] = cfg_.attention_shape();
+  const uint32_t H = cfg_.n_embd, nope = cfg_.qk_nope_dim, rope = cfg_.qk_rope_dim, kvl = cfg_.kv_lora_rank,
+                 ql = cfg_.q_lora_rank;
+  auto matrix = [&](const std::string& name, uint32_t rows, uint32_t cols) { return dense_weight(b + name, rows, cols); };
   auto norm = [&](const std::string& name, uint32_t n) {
     BufferRange r = vector_weight(b + name, n);
     if (!r.size) throw std::runtime_error(file_.name() + ": missing tensor '" + b + name + "'");
@@ -123,16 +118,6 @@ void Model::bind_deepseek2_layer(Layer& L, uint32_t l) {
   if (L.wo.rows != H || L.wo.cols != NH * Dv)
     throw std::runtime_error(file_.name() + ": " + b + "attn_output.weight maps " + std::to_string(L.wo.cols) + " -> " +
                              std::to_string(L.wo.rows) + ", expected " + std::to_string(NH * Dv) + " -> " + std::to_string(H));
-  if (l < cfg_.n_layer_dense_lead) {
-    L.dense_ffn = true;
-    if (weights_.find(b + "ffn_gate_up.weight")) {
-      L.ffn_gate_up = matrix("ffn_gate_up.weight", 2 * cfg_.n_ff, H);
-    } else {
-      L.ffn_gate = matrix("ffn_gate.weight", cfg_.n_ff, H);
-      L.ffn_up = matrix("ffn_up.weight", cfg_.n_ff, H);
-    }
-    L.ffn_down = matrix("ffn_down.weight", H, cfg_.n_ff);
-  }
 }
 
 // q (direct, or through the normed q latent) and kv_a = [latent, k_pe], in one matvec when
@@ -140,7 +125,8 @@ void Model::bind_deepseek2_layer(Layer& L, uint32_t l) {
 // latent norm folded into its matvec); RoPE of q and k_pe with the cache store in one kernel;
 // attention; output projection added into the residual.
 void Model::record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t l, const Pass& pass) {
-  const uint32_t H = cfg_.n_embd, NH = cfg_.n_head, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, T = pass.tokens;
+  [[maybe_unused]] const auto [NH, NKV, Dk, Dv] = cfg_.attention_shape();
+  const uint32_t H = cfg_.n_embd, T = pass.tokens;
   const uint32_t nope = cfg_.qk_nope_dim, rope = cfg_.qk_rope_dim, kvl = cfg_.kv_lora_rank, ql = cfg_.q_lora_rank;
   const float eps = cfg_.norm_eps;
   const BufferRange x = x_.range(0, T * H * 4ull);
@@ -199,27 +185,6 @@ void Model::record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t l
   }
   record_matmul(ctx_, seq, L.wo, T, attn_.range(0, T * pass.o_stride * 4ull), x,
                 {.x_stride = pass.o_stride, .accumulate = true});
-}
-
-// The leading layers' dense SwiGLU FFN, added into the residual: gate and up as one matvec
-// when fused at load.
-void Model::record_dense_ffn_block(Sequence& seq, const Layer& L, uint32_t T) {
-  const uint32_t H = cfg_.n_embd, F = cfg_.n_ff;
-  const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
-  const BufferRange u = ffn_up_.range(0, T * F * 4ull);
-  if (L.ffn_gate_up.rows) {  // the FFN norm folded into the one matvec
-    const BufferRange gu = ffn_gate_.range(0, T * 2ull * F * 4);
-    record_matmul(ctx_, seq, L.ffn_gate_up, T, x, gu, {.norm = NormPrologue{L.ffn_norm, cfg_.norm_eps}});
-    record_silu_mul(ctx_, seq, {.rows = T, .n = F, .a_stride = 2 * F, .b_stride = 2 * F, .y_stride = F, .b_offset = F}, gu,
-                    gu, u);
-  } else {
-    record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.ffn_norm, xn);
-    const BufferRange g = ffn_gate_.range(0, T * F * 4ull);
-    record_matmul(ctx_, seq, L.ffn_gate, T, xn, g);
-    record_matmul(ctx_, seq, L.ffn_up, T, xn, u);
-    record_silu_mul(ctx_, seq, {.rows = T, .n = F}, g, u, u);
-  }
-  record_matmul(ctx_, seq, L.ffn_down, T, u, x, 0, 0, /*accumulate=*/true);
 }
 
 }  // namespace vkmoe

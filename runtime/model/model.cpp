@@ -37,10 +37,10 @@ std::vector<TensorConcat> attention_concats(const GgufFile& f, const ModelConfig
   };
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    if (c.arch == Arch::deepseek2) {  // MLA: q (or its latent) and kv_a read the same input
+    if (c.layers[l].ffn == FfnKind::dense) group(b + "ffn_gate_up.weight", {b + "ffn_gate.weight", b + "ffn_up.weight"}, false);
+    if (c.layers[l].attention == AttentionKind::mla) {  // q (or its latent) and kv_a read the same input
       group(b + "attn_q_kv_a.weight", {b + (c.q_lora_rank ? "attn_q_a.weight" : "attn_q.weight"), b + "attn_kv_a_mqa.weight"},
             false);
-      if (l < c.n_layer_dense_lead) group(b + "ffn_gate_up.weight", {b + "ffn_gate.weight", b + "ffn_up.weight"}, false);
       continue;
     }
     group(b + "attn_qkv.weight", {b + "attn_q.weight", b + "attn_k.weight", b + "attn_v.weight"}, false);
@@ -95,13 +95,12 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   kv_b_ = allocate(lay.mla_kv);
   ffn_gate_ = allocate(lay.ffn_gate);
   ffn_up_ = allocate(lay.ffn_up);
-  scratch_.settings.batched_from_tokens = default_batched_from_tokens(ctx.device());
+  // The device's crossover for this model's shape: a server's decode step of n slots takes the
+  // batched path once n x k / experts passes it.
+  scratch_.settings.batched_from_tokens = default_batched_from_tokens(ctx.device(), cfg_.n_expert, cfg_.n_expert_used);
   scratch_.h = allocate(lay.moe_h);
   scratch_.y = allocate(lay.moe_y);
   scratch_.route = allocate(lay.moe_route);
-  if (cfg_.arch == Arch::deepseek2 && cfg_.n_layer_dense_lead && cfg_.n_ff == 0)
-    throw std::runtime_error(file_.name() + ": " + std::to_string(cfg_.n_layer_dense_lead) +
-                             " leading dense layers but no feed_forward_length");
   // The sessions' KV caches, all planned ones at load: a Session takes one (session.h).
   kv_pool_.resize(lay.n_sessions);
   for (uint32_t s = 0; s < lay.n_sessions; ++s)
@@ -111,6 +110,8 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
       kv_pool_[s].push_back(allocate(lay.v_cache, MemoryUse::device, suffix));
     }
   bind_weights();
+  for (const auto& t : file_.tensors())
+    if (cfg_.skipped_tensor(t.name)) weights_.mark_used(t.name);  // NextN blocks, skipped as llama.cpp does
   weights_.require_all_used(file_);
   if (opt_.warm_up) {  // in a session of its own, given back at once
     Session warm(*this);
@@ -164,6 +165,14 @@ DenseWeight Model::dense_weight(const std::string& name) const {
                            static_cast<uint32_t>(t.shape[0]));
 }
 
+DenseWeight Model::dense_weight(const std::string& name, uint32_t rows, uint32_t cols) const {
+  DenseWeight w = dense_weight(name);
+  if (w.rows != rows || w.cols != cols)
+    throw std::runtime_error(file_.name() + ": tensor '" + name + "' maps " + std::to_string(w.cols) + " -> " +
+                             std::to_string(w.rows) + ", expected " + std::to_string(cols) + " -> " + std::to_string(rows));
+  return w;
+}
+
 BufferRange Model::vector_weight(const std::string& name, uint64_t n) const {
   const DeviceTensor* t = weights_.find(name);
   if (!t) return BufferRange{};
@@ -189,13 +198,6 @@ void Model::bind_weights() {
     throw std::runtime_error(file_.name() + ": tensor '" + name + "' has shape " + str(t.shape) + ", the metadata implies " +
                              str(want));
   };
-  // The fused decode kernel reads gate and up together (mixed types: a later change).
-  auto require_same_type = [&](const std::string& g, GgmlType gt, const std::string& u, GgmlType ut) {
-    if (gt != ut)
-      throw std::runtime_error(file_.name() + ": '" + g + "' is " + std::string(ggml_type_name(gt)) + " and '" + u +
-                               "' is " + std::string(ggml_type_name(ut)) +
-                               "; vkmoe's expert kernels need gate and up of one type for now");
-  };
   auto experts = [&](const std::string& name, uint64_t cols, uint64_t rows, uint64_t n) {
     const DeviceTensor& t = weights_.get(name);
     check_shape(name, t, {cols, rows, n});
@@ -209,8 +211,8 @@ void Model::bind_weights() {
     require_kernel_type(file_.name(), name, t.type);
     return make_expert_tensor(dev, t.buffer, 0, t.type, 1, static_cast<uint32_t>(rows), static_cast<uint32_t>(cols));
   };
-  const uint32_t H = cfg_.n_embd, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
-  const uint32_t E = cfg_.n_expert, F = cfg_.n_ff_exp, V = cfg_.n_vocab;
+  const auto [NH, NKV, Dk, Dv] = cfg_.attention_shape();
+  const uint32_t H = cfg_.n_embd, E = cfg_.n_expert, F = cfg_.n_ff_exp, V = cfg_.n_vocab;
   auto dense_shaped = [&](const std::string& name, uint64_t cols, uint64_t rows) {
     check_shape(name, weights_.get(name), {cols, rows});
     return dense_weight(name);
@@ -224,7 +226,9 @@ void Model::bind_weights() {
     L.attn_norm = vector_weight(b + "attn_norm.weight", H);
     L.ffn_norm = vector_weight(b + cfg_.ffn_norm + ".weight", H);
     L.wo = dense_shaped(b + "attn_output.weight", NH * Dv, H);
-    if (cfg_.arch == Arch::deepseek2) {
+    const LayerSpec& spec = cfg_.layers[l];
+    if (spec.ffn == FfnKind::dense) bind_dense_ffn(L, l);
+    if (spec.attention == AttentionKind::mla) {
       bind_deepseek2_layer(L, l);
     } else if (weights_.find(b + "attn_qkv.weight")) {  // each part checked by name, as the file has it
       for (const auto& [part, rows] : {std::pair{"attn_q", NH * Dk}, {"attn_k", NKV * Dk}, {"attn_v", NKV * Dv}})
@@ -235,8 +239,9 @@ void Model::bind_weights() {
       L.wk = dense_shaped(b + "attn_k.weight", H, NKV * Dk);
       L.wv = dense_shaped(b + "attn_v.weight", H, NKV * Dv);
     }
-    if (cfg_.arch != Arch::deepseek2) bind_attention_vectors(L, l);
+    if (spec.attention == AttentionKind::gqa) bind_attention_vectors(L, l);
     if (L.dense_ffn) {
+      bind_layer_extras(L, l);  // the attention's extras only
       layers_.push_back(std::move(L));
       continue;
     }
@@ -253,14 +258,11 @@ void Model::bind_weights() {
     }
     L.experts = {experts(b + "ffn_gate_exps.weight", H, F, E), experts(b + "ffn_up_exps.weight", H, F, E),
                  experts(b + "ffn_down_exps.weight", F, H, E)};
-    require_same_type(b + "ffn_gate_exps.weight", L.experts.gate.type, b + "ffn_up_exps.weight", L.experts.up.type);
     if (weights_.find(b + "ffn_gate_shexp.weight")) {
       const uint32_t Fs = cfg_.n_ff_shexp;
       L.shared = true;
       L.shared_experts = {single(b + "ffn_gate_shexp.weight", H, Fs), single(b + "ffn_up_shexp.weight", H, Fs),
                           single(b + "ffn_down_shexp.weight", Fs, H)};
-      require_same_type(b + "ffn_gate_shexp.weight", L.shared_experts.gate.type, b + "ffn_up_shexp.weight",
-                        L.shared_experts.up.type);
       L.shared_in_slot = fits_shared_slot(L.experts, L.shared_experts);
     }
     bind_layer_extras(L, l);
@@ -273,7 +275,7 @@ void Model::bind_weights() {
 // naming the tensor.
 void Model::bind_attention_vectors(Layer& L, uint32_t l) {
   const std::string b = "blk." + std::to_string(l) + ".";
-  const uint32_t Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
+  const auto [NH, NKV, Dk, Dv] = cfg_.attention_shape();
   auto all_or_none = [&](const std::string& fused, uint64_t n, const std::vector<std::pair<std::string, uint64_t>>& parts) {
     if (weights_.find(b + fused)) {
       for (const auto& [name, len] : parts)
@@ -306,9 +308,10 @@ Model::Pass Model::make_pass(std::vector<Part> parts, LogitsMode mode) const {
   const bool per_session = parts.size() > 1;
   const ActivationLayout& lay = plan_.layout;
   auto stride = [&](uint64_t floats) { return static_cast<uint32_t>(per_session ? lay.pad(floats * 4) / 4 : floats); };
-  p.q_stride = stride(uint64_t(cfg_.n_head) * cfg_.head_dim_k);
-  p.o_stride = stride(uint64_t(cfg_.n_head) * cfg_.head_dim_v);
-  p.kv_stride = stride(uint64_t(cfg_.n_head) * (cfg_.qk_nope_dim + cfg_.head_dim_v));
+  const ModelConfig::AttentionShape a = cfg_.attention_shape();
+  p.q_stride = stride(uint64_t(a.n_head) * a.head_dim_k);
+  p.o_stride = stride(uint64_t(a.n_head) * a.head_dim_v);
+  p.kv_stride = stride(uint64_t(a.n_head) * (cfg_.qk_nope_dim + a.head_dim_v));
   p.pos_slot = per_session ? lay.pad(4) : 0;
   p.parts = std::move(parts);
   return p;
@@ -354,7 +357,7 @@ void Model::record_pass(Sequence& seq, const Pass& pass, uint32_t layers) {
   const uint32_t H = cfg_.n_embd, T = pass.tokens;
   record_get_rows(ctx_, seq, embd_, T, tokens_.range(0, T * 4ull), x_.range(0, T * H * 4ull));
   for (uint32_t l = 0; l < std::min(cfg_.n_layer, layers); ++l) {
-    if (cfg_.arch == Arch::deepseek2) record_mla_attention_block(seq, layers_[l], l, pass);
+    if (cfg_.layers[l].attention == AttentionKind::mla) record_mla_attention_block(seq, layers_[l], l, pass);
     else record_attention_block(seq, layers_[l], l, pass);
     if (layers_[l].dense_ffn) record_dense_ffn_block(seq, layers_[l], T);
     else record_ffn_block(seq, layers_[l], l, T);
@@ -386,8 +389,8 @@ void Model::record_pass(Sequence& seq, const Pass& pass, uint32_t layers) {
 // load), then one kernel for bias, QK-norm, RoPE and the cache store, attention, output
 // projection added into the residual.
 void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, const Pass& pass) {
-  const uint32_t H = cfg_.n_embd, Dk = cfg_.head_dim_k, Dv = cfg_.head_dim_v, NH = cfg_.n_head, NKV = cfg_.n_head_kv;
-  const uint32_t qw = NH * Dk, kw = NKV * Dk, vw = NKV * Dv, row = qw + kw + vw, T = pass.tokens;
+  const auto [NH, NKV, Dk, Dv] = cfg_.attention_shape();
+  const uint32_t H = cfg_.n_embd, qw = NH * Dk, kw = NKV * Dk, vw = NKV * Dv, row = qw + kw + vw, T = pass.tokens;
   const BufferRange x = x_.range(0, T * H * 4ull);
   const MatmulOptions normed{.norm = NormPrologue{L.attn_norm, cfg_.norm_eps}};  // the attention norm, fused
   RopeKvShape s{.tokens = T, .heads = NH, .eps = cfg_.norm_eps};
@@ -427,7 +430,9 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, co
     const BufferRange q = q_.range(p.first * pass.q_stride * 4ull, p.tokens * qw * 4ull);
     const BufferRange o = attn_.range(p.first * pass.o_stride * 4ull, p.tokens * NH * Dv * 4ull);
     record_rope_kv_store(ctx_, seq, kv, rope, sp, qi, ki, vi, part_positions(pass, i), L.bqkv, L.qk_norm, q);
-    record_attention(ctx_, seq, kv, {.tokens = p.tokens, .pos = p.pos, .heads = NH, .window = spec.window, .sinks = L.sinks},
+    record_attention(ctx_, seq, kv,
+                     {.tokens = p.tokens, .pos = p.pos, .heads = NH, .scale = cfg_.attn_scale, .window = spec.window,
+                      .sinks = L.sinks},
                      q, o);
   }
   record_matmul(ctx_, seq, L.wo, T, attn_.range(0, T * pass.o_stride * 4ull), x,

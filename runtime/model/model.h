@@ -111,6 +111,9 @@ class Model {
   void set_profile(bool on);
   void reset_stats();  // the default session's
   uint32_t last_dispatches() const { return last_dispatches_; }
+  // Tokens per pass from which the MoE layers take their batched path (decode() of that many
+  // sessions too): the device's crossover for this model's k / experts.
+  uint32_t moe_batched_from() const { return scratch_.settings.batched_from_tokens; }
 
  private:
   friend class Session;
@@ -139,6 +142,7 @@ class Model {
   std::vector<Buffer> take_kv(uint32_t& slot);  // session.cpp
   void return_kv(uint32_t slot, std::vector<Buffer> buffers);
   DenseWeight dense_weight(const std::string& name) const;
+  DenseWeight dense_weight(const std::string& name, uint32_t rows, uint32_t cols) const;  // checked: cols -> rows
   BufferRange vector_weight(const std::string& name, uint64_t n) const;  // F32 [n], or empty if absent
   void bind_weights();
   void bind_attention_vectors(Layer& L, uint32_t l);
@@ -152,10 +156,11 @@ class Model {
   void check_finite(std::span<const float> logits, const Pass& pass);
   void record_attention_block(Sequence& seq, const Layer& L, uint32_t l, const Pass& pass);
   void record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T);
-  // DeepSeek-V2/V3 (deepseek2.cpp): MLA attention and the leading dense FFN layers.
+  // DeepSeek-V2/V3 (deepseek2.cpp): MLA attention.
   Buffer allocate(const LayoutBuffer& b, MemoryUse use = MemoryUse::device, const std::string& suffix = "");
   Buffer allocate(uint64_t bytes, MemoryUse use, const std::string& name, MemoryCategory category);
   void bind_deepseek2_layer(Layer& L, uint32_t l);
+  void bind_dense_ffn(Layer& L, uint32_t l);  // dense_ffn.cpp: a leading dense layer's FFN
   void record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t l, const Pass& pass);
   void record_dense_ffn_block(Sequence& seq, const Layer& L, uint32_t T);
 

@@ -13,15 +13,19 @@ namespace vkmoe {
 
 class GgufFile;
 
+// Each architecture is one file, runtime/arch/<arch>.cpp, and one line of runtime/arch/registry.cpp
+// (its GGUF name, its display name and its hyperparameter reader).
 enum class Arch {
   qwen3moe,  // Qwen3-MoE: per-head QK-norm, NeoX RoPE, softmax top-k renormalised
   qwen2moe,  // Qwen1.5/2-MoE: QKV biases, NeoX RoPE, shared expert with a sigmoid gate
   mixtral,   // "llama" with experts: normal RoPE, top-k then softmax
   olmoe,     // OLMoE: QK-norm over the whole q/k vectors, NeoX RoPE, softmax top-k
   deepseek2, // DeepSeek-V2/V3: MLA attention, leading dense layers, shared experts, groups
-  gpt_oss,   // gpt-oss: sinks, alternating sliding-window layers, biases, clamped SwiGLU (arch/gpt_oss.cpp)
+  glm4moe,   // GLM-4.5: sigmoid routing with selection bias, shared expert, dense lead, partial NeoX RoPE
+  deepseek,  // DeepSeek-MoE (v1): GQA, normal RoPE, softmax top-k, shared experts, dense lead
+  gpt_oss,   // gpt-oss: sinks, alternating sliding-window layers, biases, clamped SwiGLU
 };
-const char* arch_name(Arch a);
+const char* arch_name(Arch a);  // display name (registry.cpp)
 
 enum class RopeLayout { normal, neox };  // normal: pairs (2i, 2i+1); neox: pairs (i, i + n_rot/2)
 
@@ -35,10 +39,13 @@ struct ModelConfig {
   uint32_t n_layer = 0;       // transformer blocks
   uint32_t n_ctx_train = 0;   // context length the model was trained with
   uint32_t n_head = 0;        // query heads: attn_q is [H, n_head * Dk]
+  // As the file gives them (attention.head_count_kv, key_length, value_length). For MLA these
+  // may describe the latent (absorbed) form; attention_shape() gives what vkmoe computes.
   uint32_t n_head_kv = 0;     // key/value heads: attn_k [H, n_head_kv * Dk], attn_v [H, n_head_kv * Dv]
   uint32_t head_dim_k = 0;    // Dk: per-head query/key width
   uint32_t head_dim_v = 0;    // Dv: per-head value width; attn_output is [n_head * Dv, H]
   float norm_eps = 1e-6f;     // RMSNorm epsilon
+  float attn_scale = 0.0f;    // on q.k; 0: 1 / sqrt(Dk) (DeepSeek-MoE's attention.scale)
 
   RopeLayout rope_layout = RopeLayout::neox;
   uint32_t n_rot = 0;         // rotated dims per head (<= Dk)
@@ -51,10 +58,10 @@ struct ModelConfig {
 
   bool qk_norm_per_head = false;  // attn_q_norm [Dk], attn_k_norm [Dk] (Qwen3)
   bool qk_norm_full = false;      // attn_q_norm [n_head*Dk], attn_k_norm [n_head_kv*Dk] (OLMoE)
-  bool qkv_bias = false;          // attn_q/k/v.bias (Qwen2-MoE)
+  bool qkv_bias = false;          // attn_q/k/v.bias (Qwen2-MoE, GLM-4.5, gpt-oss)
+  std::string ffn_norm = "ffn_norm";  // the FFN's pre-norm tensor per layer (GLM-4.5, gpt-oss: post_attention_norm)
   bool attn_out_bias = false;     // attn_output.bias [H], added with the output projection (gpt-oss)
   uint32_t n_swa = 0;             // sliding window of the layers whose LayerSpec::window is set
-  std::string ffn_norm = "ffn_norm";  // the FFN's pre-norm tensor (gpt-oss: post_attention_norm)
 
   uint32_t n_expert = 0;        // E: routed experts per MoE layer
   uint32_t n_expert_used = 0;   // k: experts per token
@@ -62,7 +69,10 @@ struct ModelConfig {
   uint32_t n_expert_shared = 0; // shared experts (DeepSeek: count; Qwen2-MoE: 1)
   uint32_t n_ff_shexp = 0;      // shared expert width: ffn_*_shexp [H, n_ff_shexp] / [n_ff_shexp, H]
   bool shared_gate = false;     // ffn_gate_inp_shexp [H]: sigmoid-gated shared expert (Qwen2-MoE)
-  uint32_t n_layer_dense_lead = 0;  // leading layers with a dense FFN (DeepSeek)
+  uint32_t n_layer_dense_lead = 0;  // leading layers with a dense FFN (DeepSeek, GLM-4.5)
+  // Blocks after the n_layer that run: GLM-4.5's NextN (multi-token prediction) layers, which
+  // llama.cpp loads but skips in the forward pass; block_count = n_layer + n_layer_nextn.
+  uint32_t n_layer_nextn = 0;
   uint32_t n_ff = 0;            // dense FFN width: ffn_gate/ffn_up [H, n_ff], ffn_down [n_ff, H]
   RouterConfig router;          // gating scheme for the routed experts
   bool router_bias = false;     // ffn_gate_inp.bias [E] added to the router logits (gpt-oss)
@@ -74,13 +84,24 @@ struct ModelConfig {
   uint32_t q_lora_rank = 0;     // attn_q_a [H, q_lora_rank]; 0: attn_q is a plain projection
   uint32_t kv_lora_rank = 0;    // attn_kv_a_mqa [H, kv_lora_rank + rope dims]
   uint32_t qk_rope_dim = 0;     // rotated part of each query/key head
-  uint32_t qk_nope_dim = 0;     // unrotated part: Dk = qk_nope_dim + qk_rope_dim
+  uint32_t qk_nope_dim = 0;     // unrotated part: per-head key = qk_nope_dim + qk_rope_dim
+  uint32_t v_head_dim = 0;      // per-head value width (value_length_mla, or value_length)
 
   std::vector<LayerSpec> layers;  // [n_layer]: each layer's attention and FFN kinds
 
   int32_t bos = -1, eos = -1;
 
+  // The attention vkmoe computes and caches: the file's heads for GQA; for MLA, decompressed
+  // to n_head heads of (nope + rope) keys and v_head_dim values.
+  struct AttentionShape {
+    uint32_t n_head = 0, n_head_kv = 0, head_dim_k = 0, head_dim_v = 0;
+  };
+  AttentionShape attention_shape() const;
+  // A tensor of a block after n_layer (NextN): in the file, never uploaded nor run.
+  bool skipped_tensor(const std::string& name) const;
+
   std::string describe() const;  // one paragraph for `vkmoe inspect`
+  std::string routing_kind() const;  // how experts are chosen and weighted, in words
 };
 
 // Throws a GgufError-style message naming the file for an unsupported architecture or a

@@ -15,6 +15,7 @@ ModelStats model_stats(const GgufFile& f, const ModelConfig& c) {
     const uint64_t n = t.elements();
     s.params += n;
     s.bytes += t.bytes;
+    if (c.skipped_tensor(t.name)) continue;  // a NextN block: in the file, never run
     const bool experts = shape_rank(t.shape) <= 3 && t.name.find("_exps.") != std::string::npos;
     if (experts) {
       s.expert_params += n;

@@ -1,8 +1,10 @@
 #include "runtime/model/model_weights.h"
 
+#include <cstring>
 #include <stdexcept>
 
 #include "runtime/gguf/gguf_reader.h"
+#include "runtime/quant/half.h"
 #include "runtime/util/progress.h"
 #include "runtime/vk/context.h"
 
@@ -36,8 +38,7 @@ const DeviceTensor& ModelWeights::get(const std::string& name) const {
 void require_kernel_type(const std::string& file, const std::string& tensor, GgmlType t, bool lookup_only) {
   if (lookup_only ? type_gpu_dequant(t) : type_supported(t)) return;
   throw std::runtime_error(file + ": tensor '" + tensor + "' has type " + std::string(ggml_type_name(t)) +
-                           ", which vkmoe's GPU kernels do not run yet (they take f32, f16, bf16, q8_0, q4_0, q4_K, "
-                           "q5_K and q6_K weights)");
+                           ", which vkmoe's GPU kernels do not run (README.md lists the types they take)");
 }
 
 namespace {
@@ -57,6 +58,49 @@ DeviceTensor concat_tensor(const TensorConcat& c, const std::vector<const Tensor
     dt.bytes += tp->bytes;
   }
   return dt;
+}
+
+// A weight's data with its optional '<base>.scale' folded in: llama.cpp multiplies the
+// projection's output by it (one value, one per expert of a 3-D tensor, or one per row), so
+// scaling the rows of W gives the same product. F32 and F16 weights only; a quantized weight
+// with a scale is refused, naming the tensor. '<base>.input_scale' llama.cpp loads but does not
+// apply, so it is only marked used.
+std::span<const uint8_t> fold_scale(const GgufFile& f, const std::string& name, std::span<const uint8_t> data,
+                                    std::vector<uint8_t>& storage, ModelWeights& w) {
+  if (!name.ends_with(".weight")) return data;
+  const std::string base = name.substr(0, name.size() - 7);
+  if (f.find_tensor(base + ".input_scale")) w.mark_used(base + ".input_scale");
+  const GgufTensorInfo* s = f.find_tensor(base + ".scale");
+  const GgufTensorInfo* t = f.find_tensor(name);
+  if (!s) return data;
+  w.mark_used(base + ".scale");
+  const uint64_t cols = t->shape[0], rows = t->elements() / cols, n = s->elements();
+  const uint64_t groups = shape_rank(t->shape) == 3 ? shape_dim(t->shape, 2) : rows;  // experts, or rows
+  if (s->type != GgmlType::F32 || (n != 1 && n != groups))
+    throw std::runtime_error(f.name() + ": tensor '" + base + ".scale' must be F32 with 1 or " + std::to_string(groups) +
+                             " elements");
+  if (t->type != GgmlType::F32 && t->type != GgmlType::F16)
+    throw std::runtime_error(f.name() + ": tensor '" + base + ".scale' scales a " + std::string(ggml_type_name(t->type)) +
+                             " weight; vkmoe folds such scales only into F32 and F16 weights");
+  std::vector<float> scale(n);
+  std::memcpy(scale.data(), f.tensor_data(*s).data(), n * 4);
+  storage.assign(data.begin(), data.end());
+  const uint64_t per_group = t->elements() / groups;
+  for (uint64_t i = 0; i < t->elements(); ++i) {
+    const float k = scale[n == 1 ? 0 : i / per_group];
+    if (t->type == GgmlType::F32) {
+      float v;
+      std::memcpy(&v, storage.data() + i * 4, 4);
+      v *= k;
+      std::memcpy(storage.data() + i * 4, &v, 4);
+    } else {
+      uint16_t h;
+      std::memcpy(&h, storage.data() + i * 2, 2);
+      h = f32_to_f16(f16_to_f32(h) * k);
+      std::memcpy(storage.data() + i * 2, &h, 2);
+    }
+  }
+  return storage;
 }
 
 }  // namespace
@@ -99,7 +143,8 @@ ModelWeights upload_weights(Context& ctx, const GgufFile& file, const MemoryPlan
     std::vector<uint8_t> host;
     host.reserve(dt.bytes);
     for (const auto& name : c.parts) {
-      auto data = bytes_of(name);
+      std::vector<uint8_t> storage;
+      auto data = fold_scale(file, name, bytes_of(name), storage, w);
       host.insert(host.end(), data.begin(), data.end());
       w.mark_used(name);  // the model reads it through the concatenation
     }
@@ -109,7 +154,8 @@ ModelWeights upload_weights(Context& ctx, const GgufFile& file, const MemoryPlan
   }
   for (const auto& tp : plan.tensors) {
     if (in_concat.count(tp.name)) continue;
-    auto data = bytes_of(tp.name);
+    std::vector<uint8_t> storage;
+    auto data = fold_scale(file, tp.name, bytes_of(tp.name), storage, w);
     DeviceTensor dt;
     dt.name = tp.name;
     dt.type = tp.type;

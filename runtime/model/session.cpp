@@ -15,9 +15,10 @@ namespace vkmoe {
 
 Session::Session(Model& model) : model_(model), buffers_(model.take_kv(slot_)) {
   const ModelConfig& c = model.config();
+  const ModelConfig::AttentionShape a = c.attention_shape();
   for (uint32_t l = 0; l < c.n_layer; ++l)
-    kv_.push_back({buffers_[2 * l].range(), buffers_[2 * l + 1].range(), model.n_ctx(), c.n_head_kv, c.head_dim_k,
-                   c.head_dim_v});
+    kv_.push_back({buffers_[2 * l].range(), buffers_[2 * l + 1].range(), model.n_ctx(), a.n_head_kv, a.head_dim_k,
+                   a.head_dim_v});
   routing_.layers = c.n_layer;
   routing_.k = c.n_expert_used;
   routing_.experts = c.n_expert;

@@ -6,6 +6,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "runtime/arch/registry.h"
 #include "runtime/quant/quant.h"
 
 namespace vkmoe {
@@ -102,13 +103,11 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
   if (s.n_vocab < 259) throw std::invalid_argument("synthetic model: n_vocab must be at least 259");
   GgufWriter w;
   SplitMix rng(s.seed);
-  const bool mixtral = s.arch == Arch::mixtral;
-  const std::string arch = mixtral ? "llama" : s.arch == Arch::qwen3moe ? "qwen3moe"
-                                             : s.arch == Arch::qwen2moe ? "qwen2moe"
-                                             : s.arch == Arch::olmoe    ? "olmoe"
-                                             : s.arch == Arch::gpt_oss  ? "gpt-oss"
-                                                                        : "deepseek2";
-  const bool ds = s.arch == Arch::deepseek2, oss = s.arch == Arch::gpt_oss;
+  const std::string arch = arch_info(s.arch).key;
+  const bool ds = s.arch == Arch::deepseek2, glm = s.arch == Arch::glm4moe, ds1 = s.arch == Arch::deepseek;
+  const bool oss = s.arch == Arch::gpt_oss;
+  const bool dense_lead = ds || glm || ds1;  // leading dense layers, shared experts of F each
+  const uint32_t n_blocks = s.n_layer + (glm ? s.n_nextn : 0);
   const std::string p = arch + ".";
   const uint32_t H = s.n_embd, NH = s.n_head, E = s.n_expert, F = s.n_ff_exp;
   // DeepSeek's MLA decompresses to n_head heads of Dk = nope + rope keys and Dv values.
@@ -119,8 +118,8 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
   w.set_string("general.name", s.name);
   w.set_uint32(p + "context_length", 4096);
   w.set_uint32(p + "embedding_length", H);
-  w.set_uint32(p + "block_count", s.n_layer);
-  w.set_uint32(p + "feed_forward_length", ds ? s.n_ff : F);
+  w.set_uint32(p + "block_count", n_blocks);
+  w.set_uint32(p + "feed_forward_length", dense_lead ? s.n_ff : F);
   w.set_uint32(p + "expert_feed_forward_length", F);
   w.set_uint32(p + "attention.head_count", NH);
   if (ds && s.split_kv_b) {  // as newer conversions write it: latent widths, one KV head, *_mla per head
@@ -134,7 +133,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     w.set_uint32(p + "attention.key_length", D);
     w.set_uint32(p + "attention.value_length", Dv);
   }
-  w.set_uint32(p + "rope.dimension_count", ds ? s.qk_rope_dim : D);
+  w.set_uint32(p + "rope.dimension_count", ds ? s.qk_rope_dim : glm ? D / 2 : D);  // GLM: partial RoPE
   w.set_float32(p + "rope.freq_base", s.rope_freq_base);
   if (ds) {
     if (s.q_lora_rank) w.set_uint32(p + "attention.q_lora_rank", s.q_lora_rank);
@@ -154,6 +153,18 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     if (ds) w.set_float32(p + "rope.scaling.yarn_log_multiplier", 0.1f);
   }
   if (oss) w.set_uint32(p + "attention.sliding_window", s.sliding_window);
+  if (glm || ds1) {
+    w.set_uint32(p + "leading_dense_block_count", s.n_layer_dense_lead);
+    w.set_uint32(p + "expert_shared_count", s.n_expert_shared);
+    w.set_float32(p + "expert_weights_scale", s.routed_scale);
+  }
+  if (glm) {  // as llama.cpp's own writer: sigmoid gating, and keys glm4moe ignores
+    w.set_uint32(p + "expert_gating_func", 2);
+    w.set_bool(p + "expert_weights_norm", true);
+    w.set_uint32(p + "nextn_predict_layers", s.n_nextn);
+    w.set_uint32(p + "expert_shared_feed_forward_length", 0);
+    w.set_float32(p + "final_logit_softcapping", 30.0f);
+  }
   w.set_float32(p + "attention.layer_norm_rms_epsilon", 1e-6f);
   w.set_uint32(p + "expert_count", E);
   w.set_uint32(p + "expert_used_count", s.n_expert_used);
@@ -187,10 +198,17 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     GgmlType t = matrix ? s.matrix_type : GgmlType::F32;
     if (matrix && s.attn_v_type >= 0 && name.ends_with("attn_v.weight")) t = static_cast<GgmlType>(s.attn_v_type);
     if (matrix && s.shexp_down_type >= 0 && name.ends_with("ffn_down_shexp.weight")) t = static_cast<GgmlType>(s.shexp_down_type);
+    if (matrix) {
+      auto it = std::find_if(s.tensor_types.begin(), s.tensor_types.end(),
+                             [&](const auto& tt) { return name.ends_with(tt.first); });
+      if (it != s.tensor_types.end()) t = it->second;
+    }
     std::vector<uint8_t> bytes;
     if (t == GgmlType::F32) {
       bytes.resize(n * 4);
       std::memcpy(bytes.data(), v.data(), bytes.size());
+    } else if (!quantizer_supported(t) && s.encode) {
+      bytes = s.encode(t, v);
     } else {
       bytes = quantize(t, v);
     }
@@ -208,9 +226,15 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
   };
   const float in_scale = 1.0f / std::sqrt(static_cast<float>(H));
   tensor("token_embd.weight", {H, s.n_vocab}, 1.0f, true);
-  for (uint32_t l = 0; l < s.n_layer; ++l) {
+  for (uint32_t l = 0; l < n_blocks; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     tensor(b + "attn_norm.weight", {H}, 0.1f, false, 1.0f);
+    if (l >= s.n_layer) {  // a NextN block: its own tensors besides a whole layer's
+      tensor(b + "nextn.eh_proj.weight", {2 * H, H}, in_scale, true);
+      tensor(b + "nextn.enorm.weight", {H}, 0.1f, false, 1.0f);
+      tensor(b + "nextn.hnorm.weight", {H}, 0.1f, false, 1.0f);
+      tensor(b + "nextn.shared_head_norm.weight", {H}, 0.1f, false, 1.0f);
+    }
     if (ds) {
       const uint32_t ql = s.q_lora_rank, kvl = s.kv_lora_rank;
       if (ql) {
@@ -243,7 +267,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       tensor(b + "attn_v.weight", {H, NKV * D}, in_scale, true);
     }
     tensor(b + "attn_output.weight", {NH * Dv, H}, 1.0f / std::sqrt(static_cast<float>(NH * Dv)), true);
-    if (s.arch == Arch::qwen3moe) {
+    if (s.arch == Arch::qwen3moe || glm) {
       tensor(b + "attn_q_norm.weight", {D}, 0.1f, false, 1.0f);
       tensor(b + "attn_k_norm.weight", {D}, 0.1f, false, 1.0f);
     }
@@ -251,7 +275,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       tensor(b + "attn_q_norm.weight", {NH * D}, 0.1f, false, 1.0f);
       tensor(b + "attn_k_norm.weight", {NKV * D}, 0.1f, false, 1.0f);
     }
-    if (s.arch == Arch::qwen2moe || oss) {
+    if (s.arch == Arch::qwen2moe || glm || oss) {
       tensor(b + "attn_q.bias", {NH * D}, 0.1f, false);
       tensor(b + "attn_k.bias", {NKV * D}, 0.1f, false);
       tensor(b + "attn_v.bias", {NKV * D}, 0.1f, false);
@@ -260,18 +284,18 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       tensor(b + "attn_output.bias", {H}, 0.1f, false);
       tensor(b + "attn_sinks.weight", {NH}, 1.0f, false);
     }
-    tensor(b + (oss ? "post_attention_norm.weight" : "ffn_norm.weight"), {H}, 0.1f, false, 1.0f);
+    tensor(b + (glm || oss ? "post_attention_norm.weight" : "ffn_norm.weight"), {H}, 0.1f, false, 1.0f);
     auto ffn = [&](const std::string& suffix, uint32_t width) {
       tensor(b + "ffn_gate" + suffix, {H, width}, in_scale, true);
       tensor(b + "ffn_up" + suffix, {H, width}, in_scale, true);
       tensor(b + "ffn_down" + suffix, {width, H}, 1.0f / std::sqrt(static_cast<float>(width)), true);
     };
-    if (ds && l < s.n_layer_dense_lead) {
+    if (dense_lead && l < s.n_layer_dense_lead) {
       ffn(".weight", s.n_ff);
       continue;
     }
     tensor(b + "ffn_gate_inp.weight", {H, E}, in_scale * 2, false);
-    if (ds && s.sigmoid_gating) tensor(b + "exp_probs_b.bias", {E}, 0.3f, false);
+    if ((ds && s.sigmoid_gating) || glm) tensor(b + "exp_probs_b.bias", {E}, 0.3f, false);
     tensor(b + "ffn_gate_exps.weight", {H, F, E}, in_scale, true);
     tensor(b + "ffn_up_exps.weight", {H, F, E}, in_scale, true);
     tensor(b + "ffn_down_exps.weight", {F, H, E}, 1.0f / std::sqrt(static_cast<float>(F)), true);
@@ -285,7 +309,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       tensor(b + "ffn_gate_inp_shexp.weight", {H}, in_scale, false);
       ffn("_shexp.weight", s.n_ff_shexp);
     }
-    if (ds && s.n_expert_shared) ffn("_shexp.weight", F * s.n_expert_shared);
+    if (dense_lead && s.n_expert_shared) ffn("_shexp.weight", F * s.n_expert_shared);
   }
   tensor("output_norm.weight", {H}, 0.1f, false, 1.0f);
   tensor("output.weight", {H, s.n_vocab}, in_scale, true);

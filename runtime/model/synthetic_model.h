@@ -3,7 +3,11 @@
 // built-in demo model.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "runtime/gguf/gguf_writer.h"
 #include "runtime/model/model_config.h"
@@ -26,8 +30,15 @@ struct SyntheticSpec {
   GgmlType matrix_type = GgmlType::F32;  // attention, experts, embedding and output matrices
   int attn_v_type = -1;         // >= 0: attn_v's own GgmlType (q, k and v of different types)
   int shexp_down_type = -1;     // >= 0: ffn_down_shexp's own GgmlType (shared and routed experts differ)
-  // deepseek2 only (head_dim and n_head_kv are unused there): MLA widths, dense lead layers,
-  // shared experts and the router scheme. The defaults give the V2-Lite form; deepseek_v3_form()
+  // Matrices whose names end with a suffix here get its type (the first match), e.g.
+  // {"ffn_up_exps.weight", Q6_K}: gate, up and down of different types.
+  std::vector<std::pair<std::string, GgmlType>> tensor_types;
+  // Encodes a matrix in a type that has no reference quantizer (the IQ grid types); tests supply
+  // one. Without it such a type throws.
+  std::function<std::vector<uint8_t>(GgmlType, std::span<const float>)> encode;
+  // deepseek2 (head_dim and n_head_kv are unused there): MLA widths, dense lead layers,
+  // shared experts and the router scheme; glm4moe and deepseek (v1) use the dense lead layers,
+  // n_ff, the shared experts and routed_scale too. The defaults give the V2-Lite form; deepseek_v3_form()
   // switches to V3's.
   uint32_t q_lora_rank = 0;      // 0: attn_q (V2-Lite); else attn_q_a -> attn_q_a_norm -> attn_q_b
   uint32_t kv_lora_rank = 32;
@@ -40,6 +51,7 @@ struct SyntheticSpec {
   bool sigmoid_gating = false;   // V3: sigmoid gate, exp_probs_b selection bias, renormalised
   uint32_t n_group = 1, topk_group = 1;
   float routed_scale = 1.0f;     // expert_weights_scale
+  uint32_t n_nextn = 0;          // glm4moe: NextN blocks after the n_layer that run
   float yarn_factor = 0.0f;      // > 0: YaRN metadata with this factor and yarn_log_multiplier 0.1
   bool split_kv_b = false;       // attn_k_b / attn_v_b instead of attn_kv_b (the same weights)
   float rope_freq_base = 10000.0f;

@@ -46,22 +46,16 @@ bool type_supported(GgmlType t) {
   switch (t) {
     case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: case GgmlType::Q8_0:
     case GgmlType::Q4_0: case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool type_gpu_dequant(GgmlType t) {
-  switch (t) {
     case GgmlType::Q4_1: case GgmlType::Q5_0: case GgmlType::Q5_1: case GgmlType::MXFP4:
     case GgmlType::IQ4_NL: case GgmlType::IQ4_XS: case GgmlType::Q2_K: case GgmlType::Q3_K:
     case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS: case GgmlType::IQ2_S: case GgmlType::IQ3_XXS:
     case GgmlType::IQ3_S: case GgmlType::IQ1_S: case GgmlType::IQ1_M:
       return true;
     default:
-      return type_supported(t);
+      return false;
   }
 }
+
+bool type_gpu_dequant(GgmlType t) { return type_supported(t); }
 
 }  // namespace vkmoe

@@ -29,12 +29,12 @@ std::string_view ggml_type_name(GgmlType t);
 // Bytes of a row of n elements; n must be a multiple of block_elems.
 uint64_t ggml_row_bytes(GgmlType t, uint64_t n);
 
-// Types every kernel computes on: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K.
+// Types every kernel that reads weights computes on (matvec, GEMM, MoE decode and batched, the
+// embedding lookup): F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K, IQ1_S, IQ1_M,
+// IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ4_NL, IQ4_XS and MXFP4.
 bool type_supported(GgmlType t);
 
-// Types the shaders can dequantize (dequant.glsl): those above and Q4_1, Q5_0, Q5_1, MXFP4,
-// IQ4_NL, IQ4_XS, Q2_K, Q3_K, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M. So far only
-// the embedding lookup (get_rows) takes the latter.
+// Types the shaders can dequantize (dequant.glsl): since every kernel takes them, the same set.
 bool type_gpu_dequant(GgmlType t);
 
 }  // namespace vkmoe

@@ -48,11 +48,17 @@ class Weights {
     if (!m) throw std::runtime_error(f_.name() + ": missing tensor '" + name + "'");
     return *m;
   }
+  // The optional per-tensor (or per-expert) output scale '<base>.scale' llama.cpp multiplies a
+  // projection's result by; 1 when absent.
+  double scale(const std::string& base, uint64_t index = 0) {
+    const Mat* s = find(base + ".scale");
+    return s ? s->w[s->w.size() == 1 ? 0 : index] : 1.0;
+  }
   // DeepSeek's attn_kv_b, or the same rebuilt from attn_k_b / attn_v_b.
   const Mat& kv_b(const ModelConfig& c, uint32_t layer) {
     const std::string name = "blk." + std::to_string(layer) + ".attn_kv_b.weight";
     if (const Mat* m = find(name)) return *m;
-    Mat m{assemble_kv_b(f_, c, layer), c.kv_lora_rank, uint64_t(c.n_head) * (c.qk_nope_dim + c.head_dim_v)};
+    Mat m{assemble_kv_b(f_, c, layer), c.kv_lora_rank, uint64_t(c.n_head) * (c.qk_nope_dim + c.v_head_dim)};
     return cache_.emplace(name, std::move(m)).first->second;
   }
 
@@ -123,20 +129,28 @@ void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelCo
 
 double silu(double v) { return v / (1.0 + std::exp(-v)); }
 
+void scale_by(Vec& y, double s) {
+  if (s != 1.0)
+    for (auto& v : y) v *= s;
+}
+
 // The routed experts' extras (gpt-oss): per-expert biases [E] rows of F (gate, up) or H (down),
 // and the clamped SwiGLU (llama.cpp's swiglu_oai).
 struct ExpertExtras {
   const Mat *gate_b = nullptr, *up_b = nullptr, *down_b = nullptr;
   bool oai = false;
   double alpha = 0, limit = 0;
+  std::array<double, 3> scales = {1, 1, 1};  // each projection's output scale (gate, up, down)
 };
 
 // down(silu(gate x) * up x) for one token (expert row0), or with the extras
-// down(oai(gate x + bg, up x + bu)) + bd.
+// down(oai(gate x + bg, up x + bu)) + bd; the scales multiply each projection before its bias.
 Vec swiglu(const Mat& gate, const Mat& up, const Mat& down, const Vec& x, uint64_t row0, uint64_t F, uint64_t H,
            const ExpertExtras& ex = {}) {
   Vec g = matvec(gate, x, row0 * F, F), u = matvec(up, x, row0 * F, F);
   for (uint64_t i = 0; i < F; ++i) {
+    g[i] *= ex.scales[0];
+    u[i] *= ex.scales[1];
     if (ex.gate_b) g[i] += ex.gate_b->row(row0)[i];
     if (ex.up_b) u[i] += ex.up_b->row(row0)[i];
     if (ex.oai) {
@@ -147,6 +161,7 @@ Vec swiglu(const Mat& gate, const Mat& up, const Mat& down, const Vec& x, uint64
     }
   }
   Vec y = matvec(down, g, row0 * H, H);
+  scale_by(y, ex.scales[2]);
   if (ex.down_b)
     for (uint64_t i = 0; i < H; ++i) y[i] += ex.down_b->row(row0)[i];
   return y;
@@ -154,9 +169,9 @@ Vec swiglu(const Mat& gate, const Mat& up, const Mat& down, const Vec& x, uint64
 
 // Attention of query t over keys lo .. t (lo > 0 under a sliding window); with a sink, the
 // head's sink logit joins the softmax denominator (and adds no value).
-void attend(const std::vector<Vec>& q, const std::vector<Vec>& k, const std::vector<Vec>& v, const ModelConfig& c,
-            uint32_t t, uint32_t lo, double scale, const Mat* sinks, Vec& attn) {
-  const uint32_t Dk = c.head_dim_k, Dv = c.head_dim_v, NH = c.n_head, NKV = c.n_head_kv;
+void attend(const std::vector<Vec>& q, const std::vector<Vec>& k, const std::vector<Vec>& v,
+            const ModelConfig::AttentionShape& a, uint32_t t, uint32_t lo, double scale, const Mat* sinks, Vec& attn) {
+  const uint32_t Dk = a.head_dim_k, Dv = a.head_dim_v, NH = a.n_head, NKV = a.n_head_kv;
   for (uint32_t h = 0; h < NH; ++h) {
     const uint32_t kvh = h / (NH / NKV);
     Vec s(t + 1 - lo);
@@ -182,6 +197,9 @@ struct Qkv {
 Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const Vec& xn, uint32_t pos) {
   Qkv r{matvec(W.get(b + "attn_q.weight"), xn), matvec(W.get(b + "attn_k.weight"), xn),
         matvec(W.get(b + "attn_v.weight"), xn)};
+  scale_by(r.q, W.scale(b + "attn_q"));
+  scale_by(r.k, W.scale(b + "attn_k"));
+  scale_by(r.v, W.scale(b + "attn_v"));
   add_bias(r.q, W.find(b + "attn_q.bias"));
   add_bias(r.k, W.find(b + "attn_k.bias"));
   add_bias(r.v, W.find(b + "attn_v.bias"));
@@ -204,8 +222,9 @@ Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const V
 // parts only; under YaRN its magnitude correction is cancelled (moved into the scale).
 Qkv mla_qkv(Weights& W, const ModelConfig& c, uint32_t layer, const Vec& xn, uint32_t pos) {
   const std::string b = "blk." + std::to_string(layer) + ".";
-  const uint32_t NH = c.n_head, Dk = c.head_dim_k, Dv = c.head_dim_v, nope = c.qk_nope_dim, rope_d = c.qk_rope_dim,
-                 kvl = c.kv_lora_rank;
+  [[maybe_unused]] const ModelConfig::AttentionShape shape = c.attention_shape();
+  const uint32_t NH = shape.n_head, Dk = shape.head_dim_k, Dv = shape.head_dim_v;
+  const uint32_t nope = c.qk_nope_dim, rope_d = c.qk_rope_dim, kvl = c.kv_lora_rank;
   Qkv r;
   if (c.q_lora_rank) {
     Vec qa = matvec(W.get(b + "attn_q_a.weight"), xn);
@@ -239,8 +258,8 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
   Weights W(f);
   if (route_margins) route_margins->assign(tokens.size(), INFINITY);
   const uint32_t T = static_cast<uint32_t>(tokens.size()), H = c.n_embd;
-  const uint32_t Dk = c.head_dim_k, Dv = c.head_dim_v, NH = c.n_head;
-  const bool mla = c.arch == Arch::deepseek2;
+  const ModelConfig::AttentionShape shape = c.attention_shape();
+  const uint32_t NH = shape.n_head, Dk = shape.head_dim_k, Dv = shape.head_dim_v;
   const Mat& embd = W.get("token_embd.weight");
   std::vector<Vec> x(T, Vec(H));
   for (uint32_t t = 0; t < T; ++t) {
@@ -250,6 +269,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
   }
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
+    const bool mla = c.layers[l].attention == AttentionKind::mla;
     // Attention over all positions (causal).
     std::vector<Vec> q(T), k(T), v(T);
     for (uint32_t t = 0; t < T; ++t) {
@@ -262,13 +282,14 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     }
     // DeepSeek under YaRN: 1/sqrt(Dk) times mscale^2, mscale = 1 + yarn_log_multiplier * ln(s).
     const double mscale = mla && c.rope_yarn ? 1.0 + c.rope_yarn_log_mul * std::log(1.0 / c.rope_freq_scale) : 1.0;
-    const double scale = mscale * mscale / std::sqrt(static_cast<double>(Dk));
+    const double scale = c.attn_scale ? c.attn_scale : mscale * mscale / std::sqrt(static_cast<double>(Dk));
     const uint32_t window = c.layers[l].window;
     const Mat* sinks = c.layers[l].sinks ? &W.get(b + "attn_sinks.weight") : nullptr;
     for (uint32_t t = 0; t < T; ++t) {
       Vec attn(static_cast<size_t>(NH) * Dv, 0.0);
-      attend(q, k, v, c, t, window && t >= window ? t + 1 - window : 0, scale, sinks, attn);
+      attend(q, k, v, shape, t, window && t >= window ? t + 1 - window : 0, scale, sinks, attn);
       Vec o = matvec(W.get(b + "attn_output.weight"), attn);
+      scale_by(o, W.scale(b + "attn_output"));
       add_bias(o, W.find(b + "attn_output.bias"));
       for (uint32_t i = 0; i < H; ++i) x[t][i] += o[i];
     }
@@ -277,7 +298,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
       Vec xn = x[t];
       rms_norm(xn, W.get(b + c.ffn_norm + ".weight"), c.norm_eps);
       Vec out(H, 0.0);
-      if (l < c.n_layer_dense_lead) {
+      if (c.layers[l].ffn == FfnKind::dense) {
         out = swiglu(W.get(b + "ffn_gate.weight"), W.get(b + "ffn_up.weight"), W.get(b + "ffn_down.weight"), xn, 0, c.n_ff, H);
         for (uint32_t i = 0; i < H; ++i) x[t][i] += out[i];
         continue;
@@ -305,10 +326,12 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
       }
       for (size_t s = 0; s < sel.ids.size(); ++s) {
         if (sel.ids[s] == 0xFFFFFFFFu) continue;
-        Vec y = swiglu(gate, up, down, xn, sel.ids[s], c.n_ff_exp, H, extras);
+        const uint32_t e = sel.ids[s];
+        extras.scales = {W.scale(b + "ffn_gate_exps", e), W.scale(b + "ffn_up_exps", e), W.scale(b + "ffn_down_exps", e)};
+        Vec y = swiglu(gate, up, down, xn, e, c.n_ff_exp, H, extras);
         for (uint32_t i = 0; i < H; ++i) out[i] += sel.weights[s] * y[i];
       }
-      if (c.n_expert_shared) {
+      if (c.layers[l].shared_experts) {
         Vec y = swiglu(W.get(b + "ffn_gate_shexp.weight"), W.get(b + "ffn_up_shexp.weight"),
                        W.get(b + "ffn_down_shexp.weight"), xn, 0, c.n_ff_shexp, H);
         double gate_w = 1.0;

@@ -11,8 +11,11 @@ namespace {
 // than an exception.
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-json usage(uint32_t prompt, uint32_t completion) {
-  return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
+json usage_json(const Usage& u) {
+  return {{"prompt_tokens", u.prompt},
+          {"completion_tokens", u.completion},
+          {"total_tokens", u.prompt + u.completion},
+          {"prompt_tokens_details", {{"cached_tokens", u.cached}}}};
 }
 
 json envelope(const ResponseInfo& info, const char* object) {
@@ -25,20 +28,20 @@ const char* finish_reason(StopReason reason, bool stop_string) {
   return "length";
 }
 
-std::string completion_json(const ResponseInfo& info, const std::string& text, const char* finish,
-                            uint32_t prompt_tokens, uint32_t completion_tokens, const std::string& reasoning) {
+std::string completion_json(const ResponseInfo& info, const std::string& text, const char* finish, const Usage& usage,
+                            const std::string& reasoning) {
   json j = envelope(info, info.chat ? "chat.completion" : "text_completion");
   json choice = {{"index", 0}, {"finish_reason", finish}};
   if (info.chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
   if (info.chat && !reasoning.empty()) choice["message"]["reasoning_content"] = reasoning;
   else choice["text"] = text, choice["logprobs"] = nullptr;
   j["choices"] = json::array({choice});
-  j["usage"] = usage(prompt_tokens, completion_tokens);
+  j["usage"] = usage_json(usage);
   return dump(j);
 }
 
 std::string chunk_json(const ResponseInfo& info, const std::string& text, bool first, const char* finish,
-                       uint32_t prompt_tokens, uint32_t completion_tokens, bool reasoning) {
+                       const Usage& usage, bool reasoning) {
   json j = envelope(info, info.chat ? "chat.completion.chunk" : "text_completion");
   json choice = {{"index", 0}, {"finish_reason", finish ? json(finish) : json(nullptr)}};
   if (info.chat) {
@@ -50,7 +53,7 @@ std::string chunk_json(const ResponseInfo& info, const std::string& text, bool f
     choice["text"] = text, choice["logprobs"] = nullptr;
   }
   j["choices"] = json::array({choice});
-  if (finish) j["usage"] = usage(prompt_tokens, completion_tokens);
+  if (finish) j["usage"] = usage_json(usage);
   return dump(j);
 }
 

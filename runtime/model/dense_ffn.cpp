@@ -1,0 +1,46 @@
+// The dense SwiGLU FFN of the leading layers (DeepSeek, GLM-4.5): ffn_gate / ffn_up / ffn_down of
+// width n_ff, gate and up as one matvec when fused at load.
+#include <stdexcept>
+
+#include "runtime/model/model_layer.h"
+#include "runtime/vk/context.h"
+#include "runtime/vk/sequence.h"
+
+namespace vkmoe {
+
+void Model::bind_dense_ffn(Layer& L, uint32_t l) {
+  const std::string b = "blk." + std::to_string(l) + ".";
+  const uint32_t H = cfg_.n_embd, F = cfg_.n_ff;
+  auto matrix = [&](const std::string& name, uint32_t rows, uint32_t cols) { return dense_weight(b + name, rows, cols); };
+  L.dense_ffn = true;
+  if (weights_.find(b + "ffn_gate_up.weight")) {
+    L.ffn_gate_up = matrix("ffn_gate_up.weight", 2 * F, H);
+  } else {
+    L.ffn_gate = matrix("ffn_gate.weight", F, H);
+    L.ffn_up = matrix("ffn_up.weight", F, H);
+  }
+  L.ffn_down = matrix("ffn_down.weight", H, F);
+}
+
+// The leading layers' dense SwiGLU FFN, added into the residual: gate and up as one matvec
+// when fused at load.
+void Model::record_dense_ffn_block(Sequence& seq, const Layer& L, uint32_t T) {
+  const uint32_t H = cfg_.n_embd, F = cfg_.n_ff;
+  const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
+  const BufferRange u = ffn_up_.range(0, T * F * 4ull);
+  if (L.ffn_gate_up.rows) {  // the FFN norm folded into the one matvec
+    const BufferRange gu = ffn_gate_.range(0, T * 2ull * F * 4);
+    record_matmul(ctx_, seq, L.ffn_gate_up, T, x, gu, {.norm = NormPrologue{L.ffn_norm, cfg_.norm_eps}});
+    record_silu_mul(ctx_, seq, {.rows = T, .n = F, .a_stride = 2 * F, .b_stride = 2 * F, .y_stride = F, .b_offset = F}, gu,
+                    gu, u);
+  } else {
+    record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.ffn_norm, xn);
+    const BufferRange g = ffn_gate_.range(0, T * F * 4ull);
+    record_matmul(ctx_, seq, L.ffn_gate, T, xn, g);
+    record_matmul(ctx_, seq, L.ffn_up, T, xn, u);
+    record_silu_mul(ctx_, seq, {.rows = T, .n = F}, g, u, u);
+  }
+  record_matmul(ctx_, seq, L.ffn_down, T, u, x, 0, 0, /*accumulate=*/true);
+}
+
+}  // namespace vkmoe
