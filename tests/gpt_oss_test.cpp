@@ -1,7 +1,7 @@
 // gpt-oss end to end: the hyperparameters as llama.cpp reads them, the double-precision CPU
-// reference and the GPU forward on llama.cpp's own gpt-oss file against llama.cpp's logits
-// (../shared/models/llamacpp/README.md: rel L2 <= 1e-3 for F32), and a synthetic gpt-oss model
-// whose context outruns its sliding window, GPU against the reference.
+// reference and the GPU forward on llama.cpp's own gpt-oss files against llama.cpp's logits
+// (../shared/models/llamacpp/README.md: rel L2 <= 1e-3 for F32, 3e-2 for the MXFP4 file), and a
+// synthetic gpt-oss model whose context outruns its sliding window, GPU against the reference.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -23,10 +23,11 @@ namespace {
 
 const std::vector<int32_t> kTokens = {1, 5, 9, 77, 3, 100, 42, 8, 17, 64};  // README's tokens
 
-// llama.cpp's F32 gpt-oss file, or empty (with a message: the test is skipped) without ../shared.
-std::filesystem::path shared_gpt_oss() {
+// llama.cpp's gpt-oss file (F32, or its MXFP4_MOE quantization), or empty (with a message: the
+// test is skipped) without ../shared.
+std::filesystem::path shared_gpt_oss(const char* name = "gpt-oss-moe.gguf") {
   const auto dir = shared_dir();
-  const auto p = dir.empty() ? std::filesystem::path{} : dir / "models" / "llamacpp" / "gpt-oss-moe.gguf";
+  const auto p = dir.empty() ? std::filesystem::path{} : dir / "models" / "llamacpp" / name;
   if (p.empty() || !std::filesystem::exists(p)) {
     MESSAGE("../shared/models/llamacpp not present: skipped");
     return {};
@@ -95,6 +96,27 @@ TEST_CASE_FIXTURE(GpuTest, "gpt-oss on the GPU matches llama.cpp's logits") {
   const double err = rel_l2(got, want);
   MESSAGE("gpt-oss GPU vs llama.cpp: rel L2 " << err);
   CHECK(err < 1e-3);
+}
+
+// llama-quantize's MXFP4_MOE: MXFP4 experts, Q8_0/F32 elsewhere. llama.cpp's CPU backend
+// quantizes activations to 8 bits before the quantized dot products, so the bound is the
+// README's 3e-2 for quantized files; the double-precision reference runs the same weights.
+TEST_CASE_FIXTURE(GpuTest, "gpt-oss with MXFP4 experts matches llama.cpp's logits (GPU and reference)") {
+  const auto path = shared_gpt_oss("gpt-oss-moe-mxfp4.gguf");
+  if (path.empty()) return;
+  auto file = GgufFile::open(path);
+  const ModelConfig c = load_model_config(file);
+  REQUIRE(file.find_tensor("blk.0.ffn_gate_exps.weight")->type == GgmlType::MXFP4);
+  const auto want = llamacpp_logits(path, kTokens.size() * c.n_vocab);
+  Model m(ctx, GgufFile::open(path), {.n_ctx = 32, .n_batch = 16, .progress = false});
+  const auto got = m.forward(kTokens, 0, LogitsMode::all);
+  const double err = rel_l2(got, want);
+  MESSAGE("gpt-oss MXFP4 GPU vs llama.cpp: rel L2 " << err);
+  CHECK(err < 3e-2);
+  const auto ref = reference_forward(file, c, kTokens);
+  const double ref_err = rel_l2(std::vector<float>(ref.begin(), ref.end()), want);
+  MESSAGE("gpt-oss MXFP4 reference vs llama.cpp: rel L2 " << ref_err);
+  CHECK(ref_err < 3e-2);
 }
 
 namespace {
