@@ -1,6 +1,8 @@
 #version 450
 // Causal grouped-query attention over the f16 KV cache. One workgroup per (query head, query
-// token): query token t sits at position pos + t and attends cache rows 0 .. pos + t.
+// token): query token t sits at position pos + t and attends cache rows 0 .. pos + t (the last
+// `window` of them under a sliding window). With ATTN_SINKS, head h's sink logit sinks[h] joins
+// the softmax denominator (it starts the running max and sum) and adds no value.
 // Keys are taken WG at a time: each invocation scores one key, the workgroup updates a
 // streaming softmax (running max m, running sum l, flash-attention style rescaling) and each
 // invocation accumulates the output dims d = tid, tid + WG, ... in f32. Keys and queries are
@@ -18,6 +20,7 @@ layout(std430, binding = 0) readonly buffer Qb { float q[]; };
 layout(std430, binding = 1) readonly buffer Kb { uint k_cache[]; };  // [n_ctx, kv_heads, head_dim] f16 pairs
 layout(std430, binding = 2) readonly buffer Vb { uint v_cache[]; };
 layout(std430, binding = 3) writeonly buffer Ob { float o[]; };
+layout(std430, binding = 4) readonly buffer Sb { float sinks[]; };  // [heads], ATTN_SINKS
 
 #include "wg_reduce.glsl"
 
@@ -30,7 +33,8 @@ void main() {
   const uint D = p.head_dim, half_d = D / 2, Dv = p.v_head_dim;
   const uint kvh = h / (p.heads / p.kv_heads);
   const uint row_words = p.kv_heads * half_d, v_row_words = p.kv_heads * (Dv / 2);
-  const uint len = p.pos + t + 1;  // causal: keys 0 .. pos + t
+  const uint len = p.pos + t + 1;  // causal: keys lo .. pos + t
+  const uint lo = p.window != 0 && len > p.window ? len - p.window : 0;
 
   const uint qb = t * p.q_stride + h * D;
   for (uint i = tid; i < half_d; i += WG) qs[i] = vec2(q[qb + 2 * i], q[qb + 2 * i + 1]) * p.scale;
@@ -39,7 +43,11 @@ void main() {
   float acc[DPT];
   for (uint k = 0; k < DPT; ++k) acc[k] = 0.0;
   float m = -1.0 / 0.0, l = 0.0;
-  for (uint j0 = 0; j0 < len; j0 += WG) {
+  if ((p.flags & ATTN_SINKS) != 0) {  // exp(sink - m) = 1 with m = sink
+    m = sinks[h];
+    l = 1.0;
+  }
+  for (uint j0 = lo; j0 < len; j0 += WG) {
     const uint j = j0 + tid;
     float s = -1.0 / 0.0;
     if (j < len) {
@@ -50,7 +58,7 @@ void main() {
     const float m_new = max(m, wg_max(s));  // finite: key j0 < len exists
     const float e = j < len ? exp(s - m_new) : 0.0;
     probs[tid] = e;
-    const float alpha = isinf(m) ? 0.0 : exp(m - m_new);  // m = -inf only before the first block
+    const float alpha = isinf(m) ? 0.0 : exp(m - m_new);  // m = -inf only before the first block (no sink)
     l = l * alpha + wg_sum(e);           // wg_sum's barrier also publishes probs
     const uint nj = min(WG, len - j0);
     for (uint k = 0; k < DPT; ++k) {

@@ -1,6 +1,7 @@
 #version 450
-// out[t, r] (+)= sum_j w[t, j] * y[t * k + j, r] over the token's valid slots, in slot order:
-// the batched path's deterministic replacement for float atomics.
+// out[t, r] (+)= sum_j w[t, j] * (y[t * k + j, r] + b_e[r]) over the token's valid slots, in slot
+// order (b: the down biases with MOE_BIAS, else 0): the batched path's deterministic replacement
+// for float atomics.
 #define USE_MOE_PARAMS
 #include "moe_params.h"
 
@@ -10,6 +11,7 @@ layout(std430, binding = 0) readonly buffer Y { float y[]; };
 layout(std430, binding = 1) readonly buffer Ids { uint ids[]; };
 layout(std430, binding = 2) readonly buffer W { float route_w[]; };
 layout(std430, binding = 3) buffer Out { float out_[]; };
+layout(std430, binding = 4) readonly buffer BD { float bias_d[]; };  // MOE_BIAS: [E][H]
 
 #define MOE_IDS
 #include "moe_common.glsl"
@@ -22,9 +24,11 @@ void main() {
   float sum = 0.0;
   for (uint j = 0; j < p.k; ++j) {
     const uint gslot = (p.token_base + t) * p.k + j;
-    if (expert_of(gslot) == EMPTY) continue;
+    const uint e = expert_of(gslot);
+    if (e == EMPTY) continue;
     const float w = (p.flags & MOE_UNIT_WEIGHT) != 0 ? 1.0 : route_w[gslot];
-    sum += w * y[(t * p.k + j) * p.rows + r];
+    const float b = (p.flags & MOE_BIAS) != 0 ? bias_d[e * p.rows + r] : 0.0;
+    sum += w * (y[(t * p.k + j) * p.rows + r] + b);
   }
   const uint o = (p.token_base + t) * p.rows + r;
   out_[o] = ((p.flags & MOE_ACCUMULATE) != 0 ? out_[o] : 0.0) + sum;

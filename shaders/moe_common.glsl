@@ -22,3 +22,13 @@ uint row_start(uint e, uint row, uint tensor, out uint piece) {
 }
 
 float silu(float g) { return g / (1.0 + exp(-g)); }
+
+// The gated activation between gate/up and down: silu(g) * u, or gpt-oss's clamped SwiGLU
+// (llama.cpp's swiglu_oai) with MOE_SWIGLU_OAI.
+float glu(float g, float u) {
+  if ((p.flags & MOE_SWIGLU_OAI) != 0) {
+    const float x = min(g, p.act_limit), y = clamp(u, -p.act_limit, p.act_limit);
+    return x / (1.0 + exp(-p.act_alpha * x)) * (y + 1.0);
+  }
+  return silu(g) * u;
+}

@@ -8,7 +8,8 @@
 // on a GPU), and each step of a weight row (8 columns by dequant8)
 // is dequantized once for GT slots. Tiles past the last used one, and slot groups that are all
 // padding, exit at once.
-// GATE_UP=1: h[slot, r] = silu(gate_e[r] . x_t) * (up_e[r] . x_t)
+// GATE_UP=1: h[slot, r] = silu(gate_e[r] . x_t) * (up_e[r] . x_t)  (glu(): with MOE_BIAS and
+//   MOE_SWIGLU_OAI, gpt-oss's clamped SwiGLU of the biased gate and up)
 // GATE_UP=0: y[slot, r] = down_e[r] . h[slot]   (moe_combine weighs and sums the slots)
 // MOE_FIXED_EXPERT (shared expert): no route; tile y holds slots y * MOE_TILE_SLOTS .. in order.
 // The weight tensors span MOE_MAX_PIECES bindings (unused ones repeat piece 0), WEIGHT_PIECES used.
@@ -29,6 +30,7 @@ layout(std430, binding = 1) readonly buffer Route { uint route[]; };
 layout(std430, binding = 2) writeonly buffer H { float h[]; };
 #define WA_BINDING 3
 #define WB_BINDING (3 + PIECES)
+layout(std430, binding = 3 + 2 * PIECES) readonly buffer BGU { float bias_gu[]; };  // MOE_BIAS: [2][E][F]
 #define NA 2
 #define GR (MOE_GEMM_ROWS / 2)  // rows of each of gate and up
 #else
@@ -100,7 +102,12 @@ void main() {
       const uint s = slot[j];
       if (s == MOE_EMPTY_SLOT) continue;
 #if GATE_UP
-      h[s * p.rows + row] = silu(acc[r * GT + j]) * acc[(GR + r) * GT + j];
+      float g = acc[r * GT + j], u = acc[(GR + r) * GT + j];
+      if ((p.flags & MOE_BIAS) != 0) {
+        g += bias_gu[e * p.rows + row];
+        u += bias_gu[(p.experts + e) * p.rows + row];
+      }
+      h[s * p.rows + row] = glu(g, u);
 #else
       y[s * p.rows + row] = acc[r * GT + j];
 #endif

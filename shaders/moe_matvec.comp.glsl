@@ -33,6 +33,7 @@ layout(std430, binding = 2) buffer H { float h[]; };  // read back by PROJ = 2
 #define WB_BINDING (3 + PIECES)
 #define WSA_BINDING (3 + 2 * PIECES)  // shared expert's gate and up
 #define WSB_BINDING (4 + 2 * PIECES)
+layout(std430, binding = 5 + 2 * PIECES) readonly buffer BGU { float bias_gu[]; };  // MOE_BIAS: [2][E][F]
 #define IN x
 #else
 layout(std430, binding = 0) readonly buffer H { float h[]; };
@@ -43,6 +44,7 @@ layout(std430, binding = 3) buffer Out { float out_[]; };
 #define WA_BINDING 4
 #define WSA_BINDING (4 + PIECES)  // shared expert's down
 layout(std430, binding = 5 + PIECES) readonly buffer SG { float shared_gate[]; };
+layout(std430, binding = 6 + PIECES) readonly buffer BD { float bias_d[]; };  // MOE_BIAS: [E][H]
 #define IN h
 #endif
 #define SHARED ((p.flags & MOE_SHARED_SLOT) != 0)
@@ -71,13 +73,16 @@ float dot8(float a[8], float b[8]) {
 
 #if GATE_UP
 // Specialization constant 7: 0 fuses gate and up (one type); gate and up of different types
-// take two passes of tensor a alone: 1 writes h = gate . x, 2 then h = silu(h) * (up . x).
+// take two passes of tensor a alone: 1 writes h = gate . x, 2 then h = glu(h, up . x) (biases
+// added in each pass with MOE_BIAS).
 layout(constant_id = 7) const uint PROJ = 0;
+const uint NO_BIAS = 0xFFFFFFFFu;
 
 // Rows r0.. (of `rows`) of one slot: gate rows start at ra in tensor ta, up rows at rb in tb (ta
-// and tb are constants at each call, so the loads keep no branch); writes h[hbase + row].
+// and tb are constants at each call, so the loads keep no branch); writes h[hbase + row]. The
+// gate and up biases of row i are bias_gu[bias + i] and [E * rows + bias + i] unless NO_BIAS.
 void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint xbase, uint rows, uint r0,
-                  uint hbase) {
+                  uint hbase, uint bias) {
   float ag[RPS], au[RPS];
   for (uint r = 0; r < RPS; ++r) ag[r] = au[r] = 0.0;
 #ifdef HAS_UNIT
@@ -116,10 +121,14 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
   }
 #endif
   for (uint r = 0; r < RPS; ++r) {
-    const float g = LANE_SUM(ag[r]), u = PROJ == 0 ? LANE_SUM(au[r]) : 0.0;
+    float g = LANE_SUM(ag[r]), u = PROJ == 0 ? LANE_SUM(au[r]) : 0.0;
     if (LANE == 0 && r0 + r < rows) {
       const uint o = hbase + r0 + r;
-      h[o] = PROJ == 0 ? silu(g) * u : PROJ == 1 ? g : silu(h[o]) * g;
+      if (bias != NO_BIAS) {  // PROJ 2 holds the up projection in g
+        g += bias_gu[(PROJ == 2 ? p.experts * rows : 0) + bias + r0 + r];
+        if (PROJ == 0) u += bias_gu[p.experts * rows + bias + r0 + r];
+      }
+      h[o] = PROJ == 0 ? glu(g, u) : PROJ == 1 ? g : glu(h[o], g);
     }
   }
 }
@@ -138,7 +147,8 @@ void main() {
         ra[r] = row_start(e, row, 0, piece);
         rb[r] = row_start(e, row, 1, piece);
       }
-      gate_up_rows(0, 1, piece, ra, rb, (p.token_base + t) * p.cols, p.rows, r0, slot * p.rows);
+      gate_up_rows(0, 1, piece, ra, rb, (p.token_base + t) * p.cols, p.rows, r0, slot * p.rows,
+                   (p.flags & MOE_BIAS) != 0 ? e * p.rows : NO_BIAS);
     }
   } else {  // MOE_SHARED_SLOT: token slot - routed runs the shared expert
     const uint t = slot - routed, end = min(row0 + ROWS_PER_WG, p.shared_f);
@@ -148,7 +158,8 @@ void main() {
         ra[r] = p.shared_base_a + off;
         rb[r] = p.shared_base_b + off;
       }
-      gate_up_rows(2, 3, 0, ra, rb, (p.token_base + t) * p.cols, p.shared_f, r0, routed * p.rows + t * p.shared_f);
+      gate_up_rows(2, 3, 0, ra, rb, (p.token_base + t) * p.cols, p.shared_f, r0, routed * p.rows + t * p.shared_f,
+                   NO_BIAS);
     }
   }
 }
@@ -185,9 +196,9 @@ void down_part(uint ta, uint piece, uint ra[RPS], uint hbase, uint cols, inout f
 }
 
 void down_rows(uint t, uint r0) {
-  float acc[RPS];
+  float acc[RPS], bsum[RPS];  // bsum: the weighted down biases, the same on every lane
   uint ra[RPS];
-  for (uint r = 0; r < RPS; ++r) acc[r] = 0.0;
+  for (uint r = 0; r < RPS; ++r) acc[r] = bsum[r] = 0.0;
   for (uint j = 0; j < p.k; ++j) {
     const uint slot = t * p.k + j, gslot = p.token_base * p.k + slot;
     const uint e = expert_of(gslot);
@@ -199,6 +210,8 @@ void down_rows(uint t, uint r0) {
     for (uint r = 0; r < RPS; ++r) part[r] = 0.0;
     down_part(0, piece, ra, slot * p.cols, p.cols, part);
     for (uint r = 0; r < RPS; ++r) acc[r] += weight * part[r];
+    if ((p.flags & MOE_BIAS) != 0)
+      for (uint r = 0; r < RPS; ++r) bsum[r] += weight * bias_d[e * p.rows + min(r0 + r, p.rows - 1)];
   }
   if (SHARED) {
     const float weight = (p.flags & MOE_SHARED_GATED) != 0 ? shared_gate[p.token_base + t] : 1.0;
@@ -209,7 +222,7 @@ void down_rows(uint t, uint r0) {
     for (uint r = 0; r < RPS; ++r) acc[r] += weight * part[r];
   }
   for (uint r = 0; r < RPS; ++r) {
-    const float s = LANE_SUM(acc[r]);
+    const float s = LANE_SUM(acc[r]) + bsum[r];
     if (LANE == 0 && r0 + r < p.rows) {
       const uint o = (p.token_base + t) * p.rows + r0 + r;
       out_[o] = ((p.flags & MOE_ACCUMULATE) != 0 ? out_[o] : 0.0) + s;

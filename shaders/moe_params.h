@@ -17,6 +17,8 @@
 #define MOE_ACCUMULATE 4u    // out += result instead of out = result
 #define MOE_SHARED_SLOT 8u   // decode pair: one more slot per token runs the shared expert
 #define MOE_SHARED_GATED 16u // ... weighted by shared_gate[t] (else by 1)
+#define MOE_SWIGLU_OAI 32u   // gpt-oss's clamped SwiGLU (act_alpha, act_limit) in place of silu(gate) * up
+#define MOE_BIAS 64u         // per-expert biases of the routed experts: gate/up [2][E][F], down [E][H]
 
 #ifdef __cplusplus
 namespace vkmoe {
@@ -44,7 +46,9 @@ VKMOE_PARAMS(MoeParams) {
   uint shared_row_bytes;  // bytes of one row of the tensor(s) bound (gate/up, or down)
   uint shared_base_a;     // byte offset of its gate (or down) in its binding
   uint shared_base_b;     // the same for its up
-} VKMOE_PARAMS_END(MoeParams, 88);
+  float act_alpha;        // MOE_SWIGLU_OAI: min(g, limit) * sigmoid(alpha * min(g, limit)) *
+  float act_limit;        //   (clamp(u, -limit, limit) + 1)
+} VKMOE_PARAMS_END(MoeParams, 96);
 #endif
 
 #ifdef __cplusplus

@@ -26,6 +26,7 @@
 
 // Head dims the attention kernel supports (per-thread accumulators cover up to this).
 #define ATTN_MAX_HEAD_DIM 256
+#define ATTN_SINKS 1u  // sinks[head]: a logit in each head's softmax denominator (gpt-oss)
 
 // Matmul and get_rows: weight rows may be split over this many bindings (pieces of whole rows).
 #define MM_MAX_PIECES 4
@@ -152,7 +153,9 @@ VKMOE_PARAMS(AttnParams) {
   uint o_stride;   // floats between token rows of the output
   float scale;     // applied to q.k (usually 1/sqrt(head_dim))
   uint v_head_dim; // value/output width: even, <= ATTN_MAX_HEAD_DIM
-  uint pad0, pad1, pad2;
+  uint window;     // sliding window: query position q sees keys q - window + 1 .. q; 0 = all
+  uint flags;      // ATTN_SINKS
+  uint pad0;
 } VKMOE_PARAMS_END(AttnParams, 48);
 #endif
 

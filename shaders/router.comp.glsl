@@ -30,6 +30,7 @@ layout(std430, binding = 8) writeonly buffer Gb { float shared_gate[]; };  // [T
 // scores (coherent: invocations of the workgroup read what others wrote before the barrier).
 layout(std430, binding = 9) readonly buffer Nb { float norm_w[]; };
 layout(std430, binding = 10) coherent buffer XNb { float XN[]; };
+layout(std430, binding = 11) readonly buffer LBb { float logit_bias[]; };  // [E], ROUTER_LOGIT_BIAS
 #define NORM ((p.flags & ROUTER_NORM) != 0)
 #define X_AT(i) (NORM ? XN[i] : X[i])
 
@@ -135,6 +136,7 @@ void main() {
 #endif
   barrier();
   for (uint e = tid; e < E; e += WG) {
+    if ((p.flags & ROUTER_LOGIT_BIAS) != 0) logit[e] += logit_bias[e];
     if ((p.flags & ROUTER_WRITE_LOGITS) != 0) logits_out[t * E + e] = logit[e];
     logit[e] = sanitize(logit[e]);
   }

@@ -17,6 +17,7 @@
 #define ROUTER_BIAS 16u         // add bias[e] to selection scores (never to weights)
 #define ROUTER_GROUP_TOP2 32u   // group score = sum of the group's top 2 (else its max)
 #define ROUTER_NORM 64u         // x is RMS-normalized first (norm weight, eps) and written out
+#define ROUTER_LOGIT_BIAS 128u  // add logit_bias[e] to the logits themselves (gpt-oss's ffn_gate_inp.bias)
 
 // An empty selection slot (threshold routing, or fewer candidates than k).
 #define ROUTER_EMPTY_SLOT 0xFFFFFFFFu

@@ -52,6 +52,7 @@ TEST_CASE_FIXTURE(GpuTest, "dispatches per decode token, every architecture") {
       {"qwen2moe", {.arch = Arch::qwen2moe}, 7, 2},  // the shared expert rides in the routed pair
       {"mixtral", {.arch = Arch::mixtral}, 7, 2},
       {"olmoe", {.arch = Arch::olmoe}, 7, 2},
+      {"gpt-oss", {.arch = Arch::gpt_oss}, 8, 2},  // + the attention output bias
       {"deepseek2 (V2-Lite form)", ds, 8, 2},  // layer 0 is dense: also 8
       {"deepseek2 (V3 form)", deepseek_v3_form(ds), 9, 2},  // + attn_q_b
       {"glm4moe", {.arch = Arch::glm4moe}, 7, 2},   // dense layer 0: [gate | up], silu_mul, down

@@ -165,6 +165,36 @@ const char* path_name(MoePath p) { return p == MoePath::decode ? "decode" : p ==
 
 }  // namespace
 
+TEST_CASE_FIXTURE(GpuTest, "gpt-oss experts: biases and the clamped SwiGLU, both paths, odd sizes") {
+  for (GgmlType type : {GgmlType::F32, GgmlType::Q8_0})
+    for (double limit : {7.0, 0.6}) {  // 0.6: most gate/up values are clamped
+      const auto [H, F] = shape_for(type);
+      const uint32_t E = 5, k = 2, tokens = 9;
+      CAPTURE(ggml_type_name(type));
+      CAPTURE(limit);
+      TestFfn f = make_ffn(ctx, type, type, E, H, F);
+      f.ref.gate_b = random_floats(uint64_t(E) * F);
+      f.ref.up_b = random_floats(uint64_t(E) * F);
+      f.ref.down_b = random_floats(uint64_t(E) * H);
+      f.ref.oai = f.w.swiglu_oai = true;
+      f.ref.limit = f.w.limit = float(limit);
+      f.w.alpha = 1.702f;
+      f.ref.alpha = double(f.w.alpha);
+      std::vector<float> gu = f.ref.gate_b;
+      gu.insert(gu.end(), f.ref.up_b.begin(), f.ref.up_b.end());
+      Buffer gub = upload(ctx, gu.data(), gu.size() * 4, "gate/up bias");
+      Buffer db = upload(ctx, f.ref.down_b.data(), f.ref.down_b.size() * 4, "down bias");
+      f.w.gate_up_bias = gub.range();
+      f.w.down_bias = db.range();
+      const Routing r = random_routing(tokens, k, E, 0.2);
+      MoeScratch scratch = scratch_for(ctx, f, tokens, k);
+      for (MoePath path : {MoePath::decode, MoePath::batched}) {
+        CAPTURE(path_name(path));
+        check_routed(ctx, f, scratch, tokens, k, r, path, tolerance(type), /*accumulate=*/true);
+      }
+    }
+}
+
 TEST_CASE_FIXTURE(GpuTest, "decode path: every weight type, both reduction variants") {
   for (GgmlType type : kTypes) {
     const auto [H, F] = shape_for(type);

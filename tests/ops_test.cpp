@@ -203,11 +203,14 @@ struct TestCache {
 };
 
 std::vector<float> run_attention(Context& ctx, const TestCache& cache, uint32_t pos, std::span<const float> q,
-                                 uint32_t tokens, const std::string& variant) {
+                                 uint32_t tokens, const std::string& variant, uint32_t window = 0,
+                                 std::span<const float> sinks = {}) {
   GpuBuf qb(ctx, q), ob(ctx, size_t(tokens) * cache.c.heads * cache.c.dv());
+  GpuBuf sb(ctx, sinks.empty() ? std::vector<float>{0.0f} : std::vector<float>(sinks.begin(), sinks.end()));
   Sequence seq(ctx.device());
   ob.poison(seq);
-  AttentionShape s{.tokens = tokens, .pos = pos, .heads = cache.c.heads};
+  AttentionShape s{.tokens = tokens, .pos = pos, .heads = cache.c.heads, .window = window,
+                   .sinks = sinks.empty() ? BufferRange{} : sb.range()};
   record_attention(ctx, seq, cache.layer(), s, qb.range(), ob.range(), variant);
   seq.run();
   return ob.floats(ctx);
@@ -295,6 +298,36 @@ TEST_CASE_FIXTURE(GpuTest, "attention: decode and prefill match the reference, G
                                  1.0 / std::sqrt(double(c.head_dim)), c.v_head_dim);
         CHECK(rel_l2(got, ref) < 1e-5);
       }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "attention: sliding window and sinks (gpt-oss) match the reference at odd sizes") {
+  struct Step {
+    uint32_t pos, tokens;
+  };
+  const AttnCase cases[] = {{6, 2, 34, 80}, {3, 3, 72, 80}};
+  for (const auto& variant : variants(ctx, "attention"))
+    for (const auto& c : cases)
+      for (uint32_t window : {0u, 1u, 5u, 70u})
+        for (Step st : {Step{0, 1}, Step{3, 1}, Step{41, 1}, Step{9, 7}, Step{66, 13}}) {
+          CAPTURE(variant);
+          CAPTURE(c.heads);
+          CAPTURE(c.head_dim);
+          CAPTURE(window);
+          CAPTURE(st.pos);
+          CAPTURE(st.tokens);
+          TestCache cache(ctx, c);
+          cache.store(ctx, 0, st.pos + st.tokens);
+          auto q = random_floats(size_t(st.tokens) * c.heads * c.head_dim, -2.0f, 2.0f);
+          auto sinks = random_floats(c.heads, -3.0f, 3.0f);
+          sinks[0] = 12.0f;  // a sink that outweighs every key: the output shrinks toward 0
+          for (bool with_sinks : {false, true}) {
+            const std::span<const float> sk = with_sinks ? std::span<const float>(sinks) : std::span<const float>{};
+            auto got = run_attention(ctx, cache, st.pos, q, st.tokens, variant, window, sk);
+            auto ref = attention_ref(q, cache.k_host, cache.v_host, st.tokens, st.pos, c.heads, c.kv_heads, c.head_dim,
+                                     1.0 / std::sqrt(double(c.head_dim)), 0, window, sk);
+            CHECK(rel_l2(got, ref) < 1e-5);
+          }
+        }
 }
 
 TEST_CASE_FIXTURE(GpuTest, "attention: long prefill, then decode, equals attention over everything at once") {

@@ -21,7 +21,7 @@ using Case = ModelFile;
 std::vector<Case> cases() {
   std::vector<Case> out;
   out.push_back({"demo", make_demo_model()});
-  for (Arch a : {Arch::qwen3moe, Arch::qwen2moe, Arch::mixtral, Arch::olmoe})
+  for (Arch a : {Arch::qwen3moe, Arch::qwen2moe, Arch::mixtral, Arch::olmoe, Arch::gpt_oss})
     out.push_back({arch_name(a), make_synthetic_model({.arch = a, .name = arch_name(a)}).to_bytes()});
   const SyntheticSpec lite{.arch = Arch::deepseek2, .name = "deepseek2-V2-Lite", .n_layer = 3};
   out.push_back({"deepseek2 V2-Lite", make_synthetic_model(lite).to_bytes()});

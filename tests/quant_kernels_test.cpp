@@ -60,13 +60,14 @@ std::vector<float> run_matmul(Context& ctx, const DenseWeight& w, std::span<cons
 
 // One expert FFN with its own type per tensor, at 4-byte offsets, and its dequantized copy.
 struct TypedFfn {
-  Buffer buffer;
+  Buffer buffer, gate_up_bias, down_bias;
   MoeFfnWeights w;
   ref::MoeFfn ref;
 };
 
+// max_piece_bytes: split each tensor over bindings (0: one binding).
 TypedFfn typed_ffn(Context& ctx, GgmlType gate, GgmlType up, GgmlType down, uint32_t experts, uint32_t hidden,
-                   uint32_t ffn) {
+                   uint32_t ffn, uint64_t max_piece_bytes = 0) {
   struct Part {
     GgmlType type;
     uint32_t rows, cols;
@@ -87,10 +88,31 @@ TypedFfn typed_ffn(Context& ctx, GgmlType gate, GgmlType up, GgmlType down, uint
   for (int i = 0; i < 3; ++i) {
     const Part& p = parts[i];
     ctx.transfer().upload(f.buffer, p.offset, p.bytes.data(), p.bytes.size());
-    *tensors[i] = make_expert_tensor(ctx.device(), f.buffer, p.offset, p.type, experts, p.rows, p.cols);
+    *tensors[i] = make_expert_tensor(ctx.device(), f.buffer, p.offset, p.type, experts, p.rows, p.cols, max_piece_bytes);
     *mats[i] = ref::dequantize_experts(p.type, p.bytes, experts, p.rows, p.cols);
   }
   return f;
+}
+
+// gpt-oss's extras: random per-expert biases ([gate | up] and down) and the clamped SwiGLU at
+// `limit` (small enough that many gate and up values are clamped).
+void add_gpt_oss_extras(Context& ctx, TypedFfn& f, float limit) {
+  const uint64_t E = f.w.gate.experts, F = f.w.gate.rows, H = f.w.down.rows;
+  f.ref.gate_b = random_floats(E * F);
+  f.ref.up_b = random_floats(E * F);
+  f.ref.down_b = random_floats(E * H);
+  std::vector<float> gu = f.ref.gate_b;
+  gu.insert(gu.end(), f.ref.up_b.begin(), f.ref.up_b.end());
+  f.gate_up_bias = ctx.allocator().create_buffer(gu.size() * 4, MemoryUse::device, "gate/up bias");
+  f.down_bias = ctx.allocator().create_buffer(E * H * 4, MemoryUse::device, "down bias");
+  ctx.transfer().upload(f.gate_up_bias, 0, gu.data(), gu.size() * 4);
+  ctx.transfer().upload(f.down_bias, 0, f.ref.down_b.data(), E * H * 4);
+  f.w.gate_up_bias = f.gate_up_bias.range();
+  f.w.down_bias = f.down_bias.range();
+  f.ref.oai = f.w.swiglu_oai = true;
+  f.ref.limit = f.w.limit = limit;
+  f.w.alpha = 1.702f;
+  f.ref.alpha = double(f.w.alpha);
 }
 
 // Routed experts on `tokens` tokens (k distinct experts each, one slot empty) against the
@@ -183,5 +205,31 @@ TEST_CASE_FIXTURE(GpuTest, "moe experts: gate, up and down of three types (two g
     CHECK(moe_error(ctx, f, 3, 2, MoePath::decode, false) < kTol);
     CHECK(moe_error(ctx, f, 3, 2, MoePath::decode, true) < kTol);
     CHECK(moe_error(ctx, f, 6, 3, MoePath::batched, false) < kTol);  // runs as decode: no mixed GEMM
+  }
+}
+
+// gpt-oss's expert biases and clamped SwiGLU in the quant variants: MXFP4 (gpt-oss's expert
+// type), gate and up of two types (the two gate/up passes add their own bias), and tensors split
+// over bindings (the bias bindings after the pieces).
+TEST_CASE_FIXTURE(GpuTest, "moe experts: gpt-oss biases and clamped SwiGLU with MXFP4, two gate/up types, split") {
+  struct Case {
+    GgmlType gate, up, down;
+    uint32_t hidden, ffn;
+    bool split;
+  };
+  for (const Case c : {Case{GgmlType::MXFP4, GgmlType::MXFP4, GgmlType::MXFP4, 96, 160, false},
+                       Case{GgmlType::IQ4_XS, GgmlType::Q3_K, GgmlType::MXFP4, 512, 256, false},
+                       Case{GgmlType::MXFP4, GgmlType::MXFP4, GgmlType::MXFP4, 96, 160, true}}) {
+    CAPTURE(ggml_type_name(c.gate));
+    CAPTURE(ggml_type_name(c.up));
+    CAPTURE(c.split);
+    const uint32_t E = 5;
+    // Split: room for 2 experts per binding, 5 experts in 3 pieces.
+    const uint64_t piece = c.split ? 2 * ggml_row_bytes(c.gate, c.hidden) * c.ffn + 64 : 0;
+    auto f = typed_ffn(ctx, c.gate, c.up, c.down, E, c.hidden, c.ffn, piece);
+    if (c.split) REQUIRE(f.w.gate.pieces.size() == 3);
+    add_gpt_oss_extras(ctx, f, 1.0f);
+    CHECK(moe_error(ctx, f, 3, 2, MoePath::decode, false) < kTol);
+    CHECK(moe_error(ctx, f, 6, 3, MoePath::batched, false) < kTol);  // two gate/up types run as decode
   }
 }

@@ -29,6 +29,7 @@ struct RouterCase {
   std::vector<float> bias;  // [E] or empty
   std::vector<float> shared_w;  // [H] F32 shared-expert gate, or empty
   std::vector<float> norm_w;    // [H]: RMS-norm prologue (eps 1e-5), or empty
+  std::vector<float> logit_bias;  // [E] added to the logits (gpt-oss), or empty
 };
 
 struct RouterRun {
@@ -70,6 +71,8 @@ RouterRun run_router(Context& ctx, RouterCase c, const std::string& variant) {
   Buffer wb = A.create_buffer(wbytes.size(), MemoryUse::device, "router w");
   Buffer bb = A.create_buffer(std::max<size_t>(4, c.bias.size() * 4), MemoryUse::device, "bias");
   Buffer sb = A.create_buffer(std::max<size_t>(4, c.shared_w.size() * 4), MemoryUse::device, "shared w");
+  Buffer lbb = A.create_buffer(std::max<size_t>(4, c.logit_bias.size() * 4), MemoryUse::device, "logit bias");
+  if (!c.logit_bias.empty()) ctx.transfer().upload(lbb, 0, c.logit_bias.data(), c.logit_bias.size() * 4);
   Buffer ib = A.create_buffer(size_t(T) * K * 4, MemoryUse::device, "ids");
   Buffer ob = A.create_buffer(size_t(T) * K * 4, MemoryUse::device, "weights");
   Buffer lb = A.create_buffer(size_t(T) * E * 4, MemoryUse::device, "logits");
@@ -88,6 +91,7 @@ RouterRun run_router(Context& ctx, RouterCase c, const std::string& variant) {
   seq.fill(cb.range(), 0);
   RouterWeights rw{c.type, wb.range(), c.bias.empty() ? BufferRange{} : bb.range(), GgmlType::F32,
                    c.shared_w.empty() ? BufferRange{} : sb.range()};
+  if (!c.logit_bias.empty()) rw.logit_bias = lbb.range();
   RouterOutputs ro{ib.range(), ob.range(), lb.range(), cb.range(), c.shared_w.empty() ? BufferRange{} : gb.range()};
   const float eps = 1e-5f;
   if (!c.norm_w.empty()) {
@@ -117,6 +121,8 @@ RouterRun run_router(Context& ctx, RouterCase c, const std::string& variant) {
     c.x.assign(r.ref_x_norm.begin(), r.ref_x_norm.end());  // the reference scores the normalized x
   }
   r.ref_logits = router_logits_ref(wdeq, c.x, T, E, H);
+  if (!c.logit_bias.empty())
+    for (size_t i = 0; i < r.ref_logits.size(); ++i) r.ref_logits[i] += c.logit_bias[i % E];
   for (uint32_t t = 0; t < T; ++t)
     r.ref.push_back(router_select_ref(c.cfg, std::span<const double>(r.ref_logits).subspan(size_t(t) * E, E), c.bias));
   if (!c.shared_w.empty()) r.ref_shared = router_logits_ref(c.shared_w, c.x, T, 1, H);
@@ -175,11 +181,13 @@ TEST_CASE_FIXTURE(GpuTest, "router: every gating scheme and weight type matches 
     const char* name;
     RouterConfig cfg;
     bool bias;
+    bool logit_bias = false;
   };
   const Scheme schemes[] = {
       {"qwen3 softmax top-8 renorm", {.gating = Gating::softmax_topk, .experts = 128, .k = 8, .renormalize = true}, false},
       {"olmoe softmax top-8", {.gating = Gating::softmax_topk, .experts = 64, .k = 8}, false},
       {"mixtral top-2 softmax", {.gating = Gating::topk_softmax, .experts = 8, .k = 2}, false},
+      {"gpt-oss logit bias, top-4 softmax", {.gating = Gating::topk_softmax, .experts = 32, .k = 4}, false, true},
       {"deepseek-v3 sigmoid groups",
        {.gating = Gating::sigmoid_group, .experts = 256, .k = 8, .renormalize = true, .n_group = 8, .topk_group = 4,
         .group_top2 = true, .scale = 2.5f},
@@ -203,6 +211,7 @@ TEST_CASE_FIXTURE(GpuTest, "router: every gating scheme and weight type matches 
         c.tokens = 13;
         c.hidden = type == GgmlType::Q8_0 ? 96 : 97;  // odd where the type allows
         if (s.bias) c.bias = random_floats(c.cfg.experts, -0.5f, 0.5f);
+        if (s.logit_bias) c.logit_bias = random_floats(c.cfg.experts, -2.0f, 2.0f);
         if (s.cfg.gating == Gating::threshold) {
           // Even tokens near-uniform (every probability ~1/16 < 0.08: all slots empty), odd tokens
           // peaked (the best expert well above 0.08): the count must vary.

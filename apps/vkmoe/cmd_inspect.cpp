@@ -159,7 +159,8 @@ int cmd_inspect(const std::vector<std::string>& argv) {
                         {"partial_rope", !cfg.kv_lora_rank && cfg.n_rot < cfg.head_dim_k},
                         {"rope", cfg.rope_layout == RopeLayout::neox ? "neox" : "normal"},
                         {"qkv_bias", cfg.qkv_bias}, {"qk_norm", cfg.qk_norm_per_head ? "per head" : cfg.qk_norm_full ? "full" : "none"},
-                        {"mla", cfg.kv_lora_rank > 0}, {"nextn_layers", cfg.n_layer_nextn}};
+                        {"mla", cfg.kv_lora_rank > 0}, {"nextn_layers", cfg.n_layer_nextn},
+                        {"sliding_window", cfg.n_swa}, {"expert_bias", cfg.expert_bias}, {"swiglu_oai", cfg.swiglu_oai}};
     j["params"] = stats.params;
     j["bytes"] = stats.bytes;
     j["active_params_per_token"] = stats.active_params;

@@ -20,6 +20,10 @@ struct LayerSpec {
   AttentionKind attention = AttentionKind::gqa;
   FfnKind ffn = FfnKind::moe;
   bool shared_experts = false;  // ffn_*_shexp beside the routed experts (MoE layers only)
+  // Sliding-window attention: a query at position p sees keys p - window + 1 .. p (llama.cpp's
+  // LLAMA_SWA_TYPE_STANDARD); 0 = the whole context.
+  uint32_t window = 0;
+  bool sinks = false;           // attn_sinks [n_head]: a per-head logit in the softmax denominator (gpt-oss)
 };
 
 }  // namespace vkmoe

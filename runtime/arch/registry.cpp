@@ -12,6 +12,7 @@ const ArchInfo kArchitectures[] = {
     {Arch::deepseek2, "deepseek2", "deepseek2", read_deepseek2},
     {Arch::glm4moe, "glm4moe", "glm4moe", read_glm4moe},
     {Arch::deepseek, "deepseek", "deepseek", read_deepseek},
+    {Arch::gpt_oss, "gpt-oss", "gpt-oss", read_gpt_oss},
 };
 
 }  // namespace

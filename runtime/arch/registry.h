@@ -37,5 +37,6 @@ void read_olmoe(const Hparams& h, ModelConfig& c);
 void read_deepseek2(const Hparams& h, ModelConfig& c);
 void read_glm4moe(const Hparams& h, ModelConfig& c);
 void read_deepseek(const Hparams& h, ModelConfig& c);
+void read_gpt_oss(const Hparams& h, ModelConfig& c);
 
 }  // namespace vkmoe

@@ -54,6 +54,11 @@ std::string check_ffn(const MoeFfnWeights& w) {
     return "gate " + tensor_desc(g) + " and up " + tensor_desc(u) + " differ in shape or split";
   if (d.rows != g.cols || d.cols != g.rows || d.experts != g.experts)
     return "down " + tensor_desc(d) + " does not fit gate " + tensor_desc(g) + " (down is [F, H, E])";
+  if ((w.gate_up_bias.size > 0) != (w.down_bias.size > 0)) return "the gate/up and down biases come together";
+  if (w.gate_up_bias.size && (w.gate_up_bias.size < 8ull * g.experts * g.rows || w.down_bias.size < 4ull * d.experts * d.rows))
+    return "biases of " + std::to_string(w.gate_up_bias.size) + " and " + std::to_string(w.down_bias.size) +
+           " bytes are short of [2, " + std::to_string(g.experts) + ", " + std::to_string(g.rows) + "] and [" +
+           std::to_string(d.experts) + ", " + std::to_string(d.rows) + "] floats";
   return "";
 }
 
@@ -157,6 +162,12 @@ class MoeRecorder {
     p.k = r.k;
     p.experts = r.w.gate.experts;
     p.flags = r.flags;
+    if (r.w.gate_up_bias.size) p.flags |= MOE_BIAS;
+    if (r.w.swiglu_oai) {
+      p.flags |= MOE_SWIGLU_OAI;
+      p.act_alpha = r.w.alpha;
+      p.act_limit = r.w.limit;
+    }
     p.max_tiles = (r.flags & MOE_FIXED_EXPERT) ? ceil_div(uint64_t(tokens) * r.k, kTile)
                                                : max_tiles(tokens * r.k, p.experts);
     return p;
@@ -215,6 +226,9 @@ class MoeRecorder {
   Binding weights_binding(const Run& r) const {
     return {(r.flags & MOE_UNIT_WEIGHT) ? r.x : r.weights, Access::read};
   }
+  Binding bias_binding(const BufferRange& bias) const {
+    return {bias.size ? bias : ctx_.dummy().range(), Access::read};
+  }
   Binding out_binding(const Run& r) const {
     return {r.out, (r.flags & MOE_ACCUMULATE) ? Access::read_write : Access::write};
   }
@@ -233,6 +247,7 @@ class MoeRecorder {
     add_pieces(bind, b, pieces);
     bind.push_back(sa ? Binding{sa->pieces[0].range, Access::read} : unused);
     bind.push_back(sb ? Binding{sb->pieces[0].range, Access::read} : unused);
+    bind.push_back(bias_binding(r.w.gate_up_bias));
     set_weights(p, a, &b);
     if (sa) set_shared(p, *sa, sb);
     const std::string kernel = moe_kernel_name("gate_up", a.type, split);
@@ -268,6 +283,7 @@ class MoeRecorder {
       add_pieces(b, d, split ? MOE_MAX_PIECES : 1);
       b.push_back(sh ? Binding{sh->down.pieces[0].range, Access::read} : unused);
       b.push_back(sh && r.shared->gate.size ? Binding{r.shared->gate, Access::read} : unused);
+      b.push_back(bias_binding(r.w.down_bias));
       set_weights(p, d, nullptr);
       if (sh) set_shared(p, sh->down, nullptr);
       uint32_t rows_per_wg = 0;
@@ -313,6 +329,7 @@ class MoeRecorder {
       std::vector<Binding> b = {{r.x, Access::read}, {route, Access::read}, {h, Access::write}};
       add_pieces(b, g, MOE_MAX_PIECES);
       add_pieces(b, u, MOE_MAX_PIECES);
+      b.push_back(bias_binding(r.w.gate_up_bias));
       set_weights(p, g, &u);
       dispatch_gemm("moe_gemm_gate_up_" + type_tag(g.type), b, p, g, &u, "moe_gemm_gate_up");
     }
@@ -326,9 +343,9 @@ class MoeRecorder {
       const auto& caps = ctx_.device().caps();
       const uint32_t groups = ceil_div(uint64_t(p.tokens) * d.rows, kCombineGroup);
       const uint32_t gx = std::min(groups, caps.max_workgroup_count[0]);
-      const auto& pipe = pipeline("moe_combine", 4, false);
-      seq_.dispatch(pipe, {{y, Access::read}, ids_binding(r), weights_binding(r), out_binding(r)}, &p, gx,
-                    ceil_div(groups, gx), 1, "moe_combine");
+      const auto& pipe = pipeline("moe_combine", 5, false);
+      seq_.dispatch(pipe, {{y, Access::read}, ids_binding(r), weights_binding(r), out_binding(r), bias_binding(r.w.down_bias)},
+                    &p, gx, ceil_div(groups, gx), 1, "moe_combine");
     }
   }
 

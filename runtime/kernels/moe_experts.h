@@ -55,6 +55,12 @@ struct MoeFfnWeights {
   // gate and up share a shape; each tensor may have its own type (gate and up of two types run
   // as two decode passes, never the fused or batched gate/up kernels).
   ExpertTensor gate, up, down;
+  // gpt-oss: per-expert biases, f32 [gate's E x F | up's E x F] and [E x H] (both or neither), and
+  // the clamped SwiGLU min(g, limit) * sigmoid(alpha * min(g, limit)) * (clamp(u, -limit, limit) + 1)
+  // in place of silu(g) * u; out[t] = sum_j w[t, j] * (down_e h + down_bias_e).
+  BufferRange gate_up_bias, down_bias;
+  bool swiglu_oai = false;
+  float alpha = 1.702f, limit = 7.0f;
 };
 
 enum class MoePath { automatic, decode, batched };

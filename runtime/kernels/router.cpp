@@ -74,7 +74,10 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
   p.flags = (cfg.renormalize && cfg.gating != Gating::top1 ? ROUTER_RENORM : 0) |
             (out.logits.size ? ROUTER_WRITE_LOGITS : 0) | (out.counts.size ? ROUTER_COUNT : 0) |
             (shared ? ROUTER_SHARED_GATE : 0) | (w.bias.size ? ROUTER_BIAS : 0) |
-            (cfg.group_top2 ? ROUTER_GROUP_TOP2 : 0) | (norm ? ROUTER_NORM : 0);
+            (cfg.group_top2 ? ROUTER_GROUP_TOP2 : 0) | (norm ? ROUTER_NORM : 0) |
+            (w.logit_bias.size ? ROUTER_LOGIT_BIAS : 0);
+  if (w.logit_bias.size && w.logit_bias.size < uint64_t(cfg.experts) * 4)
+    throw std::invalid_argument("router: the logit bias needs " + std::to_string(cfg.experts) + " floats");
   p.n_group = cfg.n_group;
   p.topk_group = cfg.topk_group;
   p.scale = cfg.scale;
@@ -83,7 +86,7 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
   p.eps = norm ? w.norm_eps : 0.0f;
 
   const auto& pipe = ctx.pipelines().get({.kernel = "router",
-                                          .bindings = 11,
+                                          .bindings = 12,
                                           .push_size = sizeof(RouterParams),
                                           .spec = {static_cast<uint32_t>(w.type), static_cast<uint32_t>(w.shared_type)},
                                           .variant = variant});
@@ -92,7 +95,7 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
     if (r.size) return Binding{r, a};
     return a == Access::read ? Binding{dummy, Access::read} : Binding{ctx.sink().range(), Access::write};
   };
-  Binding b[11] = {{x, Access::read},
+  Binding b[12] = {{x, Access::read},
                   {w.w, Access::read},
                   opt(w.bias, Access::read),
                   {out.ids, Access::write},
@@ -102,7 +105,8 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
                   opt(shared ? w.shared_gate_w : BufferRange{}, Access::read),
                   opt(shared ? out.shared_gate : BufferRange{}, Access::write),
                   opt(norm ? w.norm : BufferRange{}, Access::read),
-                  opt(norm ? out.x_norm : BufferRange{}, Access::read_write)};
+                  opt(norm ? out.x_norm : BufferRange{}, Access::read_write),
+                  opt(w.logit_bias, Access::read)};
   seq.dispatch(pipe, b, &p, tokens, 1, 1, "router");
 }
 

@@ -44,6 +44,7 @@ struct RouterWeights {
   // experts, so "norm + router" is one dispatch.
   BufferRange norm;               // [H] float, or empty
   float norm_eps = 1e-6f;
+  BufferRange logit_bias;         // [E] float added to the logits themselves (gpt-oss), or empty
 };
 
 struct RouterOutputs {

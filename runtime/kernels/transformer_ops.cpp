@@ -292,11 +292,15 @@ void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, co
   if (qs < q_row || os < o_row) op_fail(k, "row stride shorter than heads * head width");
   need_floats(k, "q", q, row_extent(s.tokens, qs, q_row));
   need_floats(k, "o", o, row_extent(s.tokens, os, o_row));
+  const bool sinks = s.sinks.size > 0;
+  if (sinks) need_floats(k, "sinks", s.sinks, s.heads);
   AttnParams p{s.tokens, s.pos, s.heads, cache.kv_heads, cache.head_dim, qs, os,
-               s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(float(cache.head_dim)), cache.dv(), 0, 0, 0};
+               s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(float(cache.head_dim)), cache.dv(), s.window,
+               sinks ? ATTN_SINKS : 0u, 0};
   const auto& pipe = ctx.pipelines().get(
-      {.kernel = "attention", .bindings = 4, .push_size = sizeof(p), .variant = variant});
-  Binding b[4] = {{q, Access::read}, {cache.k, Access::read}, {cache.v, Access::read}, {o, Access::write}};
+      {.kernel = "attention", .bindings = 5, .push_size = sizeof(p), .variant = variant});
+  Binding b[5] = {{q, Access::read}, {cache.k, Access::read}, {cache.v, Access::read}, {o, Access::write},
+                  {sinks ? s.sinks : ctx.dummy().range(), Access::read}};
   seq.dispatch(pipe, b, &p, s.heads, s.tokens, 1, "attention");
 }
 

@@ -127,8 +127,11 @@ struct AttentionShape {
   float scale = 0.0f;     // on q.k; 0 = 1 / sqrt(head_dim)
   uint32_t q_stride = 0;  // floats between token rows of q (0 = heads * head_dim)
   uint32_t o_stride = 0;  // floats between token rows of o (0 = heads * v_head_dim)
+  uint32_t window = 0;    // sliding window: keys pos + t - window + 1 .. pos + t; 0 = all
+  BufferRange sinks;      // float [heads]: each head's sink logit (gpt-oss), or empty
 };
-// o[t, h] = softmax_j(scale * q[t, h] . K[j, h / (heads / kv_heads)]) V[j, ...] over j <= pos + t;
+// o[t, h] = softmax_j(scale * q[t, h] . K[j, h / (heads / kv_heads)]) V[j, ...] over j <= pos + t
+// (and j > pos + t - window); a sink s_h adds exp(s_h) to the softmax's denominator only.
 // q rows are heads * head_dim wide, o rows heads * v_head_dim.
 void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const AttentionShape& s,
                       BufferRange q, BufferRange o, const std::string& variant = "");

@@ -80,7 +80,8 @@ MemoryPlan plan_memory(const GgufFile& file, const ModelConfig& cfg, const Devic
     p.shape = t.shape;
     p.bytes = t.bytes;
     p.layer = layer_of(t.name);
-    p.experts = shape_rank(t.shape) <= 3 && t.name.find("_exps.") != std::string::npos;
+    // Stacked expert weights; their small per-expert biases (gpt-oss's [F, E]) are plain vectors.
+    p.experts = shape_rank(t.shape) <= 3 && t.name.find("_exps.") != std::string::npos && !t.name.ends_with(".bias");
     // Split unit: one expert of a stacked expert tensor, else one row.
     p.units = p.experts ? shape_dim(t.shape, 2) : std::max<uint64_t>(1, t.elements() / t.shape[0]);
     p.unit_bytes = p.units ? t.bytes / p.units : t.bytes;

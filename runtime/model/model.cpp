@@ -45,6 +45,8 @@ std::vector<TensorConcat> attention_concats(const GgufFile& f, const ModelConfig
     }
     group(b + "attn_qkv.weight", {b + "attn_q.weight", b + "attn_k.weight", b + "attn_v.weight"}, false);
     group(b + "attn_qkv.bias", {b + "attn_q.bias", b + "attn_k.bias", b + "attn_v.bias"}, true);
+    if (c.expert_bias)  // [gate's E x F | up's E x F]: one binding for the gate/up kernels
+      group(b + "ffn_gate_up_exps.bias", {b + "ffn_gate_exps.bias", b + "ffn_up_exps.bias"}, true);
     if (c.qk_norm_per_head || c.qk_norm_full)
       group(b + "attn_qk_norm.weight", {b + "attn_q_norm.weight", b + "attn_k_norm.weight"}, true);
   }
@@ -239,6 +241,7 @@ void Model::bind_weights() {
     }
     if (spec.attention == AttentionKind::gqa) bind_attention_vectors(L, l);
     if (L.dense_ffn) {
+      bind_layer_extras(L, l);  // the attention's extras only
       layers_.push_back(std::move(L));
       continue;
     }
@@ -262,6 +265,7 @@ void Model::bind_weights() {
                           single(b + "ffn_down_shexp.weight", Fs, H)};
       L.shared_in_slot = fits_shared_slot(L.experts, L.shared_experts);
     }
+    bind_layer_extras(L, l);
     layers_.push_back(std::move(L));
   }
 }
@@ -412,6 +416,8 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, co
     // YaRN's magnitude correction, as llama.cpp derives it from the scaling factor.
     rope.attn_factor = 1.0f;
   }
+  rope.attn_factor *= cfg_.rope_attn_factor;
+  const LayerSpec& spec = cfg_.layers[l];
   // Each session's rows: into its own cache at its positions, attention over that cache.
   for (size_t i = 0; i < pass.parts.size(); ++i) {
     const Part& p = pass.parts[i];
@@ -424,10 +430,14 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, co
     const BufferRange q = q_.range(p.first * pass.q_stride * 4ull, p.tokens * qw * 4ull);
     const BufferRange o = attn_.range(p.first * pass.o_stride * 4ull, p.tokens * NH * Dv * 4ull);
     record_rope_kv_store(ctx_, seq, kv, rope, sp, qi, ki, vi, part_positions(pass, i), L.bqkv, L.qk_norm, q);
-    record_attention(ctx_, seq, kv, {.tokens = p.tokens, .pos = p.pos, .heads = NH, .scale = cfg_.attn_scale}, q, o);
+    record_attention(ctx_, seq, kv,
+                     {.tokens = p.tokens, .pos = p.pos, .heads = NH, .scale = cfg_.attn_scale, .window = spec.window,
+                      .sinks = L.sinks},
+                     q, o);
   }
   record_matmul(ctx_, seq, L.wo, T, attn_.range(0, T * pass.o_stride * 4ull), x,
                 {.x_stride = pass.o_stride, .accumulate = true});
+  if (L.bo.size) record_add(ctx_, seq, {.rows = T, .n = H, .b_stride = kEltBroadcast}, x, L.bo, x);
 }
 
 // Feed-forward: router with the norm folded in (and Qwen2-MoE's shared gate), routed experts and

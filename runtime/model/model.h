@@ -146,6 +146,9 @@ class Model {
   BufferRange vector_weight(const std::string& name, uint64_t n) const;  // F32 [n], or empty if absent
   void bind_weights();
   void bind_attention_vectors(Layer& L, uint32_t l);
+  // gpt_oss_blocks.cpp: the output bias, sinks, router logit bias and expert biases a config's
+  // flags ask for (attn_out_bias, LayerSpec::sinks, router_bias, expert_bias, swiglu_oai).
+  void bind_layer_extras(Layer& L, uint32_t l);
   // layers < n_layer: only the embedding and that many layers, no head (nan_check.cpp).
   void record_pass(Sequence& seq, const Pass& pass, uint32_t layers = UINT32_MAX);
   // nan_check.cpp: throws naming the first layer whose output is not finite when the logits of

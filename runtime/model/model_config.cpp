@@ -109,6 +109,24 @@ ModelConfig load_model_config(const GgufFile& f) {
   return c;
 }
 
+namespace {
+// Sinks and the sliding-window pattern: "sliding window 128 on layers 0,2,4,... (12 of 24)".
+void describe_layers(std::ostream& o, const ModelConfig& c) {
+  std::string swa;
+  uint32_t n_swa_layers = 0, n_sinks = 0;
+  for (uint32_t l = 0; l < c.layers.size(); ++l) {
+    n_sinks += c.layers[l].sinks;
+    if (!c.layers[l].window) continue;
+    if (n_swa_layers < 8) swa += (n_swa_layers ? "," : "") + std::to_string(l);
+    else if (n_swa_layers == 8) swa += ",...";
+    ++n_swa_layers;
+  }
+  if (n_swa_layers)
+    o << ", sliding window " << c.n_swa << " on layers " << swa << " (" << n_swa_layers << " of " << c.n_layer
+      << "; the rest full)";
+  if (n_sinks) o << ", attention sinks" << (n_sinks < c.n_layer ? " (some layers)" : "");
+}
+}  // namespace
 bool ModelConfig::skipped_tensor(const std::string& t) const {
   if (!n_layer_nextn || t.rfind("blk.", 0) != 0) return false;
   const unsigned long l = std::strtoul(t.c_str() + 4, nullptr, 10);
@@ -139,10 +157,16 @@ std::string ModelConfig::describe() const {
     o << ", MLA (kv rank " << kv_lora_rank << ", q rank " << q_lora_rank << "; run as " << a.n_head << " heads of "
       << a.head_dim_k << "/" << a.head_dim_v << ")";
   }
+  if (attn_out_bias) o << ", output bias";
+  if (rope_attn_factor != 1.0f) o << ", RoPE attn_factor " << rope_attn_factor;
+  describe_layers(o, *this);
   o << "\nexperts: " << n_expert << " of width " << n_ff_exp << ", " << n_expert_used << " per token, routing "
     << routing_kind() << (router.renormalize ? ", renormalised" : "");
   if (router.n_group > 1) o << ", " << router.topk_group << " of " << router.n_group << " groups";
   if (router.scale != 1.0f) o << ", scaled by " << router.scale;
+  if (router_bias) o << ", router bias";
+  if (expert_bias) o << ", expert biases";
+  if (swiglu_oai) o << ", clamped SwiGLU (alpha " << swiglu_alpha << ", limit " << swiglu_limit << ")";
   if (n_expert_shared) o << "; " << n_expert_shared << " shared expert(s) of width " << n_ff_shexp << (shared_gate ? " (sigmoid-gated)" : "");
   if (n_layer_dense_lead) o << "; " << n_layer_dense_lead << " leading dense layer(s) of width " << n_ff;
   if (n_layer_nextn) o << "; " << n_layer_nextn << " NextN layer(s) in the file, not run (as llama.cpp)";

@@ -23,6 +23,7 @@ enum class Arch {
   deepseek2, // DeepSeek-V2/V3: MLA attention, leading dense layers, shared experts, groups
   glm4moe,   // GLM-4.5: sigmoid routing with selection bias, shared expert, dense lead, partial NeoX RoPE
   deepseek,  // DeepSeek-MoE (v1): GQA, normal RoPE, softmax top-k, shared experts, dense lead
+  gpt_oss,   // gpt-oss: sinks, alternating sliding-window layers, biases, clamped SwiGLU
 };
 const char* arch_name(Arch a);  // display name (registry.cpp)
 
@@ -53,11 +54,14 @@ struct ModelConfig {
   bool rope_yarn = false;        // YaRN scaling from rope.scaling.type
   uint32_t rope_yarn_orig_ctx = 0;
   float rope_yarn_log_mul = 0.0f;  // DeepSeek's rope.scaling.yarn_log_multiplier
+  float rope_attn_factor = 1.0f;   // rope.scaling.attn_factor: scales cos/sin (llama.cpp's rope_attn_factor)
 
   bool qk_norm_per_head = false;  // attn_q_norm [Dk], attn_k_norm [Dk] (Qwen3)
   bool qk_norm_full = false;      // attn_q_norm [n_head*Dk], attn_k_norm [n_head_kv*Dk] (OLMoE)
-  bool qkv_bias = false;          // attn_q/k/v.bias (Qwen2-MoE, GLM-4.5)
-  std::string ffn_norm = "ffn_norm";  // the FFN's pre-norm tensor per layer (GLM-4.5: post_attention_norm)
+  bool qkv_bias = false;          // attn_q/k/v.bias (Qwen2-MoE, GLM-4.5, gpt-oss)
+  std::string ffn_norm = "ffn_norm";  // the FFN's pre-norm tensor per layer (GLM-4.5, gpt-oss: post_attention_norm)
+  bool attn_out_bias = false;     // attn_output.bias [H], added with the output projection (gpt-oss)
+  uint32_t n_swa = 0;             // sliding window of the layers whose LayerSpec::window is set
 
   uint32_t n_expert = 0;        // E: routed experts per MoE layer
   uint32_t n_expert_used = 0;   // k: experts per token
@@ -71,6 +75,10 @@ struct ModelConfig {
   uint32_t n_layer_nextn = 0;
   uint32_t n_ff = 0;            // dense FFN width: ffn_gate/ffn_up [H, n_ff], ffn_down [n_ff, H]
   RouterConfig router;          // gating scheme for the routed experts
+  bool router_bias = false;     // ffn_gate_inp.bias [E] added to the router logits (gpt-oss)
+  bool expert_bias = false;     // ffn_{gate,up}_exps.bias [F, E], ffn_down_exps.bias [H, E] (gpt-oss)
+  bool swiglu_oai = false;      // gpt-oss's clamped SwiGLU (llama.cpp's swiglu_oai) between gate/up and down
+  float swiglu_alpha = 1.702f, swiglu_limit = 7.0f;
 
   // DeepSeek-V2/V3 multi-head latent attention (0 where unused).
   uint32_t q_lora_rank = 0;     // attn_q_a [H, q_lora_rank]; 0: attn_q is a plain projection

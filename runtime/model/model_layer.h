@@ -18,6 +18,8 @@ struct Model::Layer {
   MoeFfnWeights shared_experts;    // experts == 1
   bool shared_in_slot = false;     // shared experts ride as one more slot of the routed decode pair
   KvCacheLayer kv;
+  BufferRange bo;                  // attn_output.bias [H] (gpt-oss), else empty
+  BufferRange sinks;               // attn_sinks [n_head] (gpt-oss), else empty
 
   // DeepSeek-V2/V3 multi-head latent attention.
   DenseWeight wq_a, wq_b;          // q_lora_rank > 0: attn_q_a [H -> q_lora], attn_q_b [q_lora -> n_head * Dk]

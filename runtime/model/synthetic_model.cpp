@@ -105,6 +105,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
   SplitMix rng(s.seed);
   const std::string arch = arch_info(s.arch).key;
   const bool ds = s.arch == Arch::deepseek2, glm = s.arch == Arch::glm4moe, ds1 = s.arch == Arch::deepseek;
+  const bool oss = s.arch == Arch::gpt_oss;
   const bool dense_lead = ds || glm || ds1;  // leading dense layers, shared experts of F each
   const uint32_t n_blocks = s.n_layer + (glm ? s.n_nextn : 0);
   const std::string p = arch + ".";
@@ -144,13 +145,14 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     w.set_float32(p + "expert_weights_scale", s.routed_scale);
     w.set_uint32(p + "expert_group_count", s.n_group);
     w.set_uint32(p + "expert_group_used_count", s.topk_group);
-    if (s.yarn_factor > 0) {
-      w.set_string(p + "rope.scaling.type", "yarn");
-      w.set_float32(p + "rope.scaling.factor", s.yarn_factor);
-      w.set_uint32(p + "rope.scaling.original_context_length", 256);
-      w.set_float32(p + "rope.scaling.yarn_log_multiplier", 0.1f);
-    }
   }
+  if ((ds || oss) && s.yarn_factor > 0) {
+    w.set_string(p + "rope.scaling.type", "yarn");
+    w.set_float32(p + "rope.scaling.factor", s.yarn_factor);
+    w.set_uint32(p + "rope.scaling.original_context_length", 256);
+    if (ds) w.set_float32(p + "rope.scaling.yarn_log_multiplier", 0.1f);
+  }
+  if (oss) w.set_uint32(p + "attention.sliding_window", s.sliding_window);
   if (glm || ds1) {
     w.set_uint32(p + "leading_dense_block_count", s.n_layer_dense_lead);
     w.set_uint32(p + "expert_shared_count", s.n_expert_shared);
@@ -273,12 +275,16 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       tensor(b + "attn_q_norm.weight", {NH * D}, 0.1f, false, 1.0f);
       tensor(b + "attn_k_norm.weight", {NKV * D}, 0.1f, false, 1.0f);
     }
-    if (s.arch == Arch::qwen2moe || glm) {
+    if (s.arch == Arch::qwen2moe || glm || oss) {
       tensor(b + "attn_q.bias", {NH * D}, 0.1f, false);
       tensor(b + "attn_k.bias", {NKV * D}, 0.1f, false);
       tensor(b + "attn_v.bias", {NKV * D}, 0.1f, false);
     }
-    tensor(b + (glm ? "post_attention_norm.weight" : "ffn_norm.weight"), {H}, 0.1f, false, 1.0f);
+    if (oss) {
+      tensor(b + "attn_output.bias", {H}, 0.1f, false);
+      tensor(b + "attn_sinks.weight", {NH}, 1.0f, false);
+    }
+    tensor(b + (glm || oss ? "post_attention_norm.weight" : "ffn_norm.weight"), {H}, 0.1f, false, 1.0f);
     auto ffn = [&](const std::string& suffix, uint32_t width) {
       tensor(b + "ffn_gate" + suffix, {H, width}, in_scale, true);
       tensor(b + "ffn_up" + suffix, {H, width}, in_scale, true);
@@ -293,6 +299,12 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     tensor(b + "ffn_gate_exps.weight", {H, F, E}, in_scale, true);
     tensor(b + "ffn_up_exps.weight", {H, F, E}, in_scale, true);
     tensor(b + "ffn_down_exps.weight", {F, H, E}, 1.0f / std::sqrt(static_cast<float>(F)), true);
+    if (oss) {  // gate/up scaled up so some values pass swiglu_oai's clamp at 7
+      tensor(b + "ffn_gate_inp.bias", {E}, 0.3f, false);
+      tensor(b + "ffn_gate_exps.bias", {F, E}, 2.0f, false);
+      tensor(b + "ffn_up_exps.bias", {F, E}, 4.0f, false);
+      tensor(b + "ffn_down_exps.bias", {H, E}, 0.1f, false);
+    }
     if (s.arch == Arch::qwen2moe) {
       tensor(b + "ffn_gate_inp_shexp.weight", {H}, in_scale, false);
       ffn("_shexp.weight", s.n_ff_shexp);

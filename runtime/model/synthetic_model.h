@@ -55,6 +55,7 @@ struct SyntheticSpec {
   float yarn_factor = 0.0f;      // > 0: YaRN metadata with this factor and yarn_log_multiplier 0.1
   bool split_kv_b = false;       // attn_k_b / attn_v_b instead of attn_kv_b (the same weights)
   float rope_freq_base = 10000.0f;
+  uint32_t sliding_window = 8;   // gpt-oss: attention.sliding_window (even layers slide)
   uint64_t seed = 1;
   std::string corpus;           // text the BPE merges are learned from (a built-in one if empty)
 };

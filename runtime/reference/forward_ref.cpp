@@ -103,8 +103,9 @@ void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelCo
   const uint32_t n_rot = c.n_rot;
   double mscale = 1.0;
   std::array<double, 2> corr{0, 0};
+  if (c.rope_attn_factor != 1.0f) mscale = attn_factor * c.rope_attn_factor;
   if (c.rope_yarn) {
-    mscale = attn_factor * (1.0 + 0.1 * std::log(1.0 / c.rope_freq_scale));
+    mscale = attn_factor * c.rope_attn_factor * (1.0 + 0.1 * std::log(1.0 / c.rope_freq_scale));
     corr = rope_yarn_corr_dims_ref(n_rot, c.rope_yarn_orig_ctx, c.rope_freq_base, 32.0, 1.0);
   }
   for (uint32_t h = 0; h < heads; ++h) {
@@ -133,14 +134,59 @@ void scale_by(Vec& y, double s) {
     for (auto& v : y) v *= s;
 }
 
-// down(silu(gate x) * up x) for one token; scales: each projection's output scale (gate, up, down).
+// The routed experts' extras (gpt-oss): per-expert biases [E] rows of F (gate, up) or H (down),
+// and the clamped SwiGLU (llama.cpp's swiglu_oai).
+struct ExpertExtras {
+  const Mat *gate_b = nullptr, *up_b = nullptr, *down_b = nullptr;
+  bool oai = false;
+  double alpha = 0, limit = 0;
+  std::array<double, 3> scales = {1, 1, 1};  // each projection's output scale (gate, up, down)
+};
+
+// down(silu(gate x) * up x) for one token (expert row0), or with the extras
+// down(oai(gate x + bg, up x + bu)) + bd; the scales multiply each projection before its bias.
 Vec swiglu(const Mat& gate, const Mat& up, const Mat& down, const Vec& x, uint64_t row0, uint64_t F, uint64_t H,
-           std::array<double, 3> scales = {1, 1, 1}) {
+           const ExpertExtras& ex = {}) {
   Vec g = matvec(gate, x, row0 * F, F), u = matvec(up, x, row0 * F, F);
-  for (uint64_t i = 0; i < F; ++i) g[i] = silu(g[i] * scales[0]) * u[i] * scales[1];
+  for (uint64_t i = 0; i < F; ++i) {
+    g[i] *= ex.scales[0];
+    u[i] *= ex.scales[1];
+    if (ex.gate_b) g[i] += ex.gate_b->row(row0)[i];
+    if (ex.up_b) u[i] += ex.up_b->row(row0)[i];
+    if (ex.oai) {
+      const double a = std::min(g[i], ex.limit), b = std::clamp(u[i], -ex.limit, ex.limit);
+      g[i] = a / (1.0 + std::exp(-ex.alpha * a)) * (b + 1.0);
+    } else {
+      g[i] = silu(g[i]) * u[i];
+    }
+  }
   Vec y = matvec(down, g, row0 * H, H);
-  scale_by(y, scales[2]);
+  scale_by(y, ex.scales[2]);
+  if (ex.down_b)
+    for (uint64_t i = 0; i < H; ++i) y[i] += ex.down_b->row(row0)[i];
   return y;
+}
+
+// Attention of query t over keys lo .. t (lo > 0 under a sliding window); with a sink, the
+// head's sink logit joins the softmax denominator (and adds no value).
+void attend(const std::vector<Vec>& q, const std::vector<Vec>& k, const std::vector<Vec>& v,
+            const ModelConfig::AttentionShape& a, uint32_t t, uint32_t lo, double scale, const Mat* sinks, Vec& attn) {
+  const uint32_t Dk = a.head_dim_k, Dv = a.head_dim_v, NH = a.n_head, NKV = a.n_head_kv;
+  for (uint32_t h = 0; h < NH; ++h) {
+    const uint32_t kvh = h / (NH / NKV);
+    Vec s(t + 1 - lo);
+    double m = sinks ? sinks->w[h] : -INFINITY;
+    for (uint32_t j = lo; j <= t; ++j) {
+      double d = 0;
+      for (uint32_t i = 0; i < Dk; ++i) d += q[t][h * Dk + i] * k[j][kvh * Dk + i];
+      s[j - lo] = d * scale;
+      m = std::fmax(m, s[j - lo]);
+    }
+    double sum = sinks ? std::exp(sinks->w[h] - m) : 0.0;
+    for (auto& e : s) sum += (e = std::exp(e - m));
+    for (uint32_t j = lo; j <= t; ++j)
+      for (uint32_t i = 0; i < Dv; ++i) attn[h * Dv + i] += s[j - lo] / sum * v[j][kvh * Dv + i];
+  }
 }
 
 struct Qkv {
@@ -176,7 +222,8 @@ Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const V
 // parts only; under YaRN its magnitude correction is cancelled (moved into the scale).
 Qkv mla_qkv(Weights& W, const ModelConfig& c, uint32_t layer, const Vec& xn, uint32_t pos) {
   const std::string b = "blk." + std::to_string(layer) + ".";
-  [[maybe_unused]] const auto [NH, NKV, Dk, Dv] = c.attention_shape();
+  [[maybe_unused]] const ModelConfig::AttentionShape shape = c.attention_shape();
+  const uint32_t NH = shape.n_head, Dk = shape.head_dim_k, Dv = shape.head_dim_v;
   const uint32_t nope = c.qk_nope_dim, rope_d = c.qk_rope_dim, kvl = c.kv_lora_rank;
   Qkv r;
   if (c.q_lora_rank) {
@@ -211,7 +258,8 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
   Weights W(f);
   if (route_margins) route_margins->assign(tokens.size(), INFINITY);
   const uint32_t T = static_cast<uint32_t>(tokens.size()), H = c.n_embd;
-  const auto [NH, NKV, Dk, Dv] = c.attention_shape();
+  const ModelConfig::AttentionShape shape = c.attention_shape();
+  const uint32_t NH = shape.n_head, Dk = shape.head_dim_k, Dv = shape.head_dim_v;
   const Mat& embd = W.get("token_embd.weight");
   std::vector<Vec> x(T, Vec(H));
   for (uint32_t t = 0; t < T; ++t) {
@@ -235,25 +283,14 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     // DeepSeek under YaRN: 1/sqrt(Dk) times mscale^2, mscale = 1 + yarn_log_multiplier * ln(s).
     const double mscale = mla && c.rope_yarn ? 1.0 + c.rope_yarn_log_mul * std::log(1.0 / c.rope_freq_scale) : 1.0;
     const double scale = c.attn_scale ? c.attn_scale : mscale * mscale / std::sqrt(static_cast<double>(Dk));
+    const uint32_t window = c.layers[l].window;
+    const Mat* sinks = c.layers[l].sinks ? &W.get(b + "attn_sinks.weight") : nullptr;
     for (uint32_t t = 0; t < T; ++t) {
       Vec attn(static_cast<size_t>(NH) * Dv, 0.0);
-      for (uint32_t h = 0; h < NH; ++h) {
-        const uint32_t kvh = h / (NH / NKV);
-        Vec s(t + 1);
-        double m = -INFINITY;
-        for (uint32_t j = 0; j <= t; ++j) {
-          double d = 0;
-          for (uint32_t i = 0; i < Dk; ++i) d += q[t][h * Dk + i] * k[j][kvh * Dk + i];
-          s[j] = d * scale;
-          m = std::fmax(m, s[j]);
-        }
-        double sum = 0;
-        for (auto& e : s) sum += (e = std::exp(e - m));
-        for (uint32_t j = 0; j <= t; ++j)
-          for (uint32_t i = 0; i < Dv; ++i) attn[h * Dv + i] += s[j] / sum * v[j][kvh * Dv + i];
-      }
+      attend(q, k, v, shape, t, window && t >= window ? t + 1 - window : 0, scale, sinks, attn);
       Vec o = matvec(W.get(b + "attn_output.weight"), attn);
       scale_by(o, W.scale(b + "attn_output"));
+      add_bias(o, W.find(b + "attn_output.bias"));
       for (uint32_t i = 0; i < H; ++i) x[t][i] += o[i];
     }
     // Feed-forward: routed experts (+ shared), or a dense FFN in DeepSeek's leading layers.
@@ -270,9 +307,14 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
       const Mat& up = W.get(b + "ffn_up_exps.weight");
       const Mat& down = W.get(b + "ffn_down_exps.weight");
       Vec logits = matvec(W.get(b + "ffn_gate_inp.weight"), xn);
+      if (c.router_bias) add_bias(logits, &W.get(b + "ffn_gate_inp.bias"));
       const Mat* bias = W.find(b + "exp_probs_b.bias");
       std::vector<float> bias_v = bias ? bias->w : std::vector<float>{};
       RouterSelection sel = router_select_ref(c.router, logits, bias_v);
+      ExpertExtras extras{.oai = c.swiglu_oai, .alpha = c.swiglu_alpha, .limit = c.swiglu_limit};
+      if (c.expert_bias)
+        extras.gate_b = &W.get(b + "ffn_gate_exps.bias"), extras.up_b = &W.get(b + "ffn_up_exps.bias"),
+        extras.down_b = &W.get(b + "ffn_down_exps.bias");
       if (route_margins) {
         double weakest = INFINITY, best_other = -INFINITY;
         std::vector<bool> chosen(sel.scores.size(), false);
@@ -285,8 +327,8 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
       for (size_t s = 0; s < sel.ids.size(); ++s) {
         if (sel.ids[s] == 0xFFFFFFFFu) continue;
         const uint32_t e = sel.ids[s];
-        Vec y = swiglu(gate, up, down, xn, e, c.n_ff_exp, H,
-                       {W.scale(b + "ffn_gate_exps", e), W.scale(b + "ffn_up_exps", e), W.scale(b + "ffn_down_exps", e)});
+        extras.scales = {W.scale(b + "ffn_gate_exps", e), W.scale(b + "ffn_up_exps", e), W.scale(b + "ffn_down_exps", e)};
+        Vec y = swiglu(gate, up, down, xn, e, c.n_ff_exp, H, extras);
         for (uint32_t i = 0; i < H; ++i) out[i] += sel.weights[s] * y[i];
       }
       if (c.layers[l].shared_experts) {

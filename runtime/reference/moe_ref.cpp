@@ -1,5 +1,6 @@
 #include "runtime/reference/moe_ref.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -28,15 +29,24 @@ double dot(const float* w, const double* v, uint32_t n) {
   return s;
 }
 
-// acc += weight * down_e(silu(gate_e x) * up_e x)
+// acc += weight * down_e(silu(gate_e x) * up_e x), or with the biases and clamped SwiGLU
+// weight * (down_e(oai(gate_e x + bg_e, up_e x + bu_e)) + bd_e)
 void add_expert(const MoeFfn& f, uint32_t e, const double* x, double weight, double* acc) {
   const uint32_t H = f.hidden(), F = f.ffn();
+  const bool bias = !f.gate_b.empty();
   std::vector<double> h(F);
   for (uint32_t r = 0; r < F; ++r) {
-    const double g = dot(f.gate.row(e, r), x, H), u = dot(f.up.row(e, r), x, H);
-    h[r] = g / (1 + std::exp(-g)) * u;
+    double g = dot(f.gate.row(e, r), x, H), u = dot(f.up.row(e, r), x, H);
+    if (bias) g += f.gate_b[uint64_t(e) * F + r], u += f.up_b[uint64_t(e) * F + r];
+    if (f.oai) {
+      const double a = std::min(g, f.limit), b = std::clamp(u, -f.limit, f.limit);
+      h[r] = a / (1 + std::exp(-f.alpha * a)) * (b + 1);
+    } else {
+      h[r] = g / (1 + std::exp(-g)) * u;
+    }
   }
-  for (uint32_t r = 0; r < H; ++r) acc[r] += weight * dot(f.down.row(e, r), h.data(), F);
+  for (uint32_t r = 0; r < H; ++r)
+    acc[r] += weight * (dot(f.down.row(e, r), h.data(), F) + (bias ? f.down_b[uint64_t(e) * H + r] : 0.0));
 }
 
 void check_shapes(const MoeFfn& f, uint64_t x_size, uint32_t tokens) {

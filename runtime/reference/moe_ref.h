@@ -23,11 +23,17 @@ ExpertMatrix dequantize_experts(GgmlType t, std::span<const uint8_t> bytes, uint
 // gate / up: [E][F][H]; down: [E][H][F].
 struct MoeFfn {
   ExpertMatrix gate, up, down;
+  // gpt-oss: biases (empty, or [E][F], [E][F], [E][H]) and the clamped SwiGLU
+  // min(g, limit) * sigmoid(alpha * min(g, limit)) * (clamp(u, -limit, limit) + 1).
+  std::vector<float> gate_b, up_b, down_b;
+  bool oai = false;
+  double alpha = 1.702, limit = 7.0;
   uint32_t hidden() const { return gate.cols; }
   uint32_t ffn() const { return gate.rows; }
 };
 
-// out[t] = sum_j w[t, j] * down_e(silu(gate_e x_t) * up_e x_t), e = ids[t, j]; slots with an id
+// out[t] = sum_j w[t, j] * down_e(silu(gate_e x_t) * up_e x_t), e = ids[t, j] (with the biases
+// and the clamped SwiGLU when the MoeFfn has them); slots with an id
 // of 0xFFFFFFFF (or >= experts) are skipped. x: [tokens][H]; ids, weights: [tokens][k].
 // Returns [tokens][H].
 std::vector<double> moe_experts(const MoeFfn& ffn, uint32_t tokens, uint32_t k, std::span<const float> x,

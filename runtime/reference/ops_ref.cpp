@@ -65,27 +65,28 @@ std::vector<double> rope_ref(const RopeConfig& cfg, std::span<const float> x, st
 
 std::vector<double> attention_ref(std::span<const float> q, std::span<const float> k, std::span<const float> v,
                                   uint32_t tokens, uint32_t pos, uint32_t heads, uint32_t kv_heads,
-                                  uint32_t head_dim, double scale, uint32_t v_head_dim) {
+                                  uint32_t head_dim, double scale, uint32_t v_head_dim, uint32_t window,
+                                  std::span<const float> sinks) {
   const uint32_t D = head_dim, Dv = v_head_dim ? v_head_dim : head_dim, group = heads / kv_heads;
   std::vector<double> o(size_t(tokens) * heads * Dv, 0.0);
   std::vector<double> s;
   for (uint32_t t = 0; t < tokens; ++t)
     for (uint32_t h = 0; h < heads; ++h) {
-      const uint32_t len = pos + t + 1, kvh = h / group;
+      const uint32_t len = pos + t + 1, kvh = h / group, lo = window && len > window ? len - window : 0;
       const float* qh = &q[(size_t(t) * heads + h) * D];
       s.assign(len, 0.0);
-      double m = -std::numeric_limits<double>::infinity();
-      for (uint32_t j = 0; j < len; ++j) {
+      double m = sinks.empty() ? -std::numeric_limits<double>::infinity() : double(sinks[h]);
+      for (uint32_t j = lo; j < len; ++j) {
         const float* kj = &k[(size_t(j) * kv_heads + kvh) * D];
         double acc = 0;
         for (uint32_t d = 0; d < D; ++d) acc += double(qh[d]) * kj[d];
         s[j] = acc * scale;
         m = std::max(m, s[j]);
       }
-      double sum = 0;
-      for (auto& e : s) sum += (e = std::exp(e - m));
+      double sum = sinks.empty() ? 0.0 : std::exp(sinks[h] - m);
+      for (uint32_t j = lo; j < len; ++j) sum += (s[j] = std::exp(s[j] - m));
       double* oh = &o[(size_t(t) * heads + h) * Dv];
-      for (uint32_t j = 0; j < len; ++j) {
+      for (uint32_t j = lo; j < len; ++j) {
         const float* vj = &v[(size_t(j) * kv_heads + kvh) * Dv];
         for (uint32_t d = 0; d < Dv; ++d) oh[d] += s[j] / sum * vj[d];
       }
