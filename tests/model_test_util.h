@@ -3,12 +3,17 @@
 // reference's by rounding, so a choice that close may legitimately flip, and every later token
 // sees the flipped one).
 #pragma once
+#include <doctest/doctest.h>
+
 #include <cmath>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "runtime/gguf/gguf_reader.h"
 #include "runtime/model/model.h"
+#include "runtime/model/model_config.h"
+#include "runtime/reference/forward_ref.h"
 #include "runtime/sampling/sampler.h"
 #include "tests/test_util.h"
 
@@ -54,6 +59,23 @@ inline std::vector<int32_t> gpu_greedy(Model& m, std::span<const int32_t> prompt
     if (s + 1 < steps) step = m.forward(std::span<const int32_t>(&next, 1), static_cast<uint32_t>(prompt.size()) + s);
   }
   return out;
+}
+
+// Relative L2 error of the GPU's logits for 13 random tokens of a synthetic model file against the
+// double-precision reference, over the tokens before the first routing near-tie (-1: none
+// before it). The prompt runs in batches of n_batch.
+inline double synthetic_gpu_error(Context& ctx, const std::vector<uint8_t>& bytes, uint32_t n_ctx, uint32_t n_batch = 8) {
+  auto file = GgufFile::from_memory(bytes, "synthetic.gguf");
+  auto cfg = load_model_config(file);
+  auto tokens = random_tokens(13, cfg.n_vocab);
+  std::vector<double> margins;
+  auto ref = reference_forward(file, cfg, tokens, &margins);
+  Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), {.n_ctx = n_ctx, .n_batch = n_batch, .progress = false});
+  auto gpu = m.forward(tokens, 0, LogitsMode::all);
+  const size_t rows = first_near_tie(margins), V = cfg.n_vocab;
+  if (rows < tokens.size()) MESSAGE("routing near-tie at token " << rows << ": comparing the tokens before it");
+  if (rows == 0) return -1;
+  return rel_l2(std::span<const float>(gpu).first(rows * V), std::span<const double>(ref).first(rows * V));
 }
 
 }  // namespace vkmoe::test

@@ -21,22 +21,11 @@ using namespace vkmoe::test;
 
 namespace {
 
-// GPU logits of 13 tokens (batches of 8 and 5, then the last 3 again one at a time) against the
+// GPU logits of 13 tokens (batches of 8 and 5) against the
 // reference up to the first routing near-tie; returns the relative L2 error (-1: no clear token).
 double synthetic_error(Context& ctx, SyntheticSpec spec) {
   spec.encode = blocks_like;
-  auto bytes = make_synthetic_model(spec).to_bytes();
-  auto file = GgufFile::from_memory(bytes, "synthetic.gguf");
-  auto cfg = load_model_config(file);
-  auto tokens = random_tokens(13, cfg.n_vocab);
-  std::vector<double> margins;
-  auto ref = reference_forward(file, cfg, tokens, &margins);
-  Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), {.n_ctx = 32, .n_batch = 8, .progress = false});
-  auto gpu = m.forward(tokens, 0, LogitsMode::all);
-  const size_t rows = first_near_tie(margins), V = cfg.n_vocab;
-  if (rows < tokens.size()) MESSAGE("routing near-tie at token " << rows << ": comparing the tokens before it");
-  if (rows == 0) return -1;
-  return rel_l2(std::span<const float>(gpu).first(rows * V), std::span<const double>(ref).first(rows * V));
+  return synthetic_gpu_error(ctx, make_synthetic_model(spec).to_bytes(), 32);
 }
 
 // Widths that are whole blocks of 256 (H, F, the attention's NH * D).
