@@ -36,27 +36,12 @@ ModelOptions small(uint32_t n_batch) { return {.n_ctx = 64, .n_batch = n_batch, 
 
 const std::vector<int32_t> kLlamaCppTokens = {1, 5, 9, 77, 3, 100, 42, 8, 17, 64};  // README in that folder
 
-// The llama.cpp-written file and its logits, or nothing when ../shared is absent.
-bool load_llamacpp(const std::string& name, std::filesystem::path& gguf, std::vector<float>& want, uint32_t vocab) {
-  const auto dir = shared_dir();
-  gguf = dir / "models" / "llamacpp" / (name + ".gguf");
-  if (dir.empty() || !std::filesystem::exists(gguf)) return false;
-  want.resize(kLlamaCppTokens.size() * vocab);
-  std::ifstream lf(dir / "models" / "llamacpp" / (name + ".logits.f32"), std::ios::binary);
-  lf.read(reinterpret_cast<char*>(want.data()), static_cast<std::streamsize>(want.size() * 4));
-  REQUIRE(lf.gcount() == static_cast<std::streamsize>(want.size() * 4));
-  return true;
-}
-
 // The reference forward (gpu == nullptr) or the GPU forward of a llama.cpp-written file against
 // llama.cpp's logits; skipped when ../shared is absent.
 void check_llamacpp_file(const std::string& name, Context* gpu) {
-  std::filesystem::path path;
-  std::vector<float> want;
-  if (!load_llamacpp(name, path, want, 128)) {
-    MESSAGE("../shared/models/llamacpp not present: skipped");
-    return;
-  }
+  const auto path = llamacpp_file(name);
+  if (path.empty()) return;
+  const auto want = llamacpp_logits(path, kLlamaCppTokens.size() * 128);
   std::vector<float> got;
   if (gpu) {
     Model m(*gpu, GgufFile::open(path), small(16));

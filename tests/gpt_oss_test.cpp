@@ -23,31 +23,10 @@ namespace {
 
 const std::vector<int32_t> kTokens = {1, 5, 9, 77, 3, 100, 42, 8, 17, 64};  // README's tokens
 
-// llama.cpp's gpt-oss file (F32, or its MXFP4_MOE quantization), or empty (with a message: the
-// test is skipped) without ../shared.
-std::filesystem::path shared_gpt_oss(const char* name = "gpt-oss-moe.gguf") {
-  const auto dir = shared_dir();
-  const auto p = dir.empty() ? std::filesystem::path{} : dir / "models" / "llamacpp" / name;
-  if (p.empty() || !std::filesystem::exists(p)) {
-    MESSAGE("../shared/models/llamacpp not present: skipped");
-    return {};
-  }
-  return p;
-}
-
-std::vector<float> llamacpp_logits(const std::filesystem::path& gguf, size_t n) {
-  std::vector<float> want(n);
-  auto path = gguf;
-  std::ifstream lf(path.replace_extension(".logits.f32"), std::ios::binary);
-  lf.read(reinterpret_cast<char*>(want.data()), static_cast<std::streamsize>(n * 4));
-  REQUIRE(lf.gcount() == static_cast<std::streamsize>(n * 4));
-  return want;
-}
-
 }  // namespace
 
 TEST_CASE("gpt-oss hyperparameters as llama.cpp reads them") {
-  const auto path = shared_gpt_oss();
+  const auto path = llamacpp_file("gpt-oss-moe");
   if (path.empty()) return;
   auto file = GgufFile::open(path);
   const ModelConfig c = load_model_config(file);
@@ -76,7 +55,7 @@ TEST_CASE("gpt-oss hyperparameters as llama.cpp reads them") {
 }
 
 TEST_CASE("gpt-oss reference forward matches llama.cpp's logits") {
-  const auto path = shared_gpt_oss();
+  const auto path = llamacpp_file("gpt-oss-moe");
   if (path.empty()) return;
   auto file = GgufFile::open(path);
   const ModelConfig c = load_model_config(file);
@@ -88,7 +67,7 @@ TEST_CASE("gpt-oss reference forward matches llama.cpp's logits") {
 }
 
 TEST_CASE_FIXTURE(GpuTest, "gpt-oss on the GPU matches llama.cpp's logits") {
-  const auto path = shared_gpt_oss();
+  const auto path = llamacpp_file("gpt-oss-moe");
   if (path.empty()) return;
   Model m(ctx, GgufFile::open(path), {.n_ctx = 32, .n_batch = 16, .progress = false});
   const auto want = llamacpp_logits(path, kTokens.size() * m.config().n_vocab);
@@ -102,7 +81,7 @@ TEST_CASE_FIXTURE(GpuTest, "gpt-oss on the GPU matches llama.cpp's logits") {
 // quantizes activations to 8 bits before the quantized dot products, so the bound is the
 // README's 3e-2 for quantized files; the double-precision reference runs the same weights.
 TEST_CASE_FIXTURE(GpuTest, "gpt-oss with MXFP4 experts matches llama.cpp's logits (GPU and reference)") {
-  const auto path = shared_gpt_oss("gpt-oss-moe-mxfp4.gguf");
+  const auto path = llamacpp_file("gpt-oss-moe-mxfp4");
   if (path.empty()) return;
   auto file = GgufFile::open(path);
   const ModelConfig c = load_model_config(file);

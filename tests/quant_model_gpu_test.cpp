@@ -36,18 +36,14 @@ SyntheticSpec wide_spec(Arch arch) {
 }  // namespace
 
 TEST_CASE_FIXTURE(GpuTest, "GPU forward on llama.cpp's Q3_K_M and IQ4_XS files matches llama.cpp's logits") {
-  const auto dir = shared_dir();
-  if (dir.empty() || !std::filesystem::exists(dir / "models" / "llamacpp" / "qwen3moe-IQ4_XS.gguf")) {
-    MESSAGE("../shared/models/llamacpp not present: skipped");
-    return;
-  }
   const std::vector<int32_t> tokens = {5, 17, 42, 99, 3, 250, 7, 128, 64, 1};
   for (std::string name : {"qwen3moe-Q3_K_M", "qwen3moe-IQ4_XS"}) {
     CAPTURE(name);
-    const auto base = dir / "models" / "llamacpp" / name;
-    Model m(ctx, GgufFile::open(base.string() + ".gguf"), {.n_ctx = 32, .progress = false});
+    const auto path = llamacpp_file(name);
+    if (path.empty()) return;
+    Model m(ctx, GgufFile::open(path), {.n_ctx = 32, .progress = false});
     const uint32_t V = m.config().n_vocab;
-    const auto want = read_floats(base.string() + ".logits.f32", tokens.size() * V);
+    const auto want = llamacpp_logits(path, tokens.size() * V);
     const auto got = m.forward(tokens, 0, LogitsMode::all);
     const double err = rel_l2(got, want);
     MESSAGE(name << ": rel L2 of the GPU logits vs llama.cpp " << err);

@@ -16,23 +16,19 @@ using namespace vkmoe;
 using namespace vkmoe::test;
 
 TEST_CASE("reference forward on llama.cpp's Q3_K_M and IQ4_XS files matches llama.cpp's logits") {
-  const auto dir = shared_dir();
-  if (dir.empty() || !std::filesystem::exists(dir / "models" / "llamacpp" / "qwen3moe-IQ4_XS.gguf")) {
-    MESSAGE("../shared/models/llamacpp not present: skipped");
-    return;
-  }
   const std::vector<int32_t> tokens = {5, 17, 42, 99, 3, 250, 7, 128, 64, 1};
   for (std::string name : {"qwen3moe-Q3_K_M", "qwen3moe-IQ4_XS"}) {
     CAPTURE(name);
-    const auto base = dir / "models" / "llamacpp" / name;
-    auto file = GgufFile::open(base.string() + ".gguf");
+    const auto path = llamacpp_file(name);
+    if (path.empty()) return;
+    auto file = GgufFile::open(path);
     std::map<std::string, int> types;
     for (const auto& t : file.tensors()) ++types[std::string(ggml_type_name(t.type))];
     std::string list;
     for (const auto& [t, n] : types) list += t + " x" + std::to_string(n) + " ";
     MESSAGE(name << " tensor types: " << list);
     const auto cfg = load_model_config(file);
-    const auto want = read_floats(base.string() + ".logits.f32", tokens.size() * cfg.n_vocab);
+    const auto want = llamacpp_logits(path, tokens.size() * cfg.n_vocab);
     const auto ref = reference_forward(file, cfg, tokens);
     const std::vector<float> got(ref.begin(), ref.end());
     const double err = rel_l2(got, want);  // relative to llama.cpp's logits
@@ -42,13 +38,9 @@ TEST_CASE("reference forward on llama.cpp's Q3_K_M and IQ4_XS files matches llam
 }
 
 TEST_CASE("MXFP4 experts of llama-quantize's gpt-oss file are our quantization of its F32 source") {
-  const auto dir = shared_dir();
-  const auto q_path = dir / "models" / "llamacpp" / "gpt-oss-moe-mxfp4.gguf";
-  const auto f_path = dir / "models" / "llamacpp" / "gpt-oss-moe.gguf";
-  if (dir.empty() || !std::filesystem::exists(q_path) || !std::filesystem::exists(f_path)) {
-    MESSAGE("../shared/models/llamacpp not present: skipped");
-    return;
-  }
+  const auto q_path = llamacpp_file("gpt-oss-moe-mxfp4");
+  const auto f_path = llamacpp_file("gpt-oss-moe");
+  if (q_path.empty() || f_path.empty()) return;
   auto qf = GgufFile::open(q_path);
   auto ff = GgufFile::open(f_path);
   int checked = 0;

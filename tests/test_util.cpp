@@ -1,5 +1,7 @@
 #include "tests/test_util.h"
 
+#include <doctest/doctest.h>
+
 #include <bit>
 #include <cmath>
 #include <cstdio>
@@ -64,6 +66,21 @@ std::filesystem::path shared_dir() {
   std::error_code ec;
   if (std::filesystem::is_directory(p, ec)) return std::filesystem::canonical(p, ec);
   return {};
+}
+
+std::filesystem::path llamacpp_file(const std::string& name) {
+  const auto dir = shared_dir();
+  const auto p = dir.empty() ? std::filesystem::path{} : dir / "models" / "llamacpp" / (name + ".gguf");
+  if (p.empty() || !std::filesystem::exists(p)) {
+    MESSAGE("../shared/models/llamacpp/" << name << ".gguf not present: skipped");
+    return {};
+  }
+  return p;
+}
+
+std::vector<float> llamacpp_logits(const std::filesystem::path& gguf, size_t n) {
+  auto path = gguf;
+  return read_floats(path.replace_extension(".logits.f32"), n);
 }
 
 float poison() { return std::bit_cast<float>(kPoisonBits); }

@@ -26,6 +26,12 @@ std::vector<float> read_floats(const std::filesystem::path& path, size_t n);
 // ../shared beside the checkout, or empty when it is absent (tests then skip what needs it).
 std::filesystem::path shared_dir();
 
+// A file llama.cpp wrote, ../shared/models/llamacpp/<name>.gguf, or empty when ../shared or the
+// file is absent (the caller then skips its test; this says so in the test's output).
+std::filesystem::path llamacpp_file(const std::string& name);
+// llama.cpp's logits for such a file: the first n floats of <name>.logits.f32 beside it.
+std::vector<float> llamacpp_logits(const std::filesystem::path& gguf, size_t n);
+
 // A float bit pattern that no kernel produces by accident: outputs are filled with it first.
 constexpr uint32_t kPoisonBits = 0x7fc0dead;  // a quiet NaN
 float poison();
