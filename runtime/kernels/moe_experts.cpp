@@ -18,7 +18,7 @@ static_assert(kMoeEmptySlot == MOE_EMPTY_SLOT && kMaxExpertPieces == MOE_MAX_PIE
 namespace {
 
 constexpr uint32_t kTile = MOE_TILE_SLOTS;
-constexpr uint32_t kCombineGroup = 256; // WG in moe_combine.comp.glsl
+constexpr uint32_t kCombineGroup = MOE_COMBINE_WG;
 // Crossovers in slots per expert (tokens x k / experts). Lavapipe: 8, measured as 64 tokens on the
 // reference model (32 experts, k = 4) after the register-tiled GEMMs (128 tokens = 16 per expert on
 // OLMoE's shape before them; docs/performance.md). GPUs: 2, not measured yet.

@@ -119,7 +119,7 @@ void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t to
                   {positions, Access::read},
                   {freq_factors.size ? freq_factors : dummy, Access::read},
                   {y, Access::write}};
-  seq.dispatch(pipe, b, &p, ceil_div(heads * (cfg.head_dim / 2), 64), tokens, 1, "rope");
+  seq.dispatch(pipe, b, &p, ceil_div(heads * (cfg.head_dim / 2), ROPE_WG), tokens, 1, "rope");
 }
 
 uint64_t kv_cache_bytes(uint32_t n_ctx, uint32_t kv_heads, uint32_t head_dim) {
@@ -156,7 +156,7 @@ void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, uin
                   {positions, Access::read},
                   {cache.k, Access::write},
                   {cache.v, Access::write}};
-  seq.dispatch(pipe, b, &p, ceil_div(std::max(k_row, v_row) / 2, 64), tokens, 1, "kv_store");
+  seq.dispatch(pipe, b, &p, ceil_div(std::max(k_row, v_row) / 2, KV_STORE_WG), tokens, 1, "kv_store");
 }
 
 void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const RopeConfig& rope,
@@ -245,7 +245,7 @@ void mla_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const Mla
                   {rope_q ? q : ctx.dummy().range(), Access::read},
                   {rope_q ? q_out : ctx.sink().range(), Access::write}};
   const uint32_t words = cache.kv_heads * std::max(cache.head_dim, dv) / 2;
-  seq.dispatch(pipe, b, &p, ceil_div(words, 64), s.tokens, 1, kn);
+  seq.dispatch(pipe, b, &p, ceil_div(words, KV_STORE_WG), s.tokens, 1, kn);
 }
 
 }  // namespace
@@ -317,7 +317,7 @@ static void record_eltwise(Context& ctx, Sequence& seq, const EltShape& s, Buffe
   EltParams p{s.rows, s.n, as, bs, ys, op, factor, s.a_offset, s.b_offset, s.y_offset, 0, 0};
   const auto& pipe = ctx.pipelines().get({.kernel = "eltwise", .bindings = 3, .push_size = sizeof(p)});
   Binding bd[3] = {{a, Access::read}, {op == ELT_SCALE ? ctx.dummy().range() : b, Access::read}, {y, Access::write}};
-  seq.dispatch(pipe, bd, &p, ceil_div(s.n, 256), s.rows, 1, name);
+  seq.dispatch(pipe, bd, &p, ceil_div(s.n, ELTWISE_WG), s.rows, 1, name);
 }
 
 void record_add(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b, BufferRange y) {
