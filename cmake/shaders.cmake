@@ -1,55 +1,68 @@
-# Compiles every shader variant listed in shaders/variants.txt to SPIR-V, validates it with
-# spirv-val and embeds it in the library. The table is the only place variants are named.
+# Compiles every shader variant that shaders/variants.txt expands to (cmake/variants.cmake) to
+# SPIR-V, validates it with spirv-val and embeds it in the library. The table is the only place
+# variants are named.
 find_program(GLSLC glslc REQUIRED)
 find_program(SPIRV_VAL spirv-val REQUIRED)
 
 set(VKMOE_SHADER_DIR ${CMAKE_SOURCE_DIR}/shaders)
 set(VKMOE_SHADER_OUT ${CMAKE_BINARY_DIR}/shaders)
 file(MAKE_DIRECTORY ${VKMOE_SHADER_OUT})
-set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${VKMOE_SHADER_DIR}/variants.txt)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${VKMOE_SHADER_DIR}/variants.txt
+             ${CMAKE_SOURCE_DIR}/cmake/variants.cmake)
 
-# Debian's glslc may not know GL_EXT_integer_dot_product: probe it once, and leave out the
-# variants that need int_dot (the runtime then reports them as not built) rather than fail.
-set(int_dot_probe ${VKMOE_SHADER_OUT}/probe_int_dot.comp.glsl)
-file(WRITE ${int_dot_probe} "#version 450\n#extension GL_EXT_integer_dot_product : require\n"
-  "layout(local_size_x = 1) in;\nlayout(std430, binding = 0) buffer B { int v[]; };\n"
-  "void main() { v[0] = dotPacked4x8AccSatEXT(uint(v[1]), uint(v[2]), v[3]); }\n")
-execute_process(COMMAND ${GLSLC} -fshader-stage=compute --target-env=vulkan1.2 ${int_dot_probe} -o ${int_dot_probe}.spv
-                RESULT_VARIABLE int_dot_rc OUTPUT_QUIET ERROR_QUIET)
-if(int_dot_rc EQUAL 0)
-  set(VKMOE_GLSLC_INT_DOT ON)
-else()
-  set(VKMOE_GLSLC_INT_DOT OFF)
-  message(STATUS "glslc lacks GL_EXT_integer_dot_product: shader variants that need int_dot are left out")
-endif()
+include(${CMAKE_SOURCE_DIR}/cmake/variants.cmake)
 
-file(STRINGS ${VKMOE_SHADER_DIR}/variants.txt variant_lines)
+# Features whose shaders need a glslc extension that an older glslc (Debian's) may not know: probe
+# each once, and leave out the variants that need it (the runtime then reports them as not built)
+# rather than fail the build.
+set(VKMOE_GLSLC_MISSING "")
+function(vkmoe_probe_glslc feature extension body)
+  set(probe ${VKMOE_SHADER_OUT}/probe_${feature}.comp.glsl)
+  file(WRITE ${probe} "#version 450\n#extension ${extension} : require\n${body}")
+  execute_process(COMMAND ${GLSLC} -fshader-stage=compute --target-env=vulkan1.2 ${probe} -o ${probe}.spv
+                  RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+  if(NOT rc EQUAL 0)
+    set(VKMOE_GLSLC_MISSING ${VKMOE_GLSLC_MISSING} ${feature} PARENT_SCOPE)
+    set(VKMOE_GLSLC_MISSING_${feature} ${extension} PARENT_SCOPE)
+  endif()
+endfunction()
+vkmoe_probe_glslc(int_dot GL_EXT_integer_dot_product [=[
+layout(local_size_x = 1) in;
+layout(std430, binding = 0) buffer B { int v[]; };
+void main() { v[0] = dotPacked4x8AccSatEXT(uint(v[1]), uint(v[2]), v[3]); }
+]=])
+vkmoe_probe_glslc(coopmat GL_KHR_cooperative_matrix [=[
+#extension GL_KHR_memory_scope_semantics : require
+layout(local_size_x = 32) in;
+layout(std430, binding = 0) buffer B { float v[]; };
+void main() {
+  coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator> m;
+  coopMatLoad(m, v, 0, 16, gl_CooperativeMatrixLayoutRowMajor);
+  coopMatStore(m, v, 0, 16, gl_CooperativeMatrixLayoutRowMajor);
+}
+]=])
+
+vkmoe_expand_variants(${VKMOE_SHADER_DIR}/variants.txt variant_rows)
 set(shader_incs "")
 set(table_includes "")
 set(table_rows "")
-foreach(line IN LISTS variant_lines)
-  string(STRIP "${line}" line)
-  if(line STREQUAL "" OR line MATCHES "^#")
-    continue()
-  endif()
-  string(REGEX REPLACE "[ \t]+" ";" cols "${line}")
-  list(LENGTH cols ncols)
-  if(ncols LESS 5)
-    message(FATAL_ERROR "shaders/variants.txt: need 5 columns (kernel variant source requires defines): ${line}")
-  endif()
-  list(GET cols 0 kernel)
-  list(GET cols 1 variant)
-  list(GET cols 2 source)
-  list(GET cols 3 requires)
-  list(GET cols 4 defines)
-  if(requires STREQUAL "-")
-    set(requires "")
-  endif()
-  if(NOT VKMOE_GLSLC_INT_DOT AND requires MATCHES "(^|,)int_dot(,|$)")
+foreach(feature IN LISTS VKMOE_GLSLC_MISSING)
+  set(left_out_${feature} "")
+endforeach()
+foreach(row IN LISTS variant_rows)
+  vkmoe_split_variant_row("${row}" kernel variant source requires defines)
+  set(left_out OFF)
+  foreach(feature IN LISTS VKMOE_GLSLC_MISSING)
+    if(requires MATCHES "(^|,)${feature}(,|$)")
+      list(APPEND left_out_${feature} ${variant})
+      set(left_out ON)
+    endif()
+  endforeach()
+  if(left_out)
     continue()
   endif()
   set(define_flags "")
-  if(NOT defines STREQUAL "-")
+  if(NOT defines STREQUAL "")
     string(REPLACE "," ";" define_list "${defines}")
     foreach(d IN LISTS define_list)
       list(APPEND define_flags "-D${d}")
@@ -78,9 +91,18 @@ foreach(line IN LISTS variant_lines)
   string(APPEND table_rows "    {\"${kernel}\", \"${variant}\", \"${requires}\", spv_${variant}, sizeof(spv_${variant}) / 4},\n")
 endforeach()
 
+foreach(feature IN LISTS VKMOE_GLSLC_MISSING)
+  list(JOIN left_out_${feature} " " names)
+  if(names STREQUAL "")
+    set(names "none in the table now")
+  endif()
+  message(STATUS "glslc lacks ${VKMOE_GLSLC_MISSING_${feature}}: shader variants that need ${feature} "
+                 "are left out: ${names}")
+endforeach()
+
 set(VKMOE_SHADER_TABLE ${VKMOE_SHADER_OUT}/shader_table.cpp)
 file(CONFIGURE OUTPUT ${VKMOE_SHADER_TABLE} CONTENT [=[
-// Generated by cmake/shaders.cmake from shaders/variants.txt. Do not edit.
+// Generated by cmake/shaders.cmake from shaders/variants.txt (expanded). Do not edit.
 #include <cstdint>
 #include <span>
 #include "runtime/vk/shader_table.h"

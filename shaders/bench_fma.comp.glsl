@@ -12,7 +12,7 @@
 #define USE_BENCH_FMA_PARAMS
 #include "bench_params.h"
 
-layout(local_size_x = 64) in;
+layout(local_size_x = BENCH_WG) in;
 layout(std430, binding = 0) writeonly buffer Out { float y[]; };
 
 void main() {

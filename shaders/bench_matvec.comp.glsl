@@ -10,7 +10,7 @@
 #define USE_BENCH_MATVEC_PARAMS
 #include "bench_params.h"
 
-layout(local_size_x = 64) in;
+layout(local_size_x = BENCH_WG) in;
 #if INT8
 layout(std430, binding = 0) readonly buffer W { uvec4 w[]; };
 #else
@@ -40,7 +40,7 @@ void main() {
     if (subgroupElect()) y[row] = acc;
   }
 #else
-  const uint stride = gl_NumWorkGroups.x * 64;
+  const uint stride = gl_NumWorkGroups.x * BENCH_WG;
   for (uint row = gl_GlobalInvocationID.x; row < p.rows; row += stride) {
     float acc = 0.0;
     for (uint i = 0; i < p.n; ++i) acc += dot_block(row, i);

@@ -32,6 +32,9 @@ VKMOE_PARAMS(BenchFmaParams) {
 } VKMOE_PARAMS_END(BenchFmaParams, 8);
 #endif
 
+// Workgroup size (local_size_x) of every bench shader; the bench's FLOP counts use it.
+#define BENCH_WG 64
+
 #ifdef __cplusplus
 }  // namespace vkmoe
 #endif

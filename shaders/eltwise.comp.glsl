@@ -4,7 +4,7 @@
 #define USE_ELT_PARAMS
 #include "ops_params.h"
 
-layout(local_size_x = 256) in;
+layout(local_size_x = ELTWISE_WG) in;
 layout(std430, binding = 0) readonly buffer Ab { float a[]; };
 layout(std430, binding = 1) readonly buffer Bb { float b[]; };
 layout(std430, binding = 2) buffer Yb { float y[]; };

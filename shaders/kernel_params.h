@@ -25,6 +25,10 @@ VKMOE_PARAMS(ScaleAddParams) {
 } VKMOE_PARAMS_END(ScaleAddParams, 16);
 #endif
 
+// Workgroup sizes (local_size_x), read by the shaders and by the recorders' group counts.
+#define REDUCE_SUM_WG 256
+#define SCALE_ADD_WG 256
+
 #ifdef __cplusplus
 }  // namespace vkmoe
 #endif

@@ -6,7 +6,7 @@
 #define USE_KV_STORE_PARAMS
 #include "ops_params.h"
 
-layout(local_size_x = 64) in;
+layout(local_size_x = KV_STORE_WG) in;
 layout(std430, binding = 0) readonly buffer Kb { float k[]; };
 layout(std430, binding = 1) readonly buffer Vb { float v[]; };
 layout(std430, binding = 2) readonly buffer Pb { uint positions[]; };

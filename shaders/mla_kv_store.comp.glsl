@@ -9,7 +9,7 @@
 #define USE_MLA_KV_PARAMS
 #include "ops_params.h"
 
-layout(local_size_x = 64) in;
+layout(local_size_x = KV_STORE_WG) in;
 layout(std430, binding = 0) readonly buffer KVb { float kv[]; };
 layout(std430, binding = 1) readonly buffer PEb { float k_pe[]; };
 layout(std430, binding = 2) readonly buffer Pb { uint positions[]; };

@@ -5,7 +5,7 @@
 #define USE_MOE_PARAMS
 #include "moe_params.h"
 
-#define WG 256
+#define WG MOE_COMBINE_WG
 layout(local_size_x = WG) in;
 layout(std430, binding = 0) readonly buffer Y { float y[]; };
 layout(std430, binding = 1) readonly buffer Ids { uint ids[]; };

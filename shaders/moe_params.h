@@ -51,6 +51,9 @@ VKMOE_PARAMS(MoeParams) {
 } VKMOE_PARAMS_END(MoeParams, 96);
 #endif
 
+// Workgroup size (local_size_x) of moe_combine, read by the shader and by its group count.
+#define MOE_COMBINE_WG 256
+
 #ifdef __cplusplus
 }  // namespace vkmoe
 #endif

@@ -202,6 +202,11 @@ VKMOE_PARAMS(MatmulParams) {
 } VKMOE_PARAMS_END(MatmulParams, 52);
 #endif
 
+// Workgroup sizes (local_size_x) of the kernels whose group counts the recorders compute from it.
+#define ROPE_WG 64
+#define KV_STORE_WG 64      // kv_store and mla_kv_store
+#define ELTWISE_WG 256
+
 #ifdef __cplusplus
 }  // namespace vkmoe
 #endif

@@ -8,18 +8,18 @@
 #define USE_REDUCE_PARAMS
 #include "kernel_params.h"
 
-layout(local_size_x = 256) in;
+layout(local_size_x = REDUCE_SUM_WG) in;
 layout(std430, binding = 0) readonly buffer In { float x[]; };
 layout(std430, binding = 1) writeonly buffer Out { float partial[]; };
 
-shared float sums[256];
+shared float sums[REDUCE_SUM_WG];
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
   const uint begin = gl_WorkGroupID.x * p.per_group;
   const uint end = min(begin + p.per_group, p.n);
   float acc = 0.0;
-  for (uint i = begin + tid; i < end; i += 256) acc += x[i];
+  for (uint i = begin + tid; i < end; i += REDUCE_SUM_WG) acc += x[i];
 
 #if USE_SUBGROUP
   acc = subgroupAdd(acc);

@@ -10,7 +10,7 @@
 #define USE_ROPE_PARAMS
 #include "ops_params.h"
 
-layout(local_size_x = 64) in;
+layout(local_size_x = ROPE_WG) in;
 layout(std430, binding = 0) readonly buffer Xb { float x[]; };
 layout(std430, binding = 1) readonly buffer Pb { uint positions[]; };
 layout(std430, binding = 2) readonly buffer Fb { float freq_factors[]; };

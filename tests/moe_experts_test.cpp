@@ -130,11 +130,15 @@ Result run(Context& ctx, const TestFfn& f, MoeScratch& scratch, uint32_t tokens,
   if (scratch.y) seq.fill(scratch.y.range(), kPoisonBits);
   if (scratch.route) seq.fill(scratch.route.range(), kPoisonBits);
   if (shared)
-    record_shared_expert(ctx, seq, f.w, tokens, xb.range(), scale ? std::optional(sb.range()) : std::nullopt,
-                         ob.range(), scratch, path, init != nullptr);
+    record_shared_expert(ctx, seq, f.w,
+                         {.tokens = tokens, .x = xb.range(), .scale = scale ? std::optional(sb.range()) : std::nullopt,
+                          .out = ob.range(), .path = path, .accumulate = init != nullptr},
+                         scratch);
   else
-    record_moe_experts(ctx, seq, f.w, tokens, k, xb.range(), ib.range(), wb.range(), ob.range(), scratch, path,
-                       init != nullptr);
+    record_moe_experts(ctx, seq, f.w,
+                       {.tokens = tokens, .k = k, .x = xb.range(), .ids = ib.range(), .weights = wb.range(),
+                        .out = ob.range(), .path = path, .accumulate = init != nullptr},
+                       scratch);
   const uint32_t dispatches = seq.dispatches();
   seq.run();
   Result res{std::vector<float>(uint64_t(tokens) * H), dispatches};
@@ -358,8 +362,10 @@ TEST_CASE_FIXTURE(GpuTest, "shared expert as one more slot of the routed decode 
           seq.fill(ob.range(), kPoisonBits);
           seq.fill(scratch.h.range(), kPoisonBits);
           const SharedExpertSlot slot{&s.w, gated ? gb.range() : BufferRange{}};
-          record_moe_experts(ctx, seq, f.w, tokens, k, xb.range(), ib.range(), wb.range(), ob.range(), scratch, path,
-                             false, &slot);
+          record_moe_experts(ctx, seq, f.w,
+                             {.tokens = tokens, .k = k, .x = xb.range(), .ids = ib.range(), .weights = wb.range(),
+                              .out = ob.range(), .path = path, .shared = &slot},
+                             scratch);
           if (path == MoePath::decode) CHECK(seq.dispatches() == 2);
           seq.run();
           std::vector<float> out(uint64_t(tokens) * H);
@@ -374,8 +380,11 @@ TEST_CASE_FIXTURE(GpuTest, "shared expert as one more slot of the routed decode 
     const SharedExpertSlot bad{&other.w, {}};
     Sequence seq(ctx.device());
     Buffer xb = ctx.allocator().create_buffer(uint64_t(H) * 4, MemoryUse::device, "x");
-    CHECK_THROWS_WITH_AS(record_moe_experts(ctx, seq, f.w, 1, k, xb.range(), xb.range(), xb.range(), xb.range(),
-                                            scratch, MoePath::decode, false, &bad),
+    CHECK_THROWS_WITH_AS(record_moe_experts(ctx, seq, f.w,
+                                            {.tokens = 1, .k = k, .x = xb.range(), .ids = xb.range(),
+                                             .weights = xb.range(), .out = xb.range(), .path = MoePath::decode,
+                                             .shared = &bad},
+                                            scratch),
                          doctest::Contains("types"), std::invalid_argument);
   }
 }
@@ -432,7 +441,10 @@ TEST_CASE_FIXTURE(GpuTest, "mismatched expert tensors and short buffers are refu
   Buffer io = ctx.allocator().create_buffer(4096, MemoryUse::device, "io");
   Sequence seq(ctx.device());
   auto record = [&](const MoeFfnWeights& w, uint32_t tokens) {
-    record_moe_experts(ctx, seq, w, tokens, 2, io.range(), io.range(0, 64), io.range(0, 64), io.range(), scratch);
+    record_moe_experts(ctx, seq, w,
+                       {.tokens = tokens, .k = 2, .x = io.range(), .ids = io.range(0, 64), .weights = io.range(0, 64),
+                        .out = io.range()},
+                       scratch);
   };
   MoeFfnWeights swapped = f.w;
   std::swap(swapped.gate, swapped.down);
@@ -441,7 +453,7 @@ TEST_CASE_FIXTURE(GpuTest, "mismatched expert tensors and short buffers are refu
   wrong_down.down = f.w.up;
   CHECK_THROWS_WITH(record(wrong_down, 1), doctest::Contains("does not fit gate"));
   CHECK_THROWS_WITH(record(f.w, 9), doctest::Contains("ids covers 64 bytes, needs 72"));
-  CHECK_THROWS_WITH(record_shared_expert(ctx, seq, f.w, 1, io.range(), std::nullopt, io.range(), scratch),
+  CHECK_THROWS_WITH(record_shared_expert(ctx, seq, f.w, {.tokens = 1, .x = io.range(), .out = io.range()}, scratch),
                     doctest::Contains("more than one expert"));
   CHECK(seq.dispatches() == 0);
 }

@@ -135,7 +135,7 @@ TEST_CASE_FIXTURE(GpuTest, "rope: layouts, partial rotary, scaling and YaRN matc
     GpuBuf xb(ctx, x), pb(ctx, pos), fb(ctx, ff), yb(ctx, x.size());
     Sequence seq(ctx.device());
     yb.poison(seq);
-    record_rope(ctx, seq, c.cfg, c.tokens, c.heads, xb.range(), pb.range(), yb.range(), 0, 0,
+    record_rope(ctx, seq, c.cfg, {.tokens = c.tokens, .heads = c.heads}, xb.range(), pb.range(), yb.range(),
                 c.freq_factors ? fb.range() : BufferRange{});
     seq.run();
     auto ref = rope_ref(c.cfg, x, pos, c.heads, c.freq_factors ? std::span<const float>(ff) : std::span<const float>());
@@ -151,7 +151,7 @@ TEST_CASE_FIXTURE(GpuTest, "rope: in place on the K part of a fused QKV row") {
   GpuBuf b(ctx, qkv), pb(ctx, pos);
   Sequence seq(ctx.device());
   const BufferRange k = b.range(4 * D * 4, b.bytes() - 4 * D * 4);
-  record_rope(ctx, seq, cfg, T, 1, k, pb.range(), k, stride, stride);
+  record_rope(ctx, seq, cfg, {.tokens = T, .heads = 1, .x_stride = stride, .y_stride = stride}, k, pb.range(), k);
   seq.run();
   auto got = b.floats(ctx);
   std::vector<float> kin, kgot;
@@ -195,7 +195,7 @@ struct TestCache {
     auto p = consecutive(tokens, pos);
     GpuBuf kb(ctx, kn), vb(ctx, vn), pb(ctx, p);
     Sequence seq(ctx.device());
-    record_kv_store(ctx, seq, layer(), tokens, kb.range(), vb.range(), pb.range());
+    record_kv_store(ctx, seq, layer(), {.tokens = tokens}, kb.range(), vb.range(), pb.range());
     seq.run();
     for (size_t i = 0; i < kn.size(); ++i) k_host[size_t(pos) * k_row + i] = round_f16(kn[i]);
     for (size_t i = 0; i < vn.size(); ++i) v_host[size_t(pos) * v_row + i] = round_f16(vn[i]);
@@ -411,7 +411,7 @@ TEST_CASE_FIXTURE(GpuTest, "argmax: rows of logits, ties to the lower index, NaN
   GpuBuf xb(ctx, x), ib(ctx, rows);
   Sequence seq(ctx.device());
   ib.poison(seq);
-  record_argmax(ctx, seq, rows, n, xb.range(), ib.range());
+  record_argmax(ctx, seq, {.rows = rows, .n = n}, xb.range(), ib.range());
   seq.run();
   std::vector<uint32_t> ids(rows);
   ctx.transfer().download(ib.buffer, 0, ids.data(), rows * 4);

@@ -141,7 +141,10 @@ double moe_error(Context& ctx, const TypedFfn& f, uint32_t tokens, uint32_t k, M
   seq.fill(scratch.h.range(), kPoisonBits);
   seq.fill(scratch.y.range(), kPoisonBits);
   seq.fill(scratch.route.range(), kPoisonBits);
-  record_moe_experts(ctx, seq, f.w, tokens, k, xb.range(), ib.range(), wb.range(), ob.range(), scratch, path);
+  record_moe_experts(ctx, seq, f.w,
+                     {.tokens = tokens, .k = k, .x = xb.range(), .ids = ib.range(), .weights = wb.range(),
+                      .out = ob.range(), .path = path},
+                     scratch);
   seq.run();
   return rel_l2(ob.floats(ctx), ref::moe_experts(f.ref, tokens, k, x, ids, weights));
 }

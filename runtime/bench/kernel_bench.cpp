@@ -163,8 +163,10 @@ class MoeLayer {
     const BufferRange ids = ids_.range(0, uint64_t(T) * k * 4), wts = wts_.range(0, uint64_t(T) * k * 4);
     RouterConfig rc{.gating = Gating::softmax_topk, .experts = s_.experts, .k = k, .renormalize = true};
     record_router(ctx_, seq, rc, {GgmlType::F32, router_w_.range()}, T, H, x, {ids, wts});
-    record_moe_experts(ctx_, seq, w_, T, k, x, ids, wts, out, scratch_, path);
-    if (s_.shared_ffn) record_shared_expert(ctx_, seq, sw_, T, x, std::nullopt, out, scratch_, path, true);
+    record_moe_experts(ctx_, seq, w_, {.tokens = T, .k = k, .x = x, .ids = ids, .weights = wts, .out = out, .path = path},
+                       scratch_);
+    if (s_.shared_ffn)
+      record_shared_expert(ctx_, seq, sw_, {.tokens = T, .x = x, .out = out, .path = path, .accumulate = true}, scratch_);
   }
 
   // Bytes the layer must read for T tokens: router weights and input, each distinct chosen

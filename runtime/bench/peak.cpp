@@ -16,7 +16,7 @@ namespace vkmoe {
 
 namespace {
 
-constexpr uint32_t kGroup = 64;           // invocations per workgroup in every bench shader
+constexpr uint32_t kGroup = BENCH_WG;     // invocations per workgroup in every bench shader
 constexpr uint32_t kMatvecCols = 4096;    // a typical hidden width
 constexpr float kNever = 1.2345e-30f;     // a sum the bench kernels' inputs never produce
 using Progress = std::function<void(const std::string&)>;

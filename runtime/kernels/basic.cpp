@@ -10,8 +10,8 @@
 namespace vkmoe {
 
 namespace {
-constexpr uint32_t kReducePerGroup = 256 * 64;  // 64 elements per invocation
-constexpr uint32_t kScaleAddGroup = 256;
+constexpr uint32_t kReducePerGroup = REDUCE_SUM_WG * 64;  // 64 elements per invocation
+constexpr uint32_t kScaleAddGroup = SCALE_ADD_WG;
 }  // namespace
 
 uint32_t reduce_partials(uint64_t n) {

@@ -18,7 +18,7 @@ static_assert(kMoeEmptySlot == MOE_EMPTY_SLOT && kMaxExpertPieces == MOE_MAX_PIE
 namespace {
 
 constexpr uint32_t kTile = MOE_TILE_SLOTS;
-constexpr uint32_t kCombineGroup = 256; // WG in moe_combine.comp.glsl
+constexpr uint32_t kCombineGroup = MOE_COMBINE_WG;
 // Crossovers in slots per expert (tokens x k / experts). Lavapipe: 8, measured as 64 tokens on the
 // reference model (32 experts, k = 4) after the register-tiled GEMMs (128 tokens = 16 per expert on
 // OLMoE's shape before them; docs/performance.md). GPUs: 2, not measured yet.
@@ -452,21 +452,19 @@ MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& s) {
   return m;
 }
 
-void record_moe_experts(Context& ctx, Sequence& seq, const MoeFfnWeights& w, uint32_t tokens, uint32_t k,
-                        BufferRange x, BufferRange ids, BufferRange weights, BufferRange out, MoeScratch& scratch,
-                        MoePath path, bool accumulate, const SharedExpertSlot* shared) {
-  if (k == 0) throw std::invalid_argument("moe experts: k must be at least 1");
+void record_moe_experts(Context& ctx, Sequence& seq, const MoeFfnWeights& w, const MoeExpertsArgs& a,
+                        MoeScratch& scratch) {
+  if (a.k == 0) throw std::invalid_argument("moe experts: k must be at least 1");
   MoeRecorder(ctx, seq, scratch)
-      .record({w, tokens, k, x, ids, weights, out, accumulate ? MOE_ACCUMULATE : 0u, shared}, path);
+      .record({w, a.tokens, a.k, a.x, a.ids, a.weights, a.out, a.accumulate ? MOE_ACCUMULATE : 0u, a.shared}, a.path);
 }
 
-void record_shared_expert(Context& ctx, Sequence& seq, const MoeFfnWeights& w, uint32_t tokens, BufferRange x,
-                          std::optional<BufferRange> scale, BufferRange out, MoeScratch& scratch, MoePath path,
-                          bool accumulate) {
+void record_shared_expert(Context& ctx, Sequence& seq, const MoeFfnWeights& w, const SharedExpertArgs& a,
+                          MoeScratch& scratch) {
   if (w.gate.experts != 1)
     throw std::invalid_argument("shared expert: " + tensor_desc(w.gate) + " has more than one expert");
-  uint32_t flags = MOE_FIXED_EXPERT | (accumulate ? MOE_ACCUMULATE : 0u) | (scale ? 0u : MOE_UNIT_WEIGHT);
-  MoeRecorder(ctx, seq, scratch).record({w, tokens, 1, x, x, scale.value_or(x), out, flags}, path);
+  uint32_t flags = MOE_FIXED_EXPERT | (a.accumulate ? MOE_ACCUMULATE : 0u) | (a.scale ? 0u : MOE_UNIT_WEIGHT);
+  MoeRecorder(ctx, seq, scratch).record({w, a.tokens, 1, a.x, a.x, a.scale.value_or(a.x), a.out, flags}, a.path);
 }
 
 }  // namespace vkmoe

@@ -117,19 +117,32 @@ struct SharedExpertSlot {
   BufferRange gate;  // f32 [tokens]: per-token weight (Qwen2-MoE's sigmoid gate), or empty for 1
 };
 
-// Records the routed experts of one layer: x [tokens][H] f32, ids [tokens][k] uint32,
-// weights [tokens][k] f32, out [tokens][H] f32 (overwritten, or added to with accumulate), and
-// the shared expert when given.
-void record_moe_experts(Context& ctx, Sequence& seq, const MoeFfnWeights& w, uint32_t tokens, uint32_t k,
-                        BufferRange x, BufferRange ids, BufferRange weights, BufferRange out, MoeScratch& scratch,
-                        MoePath path = MoePath::automatic, bool accumulate = false,
-                        const SharedExpertSlot* shared = nullptr);
+// What record_moe_experts reads and writes for one layer's routed experts.
+struct MoeExpertsArgs {
+  uint32_t tokens = 0;
+  uint32_t k = 0;       // slots (chosen experts) per token, at least 1
+  BufferRange x;        // f32 [tokens, H]
+  BufferRange ids;      // uint32 [tokens, k]: the expert of each slot
+  BufferRange weights;  // f32 [tokens, k]: the weight of each slot
+  BufferRange out;      // f32 [tokens, H]: overwritten, or added to with accumulate
+  MoePath path = MoePath::automatic;
+  bool accumulate = false;
+  const SharedExpertSlot* shared = nullptr;  // a shared expert in the same dispatches, or none
+};
+void record_moe_experts(Context& ctx, Sequence& seq, const MoeFfnWeights& w, const MoeExpertsArgs& a,
+                        MoeScratch& scratch);
 
-// Records a shared expert (experts == 1) on every token, each scaled by scale[t] when given
-// (Qwen2-MoE's sigmoid gate, f32 [tokens]), else by 1.
-void record_shared_expert(Context& ctx, Sequence& seq, const MoeFfnWeights& w, uint32_t tokens, BufferRange x,
-                          std::optional<BufferRange> scale, BufferRange out, MoeScratch& scratch,
-                          MoePath path = MoePath::automatic, bool accumulate = false);
+// What record_shared_expert reads and writes: a shared expert (experts == 1) on every token.
+struct SharedExpertArgs {
+  uint32_t tokens = 0;
+  BufferRange x;                     // f32 [tokens, H]
+  std::optional<BufferRange> scale;  // f32 [tokens]: per-token weight (Qwen2-MoE's sigmoid gate), or 1
+  BufferRange out;                   // f32 [tokens, H]: overwritten, or added to with accumulate
+  MoePath path = MoePath::automatic;
+  bool accumulate = false;
+};
+void record_shared_expert(Context& ctx, Sequence& seq, const MoeFfnWeights& w, const SharedExpertArgs& a,
+                          MoeScratch& scratch);
 
 // The kernel name for a weight type ("moe_gate_up_q4_k", "moe_down_f16_split", ...), for
 // tests that enumerate Pipelines::supported_variants.

@@ -40,6 +40,8 @@ void record_rms_norm(Context& ctx, Sequence& seq, const RmsNormShape& s, BufferR
   seq.dispatch(pipe, b, &p, g[0], g[1], 1, "rms_norm");
 }
 
+double yarn_rope_magnitude(double freq_scale) { return 1.0 + 0.1 * std::log(1.0 / freq_scale); }
+
 std::array<float, 2> rope_yarn_corr_dims(uint32_t n_rot, uint32_t n_ctx_orig, float freq_base, float beta_fast,
                                          float beta_slow) {
   // The pair index whose wavelength fits `rotations` times into the original context.
@@ -71,7 +73,7 @@ RopeAngles rope_angles(const RopeConfig& cfg) {
   RopeAngles a{static_cast<float>(std::log2(static_cast<double>(cfg.freq_base))), cfg.freq_scale, cfg.ext_factor,
                cfg.attn_factor};
   if (cfg.ext_factor != 0.0f) {
-    a.mscale *= 1.0f + 0.1f * std::log(1.0f / cfg.freq_scale);
+    a.mscale *= static_cast<float>(yarn_rope_magnitude(cfg.freq_scale));
     const auto corr = rope_yarn_corr_dims(cfg.n_rot, cfg.n_ctx_orig, cfg.freq_base, cfg.beta_fast, cfg.beta_slow);
     a.corr_low = corr[0];
     a.corr_high = corr[1];
@@ -89,10 +91,10 @@ void put_angles(Params& p, const RopeConfig& cfg) {
 
 }  // namespace
 
-void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t tokens, uint32_t heads,
-                 BufferRange x, BufferRange positions, BufferRange y, uint32_t x_stride, uint32_t y_stride,
-                 BufferRange freq_factors) {
+void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, const RopeShape& s, BufferRange x,
+                 BufferRange positions, BufferRange y, BufferRange freq_factors) {
   const char* k = "rope";
+  const uint32_t tokens = s.tokens, heads = s.heads, x_stride = s.x_stride, y_stride = s.y_stride;
   if (tokens == 0 || heads == 0 || cfg.head_dim == 0) op_fail(k, "empty shape");
   check_rope(k, cfg);
   const uint32_t row = heads * cfg.head_dim;
@@ -119,7 +121,7 @@ void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t to
                   {positions, Access::read},
                   {freq_factors.size ? freq_factors : dummy, Access::read},
                   {y, Access::write}};
-  seq.dispatch(pipe, b, &p, ceil_div(heads * (cfg.head_dim / 2), 64), tokens, 1, "rope");
+  seq.dispatch(pipe, b, &p, ceil_div(heads * (cfg.head_dim / 2), ROPE_WG), tokens, 1, "rope");
 }
 
 uint64_t kv_cache_bytes(uint32_t n_ctx, uint32_t kv_heads, uint32_t head_dim) {
@@ -138,9 +140,10 @@ static void check_cache(const char* k, const KvCacheLayer& c) {
                    std::to_string(v_bytes));
 }
 
-void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, uint32_t tokens, BufferRange k,
-                     BufferRange v, BufferRange positions, uint32_t k_stride, uint32_t v_stride) {
+void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const KvStoreShape& s, BufferRange k,
+                     BufferRange v, BufferRange positions) {
   const char* kn = "kv_store";
+  const uint32_t tokens = s.tokens, k_stride = s.k_stride, v_stride = s.v_stride;
   check_cache(kn, cache);
   if (tokens == 0) op_fail(kn, "no tokens");
   const uint32_t k_row = cache.kv_heads * cache.head_dim, v_row = cache.kv_heads * cache.dv();
@@ -156,7 +159,7 @@ void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, uin
                   {positions, Access::read},
                   {cache.k, Access::write},
                   {cache.v, Access::write}};
-  seq.dispatch(pipe, b, &p, ceil_div(std::max(k_row, v_row) / 2, 64), tokens, 1, "kv_store");
+  seq.dispatch(pipe, b, &p, ceil_div(std::max(k_row, v_row) / 2, KV_STORE_WG), tokens, 1, "kv_store");
 }
 
 void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const RopeConfig& rope,
@@ -245,7 +248,7 @@ void mla_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const Mla
                   {rope_q ? q : ctx.dummy().range(), Access::read},
                   {rope_q ? q_out : ctx.sink().range(), Access::write}};
   const uint32_t words = cache.kv_heads * std::max(cache.head_dim, dv) / 2;
-  seq.dispatch(pipe, b, &p, ceil_div(words, 64), s.tokens, 1, kn);
+  seq.dispatch(pipe, b, &p, ceil_div(words, KV_STORE_WG), s.tokens, 1, kn);
 }
 
 }  // namespace
@@ -317,7 +320,7 @@ static void record_eltwise(Context& ctx, Sequence& seq, const EltShape& s, Buffe
   EltParams p{s.rows, s.n, as, bs, ys, op, factor, s.a_offset, s.b_offset, s.y_offset, 0, 0};
   const auto& pipe = ctx.pipelines().get({.kernel = "eltwise", .bindings = 3, .push_size = sizeof(p)});
   Binding bd[3] = {{a, Access::read}, {op == ELT_SCALE ? ctx.dummy().range() : b, Access::read}, {y, Access::write}};
-  seq.dispatch(pipe, bd, &p, ceil_div(s.n, 256), s.rows, 1, name);
+  seq.dispatch(pipe, bd, &p, ceil_div(s.n, ELTWISE_WG), s.rows, 1, name);
 }
 
 void record_add(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b, BufferRange y) {
@@ -334,9 +337,9 @@ void record_scale(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a,
   record_eltwise(ctx, seq, s, a, {}, y, ELT_SCALE, factor, "scale");
 }
 
-void record_argmax(Context& ctx, Sequence& seq, uint32_t rows, uint32_t n, BufferRange x, BufferRange ids,
-                   uint32_t stride) {
+void record_argmax(Context& ctx, Sequence& seq, const ArgmaxShape& s, BufferRange x, BufferRange ids) {
   const char* k = "argmax";
+  const uint32_t rows = s.rows, n = s.n, stride = s.stride;
   if (rows == 0 || n == 0) op_fail(k, "empty shape");
   const uint32_t xs = stride ? stride : n;
   if (xs < n) op_fail(k, "row stride shorter than n");

@@ -49,14 +49,21 @@ struct RopeConfig {
   float beta_slow = 1.0f;
   uint32_t n_ctx_orig = 0;   // the training context YaRN corrects for
 };
+// What ggml's RoPE multiplies cos/sin by under YaRN, on top of attn_factor: 1 + 0.1 ln(1 / freq_scale).
+// (The factor a model passes as attn_factor: runtime/model/rope_scaling.h.)
+double yarn_rope_magnitude(double freq_scale);
 // YaRN's correction range in pair indices, as ggml_rope_yarn_corr_dims computes it (in float).
 std::array<float, 2> rope_yarn_corr_dims(uint32_t n_rot, uint32_t n_ctx_orig, float freq_base, float beta_fast,
                                          float beta_slow);
 // x: [tokens, heads * head_dim] (x_stride floats between rows), positions: uint32 [tokens],
 // freq_factors: float [n_rot / 2] or empty. y may be x.
-void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, uint32_t tokens, uint32_t heads,
-                 BufferRange x, BufferRange positions, BufferRange y, uint32_t x_stride = 0,
-                 uint32_t y_stride = 0, BufferRange freq_factors = {});
+struct RopeShape {
+  uint32_t tokens = 0;
+  uint32_t heads = 0;
+  uint32_t x_stride = 0, y_stride = 0;  // floats between rows; 0 = heads * head_dim
+};
+void record_rope(Context& ctx, Sequence& seq, const RopeConfig& cfg, const RopeShape& s, BufferRange x,
+                 BufferRange positions, BufferRange y, BufferRange freq_factors = {});
 
 // ---- KV cache and attention ----
 // One layer's cache: K [n_ctx, kv_heads, head_dim] and V [n_ctx, kv_heads, v_head_dim], f16
@@ -75,8 +82,12 @@ uint64_t kv_cache_bytes(uint32_t n_ctx, uint32_t kv_heads, uint32_t head_dim);
 // Rounds the new rows k [tokens, kv_heads * head_dim], v [tokens, kv_heads * v_head_dim] to f16
 // and stores row t at cache row positions[t] (rows at or past n_ctx are skipped, never written
 // out of bounds).
-void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, uint32_t tokens, BufferRange k,
-                     BufferRange v, BufferRange positions, uint32_t k_stride = 0, uint32_t v_stride = 0);
+struct KvStoreShape {
+  uint32_t tokens = 0;
+  uint32_t k_stride = 0, v_stride = 0;  // floats between rows; 0 = packed
+};
+void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const KvStoreShape& s, BufferRange k,
+                     BufferRange v, BufferRange positions);
 
 // Bias, QK-norm, RoPE of q and k and the cache store of k and v for `tokens` tokens in one
 // dispatch (what record_add, record_rms_norm, record_rope and record_kv_store do in seven).
@@ -159,7 +170,11 @@ void record_scale(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a,
 
 // ids[r] = index of the largest x[r, i] (uint32 [rows]); ties go to the lower index, NaN never
 // wins, a row without a number above -inf gives its first -inf or 0.
-void record_argmax(Context& ctx, Sequence& seq, uint32_t rows, uint32_t n, BufferRange x, BufferRange ids,
-                   uint32_t stride = 0);
+struct ArgmaxShape {
+  uint32_t rows = 0;
+  uint32_t n = 0;       // values per row
+  uint32_t stride = 0;  // floats between rows; 0 = n
+};
+void record_argmax(Context& ctx, Sequence& seq, const ArgmaxShape& s, BufferRange x, BufferRange ids);
 
 }  // namespace vkmoe

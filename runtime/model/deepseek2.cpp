@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "runtime/model/model_layer.h"
+#include "runtime/model/rope_scaling.h"
 #include "runtime/quant/half.h"
 #include "runtime/quant/quant.h"
 #include "runtime/vk/context.h"
@@ -23,23 +24,22 @@ namespace vkmoe {
 namespace {
 
 // The RoPE of DeepSeek's q_pe / k_pe: normal layout on the last `rope` dims of a head of
-// `head_dim`. Under YaRN, llama.cpp cancels the rotation's magnitude correction (attn_factor
-// = 1 / (1 + 0.1 ln s)) and moves it into the attention scale instead (mla_scale).
+// `head_dim`. Under YaRN, llama.cpp cancels the rotation's magnitude correction and moves it into
+// the attention scale instead (runtime/model/rope_scaling.h).
 RopeConfig mla_rope(const ModelConfig& c, uint32_t head_dim) {
   RopeConfig r{.head_dim = head_dim, .n_rot = c.qk_rope_dim, .rot_offset = head_dim - c.qk_rope_dim, .neox = false,
                .freq_base = c.rope_freq_base, .freq_scale = c.rope_freq_scale};
   if (c.rope_yarn) {
     r.ext_factor = 1.0f;
     r.n_ctx_orig = c.rope_yarn_orig_ctx;
-    r.attn_factor = 1.0f / (1.0f + 0.1f * std::log(1.0f / c.rope_freq_scale));
   }
+  r.attn_factor = static_cast<float>(rope_attn_factor(c, true));
   return r;
 }
 
-// 1/sqrt(Dk), times YaRN's mscale^2 with mscale = 1 + yarn_log_multiplier * ln(s).
+// 1/sqrt(Dk), times YaRN's mscale^2.
 float mla_scale(const ModelConfig& c) {
-  const float mscale = c.rope_yarn ? 1.0f + c.rope_yarn_log_mul * std::log(1.0f / c.rope_freq_scale) : 1.0f;
-  return mscale * mscale / std::sqrt(static_cast<float>(c.attention_shape().head_dim_k));
+  return static_cast<float>(mla_logit_scale(c) / std::sqrt(static_cast<double>(c.attention_shape().head_dim_k)));
 }
 
 }  // namespace

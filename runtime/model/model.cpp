@@ -1,6 +1,7 @@
 #include "runtime/model/model.h"
 
 #include "runtime/model/model_layer.h"
+#include "runtime/model/rope_scaling.h"
 
 #include <algorithm>
 #include <chrono>
@@ -413,10 +414,8 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, co
   if (cfg_.rope_yarn) {
     rope.ext_factor = 1.0f;
     rope.n_ctx_orig = cfg_.rope_yarn_orig_ctx;
-    // YaRN's magnitude correction, as llama.cpp derives it from the scaling factor.
-    rope.attn_factor = 1.0f;
   }
-  rope.attn_factor *= cfg_.rope_attn_factor;
+  rope.attn_factor = static_cast<float>(rope_attn_factor(cfg_, false));
   const LayerSpec& spec = cfg_.layers[l];
   // Each session's rows: into its own cache at its positions, attention over that cache.
   for (size_t i = 0; i < pass.parts.size(); ++i) {
@@ -451,12 +450,16 @@ void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t
   record_router(ctx_, seq, cfg_.router, L.router, T, H, x,
                 {ids, wts, {}, {}, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}, xn});
   const SharedExpertSlot slot{&L.shared_experts, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}};
-  record_moe_experts(ctx_, seq, L.experts, T, K, xn, ids, wts, x, scratch_, MoePath::automatic, /*accumulate=*/true,
-                     L.shared_in_slot ? &slot : nullptr);
+  record_moe_experts(ctx_, seq, L.experts,
+                     {.tokens = T, .k = K, .x = xn, .ids = ids, .weights = wts, .out = x, .accumulate = true,
+                      .shared = L.shared_in_slot ? &slot : nullptr},
+                     scratch_);
   if (L.shared && !L.shared_in_slot)
-    record_shared_expert(ctx_, seq, L.shared_experts, T, xn,
-                         gated ? std::optional<BufferRange>(shared_gate_.range(0, T * 4ull)) : std::nullopt, x, scratch_,
-                         MoePath::automatic, /*accumulate=*/true);
+    record_shared_expert(ctx_, seq, L.shared_experts,
+                         {.tokens = T, .x = xn,
+                          .scale = gated ? std::optional<BufferRange>(shared_gate_.range(0, T * 4ull)) : std::nullopt,
+                          .out = x, .accumulate = true},
+                         scratch_);
 }
 
 std::vector<Model::KernelProfile> Model::profile_rows() const {

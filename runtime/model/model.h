@@ -174,11 +174,25 @@ class Model {
   DenseWeight embd_, output_;
   BufferRange output_norm_;
   uint64_t allocated_[kMemoryCategories] = {};
-  // Activations for one batch; shapes in activation_layout.h.
-  Buffer x_, xn_, q_, qkv_, k_, v_, attn_, ids_, wts_, routing_, shared_gate_, logits_, tokens_, positions_;
+  // Activations for one batch (activation_layout.h has the sizes): B = tokens per batch, S =
+  // sessions, H = n_embd, qw/kw/vw = the q/k/v widths, K = experts per token, L = layers; f32 unless said.
+  Buffer x_;            // [B, H] residual stream
+  Buffer xn_;           // [B, H] normed copy
+  Buffer q_;            // [B, qw] or [S, pad(qw)]: q after bias, QK-norm and RoPE
+  Buffer qkv_;          // [B, qw + kw + vw] projections (MLA: [B, max(qw, q_lora) + kv_lora + rope])
+  Buffer k_, v_;        // [B, kw], [B, vw] when q, k and v differ in type
+  Buffer attn_;         // [B, n_head * Dv] or [S, pad(n_head * Dv)] attention output
+  Buffer ids_, wts_;    // u32 / f32 [L][align(B * K)]: router choices, one slice per layer
+  Buffer routing_;      // host-visible copy of ids | wts, for the sessions' statistics
+  Buffer shared_gate_;  // [B] Qwen2-MoE's sigmoid gate of the shared expert
+  Buffer logits_;       // [B, vocab] host-visible
+  Buffer tokens_;       // u32 [B] upload
+  Buffer positions_;    // u32 [B], or [S][pad(4)]: one aligned slot per session
   std::vector<std::vector<Buffer>> kv_pool_;  // per planned session: K, V per layer; empty while taken
   std::unique_ptr<Session> default_;
-  Buffer lora_, kv_a_, kv_b_, ffn_gate_, ffn_up_;  // deepseek2 only
+  // deepseek2 only: lora_ [B, max(q_lora, kv_lora)], kv_a_ [B, kv_lora + rope], kv_b_ [B, n_head *
+  // (nope + Dv)] or [S, pad(...)], ffn_gate_ [B, 2 * n_ff] gate | up, ffn_up_ [B, n_ff].
+  Buffer lora_, kv_a_, kv_b_, ffn_gate_, ffn_up_;
   std::vector<Buffer> rebuilt_;  // weights made at load time (deepseek2's kv_b from k_b / v_b)
   MoeScratch scratch_;
   std::unique_ptr<Sequence> seq_;

@@ -10,6 +10,7 @@
 #include "runtime/gguf/gguf_reader.h"
 #include "runtime/model/deepseek2.h"
 #include "runtime/model/model_config.h"
+#include "runtime/model/rope_scaling.h"
 #include "runtime/quant/quant.h"
 #include "runtime/reference/ops_ref.h"
 #include "runtime/reference/router_ref.h"
@@ -96,16 +97,14 @@ void rms_norm(Vec& x, const Mat& w, double eps, size_t group = 0) {
   }
 }
 
-// RoPE on dims [offset, offset + n_rot) of each head, as ggml's rope_ext computes it; under
-// YaRN cos/sin are scaled by attn_factor * (1 + 0.1 ln(1 / freq_scale)).
+// RoPE on dims [offset, offset + n_rot) of each head, as ggml's rope_ext computes it; cos/sin
+// scaled by rope_magnitude (runtime/model/rope_scaling.h).
 void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelConfig& c, uint32_t offset = 0,
-          double attn_factor = 1.0) {
+          bool mla = false) {
   const uint32_t n_rot = c.n_rot;
-  double mscale = 1.0;
+  const double mscale = rope_magnitude(c, mla);
   std::array<double, 2> corr{0, 0};
-  if (c.rope_attn_factor != 1.0f) mscale = attn_factor * c.rope_attn_factor;
   if (c.rope_yarn) {
-    mscale = attn_factor * c.rope_attn_factor * (1.0 + 0.1 * std::log(1.0 / c.rope_freq_scale));
     corr = rope_yarn_corr_dims_ref(n_rot, c.rope_yarn_orig_ctx, c.rope_freq_base, 32.0, 1.0);
   }
   for (uint32_t h = 0; h < heads; ++h) {
@@ -237,9 +236,8 @@ Qkv mla_qkv(Weights& W, const ModelConfig& c, uint32_t layer, const Vec& xn, uin
   Vec k_pe(kv_a.begin() + kvl, kv_a.end()), lat(kv_a.begin(), kv_a.begin() + kvl);
   rms_norm(lat, W.get(b + "attn_kv_a_norm.weight"), c.norm_eps);
   const Vec kv = matvec(W.kv_b(c, layer), lat);
-  const double attn_factor = c.rope_yarn ? 1.0 / (1.0 + 0.1 * std::log(1.0 / c.rope_freq_scale)) : 1.0;
-  rope(r.q, NH, Dk, pos, c, nope, attn_factor);
-  rope(k_pe, 1, rope_d, pos, c, 0, attn_factor);
+  rope(r.q, NH, Dk, pos, c, nope, true);
+  rope(k_pe, 1, rope_d, pos, c, 0, true);
   r.k.resize(static_cast<size_t>(NH) * Dk);
   r.v.resize(static_cast<size_t>(NH) * Dv);
   for (uint32_t h = 0; h < NH; ++h) {
@@ -280,9 +278,8 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
       k[t] = std::move(r.k);
       v[t] = std::move(r.v);
     }
-    // DeepSeek under YaRN: 1/sqrt(Dk) times mscale^2, mscale = 1 + yarn_log_multiplier * ln(s).
-    const double mscale = mla && c.rope_yarn ? 1.0 + c.rope_yarn_log_mul * std::log(1.0 / c.rope_freq_scale) : 1.0;
-    const double scale = c.attn_scale ? c.attn_scale : mscale * mscale / std::sqrt(static_cast<double>(Dk));
+    // DeepSeek: 1/sqrt(Dk) times YaRN's mscale^2.
+    const double scale = c.attn_scale ? c.attn_scale : (mla ? mla_logit_scale(c) : 1.0) / std::sqrt(static_cast<double>(Dk));
     const uint32_t window = c.layers[l].window;
     const Mat* sinks = c.layers[l].sinks ? &W.get(b + "attn_sinks.weight") : nullptr;
     for (uint32_t t = 0; t < T; ++t) {

@@ -38,7 +38,7 @@ std::vector<double> rope_ref(const RopeConfig& cfg, std::span<const float> x, st
   double mscale = cfg.attn_factor;
   std::array<double, 2> corr{0, 0};
   if (cfg.ext_factor != 0) {
-    mscale *= 1.0 + 0.1 * std::log(1.0 / cfg.freq_scale);
+    mscale *= yarn_rope_magnitude(cfg.freq_scale);
     corr = rope_yarn_corr_dims_ref(cfg.n_rot, cfg.n_ctx_orig, cfg.freq_base, cfg.beta_fast, cfg.beta_slow);
   }
   for (size_t t = 0; t < positions.size(); ++t)
