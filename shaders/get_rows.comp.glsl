@@ -1,7 +1,8 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : require
 // Embedding lookup: y[t, :] = dequantized row ids[t] of a table [rows, cols] in its GGUF block
-// layout (TYPE). One workgroup per token; an id at or past `rows` gives a row of zeros.
+// layout (TYPE), times p.scale when set. One workgroup per token; an id at or past `rows` gives a
+// row of zeros.
 #define USE_MATMUL_PARAMS
 #include "ops_params.h"
 
@@ -17,6 +18,7 @@ void main() {
   const uint id = ids[t];
   uint piece = 0, start = 0;
   if (id < p.rows) start = weight_row(id, piece);
+  const float s = p.scale != 0.0 ? p.scale : 1.0;
   for (uint c = gl_LocalInvocationID.x; c < (p.cols + 7u) / 8u; c += 64) {
     float v[8];
     if (id < p.rows) {
@@ -24,6 +26,6 @@ void main() {
     } else {
       for (uint i = 0; i < 8; ++i) v[i] = 0.0;
     }
-    for (uint i = 0; i < 8 && 8u * c + i < p.cols; ++i) y[t * p.y_stride + 8u * c + i] = v[i];
+    for (uint i = 0; i < 8 && 8u * c + i < p.cols; ++i) y[t * p.y_stride + 8u * c + i] = v[i] * s;
   }
 }

@@ -17,6 +17,7 @@
 #define RKV_BIAS 4u       // add the bias (Qwen2-MoE) before anything else
 #define RKV_NORM_HEAD 8u  // QK-norm per head with one [head_dim] weight (Qwen3)
 #define RKV_NORM_FULL 16u // QK-norm over the whole q and k vectors (OLMoE)
+#define RKV_NORM_AFTER_ROPE 32u  // the QK-norm applies to the rotated q and k (Hunyuan-MoE)
 
 // Elementwise op codes.
 #define ELT_ADD 0u       // y = a + b
@@ -199,7 +200,8 @@ VKMOE_PARAMS(MatmulParams) {
   uint flags;     // MM_*
   uint base[4];   // per piece: byte offset of its first row inside its binding
   float eps;      // MM_NORM
-} VKMOE_PARAMS_END(MatmulParams, 52);
+  float scale;    // get_rows: multiplies every value (Granite's embedding scale); 0 reads as 1
+} VKMOE_PARAMS_END(MatmulParams, 56);
 #endif
 
 // Workgroup sizes (local_size_x) of the kernels whose group counts the recorders compute from it.

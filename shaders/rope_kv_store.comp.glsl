@@ -1,6 +1,7 @@
 #version 450
 // Everything between the q/k/v projections and attention, in one dispatch: bias (Qwen2-MoE),
-// QK-norm (per head or whole vector), RoPE as rope.comp.glsl computes it, q written out as f32
+// QK-norm (per head or whole vector; before RoPE, or after it with RKV_NORM_AFTER_ROPE), RoPE as
+// rope.comp.glsl computes it, q written out as f32
 // and k, v rounded to f16 into the cache at the token's position. One workgroup per (item,
 // token); the items of a token are its q segments (one per head, or one for the whole vector
 // with RKV_NORM_FULL), then its k segments, then one per v head. Each invocation writes whole
@@ -38,7 +39,11 @@ float raw(uint e) {
   return a;
 }
 
+#define NORM_AFTER ((p.flags & RKV_NORM_AFTER_ROPE) != 0)
+
+// Element e as RoPE reads it: normed here unless the norm comes after RoPE.
 float value(uint e) {
+  if (NORM_AFTER) return raw(e);
   const float a = raw(e) * inv;
   return (p.flags & (RKV_NORM_HEAD | RKV_NORM_FULL)) != 0 ? a * norm_w[w0 + e] : a;
 }
@@ -87,13 +92,14 @@ void main() {
   if ((p.flags & (RKV_NORM_HEAD | RKV_NORM_FULL)) != 0) {
     float ss = 0.0;
     for (uint e = tid; e < n; e += WG) {
-      const float a = raw(e);
+      const float a = NORM_AFTER ? roped(e, pos) : raw(e);  // roped reads value(), unnormed then
       ss += a * a;
     }
     inv = 1.0 / sqrt(wg_sum(ss) / float(n) + p.eps);
   }
   for (uint m = tid; m < n / 2; m += WG) {
-    const vec2 pair = vec2(roped(2 * m, pos), roped(2 * m + 1, pos));
+    vec2 pair = vec2(roped(2 * m, pos), roped(2 * m + 1, pos));
+    if (NORM_AFTER) pair *= inv * vec2(norm_w[w0 + 2 * m], norm_w[w0 + 2 * m + 1]);
     if (!seg_k) {
       const uint o = t * p.heads * p.head_dim + head0 + 2 * m;
       q_out[o] = pair.x;

@@ -142,17 +142,35 @@ void main() {
   }
   barrier();
 
-  // 2. Selection scores. Softmax schemes select by logit (same order as probability, without
-  // exp's rounding creating ties); the sigmoid scheme selects by sigmoid + bias.
+  // 2. Softmax statistics over all experts (for the schemes whose weights are probabilities).
+  const bool full_softmax = p.gating == GATING_SOFTMAX_TOPK || p.gating == GATING_THRESHOLD;
+  if (full_softmax) {
+    if (tid == 0) {
+      float m = -FLT_MAX;
+      for (uint e = 0; e < E; ++e) m = max(m, logit[e]);
+      float s = 0.0;
+      for (uint e = 0; e < E; ++e) s += exp(logit[e] - m);
+      softmax_max = m;
+      softmax_sum = s;
+    }
+    barrier();
+  }
+
+  // 3. Selection scores. Softmax schemes select by logit (same order as probability, without
+  // exp's rounding creating ties), or with a selection bias by probability + bias (ERNIE-4.5,
+  // as llama.cpp adds exp_probs_b to the gated probabilities); the sigmoid scheme by sigmoid + bias.
   for (uint e = tid; e < E; e += WG) {
     float s = logit[e];
     if (p.gating == GATING_SIGMOID) s = 1.0 / (1.0 + exp(-s));
-    if ((p.flags & ROUTER_BIAS) != 0) s += bias[e];
+    if ((p.flags & ROUTER_BIAS) != 0) {
+      if (full_softmax) s = exp(s - softmax_max) / softmax_sum;
+      s += bias[e];
+    }
     score[e] = s;
   }
   barrier();
 
-  // 3. Group-limited selection: keep the topk_group best groups, mask the rest.
+  // 4. Group-limited selection: keep the topk_group best groups, mask the rest.
   if (p.n_group > 1) {
     const uint gsize = E / p.n_group;
     if (tid < p.n_group) {
@@ -184,20 +202,6 @@ void main() {
     barrier();
     for (uint e = tid; e < E; e += WG)
       if (group_score[e / gsize] == 0.0) score[e] = UNAVAILABLE;
-    barrier();
-  }
-
-  // 4. Softmax statistics over all experts (for the schemes whose weights are probabilities).
-  const bool full_softmax = p.gating == GATING_SOFTMAX_TOPK || p.gating == GATING_THRESHOLD;
-  if (full_softmax) {
-    if (tid == 0) {
-      float m = -FLT_MAX;
-      for (uint e = 0; e < E; ++e) m = max(m, logit[e]);
-      float s = 0.0;
-      for (uint e = 0; e < E; ++e) s += exp(logit[e] - m);
-      softmax_max = m;
-      softmax_sum = s;
-    }
     barrier();
   }
 

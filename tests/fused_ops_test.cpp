@@ -25,6 +25,7 @@ struct RkvCase {
   RopeConfig rope;
   QkNorm norm;
   bool bias, fused;  // fused: q|k|v in one row with padding after it
+  bool norm_after = false;  // the QK-norm on the rotated values (Hunyuan-MoE)
 };
 
 // One part of a token row (q, k or v) with the bias added in f32, as the kernel adds it.
@@ -36,10 +37,16 @@ std::vector<float> part(const std::vector<float>& rows, uint32_t T, uint32_t str
   return out;
 }
 
-// The reference: norm (double) then RoPE (double) on the f32-rounded normed values.
+// The reference: norm (double) then RoPE (double) on the f32-rounded normed values, or RoPE then
+// norm with norm_after.
 std::vector<double> ref_qk(const RkvCase& c, std::vector<float> x, uint32_t heads, std::span<const float> w,
                            std::span<const uint32_t> pos, double eps) {
   const uint32_t T = c.tokens, D = c.head_dim;
+  if (c.norm_after) {
+    const auto r = rope_ref(c.rope, x, pos, heads);
+    std::transform(r.begin(), r.end(), x.begin(), [](double v) { return float(v); });
+    return c.norm == QkNorm::full ? rms_norm_ref(x, w, T, 1, heads * D, eps) : rms_norm_ref(x, w, T, heads, D, eps);
+  }
   if (c.norm != QkNorm::none) {
     auto n = c.norm == QkNorm::full ? rms_norm_ref(x, w, T, 1, heads * D, eps) : rms_norm_ref(x, w, T, heads, D, eps);
     std::transform(n.begin(), n.end(), x.begin(), [](double v) { return float(v); });
@@ -86,7 +93,7 @@ void run_case(Context& ctx, const RkvCase& c, const std::string& variant) {
   kc.poison(seq);
   vc.poison(seq);
   KvCacheLayer cache{kc.range(), vc.range(), n_ctx, NKV, D, Dv};
-  RopeKvShape s{.tokens = T, .heads = NH, .norm = c.norm, .eps = float(eps)};
+  RopeKvShape s{.tokens = T, .heads = NH, .norm = c.norm, .eps = float(eps), .norm_after_rope = c.norm_after};
   if (c.fused) {
     s.q_stride = s.k_stride = s.v_stride = stride;
     s.k_offset = qw;
@@ -134,6 +141,8 @@ TEST_CASE_FIXTURE(GpuTest, "rope_kv_store: bias, QK-norm, RoPE and the cache sto
       {3, 3, 1, 130, 6, yarn, QkNorm::per_head, false, false},         // pairs past one workgroup
       {4, 9, 3, 12, 8, offset, QkNorm::full, true, false},             // OLMoE-like whole-vector norm
       {2, 4, 4, 10, 10, neox_partial, QkNorm::none, false, true},      // Mixtral-like: RoPE and store only
+      {4, 6, 2, 10, 10, neox_partial, QkNorm::per_head, false, true, true},  // Hunyuan-like: per-head norm after RoPE
+      {3, 3, 3, 130, 8, yarn, QkNorm::full, true, false, true},        // whole-vector norm after RoPE (scaled cos/sin)
   };
   for (const auto* v : ctx.pipelines().supported_variants("rope_kv_store"))
     for (const auto& c : cases) {

@@ -57,6 +57,11 @@ TEST_CASE_FIXTURE(GpuTest, "dispatches per decode token, every architecture") {
       {"deepseek2 (V3 form)", deepseek_v3_form(ds), 9, 2},  // + attn_q_b
       {"glm4moe", {.arch = Arch::glm4moe}, 7, 2},   // dense layer 0: [gate | up], silu_mul, down
       {"deepseek", {.arch = Arch::deepseek}, 7, 2},
+      {"ernie4_5-moe", {.arch = Arch::ernie4_5_moe}, 7, 2},  // dense layer 0 as glm4moe's
+      {"dots1", {.arch = Arch::dots1}, 7, 2},
+      {"granitemoe", {.arch = Arch::granitemoe}, 8, 2},  // + the attention branch's residual scale
+      {"hunyuan-moe", {.arch = Arch::hunyuan_moe}, 7, 2},
+      {"minimax-m2", {.arch = Arch::minimax_m2, .sigmoid_gating = true}, 7, 2},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);

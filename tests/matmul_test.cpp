@@ -243,5 +243,12 @@ TEST_CASE_FIXTURE(GpuTest, "get_rows: every type dequantizes exactly as the CPU,
       CHECK(rel_l2(std::span<const float>(got).subspan(t * stride, cols), std::span<const float>(want)) < 1e-6);
       CHECK(std::isnan(got[t * stride + cols]));  // the stride gap stays poisoned
     }
+    // With a scale (Granite's embedding scale) every value is multiplied by it.
+    Sequence scaled(ctx.device());
+    record_get_rows(ctx, scaled, tw.w, uint32_t(ids.size()), ib.range(), yb.range(), stride, -2.5f);
+    scaled.run();
+    const auto got_scaled = yb.floats(ctx);
+    for (size_t t = 0; t < ids.size(); ++t)
+      for (uint32_t c = 0; c < cols; ++c) CHECK(got_scaled[t * stride + c] == doctest::Approx(-2.5 * got[t * stride + c]));
   }
 }

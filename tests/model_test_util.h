@@ -5,6 +5,7 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <span>
 #include <string>
@@ -76,6 +77,28 @@ inline double synthetic_gpu_error(Context& ctx, const std::vector<uint8_t>& byte
   if (rows < tokens.size()) MESSAGE("routing near-tie at token " << rows << ": comparing the tokens before it");
   if (rows == 0) return -1;
   return rel_l2(std::span<const float>(gpu).first(rows * V), std::span<const double>(ref).first(rows * V));
+}
+
+// 32 greedy tokens of a synthetic model file on the GPU equal the reference's, up to the first
+// routing or greedy near-tie; returns how many were compared.
+inline size_t check_synthetic_greedy(Context& ctx, const std::vector<uint8_t>& bytes, uint32_t n_ctx = 64) {
+  auto file = GgufFile::from_memory(bytes, "synthetic.gguf");
+  auto cfg = load_model_config(file);
+  auto prompt = random_tokens(5, cfg.n_vocab);
+  auto ref = reference_greedy(file, cfg, prompt, 32);
+  std::vector<int32_t> full(prompt);
+  full.insert(full.end(), ref.begin(), ref.end() - 1);  // row prompt - 1 + i chose token i
+  std::vector<double> margins;
+  auto logits = reference_forward(file, cfg, full, &margins);
+  for (size_t r = prompt.size() - 1; r < full.size(); ++r)
+    margins[r] = std::min(margins[r], top2_gap(std::span<const double>(logits).subspan(r * cfg.n_vocab, cfg.n_vocab)));
+  const size_t clear = first_near_tie(margins);
+  const size_t n = clear >= prompt.size() ? clear - (prompt.size() - 1) : 0;
+  Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), {.n_ctx = n_ctx, .n_batch = 8, .progress = false});
+  const std::vector<int32_t> gpu = gpu_greedy(m, prompt, 32);
+  if (n < 32) MESSAGE("near-tie at row " << clear << ": only the first " << n << " greedy tokens compared");
+  CHECK(std::vector<int32_t>(gpu.begin(), gpu.begin() + n) == std::vector<int32_t>(ref.begin(), ref.begin() + n));
+  return n;
 }
 
 }  // namespace vkmoe::test

@@ -182,6 +182,7 @@ TEST_CASE_FIXTURE(GpuTest, "router: every gating scheme and weight type matches 
     RouterConfig cfg;
     bool bias;
     bool logit_bias = false;
+    float bias_range = 0.5f;  // selection bias in [-range, range)
   };
   const Scheme schemes[] = {
       {"qwen3 softmax top-8 renorm", {.gating = Gating::softmax_topk, .experts = 128, .k = 8, .renormalize = true}, false},
@@ -198,6 +199,9 @@ TEST_CASE_FIXTURE(GpuTest, "router: every gating scheme and weight type matches 
        false},
       {"switch top-1", {.gating = Gating::top1, .experts = 16, .k = 1}, false},
       {"threshold", {.gating = Gating::threshold, .experts = 16, .k = 4, .threshold = 0.08f}, false},
+      // The bias goes on the probabilities (~1/64 each), so it is sized like them.
+      {"ernie softmax, probability + bias, renorm", {.gating = Gating::softmax_topk, .experts = 64, .k = 6, .renormalize = true},
+       true, false, 0.03f},
   };
   for (const auto& variant : variants(ctx))
     for (GgmlType type : types)
@@ -210,7 +214,7 @@ TEST_CASE_FIXTURE(GpuTest, "router: every gating scheme and weight type matches 
         c.type = type;
         c.tokens = 13;
         c.hidden = type == GgmlType::Q8_0 ? 96 : 97;  // odd where the type allows
-        if (s.bias) c.bias = random_floats(c.cfg.experts, -0.5f, 0.5f);
+        if (s.bias) c.bias = random_floats(c.cfg.experts, -s.bias_range, s.bias_range);
         if (s.logit_bias) c.logit_bias = random_floats(c.cfg.experts, -2.0f, 2.0f);
         if (s.cfg.gating == Gating::threshold) {
           // Even tokens near-uniform (every probability ~1/16 < 0.08: all slots empty), odd tokens

@@ -36,6 +36,21 @@ float Hparams::opt_float(const std::string& key, double def, double min, double 
 
 bool Hparams::opt_bool(const std::string& key, bool def) const { return f_.get_bool(p_ + key).value_or(def); }
 
+void need_rope_over_whole_heads(const Hparams& h, const ModelConfig& c) {
+  if (c.n_rot != c.head_dim_k || c.head_dim_v != c.head_dim_k)
+    h.fail(c.arch_key + " heads are rope.dimension_count wide: key " + std::to_string(c.head_dim_k) + ", value " +
+           std::to_string(c.head_dim_v) + ", rope " + std::to_string(c.n_rot));
+}
+
+void read_gating_func(const Hparams& h, ModelConfig& c) {
+  const uint32_t func = h.opt_u32("expert_gating_func", 0);
+  if (func != 1 && func != 2)
+    h.fail("expert_gating_func " + std::to_string(func) + " (missing or unknown; 1 softmax, 2 sigmoid)");
+  c.router.gating = func == 2 ? Gating::sigmoid_group : Gating::softmax_topk;
+  c.softmax_selection_bias =
+      func == 1 && h.has_tensor("blk." + std::to_string(c.n_layer_dense_lead) + ".exp_probs_b.bias");
+}
+
 void fill_layers(ModelConfig& c, AttentionKind attention) {
   c.layers.clear();
   for (uint32_t l = 0; l < c.n_layer; ++l) {

@@ -36,4 +36,13 @@ class Hparams {
 // shared experts when n_expert_shared > 0): the layer list of most architectures.
 void fill_layers(ModelConfig& c, AttentionKind attention = AttentionKind::gqa);
 
+// Refuses heads whose key and value widths differ or that RoPE does not rotate whole (llama.cpp
+// asserts both for most architectures).
+void need_rope_over_whole_heads(const Hparams& h, const ModelConfig& c);
+
+// expert_gating_func as llama.cpp reads it where it applies no default: 1 softmax, 2 sigmoid;
+// sets the router's gating and whether a softmax router has a selection bias (exp_probs_b on
+// the first MoE layer).
+void read_gating_func(const Hparams& h, ModelConfig& c);
+
 }  // namespace vkmoe

@@ -13,6 +13,11 @@ const ArchInfo kArchitectures[] = {
     {Arch::glm4moe, "glm4moe", "glm4moe", read_glm4moe},
     {Arch::deepseek, "deepseek", "deepseek", read_deepseek},
     {Arch::gpt_oss, "gpt-oss", "gpt-oss", read_gpt_oss},
+    {Arch::ernie4_5_moe, "ernie4_5-moe", "ernie4_5-moe", read_ernie4_5_moe},
+    {Arch::dots1, "dots1", "dots1", read_dots1},
+    {Arch::granitemoe, "granitemoe", "granitemoe", read_granitemoe},
+    {Arch::hunyuan_moe, "hunyuan-moe", "hunyuan-moe", read_hunyuan_moe},
+    {Arch::minimax_m2, "minimax-m2", "minimax-m2", read_minimax_m2},
 };
 
 }  // namespace

@@ -38,5 +38,10 @@ void read_deepseek2(const Hparams& h, ModelConfig& c);
 void read_glm4moe(const Hparams& h, ModelConfig& c);
 void read_deepseek(const Hparams& h, ModelConfig& c);
 void read_gpt_oss(const Hparams& h, ModelConfig& c);
+void read_ernie4_5_moe(const Hparams& h, ModelConfig& c);
+void read_dots1(const Hparams& h, ModelConfig& c);
+void read_granitemoe(const Hparams& h, ModelConfig& c);
+void read_hunyuan_moe(const Hparams& h, ModelConfig& c);
+void read_minimax_m2(const Hparams& h, ModelConfig& c);
 
 }  // namespace vkmoe

@@ -147,7 +147,7 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
 }
 
 void record_get_rows(Context& ctx, Sequence& seq, const DenseWeight& table, uint32_t tokens, BufferRange ids,
-                     BufferRange y, uint32_t y_stride) {
+                     BufferRange y, uint32_t y_stride, float scale) {
   const char* k = "get_rows";
   check_weight(k, table, true);
   if (tokens == 0) op_fail(k, "no tokens");
@@ -158,6 +158,7 @@ void record_get_rows(Context& ctx, Sequence& seq, const DenseWeight& table, uint
   MatmulParams p = weight_params(table);
   p.tokens = tokens;
   p.y_stride = ys;
+  p.scale = scale;
   const auto& pipe = ctx.pipelines().get(
       {.kernel = matmul_kernel_name("get_rows", table.type), .bindings = 2 + kMaxWeightPieces, .push_size = sizeof(p)});
   std::vector<Binding> b = {{ids, Access::read}, {y, Access::write}};

@@ -93,9 +93,9 @@ struct MatmulOptions {
 void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
                    BufferRange y, const MatmulOptions& options);
 
-// y[t, :] = W[ids[t], :] as f32 (ids: uint32 [tokens]; an id >= rows gives zeros).
+// y[t, :] = W[ids[t], :] as f32, times scale (ids: uint32 [tokens]; an id >= rows gives zeros).
 void record_get_rows(Context& ctx, Sequence& seq, const DenseWeight& table, uint32_t tokens, BufferRange ids,
-                     BufferRange y, uint32_t y_stride = 0);
+                     BufferRange y, uint32_t y_stride = 0, float scale = 1.0f);
 
 // Kernel names for a weight type ("matvec_q4_k", "matmul_f16", "get_rows_q8_0"), for tests
 // that enumerate Pipelines::supported_variants.

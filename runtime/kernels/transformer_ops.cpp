@@ -198,7 +198,8 @@ void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache
   p.n_rot = rope.n_rot;
   p.rot_offset = rope.rot_offset;
   p.flags = (rope.neox ? RKV_NEOX : 0) | (bias.size ? RKV_BIAS : 0) |
-            (s.norm == QkNorm::per_head ? RKV_NORM_HEAD : full ? RKV_NORM_FULL : 0);
+            (s.norm == QkNorm::per_head ? RKV_NORM_HEAD : full ? RKV_NORM_FULL : 0) |
+            (s.norm != QkNorm::none && s.norm_after_rope ? RKV_NORM_AFTER_ROPE : 0);
   p.q_stride = qs, p.k_stride = ks, p.v_stride = vs;
   p.q_offset = s.q_offset, p.k_offset = s.k_offset, p.v_offset = s.v_offset;
   p.bk_offset = q_row, p.bv_offset = q_row + k_row;

@@ -105,6 +105,7 @@ struct RopeKvShape {
   // norm: [q_norm | k_norm], each head_dim (per_head) or the whole vector (full) long.
   QkNorm norm = QkNorm::none;
   float eps = 1e-6f;
+  bool norm_after_rope = false;  // the QK-norm on the rotated q and k (Hunyuan-MoE)
 };
 void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const RopeConfig& rope,
                           const RopeKvShape& s, BufferRange q, BufferRange k, BufferRange v, BufferRange positions,

@@ -111,6 +111,11 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
       kv_pool_[s].push_back(allocate(lay.v_cache, MemoryUse::device, suffix));
     }
   bind_weights();
+  if (cfg_.logit_scale != 0.0f) {  // Granite: logits / s = W (norm(x) (w / s)); the output norm takes 1 / s once
+    Sequence seq(ctx.device());
+    record_scale(ctx, seq, {.rows = 1, .n = cfg_.n_embd}, output_norm_, output_norm_, 1.0f / cfg_.logit_scale);
+    seq.run();
+  }
   for (const auto& t : file_.tensors())
     if (cfg_.skipped_tensor(t.name)) weights_.mark_used(t.name);  // NextN blocks, skipped as llama.cpp does
   weights_.require_all_used(file_);
@@ -356,7 +361,8 @@ std::vector<float> Model::run_pass(const Pass& pass, std::span<const int32_t> to
 
 void Model::record_pass(Sequence& seq, const Pass& pass, uint32_t layers) {
   const uint32_t H = cfg_.n_embd, T = pass.tokens;
-  record_get_rows(ctx_, seq, embd_, T, tokens_.range(0, T * 4ull), x_.range(0, T * H * 4ull));
+  record_get_rows(ctx_, seq, embd_, T, tokens_.range(0, T * 4ull), x_.range(0, T * H * 4ull), 0,
+                  cfg_.embedding_scale != 0.0f ? cfg_.embedding_scale : 1.0f);  // Granite's embedding scale
   for (uint32_t l = 0; l < std::min(cfg_.n_layer, layers); ++l) {
     if (cfg_.layers[l].attention == AttentionKind::mla) record_mla_attention_block(seq, layers_[l], l, pass);
     else record_attention_block(seq, layers_[l], l, pass);
@@ -396,6 +402,7 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, co
   const MatmulOptions normed{.norm = NormPrologue{L.attn_norm, cfg_.norm_eps}};  // the attention norm, fused
   RopeKvShape s{.tokens = T, .heads = NH, .eps = cfg_.norm_eps};
   s.norm = cfg_.qk_norm_per_head ? QkNorm::per_head : cfg_.qk_norm_full ? QkNorm::full : QkNorm::none;
+  s.norm_after_rope = cfg_.qk_norm_after_rope;
   BufferRange qi, ki, vi;
   if (L.wqkv.rows) {  // one [T, q | k | v] matvec; the kernel reads each part at its offset
     qi = ki = vi = qkv_.range(0, T * row * 4ull);
@@ -434,6 +441,9 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, co
                       .sinks = L.sinks},
                      q, o);
   }
+  if (cfg_.residual_scale != 0.0f)  // Granite: Wo (r a) = r (Wo a), the branch scaled before its residual add
+    record_scale(ctx_, seq, {.rows = T, .n = NH * Dv, .a_stride = pass.o_stride, .y_stride = pass.o_stride},
+                 attn_.range(0, T * pass.o_stride * 4ull), attn_.range(0, T * pass.o_stride * 4ull), cfg_.residual_scale);
   record_matmul(ctx_, seq, L.wo, T, attn_.range(0, T * pass.o_stride * 4ull), x,
                 {.x_stride = pass.o_stride, .accumulate = true});
   if (L.bo.size) record_add(ctx_, seq, {.rows = T, .n = H, .b_stride = kEltBroadcast}, x, L.bo, x);

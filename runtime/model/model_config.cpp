@@ -150,6 +150,7 @@ std::string ModelConfig::describe() const {
   if (rope_freq_scale != 1.0f) o << ", scale " << rope_freq_scale << (rope_yarn ? " (YaRN)" : " (linear)");
   if (qk_norm_per_head) o << ", per-head QK-norm";
   if (qk_norm_full) o << ", QK-norm";
+  if (qk_norm_after_rope) o << " (after RoPE)";
   if (qkv_bias) o << ", QKV bias";
   if (attn_scale) o << ", scale " << attn_scale;
   if (kv_lora_rank) {
@@ -169,6 +170,9 @@ std::string ModelConfig::describe() const {
   if (swiglu_oai) o << ", clamped SwiGLU (alpha " << swiglu_alpha << ", limit " << swiglu_limit << ")";
   if (n_expert_shared) o << "; " << n_expert_shared << " shared expert(s) of width " << n_ff_shexp << (shared_gate ? " (sigmoid-gated)" : "");
   if (n_layer_dense_lead) o << "; " << n_layer_dense_lead << " leading dense layer(s) of width " << n_ff;
+  if (embedding_scale) o << "; embeddings x " << embedding_scale;
+  if (residual_scale) o << "; residual branches x " << residual_scale;
+  if (logit_scale) o << "; logits / " << logit_scale;
   if (n_layer_nextn) o << "; " << n_layer_nextn << " NextN layer(s) in the file, not run (as llama.cpp)";
   o << "\n";
   return o.str();
@@ -176,7 +180,8 @@ std::string ModelConfig::describe() const {
 
 std::string ModelConfig::routing_kind() const {
   switch (router.gating) {
-    case Gating::softmax_topk: return "softmax, then top-k";
+    case Gating::softmax_topk:
+      return softmax_selection_bias ? "softmax, then top-k by probability + selection bias (exp_probs_b)" : "softmax, then top-k";
     case Gating::topk_softmax: return "top-k logits, then softmax";
     case Gating::sigmoid_group: return "sigmoid, top-k by score + selection bias (exp_probs_b)";
     case Gating::top1: return "top-1";

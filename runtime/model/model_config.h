@@ -24,6 +24,11 @@ enum class Arch {
   glm4moe,   // GLM-4.5: sigmoid routing with selection bias, shared expert, dense lead, partial NeoX RoPE
   deepseek,  // DeepSeek-MoE (v1): GQA, normal RoPE, softmax top-k, shared experts, dense lead
   gpt_oss,   // gpt-oss: sinks, alternating sliding-window layers, biases, clamped SwiGLU
+  ernie4_5_moe,  // ERNIE-4.5 MoE: softmax routing by probability + selection bias, shared expert, dense lead
+  dots1,     // dots.llm1: per-head QK-norm, sigmoid routing with selection bias, shared experts, dense lead
+  granitemoe,  // Granite 3.x MoE: embedding, residual, attention and logit scales
+  hunyuan_moe,  // Hunyuan-A13B: per-head QK-norm after RoPE, a shared expert on every layer
+  minimax_m2,  // MiniMax-M2: whole-vector QK-norm, partial NeoX RoPE, sigmoid routing with selection bias
 };
 const char* arch_name(Arch a);  // display name (registry.cpp)
 
@@ -88,6 +93,13 @@ struct ModelConfig {
   uint32_t v_head_dim = 0;      // per-head value width (value_length_mla, or value_length)
 
   std::vector<LayerSpec> layers;  // [n_layer]: each layer's attention and FFN kinds
+
+  // archa (issue 10): ERNIE-4.5's softmax routing with exp_probs_b, chosen by probability + bias.
+  bool softmax_selection_bias = false;
+  // Granite's scales, 0 where unused: embeddings x embedding_scale; each block's attention
+  // output x residual_scale (its FFN's rides on router.scale); logits / logit_scale.
+  float embedding_scale = 0.0f, residual_scale = 0.0f, logit_scale = 0.0f;
+  bool qk_norm_after_rope = false;  // Hunyuan-MoE: the QK-norm applies to the rotated q and k
 
   int32_t bos = -1, eos = -1;
 

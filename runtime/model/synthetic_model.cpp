@@ -106,7 +106,9 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
   const std::string arch = arch_info(s.arch).key;
   const bool ds = s.arch == Arch::deepseek2, glm = s.arch == Arch::glm4moe, ds1 = s.arch == Arch::deepseek;
   const bool oss = s.arch == Arch::gpt_oss;
-  const bool dense_lead = ds || glm || ds1;  // leading dense layers, shared experts of F each
+  const bool ernie = s.arch == Arch::ernie4_5_moe, dots = s.arch == Arch::dots1;  // archa's
+  const bool hunyuan = s.arch == Arch::hunyuan_moe, minimax = s.arch == Arch::minimax_m2;
+  const bool dense_lead = ds || glm || ds1 || ernie || dots;  // leading dense layers, shared experts of F each
   const uint32_t n_blocks = s.n_layer + (glm ? s.n_nextn : 0);
   const std::string p = arch + ".";
   const uint32_t H = s.n_embd, NH = s.n_head, E = s.n_expert, F = s.n_ff_exp;
@@ -133,7 +135,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     w.set_uint32(p + "attention.key_length", D);
     w.set_uint32(p + "attention.value_length", Dv);
   }
-  w.set_uint32(p + "rope.dimension_count", ds ? s.qk_rope_dim : glm ? D / 2 : D);  // GLM: partial RoPE
+  w.set_uint32(p + "rope.dimension_count", ds ? s.qk_rope_dim : glm || minimax ? D / 2 : D);  // partial RoPE
   w.set_float32(p + "rope.freq_base", s.rope_freq_base);
   if (ds) {
     if (s.q_lora_rank) w.set_uint32(p + "attention.q_lora_rank", s.q_lora_rank);
@@ -165,10 +167,29 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     w.set_uint32(p + "expert_shared_feed_forward_length", 0);
     w.set_float32(p + "final_logit_softcapping", 30.0f);
   }
+  if (ernie) {  // one shared FFN of F * n_expert_shared (0: none), every layer after the lead MoE
+    w.set_uint32(p + "leading_dense_block_count", s.n_layer_dense_lead);
+    w.set_uint32(p + "interleave_moe_layer_step", 1);
+    w.set_uint32(p + "expert_shared_feed_forward_length", F * s.n_expert_shared);
+  }
+  if (dots) {  // sigmoid (2) or softmax (1) by sigmoid_gating; selection bias either way
+    w.set_uint32(p + "leading_dense_block_count", s.n_layer_dense_lead);
+    w.set_uint32(p + "expert_shared_count", s.n_expert_shared);
+    w.set_float32(p + "expert_weights_scale", s.routed_scale);
+    w.set_bool(p + "expert_weights_norm", true);
+    w.set_uint32(p + "expert_gating_func", s.sigmoid_gating ? 2 : 1);
+  }
+  if (minimax) w.set_uint32(p + "expert_gating_func", s.sigmoid_gating ? 2 : 1);
+  if (s.arch == Arch::granitemoe) {  // Granite's scales, none of them 1 (granite-3.0-1b-a400m: 12, 0.22, 1/64, 6)
+    w.set_float32(p + "embedding_scale", 4.0f);
+    w.set_float32(p + "residual_scale", 0.5f);
+    w.set_float32(p + "attention.scale", 0.1f);
+    w.set_float32(p + "logit_scale", 3.0f);
+  }
   w.set_float32(p + "attention.layer_norm_rms_epsilon", 1e-6f);
   w.set_uint32(p + "expert_count", E);
   w.set_uint32(p + "expert_used_count", s.n_expert_used);
-  if (s.arch == Arch::qwen2moe) w.set_uint32(p + "expert_shared_feed_forward_length", s.n_ff_shexp);
+  if (s.arch == Arch::qwen2moe || hunyuan) w.set_uint32(p + "expert_shared_feed_forward_length", s.n_ff_shexp);
 
   // Tokenizer: 256 byte tokens, three specials, then merges learned on the corpus.
   std::vector<std::string> tokens, merges;
@@ -267,15 +288,15 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       tensor(b + "attn_v.weight", {H, NKV * D}, in_scale, true);
     }
     tensor(b + "attn_output.weight", {NH * Dv, H}, 1.0f / std::sqrt(static_cast<float>(NH * Dv)), true);
-    if (s.arch == Arch::qwen3moe || glm) {
+    if (s.arch == Arch::qwen3moe || glm || dots || hunyuan) {
       tensor(b + "attn_q_norm.weight", {D}, 0.1f, false, 1.0f);
       tensor(b + "attn_k_norm.weight", {D}, 0.1f, false, 1.0f);
     }
-    if (s.arch == Arch::olmoe) {
+    if (s.arch == Arch::olmoe || minimax) {
       tensor(b + "attn_q_norm.weight", {NH * D}, 0.1f, false, 1.0f);
       tensor(b + "attn_k_norm.weight", {NKV * D}, 0.1f, false, 1.0f);
     }
-    if (s.arch == Arch::qwen2moe || glm || oss) {
+    if (s.arch == Arch::qwen2moe || glm || oss || ernie) {
       tensor(b + "attn_q.bias", {NH * D}, 0.1f, false);
       tensor(b + "attn_k.bias", {NKV * D}, 0.1f, false);
       tensor(b + "attn_v.bias", {NKV * D}, 0.1f, false);
@@ -296,6 +317,9 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     }
     tensor(b + "ffn_gate_inp.weight", {H, E}, in_scale * 2, false);
     if ((ds && s.sigmoid_gating) || glm) tensor(b + "exp_probs_b.bias", {E}, 0.3f, false);
+    if (ernie || (dots && !s.sigmoid_gating)) tensor(b + "exp_probs_b.bias", {E}, 0.05f, false);  // on probabilities: ~1/E
+    if ((dots || minimax) && s.sigmoid_gating) tensor(b + "exp_probs_b.bias", {E}, 0.3f, false);
+    if (minimax && !s.sigmoid_gating) tensor(b + "exp_probs_b.bias", {E}, 0.05f, false);
     tensor(b + "ffn_gate_exps.weight", {H, F, E}, in_scale, true);
     tensor(b + "ffn_up_exps.weight", {H, F, E}, in_scale, true);
     tensor(b + "ffn_down_exps.weight", {F, H, E}, 1.0f / std::sqrt(static_cast<float>(F)), true);
@@ -310,6 +334,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       ffn("_shexp.weight", s.n_ff_shexp);
     }
     if (dense_lead && s.n_expert_shared) ffn("_shexp.weight", F * s.n_expert_shared);
+    if (hunyuan) ffn("_shexp.weight", s.n_ff_shexp);
   }
   tensor("output_norm.weight", {H}, 0.1f, false, 1.0f);
   tensor("output.weight", {H, s.n_vocab}, in_scale, true);

@@ -202,16 +202,20 @@ Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const V
   add_bias(r.q, W.find(b + "attn_q.bias"));
   add_bias(r.k, W.find(b + "attn_k.bias"));
   add_bias(r.v, W.find(b + "attn_v.bias"));
-  if (c.qk_norm_full) {
-    rms_norm(r.q, W.get(b + "attn_q_norm.weight"), c.norm_eps);
-    rms_norm(r.k, W.get(b + "attn_k_norm.weight"), c.norm_eps);
-  }
-  if (c.qk_norm_per_head) {
-    rms_norm(r.q, W.get(b + "attn_q_norm.weight"), c.norm_eps, c.head_dim_k);
-    rms_norm(r.k, W.get(b + "attn_k_norm.weight"), c.norm_eps, c.head_dim_k);
-  }
+  auto qk_norm = [&] {
+    if (c.qk_norm_full) {
+      rms_norm(r.q, W.get(b + "attn_q_norm.weight"), c.norm_eps);
+      rms_norm(r.k, W.get(b + "attn_k_norm.weight"), c.norm_eps);
+    }
+    if (c.qk_norm_per_head) {
+      rms_norm(r.q, W.get(b + "attn_q_norm.weight"), c.norm_eps, c.head_dim_k);
+      rms_norm(r.k, W.get(b + "attn_k_norm.weight"), c.norm_eps, c.head_dim_k);
+    }
+  };
+  if (!c.qk_norm_after_rope) qk_norm();
   rope(r.q, c.n_head, c.head_dim_k, pos, c);
   rope(r.k, c.n_head_kv, c.head_dim_k, pos, c);
+  if (c.qk_norm_after_rope) qk_norm();  // Hunyuan-MoE
   return r;
 }
 
@@ -264,6 +268,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     if (tokens[t] < 0 || static_cast<uint32_t>(tokens[t]) >= c.n_vocab)
       throw std::out_of_range("token id " + std::to_string(tokens[t]) + " outside the vocabulary");
     for (uint32_t i = 0; i < H; ++i) x[t][i] = embd.row(tokens[t])[i];
+    if (c.embedding_scale != 0.0f) scale_by(x[t], c.embedding_scale);  // Granite
   }
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
@@ -287,6 +292,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
       attend(q, k, v, shape, t, window && t >= window ? t + 1 - window : 0, scale, sinks, attn);
       Vec o = matvec(W.get(b + "attn_output.weight"), attn);
       scale_by(o, W.scale(b + "attn_output"));
+      if (c.residual_scale != 0.0f) scale_by(o, c.residual_scale);  // Granite (its FFN's: router.scale)
       add_bias(o, W.find(b + "attn_output.bias"));
       for (uint32_t i = 0; i < H; ++i) x[t][i] += o[i];
     }
@@ -345,6 +351,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     Vec xn = x[t];
     rms_norm(xn, W.get("output_norm.weight"), c.norm_eps);
     Vec y = matvec(*out_w, xn);
+    if (c.logit_scale != 0.0f) scale_by(y, 1.0 / c.logit_scale);  // Granite
     std::copy(y.begin(), y.end(), logits.begin() + static_cast<size_t>(t) * c.n_vocab);
   }
   return logits;

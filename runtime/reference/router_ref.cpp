@@ -30,11 +30,17 @@ RouterSelection router_select_ref(const RouterConfig& cfg, std::span<const doubl
   const uint32_t E = cfg.experts;
   const uint32_t k = cfg.gating == Gating::top1 ? 1 : cfg.k;
   const double unavailable = -std::numeric_limits<double>::infinity();
+  const bool full_softmax = cfg.gating == Gating::softmax_topk || cfg.gating == Gating::top1 ||
+                            cfg.gating == Gating::threshold;
   std::vector<double> logit(E), score(E);
+  double m = -FLT_MAX, sum = 0;
+  for (uint32_t e = 0; e < E; ++e) m = std::fmax(m, logit[e] = sanitize(raw[e]));
+  if (full_softmax)
+    for (double v : logit) sum += std::exp(v - m);
   for (uint32_t e = 0; e < E; ++e) {
-    logit[e] = sanitize(raw[e]);
     score[e] = cfg.gating == Gating::sigmoid_group ? sigmoid(logit[e]) : logit[e];
-    if (!bias.empty()) score[e] += bias[e];
+    // A selection bias goes on the gated probabilities, as llama.cpp adds exp_probs_b.
+    if (!bias.empty()) score[e] = (full_softmax ? std::exp(logit[e] - m) / sum : score[e]) + bias[e];
   }
   if (cfg.n_group > 1) {
     const uint32_t gsize = E / cfg.n_group;
@@ -66,13 +72,6 @@ RouterSelection router_select_ref(const RouterConfig& cfg, std::span<const doubl
       if (avail[e] != unavailable && (best < 0 || avail[e] > avail[best])) best = static_cast<int>(e);
     sel.ids.push_back(best < 0 ? 0xFFFFFFFFu : static_cast<uint32_t>(best));
     if (best >= 0) avail[best] = unavailable;
-  }
-  const bool full_softmax = cfg.gating == Gating::softmax_topk || cfg.gating == Gating::top1 ||
-                            cfg.gating == Gating::threshold;
-  double m = -FLT_MAX, sum = 0;
-  if (full_softmax) {
-    for (double v : logit) m = std::fmax(m, v);
-    for (double v : logit) sum += std::exp(v - m);
   }
   sel.weights.assign(k, 0.0);
   for (uint32_t r = 0; r < k; ++r) {
