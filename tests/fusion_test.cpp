@@ -57,6 +57,10 @@ TEST_CASE_FIXTURE(GpuTest, "dispatches per decode token, every architecture") {
       {"deepseek2 (V3 form)", deepseek_v3_form(ds), 9, 2},  // + attn_q_b
       {"glm4moe", {.arch = Arch::glm4moe}, 7, 2},   // dense layer 0: [gate | up], silu_mul, down
       {"deepseek", {.arch = Arch::deepseek}, 7, 2},
+      // Norms with a bias or LayerNorms run on their own (+2 per layer, +1 for the head's).
+      {"phimoe", {.arch = Arch::phimoe}, 10, 4},  // + the attention output bias; + the head's bias
+      {"dbrx", {.arch = Arch::dbrx}, 9, 3},
+      {"arctic", {.arch = Arch::arctic}, 10, 2},  // + the dense FFN's [gate | up], silu_mul, down
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);

@@ -90,24 +90,7 @@ void check_gpu_vs_reference(GpuTest& t, const std::vector<uint8_t>& bytes, doubl
 }
 
 // 32 greedy tokens on the GPU equal the reference's, up to the first routing or greedy near-tie.
-void check_greedy(GpuTest& t, const std::vector<uint8_t>& bytes) {
-  auto file = GgufFile::from_memory(bytes, "synthetic.gguf");
-  auto cfg = load_model_config(file);
-  auto prompt = random_tokens(5, cfg.n_vocab);
-  auto ref = reference_greedy(file, cfg, prompt, 32);
-  std::vector<int32_t> full(prompt);
-  full.insert(full.end(), ref.begin(), ref.end() - 1);  // row prompt - 1 + i chose token i
-  std::vector<double> margins;
-  auto logits = reference_forward(file, cfg, full, &margins);
-  for (size_t r = prompt.size() - 1; r < full.size(); ++r)
-    margins[r] = std::min(margins[r], top2_gap(std::span<const double>(logits).subspan(r * cfg.n_vocab, cfg.n_vocab)));
-  const size_t clear = first_near_tie(margins);
-  const size_t n = clear >= prompt.size() ? clear - (prompt.size() - 1) : 0;
-  Model m(t.ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), small(8));
-  const std::vector<int32_t> gpu = gpu_greedy(m, prompt, 32);
-  if (n < 32) MESSAGE("near-tie at row " << clear << ": only the first " << n << " greedy tokens compared");
-  CHECK(std::vector<int32_t>(gpu.begin(), gpu.begin() + n) == std::vector<int32_t>(ref.begin(), ref.begin() + n));
-}
+void check_greedy(GpuTest& t, const std::vector<uint8_t>& bytes) { check_greedy_vs_reference(t.ctx, bytes, small(8)); }
 
 }  // namespace
 

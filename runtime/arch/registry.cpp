@@ -13,6 +13,9 @@ const ArchInfo kArchitectures[] = {
     {Arch::glm4moe, "glm4moe", "glm4moe", read_glm4moe},
     {Arch::deepseek, "deepseek", "deepseek", read_deepseek},
     {Arch::gpt_oss, "gpt-oss", "gpt-oss", read_gpt_oss},
+    {Arch::phimoe, "phimoe", "phimoe", read_phimoe},
+    {Arch::dbrx, "dbrx", "dbrx", read_dbrx},
+    {Arch::arctic, "arctic", "arctic", read_arctic},
 };
 
 }  // namespace

@@ -38,5 +38,8 @@ void read_deepseek2(const Hparams& h, ModelConfig& c);
 void read_glm4moe(const Hparams& h, ModelConfig& c);
 void read_deepseek(const Hparams& h, ModelConfig& c);
 void read_gpt_oss(const Hparams& h, ModelConfig& c);
+void read_phimoe(const Hparams& h, ModelConfig& c);
+void read_dbrx(const Hparams& h, ModelConfig& c);
+void read_arctic(const Hparams& h, ModelConfig& c);
 
 }  // namespace vkmoe

@@ -24,6 +24,9 @@ enum class Arch {
   glm4moe,   // GLM-4.5: sigmoid routing with selection bias, shared expert, dense lead, partial NeoX RoPE
   deepseek,  // DeepSeek-MoE (v1): GQA, normal RoPE, softmax top-k, shared experts, dense lead
   gpt_oss,   // gpt-oss: sinks, alternating sliding-window layers, biases, clamped SwiGLU
+  phimoe,    // Phi-3.5-MoE: RMS norms with bias, q/k/v/o and output biases, softmax top-2 renormalised
+  dbrx,      // DBRX: LayerNorm without bias, fused attn_qkv clamped, softmax top-k renormalised
+  arctic,    // Snowflake Arctic: a dense FFN beside the MoE (which reads the layer's input), normal RoPE
 };
 const char* arch_name(Arch a);  // display name (registry.cpp)
 
@@ -90,6 +93,13 @@ struct ModelConfig {
   std::vector<LayerSpec> layers;  // [n_layer]: each layer's attention and FFN kinds
 
   int32_t bos = -1, eos = -1;
+
+  // The block norms (attn_norm, the FFN norm, output_norm) beyond plain RMSNorm; either one
+  // runs them as their own dispatch instead of folded into the next matvec or the router.
+  bool norm_bias = false;    // <norm>.bias [H] added after the weight (phimoe)
+  bool layer_norm = false;   // LayerNorm: the mean subtracted first (dbrx)
+  bool output_bias = false;  // output.bias [n_vocab] added to the logits (phimoe)
+  float clamp_kqv = 0.0f;    // > 0: q, k, v clamped to [-clamp_kqv, clamp_kqv] after any bias (dbrx)
 
   // The attention vkmoe computes and caches: the file's heads for GQA; for MLA, decompressed
   // to n_head heads of (nope + rope) keys and v_head_dim values.
