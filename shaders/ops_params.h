@@ -7,6 +7,8 @@
 // rms_norm flags.
 #define RMS_RESIDUAL 1u   // normalise x + r instead of x
 #define RMS_WRITE_SUM 2u  // also store x + r (the residual stream) into `sum`
+#define RMS_CENTER 4u     // LayerNorm: subtract the group's mean, normalise by its variance
+#define RMS_BIAS 8u       // add b[n] after the weight (a norm with bias)
 
 // rope flags.
 #define ROPE_NEOX 1u          // pairs (x[i], x[i + n_rot/2]) instead of (x[2i], x[2i+1])
@@ -18,6 +20,7 @@
 #define RKV_NORM_HEAD 8u  // QK-norm per head with one [head_dim] weight (Qwen3)
 #define RKV_NORM_FULL 16u // QK-norm over the whole q and k vectors (OLMoE)
 #define RKV_NORM_AFTER_ROPE 32u  // the QK-norm applies to the rotated q and k (Hunyuan-MoE)
+#define RKV_CLAMP 64u     // q, k, v clamped to [-clamp_kqv, clamp_kqv] after the bias (DBRX)
 
 // Elementwise op codes.
 #define ELT_ADD 0u       // y = a + b
@@ -139,7 +142,8 @@ VKMOE_PARAMS(RopeKvParams) {
   uint n_ctx;      // cache rows; positions >= n_ctx are not stored
   float eps;
   ROPE_ANGLE_FIELDS
-  uint pad0, pad1, pad2;
+  float clamp_kqv; // with RKV_CLAMP
+  uint pad1, pad2;
 } VKMOE_PARAMS_END(RopeKvParams, 112);
 #endif
 

@@ -1,6 +1,6 @@
 #version 450
 // Everything between the q/k/v projections and attention, in one dispatch: bias (Qwen2-MoE),
-// QK-norm (per head or whole vector; before RoPE, or after it with RKV_NORM_AFTER_ROPE), RoPE as
+// clamp (DBRX), QK-norm (per head or whole vector; before RoPE, or after it with RKV_NORM_AFTER_ROPE), RoPE as
 // rope.comp.glsl computes it, q written out as f32
 // and k, v rounded to f16 into the cache at the token's position. One workgroup per (item,
 // token); the items of a token are its q segments (one per head, or one for the whole vector
@@ -36,6 +36,7 @@ float inv;
 float raw(uint e) {
   float a = seg_k ? k[in0 + e] : q[in0 + e];
   if ((p.flags & RKV_BIAS) != 0) a += bias[b0 + e];
+  if ((p.flags & RKV_CLAMP) != 0) a = clamp(a, -p.clamp_kqv, p.clamp_kqv);
   return a;
 }
 
@@ -77,6 +78,7 @@ void main() {
     for (uint m = tid; m < p.v_dim / 2; m += WG) {
       vec2 a = vec2(v[src + 2 * m], v[src + 2 * m + 1]);
       if (has_bias) a += vec2(bias[bsrc + 2 * m], bias[bsrc + 2 * m + 1]);
+      if ((p.flags & RKV_CLAMP) != 0) a = clamp(a, -p.clamp_kqv, p.clamp_kqv);
       v_cache[(pos * p.kv_heads * p.v_dim + h * p.v_dim) / 2 + m] = packHalf2x16(a);
     }
     return;

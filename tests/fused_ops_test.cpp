@@ -26,6 +26,7 @@ struct RkvCase {
   QkNorm norm;
   bool bias, fused;  // fused: q|k|v in one row with padding after it
   bool norm_after = false;  // the QK-norm on the rotated values (Hunyuan-MoE)
+  float clamp = 0;   // > 0: q, k, v clamped after the bias (DBRX)
 };
 
 // One part of a token row (q, k or v) with the bias added in f32, as the kernel adds it.
@@ -80,6 +81,9 @@ void run_case(Context& ctx, const RkvCase& c, const std::string& variant) {
   pos[T - 1] = n_ctx + 2;  // past the cache: q still written, nothing stored
   auto q = part(rows, T, stride, 0, qw, bias, 0, c.bias), k = part(rows, T, stride, qw, kw, bias, qw, c.bias),
        v = part(rows, T, stride, qw + kw, vw, bias, qw + kw, c.bias);
+  if (c.clamp > 0)
+    for (auto* p : {&q, &k, &v})
+      for (float& e : *p) e = std::clamp(e, -c.clamp, c.clamp);
   auto q_ref = ref_qk(c, q, NH, std::span<const float>(norm).first(qn), pos, eps);
   auto k_ref = ref_qk(c, k, NKV, std::span<const float>(norm).subspan(qn), pos, eps);
 
@@ -94,6 +98,7 @@ void run_case(Context& ctx, const RkvCase& c, const std::string& variant) {
   vc.poison(seq);
   KvCacheLayer cache{kc.range(), vc.range(), n_ctx, NKV, D, Dv};
   RopeKvShape s{.tokens = T, .heads = NH, .norm = c.norm, .eps = float(eps), .norm_after_rope = c.norm_after};
+  RopeKvShape s{.tokens = T, .heads = NH, .norm = c.norm, .eps = float(eps), .clamp = c.clamp};
   if (c.fused) {
     s.q_stride = s.k_stride = s.v_stride = stride;
     s.k_offset = qw;
@@ -131,7 +136,7 @@ void run_case(Context& ctx, const RkvCase& c, const std::string& variant) {
 
 }  // namespace
 
-TEST_CASE_FIXTURE(GpuTest, "rope_kv_store: bias, QK-norm, RoPE and the cache store match the separate references") {
+TEST_CASE_FIXTURE(GpuTest, "rope_kv_store: bias, clamp, QK-norm, RoPE and the cache store match the separate references") {
   RopeConfig neox_partial{.head_dim = 10, .n_rot = 6, .neox = true, .freq_base = 10000.0f};
   RopeConfig yarn{.head_dim = 130, .n_rot = 130, .neox = false, .freq_base = 1e6f, .freq_scale = 0.25f,
                   .ext_factor = 1.0f, .n_ctx_orig = 64};
@@ -143,6 +148,7 @@ TEST_CASE_FIXTURE(GpuTest, "rope_kv_store: bias, QK-norm, RoPE and the cache sto
       {2, 4, 4, 10, 10, neox_partial, QkNorm::none, false, true},      // Mixtral-like: RoPE and store only
       {4, 6, 2, 10, 10, neox_partial, QkNorm::per_head, false, true, true},  // Hunyuan-like: per-head norm after RoPE
       {3, 3, 3, 130, 8, yarn, QkNorm::full, true, false, true},        // whole-vector norm after RoPE (scaled cos/sin)
+      {3, 4, 2, 10, 10, neox_partial, QkNorm::none, true, true, false, 1.0f},  // DBRX-like: clamp at 1 after the bias
   };
   for (const auto* v : ctx.pipelines().supported_variants("rope_kv_store"))
     for (const auto& c : cases) {

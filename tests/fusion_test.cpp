@@ -62,6 +62,10 @@ TEST_CASE_FIXTURE(GpuTest, "dispatches per decode token, every architecture") {
       {"granitemoe", {.arch = Arch::granitemoe}, 8, 2},  // + the attention branch's residual scale
       {"hunyuan-moe", {.arch = Arch::hunyuan_moe}, 7, 2},
       {"minimax-m2", {.arch = Arch::minimax_m2, .sigmoid_gating = true}, 7, 2},
+      // Norms with a bias or LayerNorms run on their own (+2 per layer, +1 for the head's).
+      {"phimoe", {.arch = Arch::phimoe}, 10, 4},  // + the attention output bias; + the head's bias
+      {"dbrx", {.arch = Arch::dbrx}, 9, 3},
+      {"arctic", {.arch = Arch::arctic}, 10, 2},  // + the dense FFN's [gate | up], silu_mul, down
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);

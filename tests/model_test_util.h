@@ -81,7 +81,8 @@ inline double synthetic_gpu_error(Context& ctx, const std::vector<uint8_t>& byte
 
 // 32 greedy tokens of a synthetic model file on the GPU equal the reference's, up to the first
 // routing or greedy near-tie; returns how many were compared.
-inline size_t check_synthetic_greedy(Context& ctx, const std::vector<uint8_t>& bytes, uint32_t n_ctx = 64) {
+inline size_t check_synthetic_greedy(Context& ctx, const std::vector<uint8_t>& bytes,
+                                     const ModelOptions& options = {.n_ctx = 64, .n_batch = 8, .progress = false}) {
   auto file = GgufFile::from_memory(bytes, "synthetic.gguf");
   auto cfg = load_model_config(file);
   auto prompt = random_tokens(5, cfg.n_vocab);
@@ -94,7 +95,7 @@ inline size_t check_synthetic_greedy(Context& ctx, const std::vector<uint8_t>& b
     margins[r] = std::min(margins[r], top2_gap(std::span<const double>(logits).subspan(r * cfg.n_vocab, cfg.n_vocab)));
   const size_t clear = first_near_tie(margins);
   const size_t n = clear >= prompt.size() ? clear - (prompt.size() - 1) : 0;
-  Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), {.n_ctx = n_ctx, .n_batch = 8, .progress = false});
+  Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), options);
   const std::vector<int32_t> gpu = gpu_greedy(m, prompt, 32);
   if (n < 32) MESSAGE("near-tie at row " << clear << ": only the first " << n << " greedy tokens compared");
   CHECK(std::vector<int32_t>(gpu.begin(), gpu.begin() + n) == std::vector<int32_t>(ref.begin(), ref.begin() + n));

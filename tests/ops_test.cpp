@@ -58,6 +58,31 @@ TEST_CASE_FIXTURE(GpuTest, "rms_norm: rows and per-head groups match the referen
     }
 }
 
+// LayerNorm (phimoe's norms are RMS + bias, DBRX's LayerNorm without): rows far from zero mean,
+// so a one-pass E[a^2] - mean^2 variance would lose the digits the bound asks for.
+TEST_CASE_FIXTURE(GpuTest, "rms_norm: LayerNorm and bias modes match the reference") {
+  for (const auto& variant : variants(ctx, "rms_norm"))
+    for (bool center : {true, false})
+      for (bool with_bias : {true, false})
+        for (uint32_t n : {67u, 300u}) {
+          CAPTURE(variant);
+          CAPTURE(center);
+          CAPTURE(with_bias);
+          CAPTURE(n);
+          const uint32_t tokens = 5;
+          auto x = random_floats(size_t(tokens) * n, 8.0f, 12.0f), w = random_floats(n, 0.5f, 1.5f);
+          auto bias = with_bias ? random_floats(n, -1.0f, 1.0f) : std::vector<float>{};
+          GpuBuf xb(ctx, x), wb(ctx, w), bb(ctx, with_bias ? bias : std::vector<float>{0.0f}), yb(ctx, x.size());
+          Sequence seq(ctx.device());
+          yb.poison(seq);
+          RmsNormShape s{.tokens = tokens, .n = n, .eps = 1e-5f, .center = center};
+          record_rms_norm(ctx, seq, s, xb.range(), wb.range(), yb.range(), {}, {}, variant,
+                          with_bias ? bb.range() : BufferRange{});
+          seq.run();
+          CHECK(rel_l2(yb.floats(ctx), norm_ref(x, w, bias, tokens, 1, n, 1e-5, center)) < 1e-5);
+        }
+}
+
 TEST_CASE_FIXTURE(GpuTest, "rms_norm: QK-norm in place on a slice of a wider row") {
   // q occupies the first 4 * 72 floats of a fused [T, (4 + 2 + 2) * 72] QKV row.
   const uint32_t T = 5, heads = 4, D = 72, stride = 8 * 72;

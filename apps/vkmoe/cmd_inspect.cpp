@@ -161,6 +161,10 @@ int cmd_inspect(const std::vector<std::string>& argv) {
                         {"qkv_bias", cfg.qkv_bias}, {"qk_norm", cfg.qk_norm_per_head ? "per head" : cfg.qk_norm_full ? "full" : "none"},
                         {"mla", cfg.kv_lora_rank > 0}, {"nextn_layers", cfg.n_layer_nextn},
                         {"sliding_window", cfg.n_swa}, {"expert_bias", cfg.expert_bias}, {"swiglu_oai", cfg.swiglu_oai}};
+    j["particulars"]["norm"] = cfg.layer_norm ? "layernorm" : "rms";  // the block norms
+    j["particulars"]["norm_bias"] = cfg.norm_bias;
+    j["particulars"]["output_bias"] = cfg.output_bias;
+    j["particulars"]["clamp_kqv"] = cfg.clamp_kqv;
     j["params"] = stats.params;
     j["bytes"] = stats.bytes;
     j["active_params_per_token"] = stats.active_params;

@@ -24,6 +24,9 @@ struct LayerSpec {
   // LLAMA_SWA_TYPE_STANDARD); 0 = the whole context.
   uint32_t window = 0;
   bool sinks = false;           // attn_sinks [n_head]: a per-head logit in the softmax denominator (gpt-oss)
+  // Arctic: a dense FFN (ffn_gate/up/down of width n_ff, after ffn_norm) in the residual beside
+  // the MoE, whose router and experts read the layer's input normed by ffn_norm_exps.
+  bool parallel_dense = false;
 };
 
 }  // namespace vkmoe

@@ -18,6 +18,9 @@ const ArchInfo kArchitectures[] = {
     {Arch::granitemoe, "granitemoe", "granitemoe", read_granitemoe},
     {Arch::hunyuan_moe, "hunyuan-moe", "hunyuan-moe", read_hunyuan_moe},
     {Arch::minimax_m2, "minimax-m2", "minimax-m2", read_minimax_m2},
+    {Arch::phimoe, "phimoe", "phimoe", read_phimoe},
+    {Arch::dbrx, "dbrx", "dbrx", read_dbrx},
+    {Arch::arctic, "arctic", "arctic", read_arctic},
 };
 
 }  // namespace

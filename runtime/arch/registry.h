@@ -43,5 +43,8 @@ void read_dots1(const Hparams& h, ModelConfig& c);
 void read_granitemoe(const Hparams& h, ModelConfig& c);
 void read_hunyuan_moe(const Hparams& h, ModelConfig& c);
 void read_minimax_m2(const Hparams& h, ModelConfig& c);
+void read_phimoe(const Hparams& h, ModelConfig& c);
+void read_dbrx(const Hparams& h, ModelConfig& c);
+void read_arctic(const Hparams& h, ModelConfig& c);
 
 }  // namespace vkmoe

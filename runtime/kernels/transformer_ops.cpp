@@ -13,7 +13,8 @@
 namespace vkmoe {
 
 void record_rms_norm(Context& ctx, Sequence& seq, const RmsNormShape& s, BufferRange x, BufferRange w,
-                     BufferRange y, BufferRange residual, BufferRange sum, const std::string& variant) {
+                     BufferRange y, BufferRange residual, BufferRange sum, const std::string& variant,
+                     BufferRange bias) {
   const char* k = "rms_norm";
   if (s.tokens == 0 || s.groups == 0 || s.n == 0) op_fail(k, "empty shape");
   const uint32_t xs = s.x_stride ? s.x_stride : s.groups * s.n, ys = s.y_stride ? s.y_stride : s.groups * s.n;
@@ -25,18 +26,21 @@ void record_rms_norm(Context& ctx, Sequence& seq, const RmsNormShape& s, BufferR
   need_floats(k, "y", y, yn);
   if (residual.size) need_floats(k, "residual", residual, xn);
   if (sum.size) need_floats(k, "sum", sum, xn);
+  if (bias.size) need_floats(k, "bias", bias, s.n);
 
   RmsNormParams p{s.tokens, s.groups, s.n, xs, ys, 0, s.eps, s.x_offset};
-  p.flags = (residual.size ? RMS_RESIDUAL : 0) | (sum.size ? RMS_WRITE_SUM : 0);
+  p.flags = (residual.size ? RMS_RESIDUAL : 0) | (sum.size ? RMS_WRITE_SUM : 0) | (s.center ? RMS_CENTER : 0) |
+            (bias.size ? RMS_BIAS : 0);
   const auto& pipe = ctx.pipelines().get(
-      {.kernel = "rms_norm", .bindings = 5, .push_size = sizeof(p), .variant = variant});
+      {.kernel = "rms_norm", .bindings = 6, .push_size = sizeof(p), .variant = variant});
   const BufferRange dummy = ctx.dummy().range();
   const auto g = grid_2d(ctx, uint64_t(s.tokens) * s.groups);
-  Binding b[5] = {{x, Access::read},
+  Binding b[6] = {{x, Access::read},
                   {residual.size ? residual : dummy, Access::read},
                   {w, Access::read},
                   {y, Access::write},
-                  {sum.size ? sum : ctx.sink().range(), Access::write}};
+                  {sum.size ? sum : ctx.sink().range(), Access::write},
+                  {bias.size ? bias : dummy, Access::read}};
   seq.dispatch(pipe, b, &p, g[0], g[1], 1, "rms_norm");
 }
 
@@ -199,7 +203,8 @@ void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache
   p.rot_offset = rope.rot_offset;
   p.flags = (rope.neox ? RKV_NEOX : 0) | (bias.size ? RKV_BIAS : 0) |
             (s.norm == QkNorm::per_head ? RKV_NORM_HEAD : full ? RKV_NORM_FULL : 0) |
-            (s.norm != QkNorm::none && s.norm_after_rope ? RKV_NORM_AFTER_ROPE : 0);
+            (s.norm != QkNorm::none && s.norm_after_rope ? RKV_NORM_AFTER_ROPE : 0) | (s.clamp > 0 ? RKV_CLAMP : 0);
+  p.clamp_kqv = s.clamp;
   p.q_stride = qs, p.k_stride = ks, p.v_stride = vs;
   p.q_offset = s.q_offset, p.k_offset = s.k_offset, p.v_offset = s.v_offset;
   p.bk_offset = q_row, p.bv_offset = q_row + k_row;

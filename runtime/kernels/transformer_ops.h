@@ -28,12 +28,13 @@ struct RmsNormShape {
   uint32_t y_stride = 0;  // floats between token rows of y (0 = groups * n)
   float eps = 1e-6f;
   uint32_t x_offset = 0;  // floats before row 0 of x, residual and sum (need not be aligned)
+  bool center = false;    // LayerNorm: (a - mean) / sqrt(var + eps) * w
 };
 // With a residual range, normalises x + residual, and with a sum range also stores x + residual
-// there (the updated residual stream; sum may be x).
+// there (the updated residual stream; sum may be x). A bias range [n] is added after the weight.
 void record_rms_norm(Context& ctx, Sequence& seq, const RmsNormShape& s, BufferRange x, BufferRange w,
                      BufferRange y, BufferRange residual = {}, BufferRange sum = {},
-                     const std::string& variant = "");
+                     const std::string& variant = "", BufferRange bias = {});
 
 // ---- RoPE ----
 struct RopeConfig {
@@ -106,6 +107,7 @@ struct RopeKvShape {
   QkNorm norm = QkNorm::none;
   float eps = 1e-6f;
   bool norm_after_rope = false;  // the QK-norm on the rotated q and k (Hunyuan-MoE)
+  float clamp = 0.0f;  // > 0: q, k and v clamped to [-clamp, clamp] after the bias (DBRX's clamp_kqv)
 };
 void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const RopeConfig& rope,
                           const RopeKvShape& s, BufferRange q, BufferRange k, BufferRange v, BufferRange positions,

@@ -31,7 +31,7 @@ uint64_t ActivationLayout::pad(uint64_t row_bytes) const { return align_up(row_b
 std::vector<const LayoutBuffer*> ActivationLayout::buffers() const {
   std::vector<const LayoutBuffer*> out{&x, &xn, &q, &qkv, &k, &v, &attn, &ids, &wts, &routing, &shared_gate,
                                        &logits, &tokens, &positions, &mla_latent, &mla_kv_a, &mla_kv, &ffn_gate,
-                                       &ffn_up, &moe_h, &moe_y, &moe_route};
+                                       &ffn_up, &moe_h, &moe_y, &moe_route, &x_in};
   for (uint32_t s = 0; s < n_sessions; ++s)
     for (uint32_t l = 0; l < n_layer; ++l) {
       out.push_back(&k_cache);
@@ -85,7 +85,10 @@ ActivationLayout activation_layout(const ModelConfig& c, uint32_t n_batch, uint3
     a.mla_kv_a = {"mla kv_a", B * (c.kv_lora_rank + c.qk_rope_dim) * 4};
     a.mla_kv = {"mla kv", rows(uint64_t(at.n_head) * (c.qk_nope_dim + at.head_dim_v) * 4)};
   }
-  if (dense) {
+  bool parallel = false;
+  for (const LayerSpec& s : c.layers) parallel |= s.parallel_dense;
+  if (parallel) a.x_in = {"layer input (parallel MoE)", B * H * 4};
+  if (dense || parallel) {
     a.ffn_gate = {"dense ffn gate (| up)", B * 2 * c.n_ff * 4};
     a.ffn_up = {"dense ffn up", B * c.n_ff * 4};
   }

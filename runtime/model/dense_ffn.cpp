@@ -22,19 +22,35 @@ void Model::bind_dense_ffn(Layer& L, uint32_t l) {
   L.ffn_down = matrix("ffn_down.weight", H, F);
 }
 
+// Arctic's dense FFN in the residual beside the MoE: bound as a dense layer's, yet the layer stays
+// a MoE one (dense_ffn false); the MoE's norm is ffn_norm_exps, over the layer's input.
+void Model::bind_parallel_dense(Layer& L, uint32_t l) {
+  if (!cfg_.layers[l].parallel_dense || L.dense_ffn) return;
+  if (!fused_norms()) throw std::runtime_error(file_.name() + ": a dense FFN beside the MoE needs plain RMS norms");
+  bind_dense_ffn(L, l);
+  L.dense_ffn = false;
+  L.parallel = true;
+  const std::string name = "blk." + std::to_string(l) + ".ffn_norm_exps.weight";
+  L.router.norm = vector_weight(name, cfg_.n_embd);
+  if (!L.router.norm.size) throw std::runtime_error(file_.name() + ": missing tensor '" + name + "'");
+}
+
 // The leading layers' dense SwiGLU FFN, added into the residual: gate and up as one matvec
 // when fused at load.
 void Model::record_dense_ffn_block(Sequence& seq, const Layer& L, uint32_t T) {
   const uint32_t H = cfg_.n_embd, F = cfg_.n_ff;
   const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
   const BufferRange u = ffn_up_.range(0, T * F * 4ull);
-  if (L.ffn_gate_up.rows) {  // the FFN norm folded into the one matvec
+  if (L.ffn_gate_up.rows) {  // the FFN norm folded into the one matvec (a plain RMSNorm only)
     const BufferRange gu = ffn_gate_.range(0, T * 2ull * F * 4);
-    record_matmul(ctx_, seq, L.ffn_gate_up, T, x, gu, {.norm = NormPrologue{L.ffn_norm, cfg_.norm_eps}});
+    const bool fused = fused_norms();
+    const BufferRange in = fused ? x : record_block_norm(seq, L.ffn_norm, L.ffn_norm_b, T);
+    record_matmul(ctx_, seq, L.ffn_gate_up, T, in, gu,
+                  fused ? MatmulOptions{.norm = NormPrologue{L.ffn_norm, cfg_.norm_eps}} : MatmulOptions{});
     record_silu_mul(ctx_, seq, {.rows = T, .n = F, .a_stride = 2 * F, .b_stride = 2 * F, .y_stride = F, .b_offset = F}, gu,
                     gu, u);
   } else {
-    record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, x, L.ffn_norm, xn);
+    record_block_norm(seq, L.ffn_norm, L.ffn_norm_b, T);  // into xn
     const BufferRange g = ffn_gate_.range(0, T * F * 4ull);
     record_matmul(ctx_, seq, L.ffn_gate, T, xn, g);
     record_matmul(ctx_, seq, L.ffn_up, T, xn, u);

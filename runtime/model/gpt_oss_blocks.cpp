@@ -12,6 +12,8 @@ namespace vkmoe {
 void Model::bind_layer_extras(Layer& L, uint32_t l) {
   const std::string b = "blk." + std::to_string(l) + ".";
   const uint32_t H = cfg_.n_embd, E = cfg_.n_expert, F = cfg_.n_ff_exp;
+  bind_norm_extras(L, l);  // norm_blocks.cpp
+  bind_parallel_dense(L, l);
   auto need = [&](const std::string& name, uint64_t n) {
     BufferRange r = vector_weight(b + name, n);  // throws unless F32 [n]
     if (!r.size) throw std::runtime_error(file_.name() + ": missing tensor '" + b + name + "'");

@@ -38,7 +38,7 @@ std::vector<TensorConcat> attention_concats(const GgufFile& f, const ModelConfig
   };
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    if (c.layers[l].ffn == FfnKind::dense) group(b + "ffn_gate_up.weight", {b + "ffn_gate.weight", b + "ffn_up.weight"}, false);
+    if (c.layers[l].ffn == FfnKind::dense || c.layers[l].parallel_dense) group(b + "ffn_gate_up.weight", {b + "ffn_gate.weight", b + "ffn_up.weight"}, false);
     if (c.layers[l].attention == AttentionKind::mla) {  // q (or its latent) and kv_a read the same input
       group(b + "attn_q_kv_a.weight", {b + (c.q_lora_rank ? "attn_q_a.weight" : "attn_q.weight"), b + "attn_kv_a_mqa.weight"},
             false);
@@ -96,6 +96,7 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   kv_b_ = allocate(lay.mla_kv);
   ffn_gate_ = allocate(lay.ffn_gate);
   ffn_up_ = allocate(lay.ffn_up);
+  x_in_ = allocate(lay.x_in);
   // The device's crossover for this model's shape: a server's decode step of n slots takes the
   // batched path once n x k / experts passes it.
   scratch_.settings.batched_from_tokens = default_batched_from_tokens(ctx.device(), cfg_.n_expert, cfg_.n_expert_used);
@@ -364,10 +365,12 @@ void Model::record_pass(Sequence& seq, const Pass& pass, uint32_t layers) {
   record_get_rows(ctx_, seq, embd_, T, tokens_.range(0, T * 4ull), x_.range(0, T * H * 4ull), 0,
                   cfg_.embedding_scale != 0.0f ? cfg_.embedding_scale : 1.0f);  // Granite's embedding scale
   for (uint32_t l = 0; l < std::min(cfg_.n_layer, layers); ++l) {
+    const bool par = layers_[l].parallel;  // arctic: the MoE reads the layer's input, kept in x_in
+    if (par) seq.copy(x_.range(0, T * H * 4ull), x_in_.range(0, T * H * 4ull));
     if (cfg_.layers[l].attention == AttentionKind::mla) record_mla_attention_block(seq, layers_[l], l, pass);
     else record_attention_block(seq, layers_[l], l, pass);
-    if (layers_[l].dense_ffn) record_dense_ffn_block(seq, layers_[l], T);
-    else record_ffn_block(seq, layers_[l], l, T);
+    if (layers_[l].dense_ffn || par) record_dense_ffn_block(seq, layers_[l], T);
+    if (!layers_[l].dense_ffn) record_ffn_block(seq, layers_[l], l, T, par ? x_in_.range(0, T * H * 4ull) : BufferRange{});
   }
   if (layers < cfg_.n_layer) return;
   // Output norm and head: every row, or only the last one; the norm folded into the head's
@@ -376,15 +379,13 @@ void Model::record_pass(Sequence& seq, const Pass& pass, uint32_t layers) {
   const uint32_t rows = pass.mode == LogitsMode::all ? T : 1;
   const BufferRange logits = logits_.range(0, rows * 4ull * cfg_.n_vocab);
   const uint64_t first = (T - rows) * H * 4ull;
-  if (first % std::max<uint64_t>(4, ctx_.device().caps().storage_buffer_alignment) == 0) {
+  if (fused_norms() && first % std::max<uint64_t>(4, ctx_.device().caps().storage_buffer_alignment) == 0) {
     record_matmul(ctx_, seq, output_, rows, x_.range(first, rows * H * 4ull), logits,
                   {.norm = NormPrologue{output_norm_, cfg_.norm_eps}});
   } else {
-    const BufferRange xn = xn_.range(0, rows * H * 4ull);
-    record_rms_norm(ctx_, seq, {.tokens = rows, .n = H, .eps = cfg_.norm_eps, .x_offset = (T - rows) * H},
-                    x_.range(0, T * H * 4ull), output_norm_, xn);
-    record_matmul(ctx_, seq, output_, rows, xn, logits);
+    record_matmul(ctx_, seq, output_, rows, record_block_norm(seq, output_norm_, output_norm_b_, rows, T - rows), logits);
   }
+  record_output_bias(seq, rows);
   if (opt_.expert_stats && cfg_.n_expert) {  // the batch's routing, read back by collect_routing
     const uint64_t bytes = cfg_.n_layer * plan_.layout.ids_slice(T);
     seq.copy(ids_.range(0, bytes), routing_.range(0, bytes));
@@ -399,22 +400,25 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, co
   const auto [NH, NKV, Dk, Dv] = cfg_.attention_shape();
   const uint32_t H = cfg_.n_embd, qw = NH * Dk, kw = NKV * Dk, vw = NKV * Dv, row = qw + kw + vw, T = pass.tokens;
   const BufferRange x = x_.range(0, T * H * 4ull);
-  const MatmulOptions normed{.norm = NormPrologue{L.attn_norm, cfg_.norm_eps}};  // the attention norm, fused
-  RopeKvShape s{.tokens = T, .heads = NH, .eps = cfg_.norm_eps};
+  // The attention norm, fused into the projections; one with a bias or a LayerNorm runs first.
+  const bool fused = fused_norms();
+  const BufferRange in = fused ? x : record_block_norm(seq, L.attn_norm, L.attn_norm_b, T);
+  const MatmulOptions normed = fused ? MatmulOptions{.norm = NormPrologue{L.attn_norm, cfg_.norm_eps}} : MatmulOptions{};
+  RopeKvShape s{.tokens = T, .heads = NH, .eps = cfg_.norm_eps, .clamp = cfg_.clamp_kqv};
   s.norm = cfg_.qk_norm_per_head ? QkNorm::per_head : cfg_.qk_norm_full ? QkNorm::full : QkNorm::none;
   s.norm_after_rope = cfg_.qk_norm_after_rope;
   BufferRange qi, ki, vi;
   if (L.wqkv.rows) {  // one [T, q | k | v] matvec; the kernel reads each part at its offset
     qi = ki = vi = qkv_.range(0, T * row * 4ull);
-    record_matmul(ctx_, seq, L.wqkv, T, x, qi, normed);
+    record_matmul(ctx_, seq, L.wqkv, T, in, qi, normed);
     s.q_stride = s.k_stride = s.v_stride = row;
     s.k_offset = qw;
     s.v_offset = qw + kw;
   } else {  // the three differ in type
     qi = qkv_.range(0, T * qw * 4ull), ki = k_.range(0, T * kw * 4ull), vi = v_.range(0, T * vw * 4ull);
-    record_matmul(ctx_, seq, L.wq, T, x, qi, normed);
-    record_matmul(ctx_, seq, L.wk, T, x, ki, normed);
-    record_matmul(ctx_, seq, L.wv, T, x, vi, normed);
+    record_matmul(ctx_, seq, L.wq, T, in, qi, normed);
+    record_matmul(ctx_, seq, L.wk, T, in, ki, normed);
+    record_matmul(ctx_, seq, L.wv, T, in, vi, normed);
   }
   RopeConfig rope{.head_dim = Dk, .n_rot = cfg_.n_rot, .neox = cfg_.rope_layout == RopeLayout::neox,
                   .freq_base = cfg_.rope_freq_base, .freq_scale = cfg_.rope_freq_scale};
@@ -451,14 +455,16 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, co
 
 // Feed-forward: router with the norm folded in (and Qwen2-MoE's shared gate), routed experts and
 // shared experts (a slot of the routed pair when their types match) added into the residual.
-void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T) {
+void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T, BufferRange input) {
   const uint32_t H = cfg_.n_embd, K = cfg_.n_expert_used;
   const uint64_t slice = plan_.layout.ids_slice(T);  // routing_ reads the slices of this batch size
   const BufferRange x = x_.range(0, T * H * 4ull), xn = xn_.range(0, T * H * 4ull);
   const BufferRange ids = ids_.range(l * slice, T * K * 4ull), wts = wts_.range(l * slice, T * K * 4ull);
   const bool gated = L.shared && L.router.shared_gate_w.size;
-  record_router(ctx_, seq, cfg_.router, L.router, T, H, x,
-                {ids, wts, {}, {}, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}, xn});
+  const bool fused = fused_norms();  // else the norm runs first (norm_blocks.cpp) and the router reads xn
+  if (!fused) record_block_norm(seq, L.ffn_norm, L.ffn_norm_b, T);
+  record_router(ctx_, seq, cfg_.router, L.router, T, H, fused ? (input.size ? input : x) : xn,
+                {ids, wts, {}, {}, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}, fused ? xn : BufferRange{}});
   const SharedExpertSlot slot{&L.shared_experts, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}};
   record_moe_experts(ctx_, seq, L.experts,
                      {.tokens = T, .k = K, .x = xn, .ids = ids, .weights = wts, .out = x, .accumulate = true,

@@ -155,7 +155,8 @@ class Model {
   // the pass just run hold NaN or Inf.
   void check_finite(std::span<const float> logits, const Pass& pass);
   void record_attention_block(Sequence& seq, const Layer& L, uint32_t l, const Pass& pass);
-  void record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T);
+  // input: the router's input instead of x (arctic's MoE reads the layer's input; plain RMSNorm only).
+  void record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t T, BufferRange input = {});
   // DeepSeek-V2/V3 (deepseek2.cpp): MLA attention.
   Buffer allocate(const LayoutBuffer& b, MemoryUse use = MemoryUse::device, const std::string& suffix = "");
   Buffer allocate(uint64_t bytes, MemoryUse use, const std::string& name, MemoryCategory category);
@@ -163,6 +164,13 @@ class Model {
   void bind_dense_ffn(Layer& L, uint32_t l);  // dense_ffn.cpp: a leading dense layer's FFN
   void record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t l, const Pass& pass);
   void record_dense_ffn_block(Sequence& seq, const Layer& L, uint32_t T);
+  // norm_blocks.cpp: block norms with a bias or as LayerNorm (ModelConfig::norm_bias,
+  // layer_norm), run as their own dispatch, and the output head's bias.
+  bool fused_norms() const { return !cfg_.norm_bias && !cfg_.layer_norm; }
+  void bind_norm_extras(Layer& L, uint32_t l);
+  BufferRange record_block_norm(Sequence& seq, BufferRange w, BufferRange b, uint32_t T, uint32_t first_row = 0);
+  void record_output_bias(Sequence& seq, uint32_t rows);
+  void bind_parallel_dense(Layer& L, uint32_t l);  // dense_ffn.cpp: arctic's dense FFN beside the MoE
 
   Context& ctx_;
   GgufFile file_;
@@ -173,6 +181,7 @@ class Model {
   std::vector<Layer> layers_;
   DenseWeight embd_, output_;
   BufferRange output_norm_;
+  BufferRange output_norm_b_, output_b_;  // phimoe: output_norm.bias [H], output.bias [n_vocab]
   uint64_t allocated_[kMemoryCategories] = {};
   // Activations for one batch (activation_layout.h has the sizes): B = tokens per batch, S =
   // sessions, H = n_embd, qw/kw/vw = the q/k/v widths, K = experts per token, L = layers; f32 unless said.
@@ -193,6 +202,7 @@ class Model {
   // deepseek2 only: lora_ [B, max(q_lora, kv_lora)], kv_a_ [B, kv_lora + rope], kv_b_ [B, n_head *
   // (nope + Dv)] or [S, pad(...)], ffn_gate_ [B, 2 * n_ff] gate | up, ffn_up_ [B, n_ff].
   Buffer lora_, kv_a_, kv_b_, ffn_gate_, ffn_up_;
+  Buffer x_in_;  // arctic: [B, H] the layer's input, read by its MoE
   std::vector<Buffer> rebuilt_;  // weights made at load time (deepseek2's kv_b from k_b / v_b)
   MoeScratch scratch_;
   std::unique_ptr<Sequence> seq_;

@@ -161,6 +161,9 @@ std::string ModelConfig::describe() const {
   if (attn_out_bias) o << ", output bias";
   if (rope_attn_factor != 1.0f) o << ", RoPE attn_factor " << rope_attn_factor;
   describe_layers(o, *this);
+  if (layer_norm || norm_bias) o << (layer_norm ? ", LayerNorm" : ", RMSNorm") << (norm_bias ? " with bias" : "") << " norms";
+  if (output_bias) o << ", output head bias";
+  if (clamp_kqv > 0) o << ", q/k/v clamped to +-" << clamp_kqv;
   o << "\nexperts: " << n_expert << " of width " << n_ff_exp << ", " << n_expert_used << " per token, routing "
     << routing_kind() << (router.renormalize ? ", renormalised" : "");
   if (router.n_group > 1) o << ", " << router.topk_group << " of " << router.n_group << " groups";
@@ -174,6 +177,7 @@ std::string ModelConfig::describe() const {
   if (residual_scale) o << "; residual branches x " << residual_scale;
   if (logit_scale) o << "; logits / " << logit_scale;
   if (n_layer_nextn) o << "; " << n_layer_nextn << " NextN layer(s) in the file, not run (as llama.cpp)";
+  if (!layers.empty() && layers.back().parallel_dense) o << "; a dense FFN of width " << n_ff << " beside the MoE";
   o << "\n";
   return o.str();
 }

@@ -29,6 +29,9 @@ enum class Arch {
   granitemoe,  // Granite 3.x MoE: embedding, residual, attention and logit scales
   hunyuan_moe,  // Hunyuan-A13B: per-head QK-norm after RoPE, a shared expert on every layer
   minimax_m2,  // MiniMax-M2: whole-vector QK-norm, partial NeoX RoPE, sigmoid routing with selection bias
+  phimoe,    // Phi-3.5-MoE: RMS norms with bias, q/k/v/o and output biases, softmax top-2 renormalised
+  dbrx,      // DBRX: LayerNorm without bias, fused attn_qkv clamped, softmax top-k renormalised
+  arctic,    // Snowflake Arctic: a dense FFN beside the MoE (which reads the layer's input), normal RoPE
 };
 const char* arch_name(Arch a);  // display name (registry.cpp)
 
@@ -102,6 +105,13 @@ struct ModelConfig {
   bool qk_norm_after_rope = false;  // Hunyuan-MoE: the QK-norm applies to the rotated q and k
 
   int32_t bos = -1, eos = -1;
+
+  // The block norms (attn_norm, the FFN norm, output_norm) beyond plain RMSNorm; either one
+  // runs them as their own dispatch instead of folded into the next matvec or the router.
+  bool norm_bias = false;    // <norm>.bias [H] added after the weight (phimoe)
+  bool layer_norm = false;   // LayerNorm: the mean subtracted first (dbrx)
+  bool output_bias = false;  // output.bias [n_vocab] added to the logits (phimoe)
+  float clamp_kqv = 0.0f;    // > 0: q, k, v clamped to [-clamp_kqv, clamp_kqv] after any bias (dbrx)
 
   // The attention vkmoe computes and caches: the file's heads for GQA; for MLA, decompressed
   // to n_head heads of (nope + rope) keys and v_head_dim values.

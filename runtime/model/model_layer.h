@@ -29,6 +29,8 @@ struct Model::Layer {
   bool dense_ffn = false;          // a leading dense layer: ffn_gate/up/down instead of experts
   DenseWeight ffn_gate, ffn_up, ffn_down;
   DenseWeight ffn_gate_up;         // [gate | up] concatenated at load, when they share a type
+  BufferRange attn_norm_b, ffn_norm_b;  // the block norms' biases (phimoe), else empty
+  bool parallel = false;           // arctic: the dense FFN (ffn_gate/up/down) runs beside the MoE
 };
 
 }  // namespace vkmoe

@@ -187,6 +187,10 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     w.set_float32(p + "logit_scale", 3.0f);
   }
   w.set_float32(p + "attention.layer_norm_rms_epsilon", 1e-6f);
+  if (s.arch == Arch::dbrx) {  // LayerNorm's epsilon; a clamp that bites on unit-scale q/k/v
+    w.set_float32(p + "attention.layer_norm_epsilon", 1e-5f);
+    w.set_float32(p + "attention.clamp_kqv", 1.5f);
+  }
   w.set_uint32(p + "expert_count", E);
   w.set_uint32(p + "expert_used_count", s.n_expert_used);
   if (s.arch == Arch::qwen2moe || hunyuan) w.set_uint32(p + "expert_shared_feed_forward_length", s.n_ff_shexp);
@@ -282,6 +286,8 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
         emit(b + "attn_k_b.weight", {nope, kvl, NH}, kb, true);
         emit(b + "attn_v_b.weight", {kvl, Dv, NH}, vb, true);
       }
+    } else if (s.arch == Arch::dbrx) {  // one fused projection, rows q | k | v
+      tensor(b + "attn_qkv.weight", {H, (NH + 2 * NKV) * D}, in_scale, true);
     } else {
       tensor(b + "attn_q.weight", {H, NH * D}, in_scale, true);
       tensor(b + "attn_k.weight", {H, NKV * D}, in_scale, true);
@@ -305,7 +311,16 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       tensor(b + "attn_output.bias", {H}, 0.1f, false);
       tensor(b + "attn_sinks.weight", {NH}, 1.0f, false);
     }
-    tensor(b + (glm || oss ? "post_attention_norm.weight" : "ffn_norm.weight"), {H}, 0.1f, false, 1.0f);
+    if (s.arch == Arch::phimoe) {  // every norm with a bias; q/k/v/o biases
+      tensor(b + "attn_norm.bias", {H}, 0.1f, false);
+      tensor(b + "ffn_norm.bias", {H}, 0.1f, false);
+      tensor(b + "attn_q.bias", {NH * D}, 0.1f, false);
+      tensor(b + "attn_k.bias", {NKV * D}, 0.1f, false);
+      tensor(b + "attn_v.bias", {NKV * D}, 0.1f, false);
+      tensor(b + "attn_output.bias", {H}, 0.1f, false);
+    }
+    tensor(b + (glm || oss ? "post_attention_norm.weight" : s.arch == Arch::dbrx ? "attn_output_norm.weight" : "ffn_norm.weight"),
+           {H}, 0.1f, false, 1.0f);
     auto ffn = [&](const std::string& suffix, uint32_t width) {
       tensor(b + "ffn_gate" + suffix, {H, width}, in_scale, true);
       tensor(b + "ffn_up" + suffix, {H, width}, in_scale, true);
@@ -314,6 +329,10 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     if (dense_lead && l < s.n_layer_dense_lead) {
       ffn(".weight", s.n_ff);
       continue;
+    }
+    if (s.arch == Arch::arctic) {  // the dense FFN beside the MoE (n_embd wide), the MoE's own norm
+      ffn(".weight", H);
+      tensor(b + "ffn_norm_exps.weight", {H}, 0.1f, false, 1.0f);
     }
     tensor(b + "ffn_gate_inp.weight", {H, E}, in_scale * 2, false);
     if ((ds && s.sigmoid_gating) || glm) tensor(b + "exp_probs_b.bias", {E}, 0.3f, false);
@@ -338,6 +357,10 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
   }
   tensor("output_norm.weight", {H}, 0.1f, false, 1.0f);
   tensor("output.weight", {H, s.n_vocab}, in_scale, true);
+  if (s.arch == Arch::phimoe) {
+    tensor("output_norm.bias", {H}, 0.1f, false);
+    tensor("output.bias", {s.n_vocab}, 0.1f, false);
+  }
   return w;
 }
 

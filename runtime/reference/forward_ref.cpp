@@ -97,6 +97,19 @@ void rms_norm(Vec& x, const Mat& w, double eps, size_t group = 0) {
   }
 }
 
+// A block norm ('<base>.weight'): RMSNorm, or LayerNorm (the mean subtracted first) with
+// c.layer_norm, then + '<base>.bias' with c.norm_bias.
+void block_norm(Vec& x, Weights& W, const std::string& base, const ModelConfig& c) {
+  if (c.layer_norm) {
+    double mean = 0;
+    for (double v : x) mean += v;
+    mean /= static_cast<double>(x.size());
+    for (double& v : x) v -= mean;
+  }
+  rms_norm(x, W.get(base + ".weight"), c.norm_eps);
+  if (c.norm_bias) add_bias(x, &W.get(base + ".bias"));
+}
+
 // RoPE on dims [offset, offset + n_rot) of each head, as ggml's rope_ext computes it; cos/sin
 // scaled by rope_magnitude (runtime/model/rope_scaling.h).
 void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelConfig& c, uint32_t offset = 0,
@@ -194,14 +207,23 @@ struct Qkv {
 
 // Projections, biases, QK-norm and RoPE of the common architectures.
 Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const Vec& xn, uint32_t pos) {
-  Qkv r{matvec(W.get(b + "attn_q.weight"), xn), matvec(W.get(b + "attn_k.weight"), xn),
-        matvec(W.get(b + "attn_v.weight"), xn)};
-  scale_by(r.q, W.scale(b + "attn_q"));
-  scale_by(r.k, W.scale(b + "attn_k"));
-  scale_by(r.v, W.scale(b + "attn_v"));
+  Qkv r;
+  if (const Mat* qkv = W.find(b + "attn_qkv.weight")) {  // one fused projection (DBRX): rows q | k | v
+    const uint64_t qw = uint64_t(c.n_head) * c.head_dim_k, kw = uint64_t(c.n_head_kv) * c.head_dim_k;
+    r = {matvec(*qkv, xn, 0, qw), matvec(*qkv, xn, qw, kw), matvec(*qkv, xn, qw + kw, uint64_t(c.n_head_kv) * c.head_dim_v)};
+  } else {
+    r = {matvec(W.get(b + "attn_q.weight"), xn), matvec(W.get(b + "attn_k.weight"), xn),
+         matvec(W.get(b + "attn_v.weight"), xn)};
+    scale_by(r.q, W.scale(b + "attn_q"));
+    scale_by(r.k, W.scale(b + "attn_k"));
+    scale_by(r.v, W.scale(b + "attn_v"));
+  }
   add_bias(r.q, W.find(b + "attn_q.bias"));
   add_bias(r.k, W.find(b + "attn_k.bias"));
   add_bias(r.v, W.find(b + "attn_v.bias"));
+  if (c.clamp_kqv > 0)  // after the bias, before QK-norm and RoPE (llama.cpp's build_qkv)
+    for (Vec* p : {&r.q, &r.k, &r.v})
+      for (double& e : *p) e = std::clamp(e, -double(c.clamp_kqv), double(c.clamp_kqv));
   auto qk_norm = [&] {
     if (c.qk_norm_full) {
       rms_norm(r.q, W.get(b + "attn_q_norm.weight"), c.norm_eps);
@@ -273,11 +295,13 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     const bool mla = c.layers[l].attention == AttentionKind::mla;
+    const bool parallel = c.layers[l].parallel_dense;  // arctic: the MoE reads the layer's input
+    const std::vector<Vec> x_in = parallel ? x : std::vector<Vec>{};
     // Attention over all positions (causal).
     std::vector<Vec> q(T), k(T), v(T);
     for (uint32_t t = 0; t < T; ++t) {
       Vec xn = x[t];
-      rms_norm(xn, W.get(b + "attn_norm.weight"), c.norm_eps);
+      block_norm(xn, W, b + "attn_norm", c);
       Qkv r = mla ? mla_qkv(W, c, l, xn, t) : standard_qkv(W, c, b, xn, t);
       q[t] = std::move(r.q);
       k[t] = std::move(r.k);
@@ -299,8 +323,15 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     // Feed-forward: routed experts (+ shared), or a dense FFN in DeepSeek's leading layers.
     for (uint32_t t = 0; t < T; ++t) {
       Vec xn = x[t];
-      rms_norm(xn, W.get(b + c.ffn_norm + ".weight"), c.norm_eps);
+      block_norm(xn, W, b + c.ffn_norm, c);
       Vec out(H, 0.0);
+      if (parallel) {  // the dense FFN on the attention's output, the MoE on the layer's input
+        const Vec d = swiglu(W.get(b + "ffn_gate.weight"), W.get(b + "ffn_up.weight"), W.get(b + "ffn_down.weight"), xn, 0,
+                             c.n_ff, H);
+        for (uint32_t i = 0; i < H; ++i) x[t][i] += d[i];
+        xn = x_in[t];
+        block_norm(xn, W, b + "ffn_norm_exps", c);
+      }
       if (c.layers[l].ffn == FfnKind::dense) {
         out = swiglu(W.get(b + "ffn_gate.weight"), W.get(b + "ffn_up.weight"), W.get(b + "ffn_down.weight"), xn, 0, c.n_ff, H);
         for (uint32_t i = 0; i < H; ++i) x[t][i] += out[i];
@@ -349,9 +380,10 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
   std::vector<double> logits(static_cast<size_t>(T) * c.n_vocab);
   for (uint32_t t = 0; t < T; ++t) {
     Vec xn = x[t];
-    rms_norm(xn, W.get("output_norm.weight"), c.norm_eps);
+    block_norm(xn, W, "output_norm", c);
     Vec y = matvec(*out_w, xn);
     if (c.logit_scale != 0.0f) scale_by(y, 1.0 / c.logit_scale);  // Granite
+    if (c.output_bias) add_bias(y, &W.get("output.bias"));
     std::copy(y.begin(), y.end(), logits.begin() + static_cast<size_t>(t) * c.n_vocab);
   }
   return logits;

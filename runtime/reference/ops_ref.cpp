@@ -23,6 +23,22 @@ std::vector<double> rms_norm_ref(std::span<const float> x, std::span<const float
   return y;
 }
 
+std::vector<double> norm_ref(std::span<const float> x, std::span<const float> w, std::span<const float> bias,
+                             uint32_t tokens, uint32_t groups, uint32_t n, double eps, bool center) {
+  std::vector<double> y(size_t(tokens) * groups * n);
+  for (size_t g = 0; g < size_t(tokens) * groups; ++g) {
+    double mean = 0, ss = 0;
+    if (center) {
+      for (uint32_t i = 0; i < n; ++i) mean += x[g * n + i];
+      mean /= n;
+    }
+    for (uint32_t i = 0; i < n; ++i) ss += (x[g * n + i] - mean) * (x[g * n + i] - mean);
+    const double inv = 1.0 / std::sqrt(ss / n + eps);
+    for (uint32_t i = 0; i < n; ++i) y[g * n + i] = (x[g * n + i] - mean) * inv * w[i] + (bias.empty() ? 0.0 : bias[i]);
+  }
+  return y;
+}
+
 std::array<double, 2> rope_yarn_corr_dims_ref(uint32_t n_rot, uint32_t n_ctx_orig, double freq_base,
                                               double beta_fast, double beta_slow) {
   auto corr_dim = [&](double rotations) {

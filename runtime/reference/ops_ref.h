@@ -13,6 +13,10 @@ namespace vkmoe {
 // y = a / sqrt(mean(a^2) + eps) * w per group of n, a = x (+ residual when not empty).
 std::vector<double> rms_norm_ref(std::span<const float> x, std::span<const float> w, uint32_t tokens,
                                  uint32_t groups, uint32_t n, double eps, std::span<const float> residual = {});
+// LayerNorm (center) or RMS norm per group of n, then + bias[n] when not empty: y = (a - mean) /
+// sqrt(mean((a - mean)^2) + eps) * w + b, mean = 0 without center.
+std::vector<double> norm_ref(std::span<const float> x, std::span<const float> w, std::span<const float> bias,
+                             uint32_t tokens, uint32_t groups, uint32_t n, double eps, bool center);
 
 std::array<double, 2> rope_yarn_corr_dims_ref(uint32_t n_rot, uint32_t n_ctx_orig, double freq_base,
                                               double beta_fast, double beta_slow);
