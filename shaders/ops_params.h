@@ -17,6 +17,9 @@
 #define RKV_BIAS 4u       // add the bias (Qwen2-MoE) before anything else
 #define RKV_NORM_HEAD 8u  // QK-norm per head with one [head_dim] weight (Qwen3)
 #define RKV_NORM_FULL 16u // QK-norm over the whole q and k vectors (OLMoE)
+#define RKV_NORM_UNIT 32u // with RKV_NORM_HEAD: no weight (llama4's L2 QK-norm; per head, so RoPE commutes with it)
+#define RKV_FREQ_FACTORS 128u  // divide pair i's angle by freq_factors[i] (llama4's rope_freqs)
+#define RKV_Q_TEMP 64u    // q *= log(floor((pos + temp_offset) / temp_floor) + 1) * temp_scale + 1 (llama4's NoPE layers)
 
 // Elementwise op codes.
 #define ELT_ADD 0u       // y = a + b
@@ -27,6 +30,7 @@
 // Head dims the attention kernel supports (per-thread accumulators cover up to this).
 #define ATTN_MAX_HEAD_DIM 256
 #define ATTN_SINKS 1u  // sinks[head]: a logit in each head's softmax denominator (gpt-oss)
+#define ATTN_CHUNKED 2u  // window is a chunk: query position q sees keys floor(q / window) * window .. q (llama4)
 
 // Matmul and get_rows: weight rows may be split over this many bindings (pieces of whole rows).
 #define MM_MAX_PIECES 4
@@ -138,7 +142,7 @@ VKMOE_PARAMS(RopeKvParams) {
   uint n_ctx;      // cache rows; positions >= n_ctx are not stored
   float eps;
   ROPE_ANGLE_FIELDS
-  uint pad0, pad1, pad2;
+  float temp_scale, temp_offset, temp_floor;  // RKV_Q_TEMP
 } VKMOE_PARAMS_END(RopeKvParams, 112);
 #endif
 
@@ -154,7 +158,7 @@ VKMOE_PARAMS(AttnParams) {
   float scale;     // applied to q.k (usually 1/sqrt(head_dim))
   uint v_head_dim; // value/output width: even, <= ATTN_MAX_HEAD_DIM
   uint window;     // sliding window: query position q sees keys q - window + 1 .. q; 0 = all
-  uint flags;      // ATTN_SINKS
+  uint flags;      // ATTN_SINKS, ATTN_CHUNKED
   uint pad0;
 } VKMOE_PARAMS_END(AttnParams, 48);
 #endif

@@ -57,6 +57,8 @@ TEST_CASE_FIXTURE(GpuTest, "dispatches per decode token, every architecture") {
       {"deepseek2 (V3 form)", deepseek_v3_form(ds), 9, 2},  // + attn_q_b
       {"glm4moe", {.arch = Arch::glm4moe}, 7, 2},   // dense layer 0: [gate | up], silu_mul, down
       {"deepseek", {.arch = Arch::deepseek}, 7, 2},
+      {"llama4", {.arch = Arch::llama4, .n_layer = 4, .n_expert_used = 1}, 7, 2},  // dense layers 0, 2: 7 too
+      {"bailingmoe2", {.arch = Arch::bailingmoe2, .n_nextn = 1}, 7, 2},  // the file's attn_qkv
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);

@@ -5,7 +5,9 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -76,6 +78,32 @@ inline double synthetic_gpu_error(Context& ctx, const std::vector<uint8_t>& byte
   if (rows < tokens.size()) MESSAGE("routing near-tie at token " << rows << ": comparing the tokens before it");
   if (rows == 0) return -1;
   return rel_l2(std::span<const float>(gpu).first(rows * V), std::span<const double>(ref).first(rows * V));
+}
+
+// 32 greedy tokens of a synthetic model file on the GPU (from position 0 of a fresh model) against
+// the reference's, up to the first near-tie: greedy token i comes from row prompt + i - 1, so
+// it is comparable while no row before had a routing near-tie and its own top two logits are
+// clear. adjust (may be empty) changes the config for both (ModelOptions::adjust_config).
+inline void check_greedy_vs_reference(Context& ctx, const std::vector<uint8_t>& bytes,
+                                      const std::function<void(ModelConfig&)>& adjust = {}) {
+  auto file = GgufFile::from_memory(bytes, "synthetic.gguf");
+  auto cfg = load_model_config(file);
+  if (adjust) adjust(cfg);
+  const auto prompt = random_tokens(4, cfg.n_vocab);
+  const auto ref = reference_greedy(file, cfg, prompt, 32);
+  std::vector<int32_t> full(prompt);
+  full.insert(full.end(), ref.begin(), ref.end() - 1);
+  std::vector<double> margins;
+  const auto logits = reference_forward(file, cfg, full, &margins);
+  for (size_t r = prompt.size() - 1; r < margins.size(); ++r)
+    margins[r] = std::min(margins[r], top2_gap(std::span<const double>(logits).subspan(r * cfg.n_vocab, cfg.n_vocab)));
+  const size_t tie = first_near_tie(margins) + 1;
+  const size_t steps = std::min<size_t>(32, tie - std::min(tie, prompt.size()));
+  Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"),
+          {.n_ctx = 48, .n_batch = 8, .progress = false, .adjust_config = adjust});
+  const auto gpu = gpu_greedy(m, prompt, 32);
+  if (steps < 32) MESSAGE("near-tie: comparing the first " << steps << " greedy tokens of 32");
+  CHECK(std::vector<int32_t>(gpu.begin(), gpu.begin() + steps) == std::vector<int32_t>(ref.begin(), ref.begin() + steps));
 }
 
 }  // namespace vkmoe::test

@@ -161,6 +161,12 @@ int cmd_inspect(const std::vector<std::string>& argv) {
                         {"qkv_bias", cfg.qkv_bias}, {"qk_norm", cfg.qk_norm_per_head ? "per head" : cfg.qk_norm_full ? "full" : "none"},
                         {"mla", cfg.kv_lora_rank > 0}, {"nextn_layers", cfg.n_layer_nextn},
                         {"sliding_window", cfg.n_swa}, {"expert_bias", cfg.expert_bias}, {"swiglu_oai", cfg.swiglu_oai}};
+    uint32_t chunked = 0, no_rope = 0;  // llama4's chunked-attention and NoPE layers
+    for (const LayerSpec& l : cfg.layers) chunked += l.chunked, no_rope += !l.rope;
+    j["particulars"]["chunked_layers"] = chunked;
+    j["particulars"]["no_rope_layers"] = no_rope;
+    j["particulars"]["moe_layer_step"] = cfg.n_moe_layer_step;
+    j["particulars"]["expert_weight_on_input"] = cfg.moe_weight_input;
     j["params"] = stats.params;
     j["bytes"] = stats.bytes;
     j["active_params_per_token"] = stats.active_params;

@@ -36,6 +36,14 @@ float Hparams::opt_float(const std::string& key, double def, double min, double 
 
 bool Hparams::opt_bool(const std::string& key, bool def) const { return f_.get_bool(p_ + key).value_or(def); }
 
+void split_nextn_layers(const Hparams& h, ModelConfig& c) {
+  c.n_layer_nextn = h.opt_u32("nextn_predict_layers", 0);
+  if (c.n_layer_nextn >= c.n_layer)
+    h.fail("nextn_predict_layers " + std::to_string(c.n_layer_nextn) + " leaves no layer of block_count " +
+           std::to_string(c.n_layer));
+  c.n_layer -= c.n_layer_nextn;
+}
+
 void fill_layers(ModelConfig& c, AttentionKind attention) {
   c.layers.clear();
   for (uint32_t l = 0; l < c.n_layer; ++l) {

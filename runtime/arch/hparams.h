@@ -36,4 +36,8 @@ class Hparams {
 // shared experts when n_expert_shared > 0): the layer list of most architectures.
 void fill_layers(ModelConfig& c, AttentionKind attention = AttentionKind::gqa);
 
+// The last nextn_predict_layers of block_count are NextN (multi-token prediction) blocks, which
+// llama.cpp loads and skips (GLM-4.5, Ling 2.0): n_layer becomes the blocks that run.
+void split_nextn_layers(const Hparams& h, ModelConfig& c);
+
 }  // namespace vkmoe

@@ -24,6 +24,13 @@ struct LayerSpec {
   // LLAMA_SWA_TYPE_STANDARD); 0 = the whole context.
   uint32_t window = 0;
   bool sinks = false;           // attn_sinks [n_head]: a per-head logit in the softmax denominator (gpt-oss)
+  // llama4: window is a chunk (LLAMA_SWA_TYPE_CHUNKED): position p sees keys floor(p / window) *
+  // window .. p; no RoPE on some layers; there, q scaled by ModelConfig's attention temperature;
+  // elsewhere the weightless per-head RMS norm of q and k (after RoPE: it commutes with it).
+  bool chunked = false;
+  bool rope = true;
+  bool attn_temp = false;
+  bool qk_l2_norm = false;
 };
 
 }  // namespace vkmoe

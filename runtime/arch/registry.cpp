@@ -13,6 +13,8 @@ const ArchInfo kArchitectures[] = {
     {Arch::glm4moe, "glm4moe", "glm4moe", read_glm4moe},
     {Arch::deepseek, "deepseek", "deepseek", read_deepseek},
     {Arch::gpt_oss, "gpt-oss", "gpt-oss", read_gpt_oss},
+    {Arch::llama4, "llama4", "llama4", read_llama4},
+    {Arch::bailingmoe2, "bailingmoe2", "bailingmoe2", read_bailingmoe2},
 };
 
 }  // namespace

@@ -38,5 +38,7 @@ void read_deepseek2(const Hparams& h, ModelConfig& c);
 void read_glm4moe(const Hparams& h, ModelConfig& c);
 void read_deepseek(const Hparams& h, ModelConfig& c);
 void read_gpt_oss(const Hparams& h, ModelConfig& c);
+void read_llama4(const Hparams& h, ModelConfig& c);
+void read_bailingmoe2(const Hparams& h, ModelConfig& c);
 
 }  // namespace vkmoe
