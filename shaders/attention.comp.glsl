@@ -1,7 +1,8 @@
 #version 450
 // Causal grouped-query attention over the f16 KV cache. One workgroup per (query head, query
 // token): query token t sits at position pos + t and attends cache rows 0 .. pos + t (the last
-// `window` of them under a sliding window). With ATTN_SINKS, head h's sink logit sinks[h] joins
+// `window` of them under a sliding window; those of its own chunk of `window` with
+// ATTN_CHUNKED). With ATTN_SINKS, head h's sink logit sinks[h] joins
 // the softmax denominator (it starts the running max and sum) and adds no value.
 // Keys are taken WG at a time: each invocation scores one key, the workgroup updates a
 // streaming softmax (running max m, running sum l, flash-attention style rescaling) and each
@@ -34,7 +35,8 @@ void main() {
   const uint kvh = h / (p.heads / p.kv_heads);
   const uint row_words = p.kv_heads * half_d, v_row_words = p.kv_heads * (Dv / 2);
   const uint len = p.pos + t + 1;  // causal: keys lo .. pos + t
-  const uint lo = p.window != 0 && len > p.window ? len - p.window : 0;
+  uint lo = p.window != 0 && len > p.window ? len - p.window : 0;
+  if ((p.flags & ATTN_CHUNKED) != 0) lo = (len - 1) / p.window * p.window;  // its own chunk only
 
   const uint qb = t * p.q_stride + h * D;
   for (uint i = tid; i < half_d; i += WG) qs[i] = vec2(q[qb + 2 * i], q[qb + 2 * i + 1]) * p.scale;

@@ -34,6 +34,7 @@ layout(std430, binding = 2) buffer H { float h[]; };  // read back by PROJ = 2
 #define WSA_BINDING (3 + 2 * PIECES)  // shared expert's gate and up
 #define WSB_BINDING (4 + 2 * PIECES)
 layout(std430, binding = 5 + 2 * PIECES) readonly buffer BGU { float bias_gu[]; };  // MOE_BIAS: [2][E][F]
+layout(std430, binding = 6 + 2 * PIECES) readonly buffer RW { float route_w[]; };  // MOE_WEIGHT_INPUT
 #define IN x
 #else
 layout(std430, binding = 0) readonly buffer H { float h[]; };
@@ -81,6 +82,8 @@ const uint NO_BIAS = 0xFFFFFFFFu;
 // Rows r0.. (of `rows`) of one slot: gate rows start at ra in tensor ta, up rows at rb in tb (ta
 // and tb are constants at each call, so the loads keep no branch); writes h[hbase + row]. The
 // gate and up biases of row i are bias_gu[bias + i] and [E * rows + bias + i] unless NO_BIAS.
+// Both projections are scaled by in_weight first: (w x) . row = w (x . row), MOE_WEIGHT_INPUT.
+float in_weight = 1.0;
 void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint xbase, uint rows, uint r0,
                   uint hbase, uint bias) {
   float ag[RPS], au[RPS];
@@ -121,7 +124,7 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
   }
 #endif
   for (uint r = 0; r < RPS; ++r) {
-    float g = LANE_SUM(ag[r]), u = PROJ == 0 ? LANE_SUM(au[r]) : 0.0;
+    float g = LANE_SUM(ag[r]) * in_weight, u = PROJ == 0 ? LANE_SUM(au[r]) * in_weight : 0.0;
     if (LANE == 0 && r0 + r < rows) {
       const uint o = hbase + r0 + r;
       if (bias != NO_BIAS) {  // PROJ 2 holds the up projection in g
@@ -141,6 +144,7 @@ void main() {
     const uint e = expert_of(p.token_base * p.k + slot);
     if (e == EMPTY) return;  // uniform: the down kernel skips this slot too
     const uint t = slot / p.k, end = min(row0 + ROWS_PER_WG, p.rows);
+    if ((p.flags & MOE_WEIGHT_INPUT) != 0) in_weight = route_w[p.token_base * p.k + slot];
     for (uint r0 = row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) {
       for (uint r = 0; r < RPS; ++r) {
         const uint row = min(r0 + r, p.rows - 1);  // rows past the end repeat the last, unwritten
@@ -203,7 +207,7 @@ void down_rows(uint t, uint r0) {
     const uint slot = t * p.k + j, gslot = p.token_base * p.k + slot;
     const uint e = expert_of(gslot);
     if (e == EMPTY) continue;
-    const float weight = (p.flags & MOE_UNIT_WEIGHT) != 0 ? 1.0 : route_w[gslot];
+    const float weight = (p.flags & (MOE_UNIT_WEIGHT | MOE_WEIGHT_INPUT)) != 0 ? 1.0 : route_w[gslot];
     uint piece;
     for (uint r = 0; r < RPS; ++r) ra[r] = row_start(e, min(r0 + r, p.rows - 1), 0, piece);
     float part[RPS];

@@ -21,6 +21,9 @@
 #define RKV_NORM_FULL 16u // QK-norm over the whole q and k vectors (OLMoE)
 #define RKV_NORM_AFTER_ROPE 32u  // the QK-norm applies to the rotated q and k (Hunyuan-MoE)
 #define RKV_CLAMP 64u     // q, k, v clamped to [-clamp_kqv, clamp_kqv] after the bias (DBRX)
+#define RKV_NORM_UNIT 128u // with RKV_NORM_HEAD: no weight (llama4's L2 QK-norm; per head, so RoPE commutes with it)
+#define RKV_FREQ_FACTORS 256u  // divide pair i's angle by freq_factors[i] (llama4's rope_freqs)
+#define RKV_Q_TEMP 512u   // q *= log(floor((pos + temp_offset) / temp_floor) + 1) * temp_scale + 1 (llama4's NoPE layers)
 
 // Elementwise op codes.
 #define ELT_ADD 0u       // y = a + b
@@ -31,6 +34,7 @@
 // Head dims the attention kernel supports (per-thread accumulators cover up to this).
 #define ATTN_MAX_HEAD_DIM 256
 #define ATTN_SINKS 1u  // sinks[head]: a logit in each head's softmax denominator (gpt-oss)
+#define ATTN_CHUNKED 2u  // window is a chunk: query position q sees keys floor(q / window) * window .. q (llama4)
 
 // Matmul and get_rows: weight rows may be split over this many bindings (pieces of whole rows).
 #define MM_MAX_PIECES 4
@@ -143,8 +147,9 @@ VKMOE_PARAMS(RopeKvParams) {
   float eps;
   ROPE_ANGLE_FIELDS
   float clamp_kqv; // with RKV_CLAMP
-  uint pad1, pad2;
-} VKMOE_PARAMS_END(RopeKvParams, 112);
+  float temp_scale, temp_offset, temp_floor;  // RKV_Q_TEMP
+  uint pad1, pad2, pad3;
+} VKMOE_PARAMS_END(RopeKvParams, 128);
 #endif
 
 #if defined(__cplusplus) || defined(USE_ATTN_PARAMS)
@@ -159,7 +164,7 @@ VKMOE_PARAMS(AttnParams) {
   float scale;     // applied to q.k (usually 1/sqrt(head_dim))
   uint v_head_dim; // value/output width: even, <= ATTN_MAX_HEAD_DIM
   uint window;     // sliding window: query position q sees keys q - window + 1 .. q; 0 = all
-  uint flags;      // ATTN_SINKS
+  uint flags;      // ATTN_SINKS, ATTN_CHUNKED
   uint pad0;
 } VKMOE_PARAMS_END(AttnParams, 48);
 #endif

@@ -23,6 +23,7 @@ layout(std430, binding = 5) readonly buffer Nb { float norm_w[]; };
 layout(std430, binding = 6) writeonly buffer QOb { float q_out[]; };
 layout(std430, binding = 7) writeonly buffer KCb { uint k_cache[]; };
 layout(std430, binding = 8) writeonly buffer VCb { uint v_cache[]; };
+layout(std430, binding = 9) readonly buffer Fb { float freq_factors[]; };  // RKV_FREQ_FACTORS
 
 #include "wg_reduce.glsl"
 #include "rope_theta.glsl"
@@ -46,7 +47,8 @@ float raw(uint e) {
 float value(uint e) {
   if (NORM_AFTER) return raw(e);
   const float a = raw(e) * inv;
-  return (p.flags & (RKV_NORM_HEAD | RKV_NORM_FULL)) != 0 ? a * norm_w[w0 + e] : a;
+  const bool weighted = (p.flags & (RKV_NORM_HEAD | RKV_NORM_FULL)) != 0 && (p.flags & RKV_NORM_UNIT) == 0;
+  return weighted ? a * norm_w[w0 + e] : a;
 }
 
 // Element e after RoPE at position pos (the unrotated dims pass through).
@@ -58,7 +60,9 @@ float roped(uint e, uint pos) {
   const uint r = neox ? dl % n_half : dl / 2;
   const bool first = neox ? dl < n_half : (dl & 1u) == 0;
   const uint partner = neox ? (first ? e + n_half : e - n_half) : (first ? e + 1 : e - 1);
-  const float theta = rope_theta(rope_theta_extrap(pos, r), r);
+  float extrap = rope_theta_extrap(pos, r);
+  if ((p.flags & RKV_FREQ_FACTORS) != 0) extrap /= freq_factors[r];
+  const float theta = rope_theta(extrap, r);
   const float c = cos(theta) * p.mscale, s = sin(theta) * p.mscale;
   const float a = value(e), b = value(partner);
   return first ? a * c - b * s : b * s + a * c;
@@ -99,8 +103,12 @@ void main() {
     }
     inv = 1.0 / sqrt(wg_sum(ss) / float(n) + p.eps);
   }
+  // llama4's attention temperature on q (1 below the first floor step)
+  const float temp = (p.flags & RKV_Q_TEMP) != 0 && !seg_k
+                         ? log(floor((float(pos) + p.temp_offset) / p.temp_floor) + 1.0) * p.temp_scale + 1.0
+                         : 1.0;
   for (uint m = tid; m < n / 2; m += WG) {
-    vec2 pair = vec2(roped(2 * m, pos), roped(2 * m + 1, pos));
+    vec2 pair = vec2(roped(2 * m, pos), roped(2 * m + 1, pos)) * temp;
     if (NORM_AFTER) pair *= inv * vec2(norm_w[w0 + 2 * m], norm_w[w0 + 2 * m + 1]);
     if (!seg_k) {
       const uint o = t * p.heads * p.head_dim + head0 + 2 * m;

@@ -27,6 +27,8 @@ struct RkvCase {
   bool bias, fused;  // fused: q|k|v in one row with padding after it
   bool norm_after = false;  // the QK-norm on the rotated values (Hunyuan-MoE)
   float clamp = 0;   // > 0: q, k, v clamped after the bias (DBRX)
+  // llama4: per-head norm without weight, q's attention temperature (floor 3), rope_freqs factors.
+  bool unit_norm = false, temp = false, freqs = false;
 };
 
 // One part of a token row (q, k or v) with the bias added in f32, as the kernel adds it.
@@ -41,7 +43,7 @@ std::vector<float> part(const std::vector<float>& rows, uint32_t T, uint32_t str
 // The reference: norm (double) then RoPE (double) on the f32-rounded normed values, or RoPE then
 // norm with norm_after.
 std::vector<double> ref_qk(const RkvCase& c, std::vector<float> x, uint32_t heads, std::span<const float> w,
-                           std::span<const uint32_t> pos, double eps) {
+                           std::span<const uint32_t> pos, double eps, std::span<const float> freq_factors) {
   const uint32_t T = c.tokens, D = c.head_dim;
   if (c.norm_after) {
     const auto r = rope_ref(c.rope, x, pos, heads);
@@ -52,7 +54,7 @@ std::vector<double> ref_qk(const RkvCase& c, std::vector<float> x, uint32_t head
     auto n = c.norm == QkNorm::full ? rms_norm_ref(x, w, T, 1, heads * D, eps) : rms_norm_ref(x, w, T, heads, D, eps);
     std::transform(n.begin(), n.end(), x.begin(), [](double v) { return float(v); });
   }
-  return rope_ref(c.rope, x, pos, heads);
+  return rope_ref(c.rope, x, pos, heads, freq_factors);
 }
 
 uint32_t word(const std::vector<float>& words, size_t i) {
@@ -75,7 +77,9 @@ void run_case(Context& ctx, const RkvCase& c, const std::string& variant) {
   auto rows = random_floats(size_t(T) * stride, -2.0f, 2.0f);
   auto bias = random_floats(qw + kw + vw);
   const uint32_t qn = c.norm == QkNorm::full ? qw : D, kn = c.norm == QkNorm::full ? kw : D;
-  auto norm = random_floats(qn + kn, 0.5f, 1.5f);
+  auto norm = c.unit_norm ? std::vector<float>(qn + kn, 1.0f) : random_floats(qn + kn, 0.5f, 1.5f);
+  auto factors = random_floats(std::max(1u, c.rope.n_rot / 2), 1.0f, 3.0f);
+  const std::span<const float> ff = c.freqs ? std::span<const float>(factors) : std::span<const float>{};
   std::vector<uint32_t> pos(T);
   for (uint32_t t = 0; t < T; ++t) pos[t] = (t * 7 + 3) % n_ctx;
   pos[T - 1] = n_ctx + 2;  // past the cache: q still written, nothing stored
@@ -84,32 +88,42 @@ void run_case(Context& ctx, const RkvCase& c, const std::string& variant) {
   if (c.clamp > 0)
     for (auto* p : {&q, &k, &v})
       for (float& e : *p) e = std::clamp(e, -c.clamp, c.clamp);
-  auto q_ref = ref_qk(c, q, NH, std::span<const float>(norm).first(qn), pos, eps);
-  auto k_ref = ref_qk(c, k, NKV, std::span<const float>(norm).subspan(qn), pos, eps);
+  auto q_ref = ref_qk(c, q, NH, std::span<const float>(norm).first(qn), pos, eps, ff);
+  auto k_ref = ref_qk(c, k, NKV, std::span<const float>(norm).subspan(qn), pos, eps, ff);
+  if (c.temp)  // llama4's temperature with a floor of 3 (8192 in the models)
+    for (uint32_t t = 0; t < T; ++t)
+      for (uint32_t i = 0; i < qw; ++i) q_ref[size_t(t) * qw + i] *= std::log(std::floor((pos[t] + 1.0) / 3.0) + 1.0) * 0.1 + 1.0;
 
   // Inputs: one fused row range, or three packed tensors (the raw values, bias not added).
   auto raw_q = part(rows, T, stride, 0, qw, bias, 0, false), raw_k = part(rows, T, stride, qw, kw, bias, 0, false),
        raw_v = part(rows, T, stride, qw + kw, vw, bias, 0, false);
-  GpuBuf rb(ctx, rows), qb(ctx, raw_q), kb(ctx, raw_k), vb(ctx, raw_v), pb(ctx, pos), bb(ctx, bias), nb(ctx, norm);
+  GpuBuf rb(ctx, rows), qb(ctx, raw_q), kb(ctx, raw_k), vb(ctx, raw_v), pb(ctx, pos), bb(ctx, bias), nb(ctx, norm),
+      fb(ctx, factors);
   GpuBuf qo(ctx, size_t(T) * qw), kc(ctx, size_t(n_ctx) * kw / 2), vc(ctx, size_t(n_ctx) * vw / 2);
   Sequence seq(ctx.device());
   qo.poison(seq);
   kc.poison(seq);
   vc.poison(seq);
   KvCacheLayer cache{kc.range(), vc.range(), n_ctx, NKV, D, Dv};
-  RopeKvShape s{.tokens = T, .heads = NH, .norm = c.norm, .eps = float(eps), .norm_after_rope = c.norm_after};
-  RopeKvShape s{.tokens = T, .heads = NH, .norm = c.norm, .eps = float(eps), .clamp = c.clamp};
+  RopeKvShape s{.tokens = T,
+                .heads = NH,
+                .norm = c.norm,
+                .eps = float(eps),
+                .norm_after_rope = c.norm_after,
+                .clamp = c.clamp,
+                .unit_norm = c.unit_norm};
+  if (c.temp) s.temp_scale = 0.1f, s.temp_offset = 1.0f, s.temp_floor = 3;
+  if (c.freqs) s.freq_factors = fb.range();
+  const bool weighted = c.norm != QkNorm::none && !c.unit_norm;
   if (c.fused) {
     s.q_stride = s.k_stride = s.v_stride = stride;
     s.k_offset = qw;
     s.v_offset = qw + kw;
     record_rope_kv_store(ctx, seq, cache, c.rope, s, rb.range(), rb.range(), rb.range(), pb.range(),
-                         c.bias ? bb.range() : BufferRange{}, c.norm != QkNorm::none ? nb.range() : BufferRange{},
-                         qo.range(), variant);
+                         c.bias ? bb.range() : BufferRange{}, weighted ? nb.range() : BufferRange{}, qo.range(), variant);
   } else {
     record_rope_kv_store(ctx, seq, cache, c.rope, s, qb.range(), kb.range(), vb.range(), pb.range(),
-                         c.bias ? bb.range() : BufferRange{}, c.norm != QkNorm::none ? nb.range() : BufferRange{},
-                         qo.range(), variant);
+                         c.bias ? bb.range() : BufferRange{}, weighted ? nb.range() : BufferRange{}, qo.range(), variant);
   }
   seq.run();
   CHECK(rel_l2(qo.floats(ctx), q_ref) < 1e-5);
@@ -141,6 +155,8 @@ TEST_CASE_FIXTURE(GpuTest, "rope_kv_store: bias, clamp, QK-norm, RoPE and the ca
   RopeConfig yarn{.head_dim = 130, .n_rot = 130, .neox = false, .freq_base = 1e6f, .freq_scale = 0.25f,
                   .ext_factor = 1.0f, .n_ctx_orig = 64};
   RopeConfig offset{.head_dim = 12, .n_rot = 4, .rot_offset = 8, .neox = false, .freq_base = 500.0f};
+  RopeConfig llama4{.head_dim = 16, .n_rot = 16, .neox = false, .freq_base = 5e5f};
+  RopeConfig nope{.head_dim = 16, .n_rot = 0, .neox = false, .freq_base = 5e5f};
   const RkvCase cases[] = {
       {5, 6, 2, 10, 14, neox_partial, QkNorm::per_head, true, true},   // Qwen2/3-like on a fused row
       {3, 3, 1, 130, 6, yarn, QkNorm::per_head, false, false},         // pairs past one workgroup
@@ -149,6 +165,8 @@ TEST_CASE_FIXTURE(GpuTest, "rope_kv_store: bias, clamp, QK-norm, RoPE and the ca
       {4, 6, 2, 10, 10, neox_partial, QkNorm::per_head, false, true, true},  // Hunyuan-like: per-head norm after RoPE
       {3, 3, 3, 130, 8, yarn, QkNorm::full, true, false, true},        // whole-vector norm after RoPE (scaled cos/sin)
       {3, 4, 2, 10, 10, neox_partial, QkNorm::none, true, true, false, 1.0f},  // DBRX-like: clamp at 1 after the bias
+      {5, 4, 2, 16, 16, llama4, QkNorm::per_head, false, true, false, 0.0f, true, false, true},  // llama4 RoPE layer
+      {5, 4, 2, 16, 16, nope, QkNorm::none, false, true, false, 0.0f, false, true, false},       // llama4 NoPE layer
   };
   for (const auto* v : ctx.pipelines().supported_variants("rope_kv_store"))
     for (const auto& c : cases) {

@@ -66,6 +66,8 @@ TEST_CASE_FIXTURE(GpuTest, "dispatches per decode token, every architecture") {
       {"phimoe", {.arch = Arch::phimoe}, 10, 4},  // + the attention output bias; + the head's bias
       {"dbrx", {.arch = Arch::dbrx}, 9, 3},
       {"arctic", {.arch = Arch::arctic}, 10, 2},  // + the dense FFN's [gate | up], silu_mul, down
+      {"llama4", {.arch = Arch::llama4, .n_layer = 4, .n_expert_used = 1}, 7, 2},  // dense layers 0, 2: 7 too
+      {"bailingmoe2", {.arch = Arch::bailingmoe2, .n_nextn = 1}, 7, 2},  // the file's attn_qkv
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);

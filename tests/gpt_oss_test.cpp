@@ -157,27 +157,5 @@ TEST_CASE_FIXTURE(GpuTest, "synthetic gpt-oss in F16 and Q8_0 matches the refere
 }
 
 TEST_CASE_FIXTURE(GpuTest, "synthetic gpt-oss: 32 greedy tokens match the reference up to the first near-tie") {
-  const auto bytes = make_synthetic_model(synthetic_gpt_oss()).to_bytes();
-  auto file = GgufFile::from_memory(bytes, "gpt-oss-synthetic.gguf");
-  const auto cfg = load_model_config(file);
-  const auto prompt = random_tokens(4, cfg.n_vocab);
-  const auto ref = reference_greedy(file, cfg, prompt, 32);
-  // Greedy token i comes from row prompt + i - 1: comparable while no row before had a routing
-  // near-tie and its own top two logits are clear.
-  std::vector<int32_t> full(prompt);
-  full.insert(full.end(), ref.begin(), ref.end() - 1);
-  std::vector<double> margins;
-  const auto logits = reference_forward(file, cfg, full, &margins);
-  for (size_t r = prompt.size() - 1; r < margins.size(); ++r)
-    margins[r] = std::min(margins[r], top2_gap(std::span<const double>(logits).subspan(r * cfg.n_vocab, cfg.n_vocab)));
-  const size_t steps = std::min<size_t>(32, first_near_tie(margins) + 1 - std::min(first_near_tie(margins) + 1, prompt.size()));
-  Model m(ctx, GgufFile::from_memory(bytes, "gpt-oss-synthetic.gguf"), {.n_ctx = 48, .n_batch = 8, .progress = false});
-  std::vector<int32_t> gpu;
-  auto last = m.forward(prompt, 0);
-  for (uint32_t s = 0; s < 32; ++s) {
-    gpu.push_back(static_cast<int32_t>(std::max_element(last.begin(), last.end()) - last.begin()));
-    if (s + 1 < 32) last = m.forward(std::span<const int32_t>(&gpu.back(), 1), uint32_t(prompt.size()) + s);
-  }
-  if (steps < 32) MESSAGE("near-tie: comparing the first " << steps << " greedy tokens of 32");
-  CHECK(std::vector<int32_t>(gpu.begin(), gpu.begin() + steps) == std::vector<int32_t>(ref.begin(), ref.begin() + steps));
+  check_synthetic_greedy(ctx, make_synthetic_model(synthetic_gpt_oss()).to_bytes());
 }

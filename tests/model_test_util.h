@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -80,11 +81,13 @@ inline double synthetic_gpu_error(Context& ctx, const std::vector<uint8_t>& byte
 }
 
 // 32 greedy tokens of a synthetic model file on the GPU equal the reference's, up to the first
-// routing or greedy near-tie; returns how many were compared.
+// routing or greedy near-tie; returns how many were compared. options.adjust_config, if set,
+// changes the config for the reference too.
 inline size_t check_synthetic_greedy(Context& ctx, const std::vector<uint8_t>& bytes,
                                      const ModelOptions& options = {.n_ctx = 64, .n_batch = 8, .progress = false}) {
   auto file = GgufFile::from_memory(bytes, "synthetic.gguf");
   auto cfg = load_model_config(file);
+  if (options.adjust_config) options.adjust_config(cfg);
   auto prompt = random_tokens(5, cfg.n_vocab);
   auto ref = reference_greedy(file, cfg, prompt, 32);
   std::vector<int32_t> full(prompt);

@@ -229,13 +229,13 @@ struct TestCache {
 
 std::vector<float> run_attention(Context& ctx, const TestCache& cache, uint32_t pos, std::span<const float> q,
                                  uint32_t tokens, const std::string& variant, uint32_t window = 0,
-                                 std::span<const float> sinks = {}) {
+                                 std::span<const float> sinks = {}, bool chunked = false) {
   GpuBuf qb(ctx, q), ob(ctx, size_t(tokens) * cache.c.heads * cache.c.dv());
   GpuBuf sb(ctx, sinks.empty() ? std::vector<float>{0.0f} : std::vector<float>(sinks.begin(), sinks.end()));
   Sequence seq(ctx.device());
   ob.poison(seq);
   AttentionShape s{.tokens = tokens, .pos = pos, .heads = cache.c.heads, .window = window,
-                   .sinks = sinks.empty() ? BufferRange{} : sb.range()};
+                   .sinks = sinks.empty() ? BufferRange{} : sb.range(), .chunked = chunked};
   record_attention(ctx, seq, cache.layer(), s, qb.range(), ob.range(), variant);
   seq.run();
   return ob.floats(ctx);
@@ -353,6 +353,23 @@ TEST_CASE_FIXTURE(GpuTest, "attention: sliding window and sinks (gpt-oss) match 
             CHECK(rel_l2(got, ref) < 1e-5);
           }
         }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "attention: chunked (llama4) sees only its own chunk, at odd sizes") {
+  const AttnCase c{6, 2, 34, 80};
+  for (uint32_t chunk : {1u, 5u, 64u})
+    for (auto [pos, tokens] : {std::pair{0u, 1u}, {4u, 1u}, {5u, 1u}, {9u, 7u}, {62u, 13u}}) {
+      CAPTURE(chunk);
+      CAPTURE(pos);
+      CAPTURE(tokens);
+      TestCache cache(ctx, c);
+      cache.store(ctx, 0, pos + tokens);
+      auto q = random_floats(size_t(tokens) * c.heads * c.head_dim, -2.0f, 2.0f);
+      auto got = run_attention(ctx, cache, pos, q, tokens, "", chunk, {}, true);
+      auto ref = attention_ref(q, cache.k_host, cache.v_host, tokens, pos, c.heads, c.kv_heads, c.head_dim,
+                               1.0 / std::sqrt(double(c.head_dim)), 0, chunk, {}, true);
+      CHECK(rel_l2(got, ref) < 1e-5);
+    }
 }
 
 TEST_CASE_FIXTURE(GpuTest, "attention: long prefill, then decode, equals attention over everything at once") {

@@ -32,6 +32,9 @@ std::vector<Case> cases() {
   out.push_back({"glm4moe (dense lead, NextN block skipped)",
                  make_synthetic_model({.arch = Arch::glm4moe, .n_layer = 3, .n_nextn = 1}).to_bytes()});
   out.push_back({"deepseek (v1)", make_synthetic_model({.arch = Arch::deepseek, .n_layer = 3}).to_bytes()});
+  out.push_back({"llama4 (interleaved dense)", make_synthetic_model({.arch = Arch::llama4, .n_layer = 4}).to_bytes()});
+  out.push_back({"bailingmoe2 (NextN block skipped)",
+                 make_synthetic_model({.arch = Arch::bailingmoe2, .n_layer = 3, .n_nextn = 1}).to_bytes()});
   out.push_back({"qwen3moe, v of another type",
                  make_synthetic_model({.arch = Arch::qwen3moe, .attn_v_type = int(GgmlType::F16)}).to_bytes()});
   return out;

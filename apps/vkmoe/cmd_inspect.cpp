@@ -165,6 +165,12 @@ int cmd_inspect(const std::vector<std::string>& argv) {
     j["particulars"]["norm_bias"] = cfg.norm_bias;
     j["particulars"]["output_bias"] = cfg.output_bias;
     j["particulars"]["clamp_kqv"] = cfg.clamp_kqv;
+    uint32_t chunked = 0, no_rope = 0;  // llama4's chunked-attention and NoPE layers
+    for (const LayerSpec& l : cfg.layers) chunked += l.chunked, no_rope += !l.rope;
+    j["particulars"]["chunked_layers"] = chunked;
+    j["particulars"]["no_rope_layers"] = no_rope;
+    j["particulars"]["moe_layer_step"] = cfg.n_moe_layer_step;
+    j["particulars"]["expert_weight_on_input"] = cfg.moe_weight_input;
     j["params"] = stats.params;
     j["bytes"] = stats.bytes;
     j["active_params_per_token"] = stats.active_params;

@@ -12,11 +12,7 @@ namespace vkmoe {
 
 void read_glm4moe(const Hparams& h, ModelConfig& c) {
   c.rope_layout = RopeLayout::neox;
-  c.n_layer_nextn = h.opt_u32("nextn_predict_layers", 0);
-  if (c.n_layer_nextn >= c.n_layer)
-    h.fail("nextn_predict_layers " + std::to_string(c.n_layer_nextn) + " leaves no layer of block_count " +
-           std::to_string(c.n_layer));
-  c.n_layer -= c.n_layer_nextn;
+  split_nextn_layers(h, c);
   const uint32_t f = h.opt_u32("expert_feed_forward_length", 0);
   c.n_ff_exp = f || !c.n_expert_used ? f : c.n_ff / c.n_expert_used;
   // llama.cpp sizes the shared expert as n_ff_exp * count (expert_shared_feed_forward_length unread).

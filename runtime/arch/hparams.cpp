@@ -51,6 +51,14 @@ void read_gating_func(const Hparams& h, ModelConfig& c) {
       func == 1 && h.has_tensor("blk." + std::to_string(c.n_layer_dense_lead) + ".exp_probs_b.bias");
 }
 
+void split_nextn_layers(const Hparams& h, ModelConfig& c) {
+  c.n_layer_nextn = h.opt_u32("nextn_predict_layers", 0);
+  if (c.n_layer_nextn >= c.n_layer)
+    h.fail("nextn_predict_layers " + std::to_string(c.n_layer_nextn) + " leaves no layer of block_count " +
+           std::to_string(c.n_layer));
+  c.n_layer -= c.n_layer_nextn;
+}
+
 void fill_layers(ModelConfig& c, AttentionKind attention) {
   c.layers.clear();
   for (uint32_t l = 0; l < c.n_layer; ++l) {

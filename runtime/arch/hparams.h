@@ -44,5 +44,8 @@ void need_rope_over_whole_heads(const Hparams& h, const ModelConfig& c);
 // sets the router's gating and whether a softmax router has a selection bias (exp_probs_b on
 // the first MoE layer).
 void read_gating_func(const Hparams& h, ModelConfig& c);
+// The last nextn_predict_layers of block_count are NextN (multi-token prediction) blocks, which
+// llama.cpp loads and skips (GLM-4.5, Ling 2.0): n_layer becomes the blocks that run.
+void split_nextn_layers(const Hparams& h, ModelConfig& c);
 
 }  // namespace vkmoe

@@ -27,6 +27,13 @@ struct LayerSpec {
   // Arctic: a dense FFN (ffn_gate/up/down of width n_ff, after ffn_norm) in the residual beside
   // the MoE, whose router and experts read the layer's input normed by ffn_norm_exps.
   bool parallel_dense = false;
+  // llama4: window is a chunk (LLAMA_SWA_TYPE_CHUNKED): position p sees keys floor(p / window) *
+  // window .. p; no RoPE on some layers; there, q scaled by ModelConfig's attention temperature;
+  // elsewhere the weightless per-head RMS norm of q and k (after RoPE: it commutes with it).
+  bool chunked = false;
+  bool rope = true;
+  bool attn_temp = false;
+  bool qk_l2_norm = false;
 };
 
 }  // namespace vkmoe

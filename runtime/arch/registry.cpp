@@ -21,6 +21,8 @@ const ArchInfo kArchitectures[] = {
     {Arch::phimoe, "phimoe", "phimoe", read_phimoe},
     {Arch::dbrx, "dbrx", "dbrx", read_dbrx},
     {Arch::arctic, "arctic", "arctic", read_arctic},
+    {Arch::llama4, "llama4", "llama4", read_llama4},
+    {Arch::bailingmoe2, "bailingmoe2", "bailingmoe2", read_bailingmoe2},
 };
 
 }  // namespace

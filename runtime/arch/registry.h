@@ -46,5 +46,7 @@ void read_minimax_m2(const Hparams& h, ModelConfig& c);
 void read_phimoe(const Hparams& h, ModelConfig& c);
 void read_dbrx(const Hparams& h, ModelConfig& c);
 void read_arctic(const Hparams& h, ModelConfig& c);
+void read_llama4(const Hparams& h, ModelConfig& c);
+void read_bailingmoe2(const Hparams& h, ModelConfig& c);
 
 }  // namespace vkmoe

@@ -106,6 +106,7 @@ class MoeRecorder {
       path = r.tokens >= scratch_.settings.batched_from_tokens && scratch_.y ? MoePath::batched : MoePath::decode;
     // The grouped GEMM reads gate and up with one type: mixed types take the decode path.
     if (r.w.gate.type != r.w.up.type) path = MoePath::decode;
+    if (r.w.weight_input) path = MoePath::decode;  // the grouped GEMM has no input weighting
     const bool batched = path == MoePath::batched;
     const uint32_t chunk = chunk_tokens(r, batched);
     for (uint32_t t0 = 0; t0 < r.tokens; t0 += chunk) {
@@ -163,6 +164,7 @@ class MoeRecorder {
     p.experts = r.w.gate.experts;
     p.flags = r.flags;
     if (r.w.gate_up_bias.size) p.flags |= MOE_BIAS;
+    if (r.w.weight_input) p.flags |= MOE_WEIGHT_INPUT;
     if (r.w.swiglu_oai) {
       p.flags |= MOE_SWIGLU_OAI;
       p.act_alpha = r.w.alpha;
@@ -248,6 +250,7 @@ class MoeRecorder {
     bind.push_back(sa ? Binding{sa->pieces[0].range, Access::read} : unused);
     bind.push_back(sb ? Binding{sb->pieces[0].range, Access::read} : unused);
     bind.push_back(bias_binding(r.w.gate_up_bias));
+    bind.push_back(weights_binding(r));  // read with MOE_WEIGHT_INPUT only
     set_weights(p, a, &b);
     if (sa) set_shared(p, *sa, sb);
     const std::string kernel = moe_kernel_name("gate_up", a.type, split);

@@ -61,6 +61,9 @@ struct MoeFfnWeights {
   BufferRange gate_up_bias, down_bias;
   bool swiglu_oai = false;
   float alpha = 1.702f, limit = 7.0f;
+  // llama4: the slot's weight scales the expert's input, out[t] = sum_j down_e(silu(gate_e w x) *
+  // up_e w x) (decode path only: the batched path is taken by the decode kernels).
+  bool weight_input = false;
 };
 
 enum class MoePath { automatic, decode, batched };

@@ -59,8 +59,9 @@ std::array<float, 2> rope_yarn_corr_dims(uint32_t n_rot, uint32_t n_ctx_orig, fl
 
 namespace {
 
-void check_rope(const char* k, const RopeConfig& cfg) {
-  if (cfg.head_dim % 2 || cfg.n_rot % 2 || cfg.rot_offset % 2 || cfg.n_rot == 0 ||
+// n_rot = 0 (no rotation: llama4's NoPE layers) only where allow_none.
+void check_rope(const char* k, const RopeConfig& cfg, bool allow_none = false) {
+  if (cfg.head_dim % 2 || cfg.n_rot % 2 || cfg.rot_offset % 2 || (cfg.n_rot == 0 && !allow_none) ||
       uint64_t(cfg.rot_offset) + cfg.n_rot > cfg.head_dim)
     op_fail(k, "n_rot " + std::to_string(cfg.n_rot) + ", rot_offset " + std::to_string(cfg.rot_offset) +
                    " and head_dim " + std::to_string(cfg.head_dim) +
@@ -171,7 +172,9 @@ void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache
                           BufferRange bias, BufferRange norm, BufferRange q_out, const std::string& variant) {
   const char* kn = "rope_kv_store";
   check_cache(kn, cache);
-  check_rope(kn, rope);
+  check_rope(kn, rope, /*allow_none=*/true);
+  if (rope.n_rot == 0 && rope.ext_factor != 0.0f) op_fail(kn, "YaRN without rotated dims");
+  if (s.unit_norm && s.norm != QkNorm::per_head) op_fail(kn, "unit_norm is a per-head QK-norm");
   const uint32_t D = cache.head_dim, Dv = cache.dv(), NKV = cache.kv_heads;
   if (s.tokens == 0 || s.heads == 0) op_fail(kn, "empty shape");
   if (rope.head_dim != D) op_fail(kn, "RoPE head_dim " + std::to_string(rope.head_dim) + " != cache head_dim " + std::to_string(D));
@@ -190,7 +193,9 @@ void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache
   if (bias.size) need_floats(kn, "bias", bias, uint64_t(q_row) + k_row + v_row);
   const bool full = s.norm == QkNorm::full;
   const uint32_t qn = full ? q_row : D, kn_len = full ? k_row : D;
-  if (s.norm != QkNorm::none) need_floats(kn, "norm", norm, uint64_t(qn) + kn_len);
+  const bool weighted = s.norm != QkNorm::none && !s.unit_norm;
+  if (weighted) need_floats(kn, "norm", norm, uint64_t(qn) + kn_len);
+  if (s.freq_factors.size) need_floats(kn, "freq_factors", s.freq_factors, rope.n_rot / 2);
 
   RopeKvParams p{};
   put_angles(p, rope);
@@ -202,26 +207,29 @@ void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache
   p.n_rot = rope.n_rot;
   p.rot_offset = rope.rot_offset;
   p.flags = (rope.neox ? RKV_NEOX : 0) | (bias.size ? RKV_BIAS : 0) |
-            (s.norm == QkNorm::per_head ? RKV_NORM_HEAD : full ? RKV_NORM_FULL : 0) |
-            (s.norm != QkNorm::none && s.norm_after_rope ? RKV_NORM_AFTER_ROPE : 0) | (s.clamp > 0 ? RKV_CLAMP : 0);
+            (s.norm == QkNorm::per_head ? RKV_NORM_HEAD : full ? RKV_NORM_FULL : 0) | (s.unit_norm ? RKV_NORM_UNIT : 0) |
+            (s.norm != QkNorm::none && s.norm_after_rope ? RKV_NORM_AFTER_ROPE : 0) | (s.clamp > 0 ? RKV_CLAMP : 0) |
+            (s.temp_floor ? RKV_Q_TEMP : 0) | (s.freq_factors.size ? RKV_FREQ_FACTORS : 0);
   p.clamp_kqv = s.clamp;
+  p.temp_scale = s.temp_scale, p.temp_offset = s.temp_offset, p.temp_floor = static_cast<float>(s.temp_floor);
   p.q_stride = qs, p.k_stride = ks, p.v_stride = vs;
   p.q_offset = s.q_offset, p.k_offset = s.k_offset, p.v_offset = s.v_offset;
   p.bk_offset = q_row, p.bv_offset = q_row + k_row;
   p.kn_offset = qn;
   p.n_ctx = cache.n_ctx;
   p.eps = s.eps;
-  const auto& pipe = ctx.pipelines().get({.kernel = kn, .bindings = 9, .push_size = sizeof(p), .variant = variant});
+  const auto& pipe = ctx.pipelines().get({.kernel = kn, .bindings = 10, .push_size = sizeof(p), .variant = variant});
   const BufferRange dummy = ctx.dummy().range();
-  Binding b[9] = {{q, Access::read},
+  Binding b[10] = {{q, Access::read},
                   {k, Access::read},
                   {v, Access::read},
                   {positions, Access::read},
                   {bias.size ? bias : dummy, Access::read},
-                  {s.norm != QkNorm::none ? norm : dummy, Access::read},
+                  {weighted ? norm : dummy, Access::read},
                   {q_out, Access::write},
                   {cache.k, Access::write},
-                  {cache.v, Access::write}};
+                  {cache.v, Access::write},
+                  {s.freq_factors.size ? s.freq_factors : dummy, Access::read}};
   const uint32_t items = (full ? 2 : s.heads + NKV) + NKV;
   seq.dispatch(pipe, b, &p, items, s.tokens, 1, kn);
 }
@@ -303,9 +311,10 @@ void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, co
   need_floats(k, "o", o, row_extent(s.tokens, os, o_row));
   const bool sinks = s.sinks.size > 0;
   if (sinks) need_floats(k, "sinks", s.sinks, s.heads);
+  if (s.chunked && !s.window) op_fail(k, "chunked attention needs a chunk (window) size");
   AttnParams p{s.tokens, s.pos, s.heads, cache.kv_heads, cache.head_dim, qs, os,
                s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(float(cache.head_dim)), cache.dv(), s.window,
-               sinks ? ATTN_SINKS : 0u, 0};
+               (sinks ? ATTN_SINKS : 0u) | (s.chunked ? ATTN_CHUNKED : 0u), 0};
   const auto& pipe = ctx.pipelines().get(
       {.kernel = "attention", .bindings = 5, .push_size = sizeof(p), .variant = variant});
   Binding b[5] = {{q, Access::read}, {cache.k, Access::read}, {cache.v, Access::read}, {o, Access::write},

@@ -108,6 +108,12 @@ struct RopeKvShape {
   float eps = 1e-6f;
   bool norm_after_rope = false;  // the QK-norm on the rotated q and k (Hunyuan-MoE)
   float clamp = 0.0f;  // > 0: q, k and v clamped to [-clamp, clamp] after the bias (DBRX's clamp_kqv)
+  bool unit_norm = false;  // per_head without a weight (norm unbound): llama4's L2 QK-norm
+  // llama4's attention temperature: q *= log(floor((pos + offset) / floor) + 1) * scale + 1
+  // when temp_floor > 0.
+  float temp_scale = 0.0f, temp_offset = 1.0f;
+  uint32_t temp_floor = 0;
+  BufferRange freq_factors;  // float [n_rot / 2]: each pair's angle divided by it (rope_freqs), or empty
 };
 void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const RopeConfig& rope,
                           const RopeKvShape& s, BufferRange q, BufferRange k, BufferRange v, BufferRange positions,
@@ -143,9 +149,10 @@ struct AttentionShape {
   uint32_t o_stride = 0;  // floats between token rows of o (0 = heads * v_head_dim)
   uint32_t window = 0;    // sliding window: keys pos + t - window + 1 .. pos + t; 0 = all
   BufferRange sinks;      // float [heads]: each head's sink logit (gpt-oss), or empty
+  bool chunked = false;   // window is a chunk: keys floor((pos + t) / window) * window .. pos + t (llama4)
 };
 // o[t, h] = softmax_j(scale * q[t, h] . K[j, h / (heads / kv_heads)]) V[j, ...] over j <= pos + t
-// (and j > pos + t - window); a sink s_h adds exp(s_h) to the softmax's denominator only.
+// (and j > pos + t - window, or j in its chunk); a sink s_h adds exp(s_h) to the softmax's denominator only.
 // q rows are heads * head_dim wide, o rows heads * v_head_dim.
 void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const AttentionShape& s,
                       BufferRange q, BufferRange o, const std::string& variant = "");

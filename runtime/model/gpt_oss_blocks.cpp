@@ -36,6 +36,7 @@ void Model::bind_layer_extras(Layer& L, uint32_t l) {
   L.experts.swiglu_oai = cfg_.swiglu_oai;
   L.experts.alpha = cfg_.swiglu_alpha;
   L.experts.limit = cfg_.swiglu_limit;
+  L.experts.weight_input = cfg_.moe_weight_input;  // llama4
 }
 
 }  // namespace vkmoe

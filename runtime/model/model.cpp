@@ -63,6 +63,7 @@ bool fits_shared_slot(const MoeFfnWeights& r, const MoeFfnWeights& sh) {
 
 Model::Model(Context& ctx, GgufFile file, ModelOptions options)
     : ctx_(ctx), file_(std::move(file)), opt_(options), cfg_(load_model_config(file_)) {
+  if (opt_.adjust_config) opt_.adjust_config(cfg_);
   opt_.n_ctx = std::max<uint32_t>(1, opt_.n_ctx);
   opt_.profile = (opt_.profile || env_flag("VKMOE_PROFILE")) && ctx.device().features().timestamps;
   opt_.n_batch = std::clamp<uint32_t>(opt_.n_batch, 1, opt_.n_ctx);
@@ -227,6 +228,7 @@ void Model::bind_weights() {
   embd_ = dense_shaped("token_embd.weight", H, V);
   output_ = weights_.find("output.weight") ? dense_shaped("output.weight", H, V) : embd_;  // tied embeddings
   output_norm_ = vector_weight("output_norm.weight", H);
+  if (cfg_.rope_freqs) rope_freqs_ = vector_weight("rope_freqs.weight", cfg_.n_rot / 2);
   for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     Layer L;
@@ -428,6 +430,11 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, co
   }
   rope.attn_factor = static_cast<float>(rope_attn_factor(cfg_, false));
   const LayerSpec& spec = cfg_.layers[l];
+  if (!spec.rope) rope.n_rot = 0, rope.ext_factor = 0.0f;  // llama4's NoPE layers
+  else s.freq_factors = rope_freqs_;
+  if (spec.qk_l2_norm) s.norm = QkNorm::per_head, s.unit_norm = true;
+  if (spec.attn_temp)
+    s.temp_scale = cfg_.attn_temp_scale, s.temp_offset = cfg_.attn_temp_offset, s.temp_floor = cfg_.attn_temp_floor;
   // Each session's rows: into its own cache at its positions, attention over that cache.
   for (size_t i = 0; i < pass.parts.size(); ++i) {
     const Part& p = pass.parts[i];
@@ -442,7 +449,7 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, co
     record_rope_kv_store(ctx_, seq, kv, rope, sp, qi, ki, vi, part_positions(pass, i), L.bqkv, L.qk_norm, q);
     record_attention(ctx_, seq, kv,
                      {.tokens = p.tokens, .pos = p.pos, .heads = NH, .scale = cfg_.attn_scale, .window = spec.window,
-                      .sinks = L.sinks},
+                      .sinks = L.sinks, .chunked = spec.chunked},
                      q, o);
   }
   if (cfg_.residual_scale != 0.0f)  // Granite: Wo (r a) = r (Wo a), the branch scaled before its residual add

@@ -14,6 +14,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -47,6 +48,9 @@ struct ModelOptions {
   bool profile = false;     // time every dispatch (also VKMOE_PROFILE=1); see profile_report()
   bool warm_up = true;      // run one token at load so first-use shader compilation (seconds on
                             // lavapipe) is not counted as prefill time
+  // Tests: changes the config read from the file before anything is planned, to bring constants
+  // llama.cpp fixes (llama4's 8192-token chunks) within a test's reach; the reference gets the same.
+  std::function<void(ModelConfig&)> adjust_config;
 };
 
 enum class LogitsMode { last, all };
@@ -182,6 +186,7 @@ class Model {
   DenseWeight embd_, output_;
   BufferRange output_norm_;
   BufferRange output_norm_b_, output_b_;  // phimoe: output_norm.bias [H], output.bias [n_vocab]
+  BufferRange rope_freqs_;  // rope_freqs.weight [n_rot / 2] when ModelConfig::rope_freqs (llama4)
   uint64_t allocated_[kMemoryCategories] = {};
   // Activations for one batch (activation_layout.h has the sizes): B = tokens per batch, S =
   // sessions, H = n_embd, qw/kw/vw = the q/k/v widths, K = experts per token, L = layers; f32 unless said.

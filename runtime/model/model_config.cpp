@@ -110,6 +110,19 @@ ModelConfig load_model_config(const GgufFile& f) {
 }
 
 namespace {
+// llama4's NoPE layers (with the attention temperature), L2 QK-norm and interleaved MoE layers.
+void describe_llama4_layers(std::ostream& o, const ModelConfig& c) {
+  std::string nope;
+  uint32_t n_nope = 0, n_l2 = 0;
+  for (uint32_t l = 0; l < c.layers.size(); ++l) {
+    n_l2 += c.layers[l].qk_l2_norm;
+    if (c.layers[l].rope) continue;
+    if (n_nope < 8) nope += (n_nope ? "," : "") + std::to_string(l);
+    ++n_nope;
+  }
+  if (n_nope) o << ", no RoPE on layers " << nope << (n_nope > 8 ? ",..." : "") << (c.attn_temp_floor ? " (attention temperature)" : "");
+  if (n_l2) o << ", L2 QK-norm on the RoPE layers";
+}
 // Sinks and the sliding-window pattern: "sliding window 128 on layers 0,2,4,... (12 of 24)".
 void describe_layers(std::ostream& o, const ModelConfig& c) {
   std::string swa;
@@ -121,10 +134,12 @@ void describe_layers(std::ostream& o, const ModelConfig& c) {
     else if (n_swa_layers == 8) swa += ",...";
     ++n_swa_layers;
   }
+  const bool chunked = n_swa_layers && c.layers[0].chunked;
   if (n_swa_layers)
-    o << ", sliding window " << c.n_swa << " on layers " << swa << " (" << n_swa_layers << " of " << c.n_layer
-      << "; the rest full)";
+    o << (chunked ? ", attention in chunks of " : ", sliding window ") << c.n_swa << " on layers " << swa << " ("
+      << n_swa_layers << " of " << c.n_layer << "; the rest full)";
   if (n_sinks) o << ", attention sinks" << (n_sinks < c.n_layer ? " (some layers)" : "");
+  describe_llama4_layers(o, c);
 }
 }  // namespace
 bool ModelConfig::skipped_tensor(const std::string& t) const {
@@ -148,6 +163,7 @@ std::string ModelConfig::describe() const {
   if (!kv_lora_rank && n_rot < head_dim_k) o << " (partial: " << n_rot << " of " << head_dim_k << ")";
   o << ", base " << rope_freq_base;
   if (rope_freq_scale != 1.0f) o << ", scale " << rope_freq_scale << (rope_yarn ? " (YaRN)" : " (linear)");
+  if (rope_freqs) o << ", frequency factors (rope_freqs)";
   if (qk_norm_per_head) o << ", per-head QK-norm";
   if (qk_norm_full) o << ", QK-norm";
   if (qk_norm_after_rope) o << " (after RoPE)";
@@ -171,11 +187,13 @@ std::string ModelConfig::describe() const {
   if (router_bias) o << ", router bias";
   if (expert_bias) o << ", expert biases";
   if (swiglu_oai) o << ", clamped SwiGLU (alpha " << swiglu_alpha << ", limit " << swiglu_limit << ")";
+  if (moe_weight_input) o << ", weight applied to the expert's input";
   if (n_expert_shared) o << "; " << n_expert_shared << " shared expert(s) of width " << n_ff_shexp << (shared_gate ? " (sigmoid-gated)" : "");
   if (n_layer_dense_lead) o << "; " << n_layer_dense_lead << " leading dense layer(s) of width " << n_ff;
   if (embedding_scale) o << "; embeddings x " << embedding_scale;
   if (residual_scale) o << "; residual branches x " << residual_scale;
   if (logit_scale) o << "; logits / " << logit_scale;
+  if (n_moe_layer_step) o << "; MoE on every " << n_moe_layer_step << " layer(s), dense FFN of width " << n_ff << " elsewhere";
   if (n_layer_nextn) o << "; " << n_layer_nextn << " NextN layer(s) in the file, not run (as llama.cpp)";
   if (!layers.empty() && layers.back().parallel_dense) o << "; a dense FFN of width " << n_ff << " beside the MoE";
   o << "\n";

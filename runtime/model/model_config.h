@@ -32,6 +32,8 @@ enum class Arch {
   phimoe,    // Phi-3.5-MoE: RMS norms with bias, q/k/v/o and output biases, softmax top-2 renormalised
   dbrx,      // DBRX: LayerNorm without bias, fused attn_qkv clamped, softmax top-k renormalised
   arctic,    // Snowflake Arctic: a dense FFN beside the MoE (which reads the layer's input), normal RoPE
+  llama4,    // Llama 4: interleaved MoE/dense, shared expert, top-1 sigmoid on the input, chunked/NoPE layers
+  bailingmoe2,  // Ling/Ring 2.0: fused QKV, QK-norm, partial NeoX RoPE, grouped sigmoid routing, shared experts
 };
 const char* arch_name(Arch a);  // display name (registry.cpp)
 
@@ -94,6 +96,13 @@ struct ModelConfig {
   uint32_t qk_rope_dim = 0;     // rotated part of each query/key head
   uint32_t qk_nope_dim = 0;     // unrotated part: per-head key = qk_nope_dim + qk_rope_dim
   uint32_t v_head_dim = 0;      // per-head value width (value_length_mla, or value_length)
+
+  // llama4 (LayerSpec::attn_temp layers): q *= log(floor((pos + offset) / floor) + 1) * scale + 1.
+  float attn_temp_scale = 0.0f, attn_temp_offset = 1.0f;
+  uint32_t attn_temp_floor = 0;
+  bool moe_weight_input = false;  // the routed weight scales each expert's input, not its output (llama4)
+  uint32_t n_moe_layer_step = 0;  // llama4: layer l is MoE when (l + 1) % step == 0, else dense
+  bool rope_freqs = false;        // rope_freqs.weight [n_rot / 2] divides each pair's angle (llama4, optional)
 
   std::vector<LayerSpec> layers;  // [n_layer]: each layer's attention and FFN kinds
 

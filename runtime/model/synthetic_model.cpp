@@ -108,8 +108,10 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
   const bool oss = s.arch == Arch::gpt_oss;
   const bool ernie = s.arch == Arch::ernie4_5_moe, dots = s.arch == Arch::dots1;  // archa's
   const bool hunyuan = s.arch == Arch::hunyuan_moe, minimax = s.arch == Arch::minimax_m2;
-  const bool dense_lead = ds || glm || ds1 || ernie || dots;  // leading dense layers, shared experts of F each
-  const uint32_t n_blocks = s.n_layer + (glm ? s.n_nextn : 0);
+  const bool l4 = s.arch == Arch::llama4;  // dense layers between the MoE ones, one shared expert
+  const bool bl2 = s.arch == Arch::bailingmoe2;  // fused attn_qkv, grouped sigmoid routing, NextN blocks
+  const bool dense_lead = ds || glm || ds1 || ernie || dots || bl2;  // leading dense layers, shared experts of F each
+  const uint32_t n_blocks = s.n_layer + (glm || bl2 ? s.n_nextn : 0);
   const std::string p = arch + ".";
   const uint32_t H = s.n_embd, NH = s.n_head, E = s.n_expert, F = s.n_ff_exp;
   // DeepSeek's MLA decompresses to n_head heads of Dk = nope + rope keys and Dv values.
@@ -121,7 +123,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
   w.set_uint32(p + "context_length", 4096);
   w.set_uint32(p + "embedding_length", H);
   w.set_uint32(p + "block_count", n_blocks);
-  w.set_uint32(p + "feed_forward_length", dense_lead ? s.n_ff : F);
+  w.set_uint32(p + "feed_forward_length", dense_lead || l4 ? s.n_ff : F);
   w.set_uint32(p + "expert_feed_forward_length", F);
   w.set_uint32(p + "attention.head_count", NH);
   if (ds && s.split_kv_b) {  // as newer conversions write it: latent widths, one KV head, *_mla per head
@@ -135,7 +137,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     w.set_uint32(p + "attention.key_length", D);
     w.set_uint32(p + "attention.value_length", Dv);
   }
-  w.set_uint32(p + "rope.dimension_count", ds ? s.qk_rope_dim : glm || minimax ? D / 2 : D);  // partial RoPE
+  w.set_uint32(p + "rope.dimension_count", ds ? s.qk_rope_dim : glm || minimax || bl2 ? D / 2 : D);  // partial RoPE
   w.set_float32(p + "rope.freq_base", s.rope_freq_base);
   if (ds) {
     if (s.q_lora_rank) w.set_uint32(p + "attention.q_lora_rank", s.q_lora_rank);
@@ -155,7 +157,8 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     if (ds) w.set_float32(p + "rope.scaling.yarn_log_multiplier", 0.1f);
   }
   if (oss) w.set_uint32(p + "attention.sliding_window", s.sliding_window);
-  if (glm || ds1) {
+  if (l4) w.set_uint32(p + "interleave_moe_layer_step", s.moe_layer_step);
+  if (glm || ds1 || bl2) {
     w.set_uint32(p + "leading_dense_block_count", s.n_layer_dense_lead);
     w.set_uint32(p + "expert_shared_count", s.n_expert_shared);
     w.set_float32(p + "expert_weights_scale", s.routed_scale);
@@ -185,6 +188,14 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     w.set_float32(p + "residual_scale", 0.5f);
     w.set_float32(p + "attention.scale", 0.1f);
     w.set_float32(p + "logit_scale", 3.0f);
+  }
+  if (bl2) {  // as Ling 2.0's conversion: sigmoid, renormalised, groups, its shared width key 0
+    w.set_uint32(p + "expert_gating_func", 2);
+    w.set_bool(p + "expert_weights_norm", true);
+    w.set_uint32(p + "expert_group_count", s.n_group);
+    w.set_uint32(p + "expert_group_used_count", s.topk_group);
+    w.set_uint32(p + "nextn_predict_layers", s.n_nextn);
+    w.set_uint32(p + "expert_shared_feed_forward_length", 0);
   }
   w.set_float32(p + "attention.layer_norm_rms_epsilon", 1e-6f);
   if (s.arch == Arch::dbrx) {  // LayerNorm's epsilon; a clamp that bites on unit-scale q/k/v
@@ -251,6 +262,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
   };
   const float in_scale = 1.0f / std::sqrt(static_cast<float>(H));
   tensor("token_embd.weight", {H, s.n_vocab}, 1.0f, true);
+  if (l4) tensor("rope_freqs.weight", {D / 2}, 0.5f, false, 2.0f);  // Llama-3 frequency factors, about 1 .. 3.5
   for (uint32_t l = 0; l < n_blocks; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     tensor(b + "attn_norm.weight", {H}, 0.1f, false, 1.0f);
@@ -259,6 +271,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       tensor(b + "nextn.enorm.weight", {H}, 0.1f, false, 1.0f);
       tensor(b + "nextn.hnorm.weight", {H}, 0.1f, false, 1.0f);
       tensor(b + "nextn.shared_head_norm.weight", {H}, 0.1f, false, 1.0f);
+      if (bl2) tensor(b + "layer_out_norm.weight", {H}, 0.1f, false, 1.0f);
     }
     if (ds) {
       const uint32_t ql = s.q_lora_rank, kvl = s.kv_lora_rank;
@@ -286,7 +299,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
         emit(b + "attn_k_b.weight", {nope, kvl, NH}, kb, true);
         emit(b + "attn_v_b.weight", {kvl, Dv, NH}, vb, true);
       }
-    } else if (s.arch == Arch::dbrx) {  // one fused projection, rows q | k | v
+    } else if (s.arch == Arch::dbrx || bl2) {  // one fused projection, rows q | k | v
       tensor(b + "attn_qkv.weight", {H, (NH + 2 * NKV) * D}, in_scale, true);
     } else {
       tensor(b + "attn_q.weight", {H, NH * D}, in_scale, true);
@@ -294,7 +307,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       tensor(b + "attn_v.weight", {H, NKV * D}, in_scale, true);
     }
     tensor(b + "attn_output.weight", {NH * Dv, H}, 1.0f / std::sqrt(static_cast<float>(NH * Dv)), true);
-    if (s.arch == Arch::qwen3moe || glm || dots || hunyuan) {
+    if (s.arch == Arch::qwen3moe || glm || dots || hunyuan || bl2) {
       tensor(b + "attn_q_norm.weight", {D}, 0.1f, false, 1.0f);
       tensor(b + "attn_k_norm.weight", {D}, 0.1f, false, 1.0f);
     }
@@ -326,7 +339,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       tensor(b + "ffn_up" + suffix, {H, width}, in_scale, true);
       tensor(b + "ffn_down" + suffix, {width, H}, 1.0f / std::sqrt(static_cast<float>(width)), true);
     };
-    if (dense_lead && l < s.n_layer_dense_lead) {
+    if ((dense_lead && l < s.n_layer_dense_lead) || (l4 && (l + 1) % s.moe_layer_step != 0)) {
       ffn(".weight", s.n_ff);
       continue;
     }
@@ -335,7 +348,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
       tensor(b + "ffn_norm_exps.weight", {H}, 0.1f, false, 1.0f);
     }
     tensor(b + "ffn_gate_inp.weight", {H, E}, in_scale * 2, false);
-    if ((ds && s.sigmoid_gating) || glm) tensor(b + "exp_probs_b.bias", {E}, 0.3f, false);
+    if ((ds && s.sigmoid_gating) || glm || bl2) tensor(b + "exp_probs_b.bias", {E}, 0.3f, false);
     if (ernie || (dots && !s.sigmoid_gating)) tensor(b + "exp_probs_b.bias", {E}, 0.05f, false);  // on probabilities: ~1/E
     if ((dots || minimax) && s.sigmoid_gating) tensor(b + "exp_probs_b.bias", {E}, 0.3f, false);
     if (minimax && !s.sigmoid_gating) tensor(b + "exp_probs_b.bias", {E}, 0.05f, false);
@@ -354,6 +367,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     }
     if (dense_lead && s.n_expert_shared) ffn("_shexp.weight", F * s.n_expert_shared);
     if (hunyuan) ffn("_shexp.weight", s.n_ff_shexp);
+    if (l4) ffn("_shexp.weight", F);
   }
   tensor("output_norm.weight", {H}, 0.1f, false, 1.0f);
   tensor("output.weight", {H, s.n_vocab}, in_scale, true);

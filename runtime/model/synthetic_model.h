@@ -56,6 +56,7 @@ struct SyntheticSpec {
   bool split_kv_b = false;       // attn_k_b / attn_v_b instead of attn_kv_b (the same weights)
   float rope_freq_base = 10000.0f;
   uint32_t sliding_window = 8;   // gpt-oss: attention.sliding_window (even layers slide)
+  uint32_t moe_layer_step = 2;   // llama4: interleave_moe_layer_step (the others dense, of n_ff)
   uint64_t seed = 1;
   std::string corpus;           // text the BPE merges are learned from (a built-in one if empty)
 };

@@ -113,7 +113,7 @@ void block_norm(Vec& x, Weights& W, const std::string& base, const ModelConfig& 
 // RoPE on dims [offset, offset + n_rot) of each head, as ggml's rope_ext computes it; cos/sin
 // scaled by rope_magnitude (runtime/model/rope_scaling.h).
 void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelConfig& c, uint32_t offset = 0,
-          bool mla = false) {
+          bool mla = false, const Mat* freq_factors = nullptr) {
   const uint32_t n_rot = c.n_rot;
   const double mscale = rope_magnitude(c, mla);
   std::array<double, 2> corr{0, 0};
@@ -123,7 +123,8 @@ void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelCo
   for (uint32_t h = 0; h < heads; ++h) {
     double* v = x.data() + static_cast<size_t>(h) * head_dim + offset;
     for (uint32_t i = 0; i < n_rot / 2; ++i) {
-      const double extrap = pos * std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / n_rot);
+      double extrap = pos * std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / n_rot);
+      if (freq_factors) extrap /= freq_factors->w[i];  // llama4's rope_freqs
       double theta = c.rope_freq_scale * extrap;
       if (c.rope_yarn) {
         const double mix = 1.0 - std::clamp((i - corr[0]) / std::max(0.001, corr[1] - corr[0]), 0.0, 1.0);
@@ -205,10 +206,28 @@ struct Qkv {
   Vec q, k, v;  // [NH * Dk], [NKV * Dk], [NKV * Dv]
 };
 
+// RoPE (unless the layer has none), then llama4's weightless per-head RMS norm of q and k (its
+// RoPE layers) or q's attention temperature (its NoPE layers).
+void rope_and_after(Qkv& r, const ModelConfig& c, const LayerSpec& spec, uint32_t pos, const Mat* freq_factors) {
+  if (spec.rope) {
+    rope(r.q, c.n_head, c.head_dim_k, pos, c, 0, false, freq_factors);
+    rope(r.k, c.n_head_kv, c.head_dim_k, pos, c, 0, false, freq_factors);
+  }
+  if (spec.qk_l2_norm) {
+    const Mat ones{std::vector<float>(c.head_dim_k, 1.0f), c.head_dim_k, 1};
+    rms_norm(r.q, ones, c.norm_eps, c.head_dim_k);
+    rms_norm(r.k, ones, c.norm_eps, c.head_dim_k);
+  }
+  if (spec.attn_temp)
+    scale_by(r.q, std::log(std::floor((pos + double(c.attn_temp_offset)) / c.attn_temp_floor) + 1.0) *
+                      double(c.attn_temp_scale) + 1.0);
+}
+
 // Projections, biases, QK-norm and RoPE of the common architectures.
-Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const Vec& xn, uint32_t pos) {
+Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const Vec& xn, uint32_t pos,
+                 const LayerSpec& spec) {
   Qkv r;
-  if (const Mat* qkv = W.find(b + "attn_qkv.weight")) {  // one fused projection (DBRX): rows q | k | v
+  if (const Mat* qkv = W.find(b + "attn_qkv.weight")) {  // one fused projection (DBRX, bailingmoe2): rows q | k | v
     const uint64_t qw = uint64_t(c.n_head) * c.head_dim_k, kw = uint64_t(c.n_head_kv) * c.head_dim_k;
     r = {matvec(*qkv, xn, 0, qw), matvec(*qkv, xn, qw, kw), matvec(*qkv, xn, qw + kw, uint64_t(c.n_head_kv) * c.head_dim_v)};
   } else {
@@ -235,8 +254,7 @@ Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const V
     }
   };
   if (!c.qk_norm_after_rope) qk_norm();
-  rope(r.q, c.n_head, c.head_dim_k, pos, c);
-  rope(r.k, c.n_head_kv, c.head_dim_k, pos, c);
+  rope_and_after(r, c, spec, pos, c.rope_freqs ? &W.get("rope_freqs.weight") : nullptr);
   if (c.qk_norm_after_rope) qk_norm();  // Hunyuan-MoE
   return r;
 }
@@ -302,7 +320,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     for (uint32_t t = 0; t < T; ++t) {
       Vec xn = x[t];
       block_norm(xn, W, b + "attn_norm", c);
-      Qkv r = mla ? mla_qkv(W, c, l, xn, t) : standard_qkv(W, c, b, xn, t);
+      Qkv r = mla ? mla_qkv(W, c, l, xn, t) : standard_qkv(W, c, b, xn, t, c.layers[l]);
       q[t] = std::move(r.q);
       k[t] = std::move(r.k);
       v[t] = std::move(r.v);
@@ -313,7 +331,8 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     const Mat* sinks = c.layers[l].sinks ? &W.get(b + "attn_sinks.weight") : nullptr;
     for (uint32_t t = 0; t < T; ++t) {
       Vec attn(static_cast<size_t>(NH) * Dv, 0.0);
-      attend(q, k, v, shape, t, window && t >= window ? t + 1 - window : 0, scale, sinks, attn);
+      const uint32_t lo = c.layers[l].chunked ? t / window * window : window && t >= window ? t + 1 - window : 0;
+      attend(q, k, v, shape, t, lo, scale, sinks, attn);
       Vec o = matvec(W.get(b + "attn_output.weight"), attn);
       scale_by(o, W.scale(b + "attn_output"));
       if (c.residual_scale != 0.0f) scale_by(o, c.residual_scale);  // Granite (its FFN's: router.scale)
@@ -362,6 +381,13 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
         if (sel.ids[s] == 0xFFFFFFFFu) continue;
         const uint32_t e = sel.ids[s];
         extras.scales = {W.scale(b + "ffn_gate_exps", e), W.scale(b + "ffn_up_exps", e), W.scale(b + "ffn_down_exps", e)};
+        if (c.moe_weight_input) {  // llama4: the weight scales the expert's input
+          Vec xw = xn;
+          scale_by(xw, sel.weights[s]);
+          Vec y = swiglu(gate, up, down, xw, e, c.n_ff_exp, H, extras);
+          for (uint32_t i = 0; i < H; ++i) out[i] += y[i];
+          continue;
+        }
         Vec y = swiglu(gate, up, down, xn, e, c.n_ff_exp, H, extras);
         for (uint32_t i = 0; i < H; ++i) out[i] += sel.weights[s] * y[i];
       }

@@ -82,13 +82,14 @@ std::vector<double> rope_ref(const RopeConfig& cfg, std::span<const float> x, st
 std::vector<double> attention_ref(std::span<const float> q, std::span<const float> k, std::span<const float> v,
                                   uint32_t tokens, uint32_t pos, uint32_t heads, uint32_t kv_heads,
                                   uint32_t head_dim, double scale, uint32_t v_head_dim, uint32_t window,
-                                  std::span<const float> sinks) {
+                                  std::span<const float> sinks, bool chunked) {
   const uint32_t D = head_dim, Dv = v_head_dim ? v_head_dim : head_dim, group = heads / kv_heads;
   std::vector<double> o(size_t(tokens) * heads * Dv, 0.0);
   std::vector<double> s;
   for (uint32_t t = 0; t < tokens; ++t)
     for (uint32_t h = 0; h < heads; ++h) {
-      const uint32_t len = pos + t + 1, kvh = h / group, lo = window && len > window ? len - window : 0;
+      const uint32_t len = pos + t + 1, kvh = h / group;
+      const uint32_t lo = chunked ? (len - 1) / window * window : window && len > window ? len - window : 0;
       const float* qh = &q[(size_t(t) * heads + h) * D];
       s.assign(len, 0.0);
       double m = sinks.empty() ? -std::numeric_limits<double>::infinity() : double(sinks[h]);

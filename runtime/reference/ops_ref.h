@@ -27,11 +27,12 @@ std::vector<double> rope_ref(const RopeConfig& cfg, std::span<const float> x, st
 // q: [tokens, heads * head_dim]; k: [>= pos + tokens, kv_heads * head_dim], v: [.., kv_heads *
 // v_head_dim] as the cache holds them (already rounded to f16); v_head_dim 0 = head_dim.
 // Causal: query t sees rows 0 .. pos + t, or the last `window` of them. sinks (empty, or one
-// logit per head) join each head's softmax denominator. Returns [tokens, heads * v_head_dim].
+// logit per head) join each head's softmax denominator; chunked: rows floor((pos + t) / window) *
+// window .. pos + t instead (llama4). Returns [tokens, heads * v_head_dim].
 std::vector<double> attention_ref(std::span<const float> q, std::span<const float> k, std::span<const float> v,
                                   uint32_t tokens, uint32_t pos, uint32_t heads, uint32_t kv_heads,
                                   uint32_t head_dim, double scale, uint32_t v_head_dim = 0, uint32_t window = 0,
-                                  std::span<const float> sinks = {});
+                                  std::span<const float> sinks = {}, bool chunked = false);
 
 std::vector<double> silu_mul_ref(std::span<const float> a, std::span<const float> b);
 
