@@ -43,8 +43,9 @@ SyntheticSpec ernie_spec() {
 }
 
 SyntheticSpec dots_spec(bool sigmoid) {
+  // As many KV heads as query heads: llama.cpp's dots1 loader sizes attn_k/attn_v by head_count.
   return {.arch = Arch::dots1, .name = sigmoid ? "dots1-synthetic" : "dots1-softmax-synthetic", .n_layer = 3,
-          .sigmoid_gating = sigmoid, .routed_scale = 2.5f, .seed = rng()()};
+          .n_head_kv = 4, .sigmoid_gating = sigmoid, .routed_scale = 2.5f, .seed = rng()()};
 }
 
 SyntheticSpec granite_spec() { return {.arch = Arch::granitemoe, .name = "granitemoe-synthetic", .seed = rng()()}; }
@@ -81,6 +82,15 @@ TEST_CASE("ernie4_5-moe: the synthetic file parses as llama.cpp reads it") {
   plain.n_expert_shared = 0;
   auto plain_bytes = make_synthetic_model(plain).to_bytes();
   CHECK(load_model_config(GgufFile::from_memory(plain_bytes, "ernie.gguf")).n_expert_shared == 0);
+}
+
+TEST_CASE("ernie4_5-moe: attn_output.bias, which llama.cpp loads but never applies, is refused") {
+  GgufWriter w = make_synthetic_model(ernie_spec());
+  std::vector<uint8_t> zeros(64 * 4, 0);
+  w.add_tensor("blk.0.attn_output.bias", GgmlType::F32, {64}, zeros);
+  auto bytes = w.to_bytes();
+  CHECK_THROWS_WITH(load_model_config(GgufFile::from_memory(bytes, "ernie.gguf")),
+                    doctest::Contains("'blk.0.attn_output.bias'"));
 }
 
 TEST_CASE("ernie4_5-moe: an interleave step that makes later layers dense is refused, naming it") {
@@ -153,6 +163,12 @@ TEST_CASE("granitemoe: the synthetic file parses as llama.cpp reads it") {
   auto no_rope = w.to_bytes();
   CHECK_THROWS_WITH(load_model_config(GgufFile::from_memory(no_rope, "granite.gguf")),
                     doctest::Contains("rope.scaling.finetuned = false"));
+  // A shared expert would need the residual scale apart from the routed weights: refused.
+  GgufWriter shared = make_synthetic_model(granite_spec());
+  shared.set_uint32("granitemoe.expert_shared_feed_forward_length", 32);
+  auto shared_bytes = shared.to_bytes();
+  CHECK_THROWS_WITH(load_model_config(GgufFile::from_memory(shared_bytes, "granite.gguf")),
+                    doctest::Contains("residual_scale with a shared expert"));
 }
 
 TEST_CASE_FIXTURE(GpuTest, "granitemoe: GPU logits and greedy tokens match the reference") {

@@ -106,7 +106,8 @@ struct ModelConfig {
 
   std::vector<LayerSpec> layers;  // [n_layer]: each layer's attention and FFN kinds
 
-  // archa (issue 10): ERNIE-4.5's softmax routing with exp_probs_b, chosen by probability + bias.
+  // Softmax routing with exp_probs_b, chosen by probability + bias (ERNIE-4.5; dots1 and
+  // MiniMax-M2 with expert_gating_func 1): for `vkmoe inspect`, the router reads the tensor.
   bool softmax_selection_bias = false;
   // Granite's scales, 0 where unused: embeddings x embedding_scale; each block's attention
   // output x residual_scale (its FFN's rides on router.scale); logits / logit_scale.
