@@ -154,3 +154,15 @@ TEST_CASE("phimoe, dbrx, arctic: each particular changes the synthetic model's l
     CHECK(diff > 1e-2);
   }
 }
+
+// A norm bias where the architecture has none (dbrx's LayerNorms have no bias) would be ignored:
+// the file is refused, naming the tensor, as llama.cpp refuses tensors it did not load.
+TEST_CASE_FIXTURE(GpuTest, "dbrx: a norm bias the architecture does not have is refused, naming it") {
+  auto w = make_synthetic_model(dbrx_spec());
+  std::vector<float> bias(64, 0.5f);
+  w.add_tensor("blk.1.attn_norm.bias", GgmlType::F32, {64},
+               std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bias.data()), bias.size() * 4));
+  auto bytes = w.to_bytes();
+  CHECK_THROWS_WITH(Model(ctx, GgufFile::from_memory(bytes, "dbrx.gguf"), small()),
+                    doctest::Contains("blk.1.attn_norm.bias"));
+}
