@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <stdexcept>
 
 #include "runtime/gguf/gguf_reader.h"
 #include "runtime/model/model.h"
@@ -180,4 +181,37 @@ TEST_CASE_FIXTURE(GpuTest, "synthetic bailingmoe2 in F32 and F16 matches the ref
 
 TEST_CASE_FIXTURE(GpuTest, "synthetic bailingmoe2: 32 greedy tokens match the reference up to the first near-tie") {
   check_greedy_vs_reference(ctx, make_synthetic_model(synthetic_bailingmoe2()).to_bytes());
+}
+
+// ---- window-sized KV caches of the sliding-window layers ----
+
+TEST_CASE_FIXTURE(GpuTest, "sliding-window layers keep a ring of window + batch - 1 rows: planned, allocated, resumed") {
+  // gpt-oss: layers 0 and 2 slide over 5 positions; n_batch 8: rings of 12 rows, layer 1 keeps 32.
+  const auto bytes = make_synthetic_model({.arch = Arch::gpt_oss, .n_layer = 3, .n_head = 4, .n_head_kv = 2,
+                                           .head_dim = 16, .n_expert = 6, .n_expert_used = 2, .n_ff_exp = 40,
+                                           .sliding_window = 5, .seed = rng()()})
+                         .to_bytes();
+  Model m(ctx, GgufFile::from_memory(bytes, "gpt-oss-ring.gguf"), {.n_ctx = 32, .n_batch = 8, .progress = false});
+  const ActivationLayout& lay = m.plan().layout;
+  CHECK(lay.kv_ring == 12);
+  CHECK(lay.ring(0));
+  CHECK(!lay.ring(1));
+  CHECK(lay.ring(2));
+  const uint64_t row = kv_cache_bytes(1, 2, 16);  // one position of K (or V): 2 heads of 16 halves
+  CHECK(m.plan().planned(MemoryCategory::kv_cache) == 2 * row * (12 + 32 + 12));
+  const uint64_t got = m.allocated_bytes(MemoryCategory::kv_cache), want = 2 * row * (12 + 32 + 12);
+  CHECK(got >= want);
+  CHECK(got - want <= want / 100);
+  // 23 tokens (the rings wrap), then a rewind the rings still serve and one they cannot.
+  const auto tokens = random_tokens(23, m.config().n_vocab);
+  const auto all = m.forward(tokens, 0, LogitsMode::all);
+  Session& s = m.default_session();
+  CHECK(s.resumable(20) == 20);  // keys 16.. still held (23 - 12 = 11 on)
+  CHECK(s.resumable(12) == 0);   // keys 8.. overwritten
+  CHECK_THROWS_AS(s.set_position(12), std::runtime_error);
+  const auto again = m.forward(std::span<const int32_t>(tokens).subspan(20), 20, LogitsMode::all);
+  const size_t V = m.config().n_vocab;
+  CHECK(rel_l2(again, std::span<const float>(all).subspan(20 * V)) < 5e-4);
+  const auto fresh = m.forward(std::span<const int32_t>(tokens).first(3), 0, LogitsMode::all);  // 0 always resumes
+  CHECK(rel_l2(fresh, std::span<const float>(all).first(3 * V)) < 5e-4);
 }
