@@ -100,6 +100,27 @@ TEST_CASE("llama4 hyperparameters and layers as llama.cpp reads them") {
   CHECK(d.find("MoE on every 2 layer(s), dense FFN of width 96") != std::string::npos);
 }
 
+TEST_CASE("llama4 at the edges of llama.cpp's rules") {
+  auto config = [](GgufWriter w) {
+    const auto bytes = w.to_bytes();
+    return load_model_config(GgufFile::from_memory(bytes, "llama4-edge.gguf"));
+  };
+  SyntheticSpec maverick = synthetic_llama4();
+  maverick.n_expert = 128;  // LLM_TYPE_17B_128E: no QK-norm
+  maverick.n_ff_exp = 8;
+  CHECK(!config(make_synthetic_model(maverick)).layers[0].qk_l2_norm);
+  GgufWriter pattern = make_synthetic_model(synthetic_llama4());
+  pattern.set_uint32("llama4.attention.sliding_window_pattern", 2);  // chunked layers 0 and 2; NoPE stays at 3
+  const ModelConfig p = config(std::move(pattern));
+  CHECK(p.layers[0].chunked);
+  CHECK(!p.layers[1].chunked);
+  CHECK(p.layers[2].chunked);
+  CHECK(!p.layers[3].rope);
+  GgufWriter unchunked = make_synthetic_model(synthetic_llama4());
+  unchunked.set_uint32("llama4.attention.sliding_window", 0);  // llama.cpp then runs without a temperature
+  CHECK_THROWS_WITH(config(std::move(unchunked)), doctest::Contains("llama4-edge.gguf: attention.sliding_window 0"));
+}
+
 TEST_CASE_FIXTURE(GpuTest, "synthetic llama4: GPU matches the reference across chunks, prefill and decode") {
   const auto bytes = make_synthetic_model(synthetic_llama4()).to_bytes();
   auto file = GgufFile::from_memory(bytes, "llama4.gguf");
@@ -169,6 +190,14 @@ TEST_CASE("bailingmoe2 hyperparameters and layers as llama.cpp reads them") {
   CHECK(c.layers[1].ffn == FfnKind::moe);
   CHECK(c.layers[2].shared_experts);
   CHECK(c.skipped_tensor("blk.3.layer_out_norm.weight"));
+}
+
+TEST_CASE("bailingmoe2: a softmax gate with a selection bias is refused, naming the file") {
+  GgufWriter w = make_synthetic_model(synthetic_bailingmoe2());
+  w.set_uint32("bailingmoe2.expert_gating_func", 1);
+  const auto bytes = w.to_bytes();
+  CHECK_THROWS_WITH(load_model_config(GgufFile::from_memory(bytes, "ling-edge.gguf")),
+                    doctest::Contains("ling-edge.gguf: expert_gating_func 1 with a selection bias"));
 }
 
 TEST_CASE_FIXTURE(GpuTest, "synthetic bailingmoe2 in F32 and F16 matches the reference") {
