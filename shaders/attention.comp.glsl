@@ -3,7 +3,8 @@
 // token): query token t sits at position pos + t and attends cache rows 0 .. pos + t (the last
 // `window` of them under a sliding window; those of its own chunk of `window` with
 // ATTN_CHUNKED). With ATTN_SINKS, head h's sink logit sinks[h] joins
-// the softmax denominator (it starts the running max and sum) and adds no value.
+// the softmax denominator (it starts the running max and sum) and adds no value. A ring cache
+// (p.ring > 0, sliding-window layers) holds key j in row j % ring.
 // Keys are taken WG at a time: each invocation scores one key, the workgroup updates a
 // streaming softmax (running max m, running sum l, flash-attention style rescaling) and each
 // invocation accumulates the output dims d = tid, tid + WG, ... in f32. Keys and queries are
@@ -53,7 +54,7 @@ void main() {
     const uint j = j0 + tid;
     float s = -1.0 / 0.0;
     if (j < len) {
-      const uint kb = j * row_words + kvh * half_d;
+      const uint kb = (p.ring != 0 ? j % p.ring : j) * row_words + kvh * half_d;
       s = 0.0;
       for (uint i = 0; i < half_d; ++i) s += dot(qs[i], unpackHalf2x16(k_cache[kb + i]));
     }
@@ -66,11 +67,12 @@ void main() {
     for (uint k = 0; k < DPT; ++k) {
       const uint d = tid + k * WG;
       if (d >= Dv) break;
-      const uint vb = j0 * v_row_words + kvh * (Dv / 2) + d / 2;
+      const uint vh = kvh * (Dv / 2) + d / 2;
       const bool hi = (d & 1u) != 0;
       float a = acc[k] * alpha;
-      for (uint jj = 0; jj < nj; ++jj) {
-        const vec2 v2 = unpackHalf2x16(v_cache[vb + jj * v_row_words]);
+      uint row = p.ring != 0 ? j0 % p.ring : j0;  // key j0 + jj's row, wrapping in a ring
+      for (uint jj = 0; jj < nj; ++jj, row = (p.ring != 0 && row + 1 == p.ring) ? 0 : row + 1) {
+        const vec2 v2 = unpackHalf2x16(v_cache[row * v_row_words + vh]);
         a += probs[jj] * (hi ? v2.y : v2.x);
       }
       acc[k] = a;

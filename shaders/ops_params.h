@@ -148,7 +148,8 @@ VKMOE_PARAMS(RopeKvParams) {
   ROPE_ANGLE_FIELDS
   float clamp_kqv; // with RKV_CLAMP
   float temp_scale, temp_offset, temp_floor;  // RKV_Q_TEMP
-  uint pad1, pad2, pad3;
+  uint ring;       // > 0: the cache is a ring of this many rows (position p in row p % ring)
+  uint pad1, pad2;
 } VKMOE_PARAMS_END(RopeKvParams, 128);
 #endif
 
@@ -165,7 +166,7 @@ VKMOE_PARAMS(AttnParams) {
   uint v_head_dim; // value/output width: even, <= ATTN_MAX_HEAD_DIM
   uint window;     // sliding window: query position q sees keys q - window + 1 .. q; 0 = all
   uint flags;      // ATTN_SINKS, ATTN_CHUNKED
-  uint pad0;
+  uint ring;       // > 0: the cache is a ring of this many rows (key j in row j % ring)
 } VKMOE_PARAMS_END(AttnParams, 48);
 #endif
 

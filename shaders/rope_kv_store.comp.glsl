@@ -74,6 +74,7 @@ void main() {
   const uint q_items = full ? 1 : p.heads, k_items = full ? 1 : p.kv_heads;
   const uint pos = positions[t];
   const bool store = pos < p.n_ctx;
+  const uint row = p.ring != 0 ? pos % p.ring : pos;  // a sliding-window layer's ring
   if (item >= q_items + k_items) {  // a v head: bias, then straight into the cache
     const uint h = item - q_items - k_items;
     if (h >= p.kv_heads || !store) return;
@@ -83,7 +84,7 @@ void main() {
       vec2 a = vec2(v[src + 2 * m], v[src + 2 * m + 1]);
       if (has_bias) a += vec2(bias[bsrc + 2 * m], bias[bsrc + 2 * m + 1]);
       if ((p.flags & RKV_CLAMP) != 0) a = clamp(a, -p.clamp_kqv, p.clamp_kqv);
-      v_cache[(pos * p.kv_heads * p.v_dim + h * p.v_dim) / 2 + m] = packHalf2x16(a);
+      v_cache[(row * p.kv_heads * p.v_dim + h * p.v_dim) / 2 + m] = packHalf2x16(a);
     }
     return;
   }
@@ -115,7 +116,7 @@ void main() {
       q_out[o] = pair.x;
       q_out[o + 1] = pair.y;
     } else if (store) {
-      k_cache[(pos * p.kv_heads * p.head_dim + head0) / 2 + m] = packHalf2x16(pair);
+      k_cache[(row * p.kv_heads * p.head_dim + head0) / 2 + m] = packHalf2x16(pair);
     }
   }
 }

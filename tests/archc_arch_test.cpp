@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <stdexcept>
 
 #include "runtime/gguf/gguf_reader.h"
 #include "runtime/model/model.h"
@@ -99,6 +100,27 @@ TEST_CASE("llama4 hyperparameters and layers as llama.cpp reads them") {
   CHECK(d.find("MoE on every 2 layer(s), dense FFN of width 96") != std::string::npos);
 }
 
+TEST_CASE("llama4 at the edges of llama.cpp's rules") {
+  auto config = [](GgufWriter w) {
+    const auto bytes = w.to_bytes();
+    return load_model_config(GgufFile::from_memory(bytes, "llama4-edge.gguf"));
+  };
+  SyntheticSpec maverick = synthetic_llama4();
+  maverick.n_expert = 128;  // LLM_TYPE_17B_128E: no QK-norm
+  maverick.n_ff_exp = 8;
+  CHECK(!config(make_synthetic_model(maverick)).layers[0].qk_l2_norm);
+  GgufWriter pattern = make_synthetic_model(synthetic_llama4());
+  pattern.set_uint32("llama4.attention.sliding_window_pattern", 2);  // chunked layers 0 and 2; NoPE stays at 3
+  const ModelConfig p = config(std::move(pattern));
+  CHECK(p.layers[0].chunked);
+  CHECK(!p.layers[1].chunked);
+  CHECK(p.layers[2].chunked);
+  CHECK(!p.layers[3].rope);
+  GgufWriter unchunked = make_synthetic_model(synthetic_llama4());
+  unchunked.set_uint32("llama4.attention.sliding_window", 0);  // llama.cpp then runs without a temperature
+  CHECK_THROWS_WITH(config(std::move(unchunked)), doctest::Contains("llama4-edge.gguf: attention.sliding_window 0"));
+}
+
 TEST_CASE_FIXTURE(GpuTest, "synthetic llama4: GPU matches the reference across chunks, prefill and decode") {
   const auto bytes = make_synthetic_model(synthetic_llama4()).to_bytes();
   auto file = GgufFile::from_memory(bytes, "llama4.gguf");
@@ -171,6 +193,14 @@ TEST_CASE("bailingmoe2 hyperparameters and layers as llama.cpp reads them") {
   CHECK(c.skipped_tensor("blk.3.layer_out_norm.weight"));
 }
 
+TEST_CASE("bailingmoe2: a softmax gate with a selection bias is refused, naming the file") {
+  GgufWriter w = make_synthetic_model(synthetic_bailingmoe2());
+  w.set_uint32("bailingmoe2.expert_gating_func", 1);
+  const auto bytes = w.to_bytes();
+  CHECK_THROWS_WITH(load_model_config(GgufFile::from_memory(bytes, "ling-edge.gguf")),
+                    doctest::Contains("ling-edge.gguf: expert_gating_func 1 with a selection bias"));
+}
+
 TEST_CASE_FIXTURE(GpuTest, "synthetic bailingmoe2 in F32 and F16 matches the reference") {
   for (auto [type, bound] : {std::pair{GgmlType::F32, 1e-3}, std::pair{GgmlType::F16, 1e-2}}) {
     CAPTURE(ggml_type_name(type));
@@ -181,4 +211,37 @@ TEST_CASE_FIXTURE(GpuTest, "synthetic bailingmoe2 in F32 and F16 matches the ref
 
 TEST_CASE_FIXTURE(GpuTest, "synthetic bailingmoe2: 32 greedy tokens match the reference up to the first near-tie") {
   check_synthetic_greedy(ctx, make_synthetic_model(synthetic_bailingmoe2()).to_bytes());
+}
+
+// ---- window-sized KV caches of the sliding-window layers ----
+
+TEST_CASE_FIXTURE(GpuTest, "sliding-window layers keep a ring of window + batch - 1 rows: planned, allocated, resumed") {
+  // gpt-oss: layers 0 and 2 slide over 5 positions; n_batch 8: rings of 12 rows, layer 1 keeps 32.
+  const auto bytes = make_synthetic_model({.arch = Arch::gpt_oss, .n_layer = 3, .n_head = 4, .n_head_kv = 2,
+                                           .head_dim = 16, .n_expert = 6, .n_expert_used = 2, .n_ff_exp = 40,
+                                           .sliding_window = 5, .seed = rng()()})
+                         .to_bytes();
+  Model m(ctx, GgufFile::from_memory(bytes, "gpt-oss-ring.gguf"), {.n_ctx = 32, .n_batch = 8, .progress = false});
+  const ActivationLayout& lay = m.plan().layout;
+  CHECK(lay.kv_ring == 12);
+  CHECK(lay.ring(0));
+  CHECK(!lay.ring(1));
+  CHECK(lay.ring(2));
+  const uint64_t row = kv_cache_bytes(1, 2, 16);  // one position of K (or V): 2 heads of 16 halves
+  CHECK(m.plan().planned(MemoryCategory::kv_cache) == 2 * row * (12 + 32 + 12));
+  const uint64_t got = m.allocated_bytes(MemoryCategory::kv_cache), want = 2 * row * (12 + 32 + 12);
+  CHECK(got >= want);
+  CHECK(got - want <= want / 100);
+  // 23 tokens (the rings wrap), then a rewind the rings still serve and one they cannot.
+  const auto tokens = random_tokens(23, m.config().n_vocab);
+  const auto all = m.forward(tokens, 0, LogitsMode::all);
+  Session& s = m.default_session();
+  CHECK(s.resumable(20) == 20);  // keys 16.. still held (23 - 12 = 11 on)
+  CHECK(s.resumable(12) == 0);   // keys 8.. overwritten
+  CHECK_THROWS_AS(s.set_position(12), std::runtime_error);
+  const auto again = m.forward(std::span<const int32_t>(tokens).subspan(20), 20, LogitsMode::all);
+  const size_t V = m.config().n_vocab;
+  CHECK(rel_l2(again, std::span<const float>(all).subspan(20 * V)) < 5e-4);
+  const auto fresh = m.forward(std::span<const int32_t>(tokens).first(3), 0, LogitsMode::all);  // 0 always resumes
+  CHECK(rel_l2(fresh, std::span<const float>(all).first(3 * V)) < 5e-4);
 }

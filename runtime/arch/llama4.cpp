@@ -38,6 +38,8 @@ void read_llama4(const Hparams& h, ModelConfig& c) {
     h.fail("llama4 heads are rope.dimension_count wide: key " + std::to_string(c.head_dim_k) + ", value " +
            std::to_string(c.head_dim_v) + ", rope " + std::to_string(c.n_rot));
   if (c.rope_yarn) h.fail("llama4 with YaRN RoPE scaling is not what llama.cpp runs");
+  // llama.cpp would group-limit llama4's selection too; no released file has groups.
+  if (h.opt_u32("expert_group_count", 1) > 1) h.fail("llama4 with expert groups (expert_group_count) is not supported");
   c.rope_freqs = h.has_tensor("rope_freqs.weight");  // Llama-3 frequency factors (Scout)
   c.n_swa = 8192;
   c.attn_temp_floor = 8192;

@@ -138,10 +138,11 @@ static void check_cache(const char* k, const KvCacheLayer& c) {
   if (c.head_dim % 2 || c.dv() % 2)
     op_fail(k, "head widths " + std::to_string(c.head_dim) + " / " + std::to_string(c.dv()) +
                    ": one is odd; the f16 cache packs pairs");
-  const uint64_t k_bytes = kv_cache_bytes(c.n_ctx, c.kv_heads, c.head_dim), v_bytes = kv_cache_bytes(c.n_ctx, c.kv_heads, c.dv());
+  if (c.ring > c.n_ctx) op_fail(k, "a ring of " + std::to_string(c.ring) + " rows for a context of " + std::to_string(c.n_ctx));
+  const uint64_t k_bytes = kv_cache_bytes(c.rows(), c.kv_heads, c.head_dim), v_bytes = kv_cache_bytes(c.rows(), c.kv_heads, c.dv());
   if (c.k.size < k_bytes || c.v.size < v_bytes)
     op_fail(k, "cache ranges of " + std::to_string(c.k.size) + " / " + std::to_string(c.v.size) +
-                   " bytes; n_ctx * kv_heads * head width halves need " + std::to_string(k_bytes) + " / " +
+                   " bytes; rows * kv_heads * head width halves need " + std::to_string(k_bytes) + " / " +
                    std::to_string(v_bytes));
 }
 
@@ -150,6 +151,7 @@ void record_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, con
   const char* kn = "kv_store";
   const uint32_t tokens = s.tokens, k_stride = s.k_stride, v_stride = s.v_stride;
   check_cache(kn, cache);
+  if (cache.ring) op_fail(kn, "a ring cache is stored by rope_kv_store only");
   if (tokens == 0) op_fail(kn, "no tokens");
   const uint32_t k_row = cache.kv_heads * cache.head_dim, v_row = cache.kv_heads * cache.dv();
   const uint32_t ks = k_stride ? k_stride : k_row, vs = v_stride ? v_stride : v_row;
@@ -217,6 +219,7 @@ void record_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache
   p.bk_offset = q_row, p.bv_offset = q_row + k_row;
   p.kn_offset = qn;
   p.n_ctx = cache.n_ctx;
+  p.ring = cache.ring;
   p.eps = s.eps;
   const auto& pipe = ctx.pipelines().get({.kernel = kn, .bindings = 10, .push_size = sizeof(p), .variant = variant});
   const BufferRange dummy = ctx.dummy().range();
@@ -240,6 +243,7 @@ void mla_store(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const Mla
                BufferRange kv, BufferRange k_pe, BufferRange positions, BufferRange q, BufferRange q_out) {
   const char* kn = (p.flags & MLA_ROPE) ? "mla_rope_kv_store" : "mla_kv_store";
   check_cache(kn, cache);
+  if (cache.ring) op_fail(kn, "a ring cache is stored by rope_kv_store only");
   if (s.tokens == 0) op_fail(kn, "no tokens");
   if (s.nope % 2 || s.nope >= cache.head_dim)
     op_fail(kn, "nope " + std::to_string(s.nope) + " must be even and below head_dim " + std::to_string(cache.head_dim));
@@ -312,9 +316,13 @@ void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, co
   const bool sinks = s.sinks.size > 0;
   if (sinks) need_floats(k, "sinks", s.sinks, s.heads);
   if (s.chunked && !s.window) op_fail(k, "chunked attention needs a chunk (window) size");
+  // A ring holds the window before the first query and the batch: nothing needed is overwritten.
+  if (cache.ring && (!s.window || uint64_t(cache.ring) < uint64_t(s.window) + s.tokens - 1))
+    op_fail(k, "a ring of " + std::to_string(cache.ring) + " rows cannot serve " + std::to_string(s.tokens) +
+                   " queries over a window of " + std::to_string(s.window));
   AttnParams p{s.tokens, s.pos, s.heads, cache.kv_heads, cache.head_dim, qs, os,
                s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(float(cache.head_dim)), cache.dv(), s.window,
-               (sinks ? ATTN_SINKS : 0u) | (s.chunked ? ATTN_CHUNKED : 0u), 0};
+               (sinks ? ATTN_SINKS : 0u) | (s.chunked ? ATTN_CHUNKED : 0u), cache.ring};
   const auto& pipe = ctx.pipelines().get(
       {.kernel = "attention", .bindings = 5, .push_size = sizeof(p), .variant = variant});
   Binding b[5] = {{q, Access::read}, {cache.k, Access::read}, {cache.v, Access::read}, {o, Access::write},

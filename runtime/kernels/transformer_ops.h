@@ -75,7 +75,11 @@ struct KvCacheLayer {
   uint32_t kv_heads = 0;
   uint32_t head_dim = 0;
   uint32_t v_head_dim = 0;  // 0 = head_dim (DeepSeek MLA: 128 values for 192-wide keys)
+  // > 0: a sliding-window layer's ring of `ring` rows, position p in row p % ring (n_ctx stays
+  // the positions it takes); rope_kv_store and attention only.
+  uint32_t ring = 0;
   uint32_t dv() const { return v_head_dim ? v_head_dim : head_dim; }
+  uint32_t rows() const { return ring ? ring : n_ctx; }
 };
 // Bytes of one of K or V for a layer.
 uint64_t kv_cache_bytes(uint32_t n_ctx, uint32_t kv_heads, uint32_t head_dim);

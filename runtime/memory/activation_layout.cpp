@@ -34,8 +34,8 @@ std::vector<const LayoutBuffer*> ActivationLayout::buffers() const {
                                        &ffn_up, &moe_h, &moe_y, &moe_route, &x_in};
   for (uint32_t s = 0; s < n_sessions; ++s)
     for (uint32_t l = 0; l < n_layer; ++l) {
-      out.push_back(&k_cache);
-      out.push_back(&v_cache);
+      out.push_back(ring(l) ? &k_ring : &k_cache);
+      out.push_back(ring(l) ? &v_ring : &v_cache);
     }
   return out;
 }
@@ -101,6 +101,18 @@ ActivationLayout activation_layout(const ModelConfig& c, uint32_t n_batch, uint3
   a.moe_route = {"moe route", s.route, C::scratch};
   a.k_cache = {"K cache", kv_cache_bytes(n_ctx, at.n_head_kv, at.head_dim_k), C::kv_cache};
   a.v_cache = {"V cache", kv_cache_bytes(n_ctx, at.n_head_kv, at.head_dim_v), C::kv_cache};
+  // Sliding-window layers keep only their window and one batch of a session's tokens (n_batch:
+  // a decode step of S sessions gives each one token) as a ring.
+  uint32_t window = 0;
+  const uint32_t per_session = std::max<uint32_t>(1, n_batch);
+  for (const LayerSpec& l : c.layers)
+    if (l.attention == AttentionKind::gqa) window = std::max(window, l.window);
+  if (window && uint64_t(window) + per_session - 1 < n_ctx) {
+    a.kv_ring = window + per_session - 1;
+    for (const LayerSpec& l : c.layers) a.ring_layer.push_back(l.attention == AttentionKind::gqa && l.window > 0);
+    a.k_ring = {"K cache (window ring)", kv_cache_bytes(a.kv_ring, at.n_head_kv, at.head_dim_k), C::kv_cache};
+    a.v_ring = {"V cache (window ring)", kv_cache_bytes(a.kv_ring, at.n_head_kv, at.head_dim_v), C::kv_cache};
+  }
   return a;
 }
 

@@ -49,6 +49,12 @@ struct ActivationLayout {
   LayoutBuffer moe_route;     // MoE scratch: batched path's tiles, counts and sorted slots
   LayoutBuffer k_cache, v_cache;  // f16 [n_ctx, n_head_kv, Dk | Dv], one of each per layer and session
   LayoutBuffer x_in;          // arctic (LayerSpec::parallel_dense): [B, H] the layer's input, for its MoE
+  // The sliding-window layers' caches (ring_layer): rings of kv_ring = window + n_batch - 1 rows,
+  // when that is below n_ctx (a session's batch of queries and the window before them).
+  LayoutBuffer k_ring, v_ring;
+  uint32_t kv_ring = 0;
+  std::vector<bool> ring_layer;  // [L], or empty: every layer's cache is n_ctx long
+  bool ring(uint32_t layer) const { return layer < ring_layer.size() && ring_layer[layer]; }
   uint32_t n_layer = 0;
   uint32_t n_sessions = 1;    // S: sessions, each with its own KV cache
   uint32_t n_batch = 1;       // B

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 #include "runtime/gguf/gguf_reader.h"
 #include "runtime/model/model_config.h"
@@ -177,6 +178,11 @@ std::string MemoryPlan::summary(const std::string& device_name) const {
     char buf[96];
     std::snprintf(buf, sizeof buf, "  %-22s %12s\n", c.name, format_bytes(c.bytes).c_str());
     o << buf;
+    if (std::string_view(c.name) == "KV cache" && layout.kv_ring) {  // the sliding-window layers' rings
+      uint32_t n = 0;
+      for (uint32_t l = 0; l < layout.n_layer; ++l) n += layout.ring(l);
+      o << "    (" << n << " sliding-window layer(s) keep a ring of " << layout.kv_ring << " rows)\n";
+    }
   }
   char buf[160];
   std::snprintf(buf, sizeof buf, "  %-22s %12s\n  %-22s %12s\n", "needed on the device", format_bytes(device_total()).c_str(),

@@ -1,5 +1,6 @@
 #include "runtime/model/chat_session.h"
 
+#include "runtime/model/session.h"
 #include "runtime/tokenizer/harmony.h"
 
 namespace vkmoe {
@@ -37,7 +38,8 @@ void ChatSession::feed_history() {
   std::string delta = full;
   if (gen_.position() > 0 && !rendered_.empty() && full.starts_with(rendered_)) {
     delta = full.substr(rendered_.size());
-  } else if (gen_.position() > 0 && !prompt_.empty() && full.starts_with(prompt_)) {
+  } else if (gen_.position() > 0 && !prompt_.empty() && full.starts_with(prompt_) &&
+             gen_.session().resumable(prompt_pos_) == prompt_pos_) {
     gen_.rewind(prompt_pos_);
     rendered_ = prompt_;
     delta = full.substr(prompt_.size());

@@ -109,8 +109,8 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   for (uint32_t s = 0; s < lay.n_sessions; ++s)
     for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
       const std::string suffix = " " + std::to_string(l) + (s ? " session " + std::to_string(s) : "");
-      kv_pool_[s].push_back(allocate(lay.k_cache, MemoryUse::device, suffix));
-      kv_pool_[s].push_back(allocate(lay.v_cache, MemoryUse::device, suffix));
+      kv_pool_[s].push_back(allocate(lay.ring(l) ? lay.k_ring : lay.k_cache, MemoryUse::device, suffix));
+      kv_pool_[s].push_back(allocate(lay.ring(l) ? lay.v_ring : lay.v_cache, MemoryUse::device, suffix));
     }
   bind_weights();
   if (cfg_.logit_scale != 0.0f) {  // Granite: logits / s = W (norm(x) (w / s)); the output norm takes 1 / s once

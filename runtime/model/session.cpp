@@ -16,9 +16,13 @@ namespace vkmoe {
 Session::Session(Model& model) : model_(model), buffers_(model.take_kv(slot_)) {
   const ModelConfig& c = model.config();
   const ModelConfig::AttentionShape a = c.attention_shape();
-  for (uint32_t l = 0; l < c.n_layer; ++l)
+  const ActivationLayout& lay = model.plan().layout;
+  for (uint32_t l = 0; l < c.n_layer; ++l) {
+    const uint32_t ring = lay.ring(l) ? lay.kv_ring : 0;
     kv_.push_back({buffers_[2 * l].range(), buffers_[2 * l + 1].range(), model.n_ctx(), a.n_head_kv, a.head_dim_k,
-                   a.head_dim_v});
+                   a.head_dim_v, ring});
+    if (ring) ring_ = ring, window_ = std::max(window_, c.layers[l].window);
+  }
   routing_.layers = c.n_layer;
   routing_.k = c.n_expert_used;
   routing_.experts = c.n_expert;
@@ -33,7 +37,22 @@ void Session::set_position(uint32_t pos) {
   if (pos > model_.n_ctx())
     throw std::out_of_range("session position " + std::to_string(pos) + " is past the context of " +
                             std::to_string(model_.n_ctx()) + " (-c)");
+  if (resumable(pos) != pos)
+    throw std::runtime_error("session position " + std::to_string(pos) + ": the sliding-window layers' caches (rings of " +
+                             std::to_string(ring_) + " rows) hold positions from " + std::to_string(held_from_) +
+                             " only; run the tokens again from 0");
+  if (pos == 0) held_from_ = 0;  // a new conversation: every row is written again before it is read
   pos_ = pos;
+}
+
+// A query at pos needs the keys of its window, pos - window + 1 on (a chunk starts no earlier).
+uint32_t Session::resumable(uint32_t pos) const {
+  if (!ring_ || pos == 0 || pos == pos_) return pos;
+  return (pos >= window_ ? pos - window_ + 1 : 0) >= held_from_ ? pos : 0;
+}
+
+void Session::wrote(uint32_t end) {
+  if (ring_ && end > ring_) held_from_ = std::max(held_from_, end - ring_);
 }
 
 void Session::reset_stats() { std::fill(routing_.counts.begin(), routing_.counts.end(), 0u); }
@@ -78,6 +97,7 @@ std::vector<float> Model::forward(Session& session, std::span<const int32_t> tok
     const bool last_chunk = start + T == tokens.size();
     const Pass pass = make_pass({{&session, 0, T, pos + static_cast<uint32_t>(start)}}, mode);
     std::vector<float> rows = run_pass(pass, tokens.subspan(start, T), mode == LogitsMode::all || last_chunk);
+    session.wrote(session.pos_ + T);
     session.pos_ += T;
     if (mode == LogitsMode::all) out.insert(out.end(), rows.begin(), rows.end());
     else if (last_chunk) out = std::move(rows);
@@ -106,7 +126,7 @@ std::vector<float> Model::decode(std::span<Session* const> sessions, std::span<c
     parts.push_back({s, static_cast<uint32_t>(i), 1, s->pos_});
   }
   std::vector<float> out = run_pass(make_pass(std::move(parts), LogitsMode::all), tokens, true);
-  for (Session* s : sessions) ++s->pos_;
+  for (Session* s : sessions) s->wrote(++s->pos_);
   return out;
 }
 

@@ -40,7 +40,12 @@ class Session {
   uint32_t n_ctx() const;
   // Moves the position back (or forward over rows this session already wrote): the rows from
   // there on are overwritten by the next forward. reset() is set_position(0).
+  // Throws std::runtime_error when the sliding-window layers' rings no longer hold what pos needs
+  // (resumable(pos) != pos).
   void set_position(uint32_t pos);
+  // pos when a forward from pos would see every key it needs, else 0 (rewinding further back than
+  // a ring holds: those rows are overwritten; the caller runs the tokens again from 0).
+  uint32_t resumable(uint32_t pos) const;
   void reset() { set_position(0); }
 
   // Empty ids/weights until a token has run, or with ModelOptions::expert_stats off.
@@ -58,6 +63,10 @@ class Session {
   std::vector<KvCacheLayer> kv_;    // per layer, over buffers_
   uint32_t pos_ = 0;
   RoutingSnapshot routing_;
+  // Rings (ModelConfig window layers): their rows, the largest window, and the first position
+  // whose keys they still hold (every position from there up to the last written).
+  uint32_t ring_ = 0, window_ = 0, held_from_ = 0;
+  void wrote(uint32_t end);  // positions up to end - 1 were just stored
 };
 
 }  // namespace vkmoe

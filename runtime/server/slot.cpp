@@ -27,7 +27,9 @@ int best_free_slot(std::span<const std::unique_ptr<Slot>> slots, std::span<const
 void Slot::start(std::shared_ptr<Job> next, uint64_t order) {
   const std::vector<int32_t>& prompt = next->spec().prompt;
   // The last prompt token always runs: its logits give the first sampled token.
-  const size_t keep = std::min(common_prefix(cached, prompt), prompt.empty() ? 0 : prompt.size() - 1);
+  // A sliding-window ring may no longer hold what the prefix needs: then everything runs again.
+  const size_t keep =
+      session.resumable(uint32_t(std::min(common_prefix(cached, prompt), prompt.empty() ? 0 : prompt.size() - 1)));
   cached.resize(keep);
   session.set_position(static_cast<uint32_t>(keep));
   job = std::move(next);
