@@ -61,7 +61,7 @@ std::vector<float> run_matmul(Context& ctx, const TestWeight& tw, std::span<cons
   GpuBuf xb(ctx, x), yb(ctx, size_t(tokens) * tw.w.rows);
   Sequence seq(ctx.device());
   yb.poison(seq);
-  record_matmul(ctx, seq, tw.w, tokens, xb.range(), yb.range(), 0, 0, false, path, variant);
+  record_matmul(ctx, seq, tw.w, tokens, xb.range(), yb.range(), {.path = path, .variant = variant});
   seq.run();
   return yb.floats(ctx);
 }
@@ -173,7 +173,7 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: 300-token prefill, accumulate into a strided
   auto y0 = random_floats(size_t(tokens) * y_stride);
   GpuBuf xb(ctx, x), yb(ctx, y0);
   Sequence seq(ctx.device());
-  record_matmul(ctx, seq, tw.w, tokens, xb.range(), yb.range(), 0, y_stride, true);
+  record_matmul(ctx, seq, tw.w, tokens, xb.range(), yb.range(), {.y_stride = y_stride, .accumulate = true});
   seq.run();
   auto got = yb.floats(ctx);
   auto ref = matmul_ref(tw.deq, x, rows, cols, tokens);

@@ -53,7 +53,7 @@ std::vector<float> run_matmul(Context& ctx, const DenseWeight& w, std::span<cons
   GpuBuf xb(ctx, x), yb(ctx, size_t(tokens) * w.rows);
   Sequence seq(ctx.device());
   yb.poison(seq);
-  record_matmul(ctx, seq, w, tokens, xb.range(), yb.range(), 0, 0, false, path, variant);
+  record_matmul(ctx, seq, w, tokens, xb.range(), yb.range(), {.path = path, .variant = variant});
   seq.run();
   return yb.floats(ctx);
 }

@@ -256,7 +256,7 @@ CrossoverResult matmul_crossover(Context& ctx, bool quick, int repeats, SplitMix
   measure_points(c, counts, progress, [&](uint32_t T, bool large) {
     const MatmulPath path = large ? MatmulPath::tiled : MatmulPath::vec;
     return median_ms(time_runs(ctx, repeats, [&](Sequence& seq) {
-      record_matmul(ctx, seq, w, T, x.range(0, uint64_t(T) * n * 4), y.range(0, uint64_t(T) * n * 4), 0, 0, false, path);
+      record_matmul(ctx, seq, w, T, x.range(0, uint64_t(T) * n * 4), y.range(0, uint64_t(T) * n * 4), {.path = path});
     }));
   });
   return c;

@@ -89,13 +89,6 @@ uint32_t gemm_workgroup(const DeviceCaps& caps) {
 }
 
 void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
-                   BufferRange y, uint32_t x_stride, uint32_t y_stride, bool accumulate, MatmulPath path,
-                   const std::string& variant) {
-  record_matmul(ctx, seq, w, tokens, x, y,
-                {.x_stride = x_stride, .y_stride = y_stride, .accumulate = accumulate, .path = path, .variant = variant});
-}
-
-void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
                    BufferRange y, const MatmulOptions& o) {
   const char* k = "matmul";
   check_weight(k, w);

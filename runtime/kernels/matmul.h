@@ -68,12 +68,6 @@ VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& v
 struct DeviceCaps;
 uint32_t gemm_workgroup(const DeviceCaps& caps);
 
-// y[t, r] = sum_k W[r, k] x[t, k] (or y += with accumulate, e.g. into the residual stream):
-// x [tokens, cols] with x_stride floats between rows, y [tokens, rows] with y_stride.
-void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
-                   BufferRange y, uint32_t x_stride = 0, uint32_t y_stride = 0, bool accumulate = false,
-                   MatmulPath path = MatmulPath::automatic, const std::string& variant = "");
-
 // RMS norm folded into a matmul: x is replaced by x / sqrt(mean(x^2) + eps) * weight per token
 // (as record_rms_norm with groups = 1), computed inside the matmul's own dispatch.
 struct NormPrologue {
@@ -89,9 +83,11 @@ struct MatmulOptions {
   std::optional<NormPrologue> norm;     // y must not overlap x when set
 };
 
-// The same with every option; norm + matmul is one dispatch ("norm + next matvec").
+// y[t, r] = sum_k W[r, k] x[t, k] (or y += with accumulate, e.g. into the residual stream):
+// x [tokens, cols] with x_stride floats between rows, y [tokens, rows] with y_stride; with a norm
+// prologue, norm + matmul is one dispatch ("norm + next matvec").
 void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
-                   BufferRange y, const MatmulOptions& options);
+                   BufferRange y, const MatmulOptions& options = {});
 
 // y[t, :] = W[ids[t], :] as f32, times scale (ids: uint32 [tokens]; an id >= rows gives zeros).
 void record_get_rows(Context& ctx, Sequence& seq, const DenseWeight& table, uint32_t tokens, BufferRange ids,

@@ -56,7 +56,7 @@ void Model::record_dense_ffn_block(Sequence& seq, const Layer& L, uint32_t T) {
     record_matmul(ctx_, seq, L.ffn_up, T, xn, u);
     record_silu_mul(ctx_, seq, {.rows = T, .n = F}, g, u, u);
   }
-  record_matmul(ctx_, seq, L.ffn_down, T, u, x, 0, 0, /*accumulate=*/true);
+  record_matmul(ctx_, seq, L.ffn_down, T, u, x, {.accumulate = true});
 }
 
 }  // namespace vkmoe
