@@ -19,6 +19,7 @@
 #define MOE_SHARED_GATED 16u // ... weighted by shared_gate[t] (else by 1)
 #define MOE_SWIGLU_OAI 32u   // gpt-oss's clamped SwiGLU (act_alpha, act_limit) in place of silu(gate) * up
 #define MOE_BIAS 64u         // per-expert biases of the routed experts: gate/up [2][E][F], down [E][H]
+#define MOE_GELU 128u        // gelu(gate) * up (tanh approximation, as ggml's gelu) in place of silu(gate) * up (Grok)
 
 #ifdef __cplusplus
 namespace vkmoe {

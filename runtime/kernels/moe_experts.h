@@ -61,6 +61,7 @@ struct MoeFfnWeights {
   BufferRange gate_up_bias, down_bias;
   bool swiglu_oai = false;
   float alpha = 1.702f, limit = 7.0f;
+  bool gelu = false;  // gelu(g) * u (tanh approximation, ggml's gelu) in place of silu(g) * u (Grok)
 };
 
 enum class MoePath { automatic, decode, batched };

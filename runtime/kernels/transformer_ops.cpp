@@ -301,7 +301,7 @@ void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, co
   if (sinks) need_floats(k, "sinks", s.sinks, s.heads);
   AttnParams p{s.tokens, s.pos, s.heads, cache.kv_heads, cache.head_dim, qs, os,
                s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(float(cache.head_dim)), cache.dv(), s.window,
-               sinks ? ATTN_SINKS : 0u, 0};
+               (sinks ? ATTN_SINKS : 0u) | (s.softcap > 0 ? ATTN_SOFTCAP : 0u), s.softcap};
   const auto& pipe = ctx.pipelines().get(
       {.kernel = "attention", .bindings = 5, .push_size = sizeof(p), .variant = variant});
   Binding b[5] = {{q, Access::read}, {cache.k, Access::read}, {cache.v, Access::read}, {o, Access::write},
@@ -317,11 +317,12 @@ static void record_eltwise(Context& ctx, Sequence& seq, const EltShape& s, Buffe
                  ys = s.y_stride ? s.y_stride : s.n;
   if (as < s.n || (bs < s.n && !broadcast) || ys < s.n) op_fail(name, "row stride shorter than n");
   need_floats(name, "a", a, s.a_offset + row_extent(s.rows, as, s.n));
-  if (op != ELT_SCALE) need_floats(name, "b", b, s.b_offset + (broadcast ? s.n : row_extent(s.rows, bs, s.n)));
+  const bool unary = op == ELT_SCALE || op == ELT_SOFTCAP;  // b unused
+  if (!unary) need_floats(name, "b", b, s.b_offset + (broadcast ? s.n : row_extent(s.rows, bs, s.n)));
   need_floats(name, "y", y, s.y_offset + row_extent(s.rows, ys, s.n));
   EltParams p{s.rows, s.n, as, bs, ys, op, factor, s.a_offset, s.b_offset, s.y_offset, 0, 0};
   const auto& pipe = ctx.pipelines().get({.kernel = "eltwise", .bindings = 3, .push_size = sizeof(p)});
-  Binding bd[3] = {{a, Access::read}, {op == ELT_SCALE ? ctx.dummy().range() : b, Access::read}, {y, Access::write}};
+  Binding bd[3] = {{a, Access::read}, {unary ? ctx.dummy().range() : b, Access::read}, {y, Access::write}};
   seq.dispatch(pipe, bd, &p, ceil_div(s.n, 256), s.rows, 1, name);
 }
 
@@ -337,6 +338,13 @@ void record_silu_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange
 }
 void record_scale(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange y, float factor) {
   record_eltwise(ctx, seq, s, a, {}, y, ELT_SCALE, factor, "scale");
+}
+void record_softcap(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange y, float cap) {
+  if (!(cap > 0)) op_fail("softcap", "the cap must be > 0");
+  record_eltwise(ctx, seq, s, a, {}, y, ELT_SOFTCAP, cap, "softcap");
+}
+void record_gelu_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b, BufferRange y) {
+  record_eltwise(ctx, seq, s, a, b, y, ELT_GELU_MUL, 0.0f, "gelu_mul");
 }
 
 void record_argmax(Context& ctx, Sequence& seq, uint32_t rows, uint32_t n, BufferRange x, BufferRange ids,

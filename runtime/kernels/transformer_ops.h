@@ -131,6 +131,7 @@ struct AttentionShape {
   uint32_t o_stride = 0;  // floats between token rows of o (0 = heads * v_head_dim)
   uint32_t window = 0;    // sliding window: keys pos + t - window + 1 .. pos + t; 0 = all
   BufferRange sinks;      // float [heads]: each head's sink logit (gpt-oss), or empty
+  float softcap = 0.0f;   // > 0: each scaled score s becomes softcap * tanh(s / softcap) (Grok)
 };
 // o[t, h] = softmax_j(scale * q[t, h] . K[j, h / (heads / kv_heads)]) V[j, ...] over j <= pos + t
 // (and j > pos + t - window); a sink s_h adds exp(s_h) to the softmax's denominator only.
@@ -158,6 +159,10 @@ void record_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, B
 void record_silu_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b,
                      BufferRange y);
 void record_scale(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange y, float factor);
+// y = cap * tanh(a / cap) (cap > 0).
+void record_softcap(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange y, float cap);
+// y = gelu(a) * b, gelu's tanh approximation (ggml's gelu).
+void record_gelu_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b, BufferRange y);
 
 // ids[r] = index of the largest x[r, i] (uint32 [rows]); ties go to the lower index, NaN never
 // wins, a row without a number above -inf gives its first -inf or 0.
