@@ -61,6 +61,7 @@ TEST_CASE_FIXTURE(GpuTest, "dispatches per decode token, every architecture") {
       {"phimoe", {.arch = Arch::phimoe}, 10, 4},  // + the attention output bias; + the head's bias
       {"dbrx", {.arch = Arch::dbrx}, 9, 3},
       {"arctic", {.arch = Arch::arctic}, 10, 2},  // + the dense FFN's [gate | up], silu_mul, down
+      {"grok", {.arch = Arch::grok}, 11, 5},  // + norm and add of each output; embedding scale, logit scale and cap
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);

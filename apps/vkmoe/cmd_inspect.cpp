@@ -165,6 +165,10 @@ int cmd_inspect(const std::vector<std::string>& argv) {
     j["particulars"]["norm_bias"] = cfg.norm_bias;
     j["particulars"]["output_bias"] = cfg.output_bias;
     j["particulars"]["clamp_kqv"] = cfg.clamp_kqv;
+    j["particulars"]["attn_softcap"] = cfg.attn_softcap;
+    j["particulars"]["final_softcap"] = cfg.final_softcap;
+    j["particulars"]["post_norms"] = cfg.attn_post_norm || !cfg.ffn_post_norm.empty();
+    j["particulars"]["expert_activation"] = cfg.gelu_experts ? "gelu" : cfg.swiglu_oai ? "swiglu_oai" : "silu";
     j["params"] = stats.params;
     j["bytes"] = stats.bytes;
     j["active_params_per_token"] = stats.active_params;

@@ -16,6 +16,7 @@ const ArchInfo kArchitectures[] = {
     {Arch::phimoe, "phimoe", "phimoe", read_phimoe},
     {Arch::dbrx, "dbrx", "dbrx", read_dbrx},
     {Arch::arctic, "arctic", "arctic", read_arctic},
+    {Arch::grok, "grok", "grok", read_grok},
 };
 
 }  // namespace

@@ -41,5 +41,6 @@ void read_gpt_oss(const Hparams& h, ModelConfig& c);
 void read_phimoe(const Hparams& h, ModelConfig& c);
 void read_dbrx(const Hparams& h, ModelConfig& c);
 void read_arctic(const Hparams& h, ModelConfig& c);
+void read_grok(const Hparams& h, ModelConfig& c);
 
 }  // namespace vkmoe

@@ -48,7 +48,8 @@ struct ActivationLayout {
   LayoutBuffer moe_y;         // MoE scratch [B * slots, H]: batched path's down projections
   LayoutBuffer moe_route;     // MoE scratch: batched path's tiles, counts and sorted slots
   LayoutBuffer k_cache, v_cache;  // f16 [n_ctx, n_head_kv, Dk | Dv], one of each per layer and session
-  LayoutBuffer x_in;          // arctic (LayerSpec::parallel_dense): [B, H] the layer's input, for its MoE
+  LayoutBuffer x_in;          // [B, H] arctic (LayerSpec::parallel_dense): the layer's input, for its MoE;
+                              // grok (ffn_post_norm): the FFN's output before its norm
   uint32_t n_layer = 0;
   uint32_t n_sessions = 1;    // S: sessions, each with its own KV cache
   uint32_t n_batch = 1;       // B

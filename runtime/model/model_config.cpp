@@ -163,6 +163,12 @@ std::string ModelConfig::describe() const {
   if (layer_norm || norm_bias) o << (layer_norm ? ", LayerNorm" : ", RMSNorm") << (norm_bias ? " with bias" : "") << " norms";
   if (output_bias) o << ", output head bias";
   if (clamp_kqv > 0) o << ", q/k/v clamped to +-" << clamp_kqv;
+  if (attn_softcap > 0) o << ", attention softcap " << attn_softcap;
+  if (attn_post_norm || !ffn_post_norm.empty()) o << ", post-attention/FFN norms";
+  if (embd_scale > 0) o << ", embedding x" << embd_scale;
+  if (logit_scale > 0) o << ", logits x" << logit_scale;
+  if (final_softcap > 0) o << ", final softcap " << final_softcap;
+  if (gelu_experts) o << ", GELU experts";
   o << "\nexperts: " << n_expert << " of width " << n_ff_exp << ", " << n_expert_used << " per token, routing "
     << routing_kind() << (router.renormalize ? ", renormalised" : "");
   if (router.n_group > 1) o << ", " << router.topk_group << " of " << router.n_group << " groups";

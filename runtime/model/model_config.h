@@ -27,6 +27,7 @@ enum class Arch {
   phimoe,    // Phi-3.5-MoE: RMS norms with bias, q/k/v/o and output biases, softmax top-2 renormalised
   dbrx,      // DBRX: LayerNorm without bias, fused attn_qkv clamped, softmax top-k renormalised
   arctic,    // Snowflake Arctic: a dense FFN beside the MoE (which reads the layer's input), normal RoPE
+  grok,      // Grok-1: multipliers, attention and final softcaps, post-attention/FFN norms, GELU experts
 };
 const char* arch_name(Arch a);  // display name (registry.cpp)
 
@@ -100,6 +101,15 @@ struct ModelConfig {
   bool layer_norm = false;   // LayerNorm: the mean subtracted first (dbrx)
   bool output_bias = false;  // output.bias [n_vocab] added to the logits (phimoe)
   float clamp_kqv = 0.0f;    // > 0: q, k, v clamped to [-clamp_kqv, clamp_kqv] after any bias (dbrx)
+  // Grok: multipliers and caps (0 = none), norms of the attention's and the FFN's outputs before
+  // the residual add (attn_output_norm, ffn_post_norm's tensor; off / empty = none), GELU experts.
+  float embd_scale = 0.0f;       // token embeddings multiplied by it
+  float attn_softcap = 0.0f;     // attention scores s (after attn_scale) become cap * tanh(s / cap)
+  float logit_scale = 0.0f;      // logits multiplied by it
+  float final_softcap = 0.0f;    // then logits become cap * tanh(logit / cap)
+  bool attn_post_norm = false;   // attn_output_norm [H]: RMS norm of the attention output
+  std::string ffn_post_norm;     // its tensor's name (layer_output_norm / post_ffw_norm): RMS norm of the FFN output
+  bool gelu_experts = false;     // gelu(gate) * up in the experts (tanh approximation)
 
   // The attention vkmoe computes and caches: the file's heads for GQA; for MLA, decompressed
   // to n_head heads of (nope + rope) keys and v_head_dim values.

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <map>
+#include <numbers>
 #include <stdexcept>
 #include <string>
 
@@ -153,6 +154,7 @@ struct ExpertExtras {
   const Mat *gate_b = nullptr, *up_b = nullptr, *down_b = nullptr;
   bool oai = false;
   double alpha = 0, limit = 0;
+  bool gelu = false;  // gelu(g) * u (tanh approximation; Grok)
   std::array<double, 3> scales = {1, 1, 1};  // each projection's output scale (gate, up, down)
 };
 
@@ -169,6 +171,8 @@ Vec swiglu(const Mat& gate, const Mat& up, const Mat& down, const Vec& x, uint64
     if (ex.oai) {
       const double a = std::min(g[i], ex.limit), b = std::clamp(u[i], -ex.limit, ex.limit);
       g[i] = a / (1.0 + std::exp(-ex.alpha * a)) * (b + 1.0);
+    } else if (ex.gelu) {
+      g[i] = 0.5 * g[i] * (1.0 + std::tanh(std::sqrt(2.0 / std::numbers::pi) * (g[i] + 0.044715 * g[i] * g[i] * g[i]))) * u[i];
     } else {
       g[i] = silu(g[i]) * u[i];
     }
@@ -183,7 +187,8 @@ Vec swiglu(const Mat& gate, const Mat& up, const Mat& down, const Vec& x, uint64
 // Attention of query t over keys lo .. t (lo > 0 under a sliding window); with a sink, the
 // head's sink logit joins the softmax denominator (and adds no value).
 void attend(const std::vector<Vec>& q, const std::vector<Vec>& k, const std::vector<Vec>& v,
-            const ModelConfig::AttentionShape& a, uint32_t t, uint32_t lo, double scale, const Mat* sinks, Vec& attn) {
+            const ModelConfig::AttentionShape& a, uint32_t t, uint32_t lo, double scale, const Mat* sinks, Vec& attn,
+            double softcap = 0) {
   const uint32_t Dk = a.head_dim_k, Dv = a.head_dim_v, NH = a.n_head, NKV = a.n_head_kv;
   for (uint32_t h = 0; h < NH; ++h) {
     const uint32_t kvh = h / (NH / NKV);
@@ -193,6 +198,7 @@ void attend(const std::vector<Vec>& q, const std::vector<Vec>& k, const std::vec
       double d = 0;
       for (uint32_t i = 0; i < Dk; ++i) d += q[t][h * Dk + i] * k[j][kvh * Dk + i];
       s[j - lo] = d * scale;
+      if (softcap > 0) s[j - lo] = softcap * std::tanh(s[j - lo] / softcap);
       m = std::fmax(m, s[j - lo]);
     }
     double sum = sinks ? std::exp(sinks->w[h] - m) : 0.0;
@@ -287,7 +293,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
   for (uint32_t t = 0; t < T; ++t) {
     if (tokens[t] < 0 || static_cast<uint32_t>(tokens[t]) >= c.n_vocab)
       throw std::out_of_range("token id " + std::to_string(tokens[t]) + " outside the vocabulary");
-    for (uint32_t i = 0; i < H; ++i) x[t][i] = embd.row(tokens[t])[i];
+    for (uint32_t i = 0; i < H; ++i) x[t][i] = embd.row(tokens[t])[i] * (c.embd_scale > 0 ? c.embd_scale : 1.0);
   }
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
@@ -311,10 +317,11 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     const Mat* sinks = c.layers[l].sinks ? &W.get(b + "attn_sinks.weight") : nullptr;
     for (uint32_t t = 0; t < T; ++t) {
       Vec attn(static_cast<size_t>(NH) * Dv, 0.0);
-      attend(q, k, v, shape, t, window && t >= window ? t + 1 - window : 0, scale, sinks, attn);
+      attend(q, k, v, shape, t, window && t >= window ? t + 1 - window : 0, scale, sinks, attn, c.attn_softcap);
       Vec o = matvec(W.get(b + "attn_output.weight"), attn);
       scale_by(o, W.scale(b + "attn_output"));
       add_bias(o, W.find(b + "attn_output.bias"));
+      if (c.attn_post_norm) rms_norm(o, W.get(b + "attn_output_norm.weight"), c.norm_eps);
       for (uint32_t i = 0; i < H; ++i) x[t][i] += o[i];
     }
     // Feed-forward: routed experts (+ shared), or a dense FFN in DeepSeek's leading layers.
@@ -342,7 +349,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
       const Mat* bias = W.find(b + "exp_probs_b.bias");
       std::vector<float> bias_v = bias ? bias->w : std::vector<float>{};
       RouterSelection sel = router_select_ref(c.router, logits, bias_v);
-      ExpertExtras extras{.oai = c.swiglu_oai, .alpha = c.swiglu_alpha, .limit = c.swiglu_limit};
+      ExpertExtras extras{.oai = c.swiglu_oai, .alpha = c.swiglu_alpha, .limit = c.swiglu_limit, .gelu = c.gelu_experts};
       if (c.expert_bias)
         extras.gate_b = &W.get(b + "ffn_gate_exps.bias"), extras.up_b = &W.get(b + "ffn_up_exps.bias"),
         extras.down_b = &W.get(b + "ffn_down_exps.bias");
@@ -369,6 +376,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
         if (const Mat* sg = W.find(b + "ffn_gate_inp_shexp.weight")) gate_w = 1.0 / (1.0 + std::exp(-matvec(*sg, xn)[0]));
         for (uint32_t i = 0; i < H; ++i) out[i] += gate_w * y[i];
       }
+      if (!c.ffn_post_norm.empty()) rms_norm(out, W.get(b + c.ffn_post_norm + ".weight"), c.norm_eps);
       for (uint32_t i = 0; i < H; ++i) x[t][i] += out[i];
     }
   }
@@ -380,6 +388,9 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     block_norm(xn, W, "output_norm", c);
     Vec y = matvec(*out_w, xn);
     if (c.output_bias) add_bias(y, &W.get("output.bias"));
+    if (c.logit_scale > 0) scale_by(y, c.logit_scale);
+    if (c.final_softcap > 0)
+      for (double& e : y) e = c.final_softcap * std::tanh(e / c.final_softcap);
     std::copy(y.begin(), y.end(), logits.begin() + static_cast<size_t>(t) * c.n_vocab);
   }
   return logits;
