@@ -279,6 +279,48 @@ Qkv mla_qkv(Weights& W, const ModelConfig& c, uint32_t layer, const Vec& xn, uin
   return r;
 }
 
+// The routed experts (+ shared) of layer l for one normed token; with margin, the router's
+// selection margin (weakest chosen minus best unchosen score) lowers *margin.
+Vec moe_ffn(Weights& W, const ModelConfig& c, uint32_t l, const std::string& b, const Vec& xn, double* margin) {
+  const uint32_t H = c.n_embd;
+  Vec out(H, 0.0);
+  const Mat& gate = W.get(b + "ffn_gate_exps.weight");
+  const Mat& up = W.get(b + "ffn_up_exps.weight");
+  const Mat& down = W.get(b + "ffn_down_exps.weight");
+  Vec logits = matvec(W.get(b + "ffn_gate_inp.weight"), xn);
+  if (c.router_bias) add_bias(logits, &W.get(b + "ffn_gate_inp.bias"));
+  const Mat* bias = W.find(b + "exp_probs_b.bias");
+  std::vector<float> bias_v = bias ? bias->w : std::vector<float>{};
+  RouterSelection sel = router_select_ref(c.router, logits, bias_v);
+  ExpertExtras extras{.oai = c.swiglu_oai, .alpha = c.swiglu_alpha, .limit = c.swiglu_limit, .gelu = c.gelu_experts};
+  if (c.expert_bias)
+    extras.gate_b = &W.get(b + "ffn_gate_exps.bias"), extras.up_b = &W.get(b + "ffn_up_exps.bias"),
+    extras.down_b = &W.get(b + "ffn_down_exps.bias");
+  if (margin) {
+    double weakest = INFINITY, best_other = -INFINITY;
+    std::vector<bool> chosen(sel.scores.size(), false);
+    for (uint32_t id : sel.ids)
+      if (id < chosen.size()) chosen[id] = true, weakest = std::min(weakest, sel.scores[id]);
+    for (size_t e = 0; e < chosen.size(); ++e)
+      if (!chosen[e]) best_other = std::max(best_other, sel.scores[e]);
+    *margin = std::min(*margin, weakest - best_other);
+  }
+  for (size_t s = 0; s < sel.ids.size(); ++s) {
+    if (sel.ids[s] == 0xFFFFFFFFu) continue;
+    const uint32_t e = sel.ids[s];
+    extras.scales = {W.scale(b + "ffn_gate_exps", e), W.scale(b + "ffn_up_exps", e), W.scale(b + "ffn_down_exps", e)};
+    Vec y = swiglu(gate, up, down, xn, e, c.n_ff_exp, H, extras);
+    for (uint32_t i = 0; i < H; ++i) out[i] += sel.weights[s] * y[i];
+  }
+  if (c.layers[l].shared_experts) {
+    Vec y = swiglu(W.get(b + "ffn_gate_shexp.weight"), W.get(b + "ffn_up_shexp.weight"),
+                   W.get(b + "ffn_down_shexp.weight"), xn, 0, c.n_ff_shexp, H);
+    double gate_w = 1.0;
+    if (const Mat* sg = W.find(b + "ffn_gate_inp_shexp.weight")) gate_w = 1.0 / (1.0 + std::exp(-matvec(*sg, xn)[0]));
+    for (uint32_t i = 0; i < H; ++i) out[i] += gate_w * y[i];
+  }
+  return out;
+}
 }  // namespace
 
 std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, std::span<const int32_t> tokens,
@@ -341,41 +383,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
         for (uint32_t i = 0; i < H; ++i) x[t][i] += out[i];
         continue;
       }
-      const Mat& gate = W.get(b + "ffn_gate_exps.weight");
-      const Mat& up = W.get(b + "ffn_up_exps.weight");
-      const Mat& down = W.get(b + "ffn_down_exps.weight");
-      Vec logits = matvec(W.get(b + "ffn_gate_inp.weight"), xn);
-      if (c.router_bias) add_bias(logits, &W.get(b + "ffn_gate_inp.bias"));
-      const Mat* bias = W.find(b + "exp_probs_b.bias");
-      std::vector<float> bias_v = bias ? bias->w : std::vector<float>{};
-      RouterSelection sel = router_select_ref(c.router, logits, bias_v);
-      ExpertExtras extras{.oai = c.swiglu_oai, .alpha = c.swiglu_alpha, .limit = c.swiglu_limit, .gelu = c.gelu_experts};
-      if (c.expert_bias)
-        extras.gate_b = &W.get(b + "ffn_gate_exps.bias"), extras.up_b = &W.get(b + "ffn_up_exps.bias"),
-        extras.down_b = &W.get(b + "ffn_down_exps.bias");
-      if (route_margins) {
-        double weakest = INFINITY, best_other = -INFINITY;
-        std::vector<bool> chosen(sel.scores.size(), false);
-        for (uint32_t id : sel.ids)
-          if (id < chosen.size()) chosen[id] = true, weakest = std::min(weakest, sel.scores[id]);
-        for (size_t e = 0; e < chosen.size(); ++e)
-          if (!chosen[e]) best_other = std::max(best_other, sel.scores[e]);
-        (*route_margins)[t] = std::min((*route_margins)[t], weakest - best_other);
-      }
-      for (size_t s = 0; s < sel.ids.size(); ++s) {
-        if (sel.ids[s] == 0xFFFFFFFFu) continue;
-        const uint32_t e = sel.ids[s];
-        extras.scales = {W.scale(b + "ffn_gate_exps", e), W.scale(b + "ffn_up_exps", e), W.scale(b + "ffn_down_exps", e)};
-        Vec y = swiglu(gate, up, down, xn, e, c.n_ff_exp, H, extras);
-        for (uint32_t i = 0; i < H; ++i) out[i] += sel.weights[s] * y[i];
-      }
-      if (c.layers[l].shared_experts) {
-        Vec y = swiglu(W.get(b + "ffn_gate_shexp.weight"), W.get(b + "ffn_up_shexp.weight"),
-                       W.get(b + "ffn_down_shexp.weight"), xn, 0, c.n_ff_shexp, H);
-        double gate_w = 1.0;
-        if (const Mat* sg = W.find(b + "ffn_gate_inp_shexp.weight")) gate_w = 1.0 / (1.0 + std::exp(-matvec(*sg, xn)[0]));
-        for (uint32_t i = 0; i < H; ++i) out[i] += gate_w * y[i];
-      }
+      out = moe_ffn(W, c, l, b, xn, route_margins ? &(*route_margins)[t] : nullptr);
       if (!c.ffn_post_norm.empty()) rms_norm(out, W.get(b + c.ffn_post_norm + ".weight"), c.norm_eps);
       for (uint32_t i = 0; i < H; ++i) x[t][i] += out[i];
     }
