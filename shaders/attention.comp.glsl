@@ -57,6 +57,7 @@ void main() {
       const uint kb = (p.ring != 0 ? j % p.ring : j) * row_words + kvh * half_d;
       s = 0.0;
       for (uint i = 0; i < half_d; ++i) s += dot(qs[i], unpackHalf2x16(k_cache[kb + i]));
+      if ((p.flags & ATTN_SOFTCAP) != 0) s = p.softcap * tanh(s / p.softcap);
     }
     const float m_new = max(m, wg_max(s));  // finite: key j0 < len exists
     const float e = j < len ? exp(s - m_new) : 0.0;

@@ -17,10 +17,13 @@ void main() {
   float v;
   if (p.op == ELT_SCALE) {
     v = va * p.s;
+  } else if (p.op == ELT_SOFTCAP) {
+    v = p.s * tanh(va / p.s);
   } else {
     const float vb = b[p.b_offset + r * p.b_stride + i];
     if (p.op == ELT_ADD) v = va + vb;
     else if (p.op == ELT_MUL) v = va * vb;
+    else if (p.op == ELT_GELU_MUL) v = 0.5 * va * (1.0 + tanh(0.7978845608028654 * va * (1.0 + 0.044715 * va * va))) * vb;
     else v = va / (1.0 + exp(-va)) * vb;  // ELT_SILU_MUL
   }
   y[p.y_offset + r * p.y_stride + i] = v;

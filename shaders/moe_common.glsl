@@ -23,12 +23,13 @@ uint row_start(uint e, uint row, uint tensor, out uint piece) {
 
 float silu(float g) { return g / (1.0 + exp(-g)); }
 
-// The gated activation between gate/up and down: silu(g) * u, or gpt-oss's clamped SwiGLU
-// (llama.cpp's swiglu_oai) with MOE_SWIGLU_OAI.
+// The gated activation between gate/up and down: silu(g) * u, gpt-oss's clamped SwiGLU
+// (llama.cpp's swiglu_oai) with MOE_SWIGLU_OAI, or gelu(g) * u with MOE_GELU.
 float glu(float g, float u) {
   if ((p.flags & MOE_SWIGLU_OAI) != 0) {
     const float x = min(g, p.act_limit), y = clamp(u, -p.act_limit, p.act_limit);
     return x / (1.0 + exp(-p.act_alpha * x)) * (y + 1.0);
   }
+  if ((p.flags & MOE_GELU) != 0) return 0.5 * g * (1.0 + tanh(0.7978845608028654 * g * (1.0 + 0.044715 * g * g))) * u;
   return silu(g) * u;
 }

@@ -20,6 +20,7 @@
 #define MOE_SWIGLU_OAI 32u   // gpt-oss's clamped SwiGLU (act_alpha, act_limit) in place of silu(gate) * up
 #define MOE_BIAS 64u         // per-expert biases of the routed experts: gate/up [2][E][F], down [E][H]
 #define MOE_WEIGHT_INPUT 128u // the routed slot's weight scales the expert's input, not its output (llama4)
+#define MOE_GELU 256u        // gelu(gate) * up (tanh approximation, as ggml's gelu) in place of silu(gate) * up (Grok)
 
 #ifdef __cplusplus
 namespace vkmoe {

@@ -30,11 +30,14 @@
 #define ELT_MUL 1u       // y = a * b
 #define ELT_SILU_MUL 2u  // y = silu(a) * b
 #define ELT_SCALE 3u     // y = a * s
+#define ELT_SOFTCAP 4u   // y = s * tanh(a / s) (Grok's final logit softcap)
+#define ELT_GELU_MUL 5u  // y = gelu(a) * b, tanh approximation as ggml's gelu (Grok-2's dense FFN)
 
 // Head dims the attention kernel supports (per-thread accumulators cover up to this).
 #define ATTN_MAX_HEAD_DIM 256
 #define ATTN_SINKS 1u  // sinks[head]: a logit in each head's softmax denominator (gpt-oss)
 #define ATTN_CHUNKED 2u  // window is a chunk: query position q sees keys floor(q / window) * window .. q (llama4)
+#define ATTN_SOFTCAP 4u  // scores capped: softcap * tanh(score / softcap) (Grok)
 
 // Matmul and get_rows: weight rows may be split over this many bindings (pieces of whole rows).
 #define MM_MAX_PIECES 4
@@ -165,9 +168,10 @@ VKMOE_PARAMS(AttnParams) {
   float scale;     // applied to q.k (usually 1/sqrt(head_dim))
   uint v_head_dim; // value/output width: even, <= ATTN_MAX_HEAD_DIM
   uint window;     // sliding window: query position q sees keys q - window + 1 .. q; 0 = all
-  uint flags;      // ATTN_SINKS, ATTN_CHUNKED
+  uint flags;      // ATTN_*
   uint ring;       // > 0: the cache is a ring of this many rows (key j in row j % ring)
-} VKMOE_PARAMS_END(AttnParams, 48);
+  float softcap;   // with ATTN_SOFTCAP
+} VKMOE_PARAMS_END(AttnParams, 52);
 #endif
 
 #if defined(__cplusplus) || defined(USE_ELT_PARAMS)
@@ -178,7 +182,7 @@ VKMOE_PARAMS(EltParams) {
   uint b_stride;
   uint y_stride;
   uint op;  // ELT_*
-  float s;  // ELT_SCALE's factor
+  float s;  // ELT_SCALE's factor, ELT_SOFTCAP's cap
   uint a_offset;  // floats before row 0 inside the bound range (offsets below the binding
   uint b_offset;  // alignment, e.g. the up half of a fused gate/up row)
   uint y_offset;

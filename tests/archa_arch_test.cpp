@@ -151,7 +151,7 @@ TEST_CASE("granitemoe: the synthetic file parses as llama.cpp reads it") {
   CHECK(cfg.residual_scale == 0.5f);
   CHECK(cfg.router.scale == 0.5f);  // the FFN's residual scale on the routed weights
   CHECK(cfg.attn_scale == 0.1f);
-  CHECK(cfg.logit_scale == 3.0f);
+  CHECK(cfg.logit_scale == doctest::Approx(1.0f / 3.0f));  // llama.cpp divides by the key
   CHECK(cfg.n_ff_exp == cfg.n_ff);
   CHECK(cfg.n_expert_shared == 0);
   const std::string text = cfg.describe();

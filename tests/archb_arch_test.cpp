@@ -1,7 +1,8 @@
 // The architectures that need norms beyond a plain RMSNorm (issue 10, part b): phimoe
 // (Phi-3.5-MoE: RMS norms with bias, q/k/v/o and output biases, softmax top-2 renormalised) and
-// dbrx (LayerNorm without bias, one attn_qkv clamped at clamp_kqv, softmax top-k renormalised) and
-// arctic (a dense FFN in the residual beside the MoE, which reads the layer's input).
+// dbrx (LayerNorm without bias, one attn_qkv clamped at clamp_kqv, softmax top-k renormalised),
+// arctic (a dense FFN in the residual beside the MoE, which reads the layer's input) and grok
+// (Grok-1: multipliers, attention and final softcaps, post-attention/FFN norms, GELU experts).
 // Each: what its synthetic file means as llama.cpp reads it, the GPU forward against the
 // double-precision CPU reference (F32 1e-3, F16 1e-2, up to the first routing near-tie), and 32
 // greedy tokens equal to the reference's.
@@ -42,6 +43,11 @@ SyntheticSpec phimoe_spec() {
 SyntheticSpec dbrx_spec() {
   return {.arch = Arch::dbrx, .name = "dbrx-synthetic", .n_embd = 64, .n_layer = 2, .n_head = 4, .n_head_kv = 2,
           .head_dim = 16, .n_expert = 8, .n_expert_used = 4, .n_ff_exp = 40, .n_vocab = 300, .seed = rng()()};
+}
+
+SyntheticSpec grok_spec() {
+  return {.arch = Arch::grok, .name = "grok-synthetic", .n_embd = 64, .n_layer = 2, .n_head = 4, .n_head_kv = 2,
+          .head_dim = 16, .n_expert = 8, .n_expert_used = 2, .n_ff_exp = 40, .n_vocab = 300, .seed = rng()()};
 }
 
 SyntheticSpec arctic_spec() {
@@ -125,7 +131,7 @@ TEST_CASE_FIXTURE(GpuTest, "arctic: GPU logits match the CPU reference, F32 and 
 
 // The synthetic files exercise each particular: the reference without it is far off, so the GPU
 // comparisons above would catch a forward that ignored it.
-TEST_CASE("phimoe, dbrx, arctic: each particular changes the synthetic model's logits") {
+TEST_CASE("phimoe, dbrx, arctic, grok: each particular changes the synthetic model's logits") {
   struct Case {
     std::string what;
     SyntheticSpec spec;
@@ -139,6 +145,13 @@ TEST_CASE("phimoe, dbrx, arctic: each particular changes the synthetic model's l
       {"arctic dense FFN beside the MoE", arctic_spec(), [](ModelConfig& c) {
          for (auto& s : c.layers) s.parallel_dense = false;
        }},
+      {"grok embedding scale", grok_spec(), [](ModelConfig& c) { c.embedding_scale = 0; }},
+      {"grok attention softcap", grok_spec(), [](ModelConfig& c) { c.attn_softcap = 0; }},
+      {"grok attention output norm", grok_spec(), [](ModelConfig& c) { c.attn_post_norm = false; }},
+      {"grok FFN output norm", grok_spec(), [](ModelConfig& c) { c.ffn_post_norm.clear(); }},
+      {"grok GELU experts", grok_spec(), [](ModelConfig& c) { c.gelu_experts = false; }},
+      {"grok logit scale", grok_spec(), [](ModelConfig& c) { c.logit_scale = 0; }},
+      {"grok final softcap", grok_spec(), [](ModelConfig& c) { c.final_softcap = 0; }},
   };
   const std::vector<int32_t> tokens = {3, 70, 41, 9, 200};
   for (const auto& c : cases) {
@@ -165,4 +178,27 @@ TEST_CASE_FIXTURE(GpuTest, "dbrx: a norm bias the architecture does not have is 
   auto bytes = w.to_bytes();
   CHECK_THROWS_WITH(Model(ctx, GgufFile::from_memory(bytes, "dbrx.gguf"), small()),
                     doctest::Contains("blk.1.attn_norm.bias"));
+}
+
+TEST_CASE("grok: the synthetic file parses as llama.cpp reads it") {
+  auto bytes = make_synthetic_model(grok_spec()).to_bytes();
+  auto cfg = load_model_config(GgufFile::from_memory(bytes, "grok.gguf"));
+  CHECK(cfg.arch == Arch::grok);
+  CHECK(cfg.rope_layout == RopeLayout::neox);
+  CHECK(cfg.embedding_scale == 3.0f);
+  CHECK(cfg.attn_scale == 0.5f);  // attention.output_scale multiplies q.k, not 1/sqrt(head_dim)
+  CHECK(cfg.attn_softcap == 1.5f);
+  CHECK(cfg.logit_scale == 0.75f);
+  CHECK(cfg.final_softcap == 2.0f);
+  CHECK(cfg.attn_post_norm);
+  CHECK(cfg.ffn_post_norm == "layer_output_norm");
+  CHECK(cfg.gelu_experts);
+  CHECK(cfg.n_ff_exp == 40);
+  CHECK(cfg.router.gating == Gating::softmax_topk);
+  CHECK(cfg.router.renormalize);
+}
+
+TEST_CASE_FIXTURE(GpuTest, "grok: GPU logits match the CPU reference, F32 and F16, and 32 greedy tokens") {
+  check_logits(ctx, grok_spec(), "grok");
+  check_greedy_vs_reference(ctx, make_synthetic_model(grok_spec()).to_bytes(), small());
 }

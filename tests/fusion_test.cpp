@@ -68,6 +68,7 @@ TEST_CASE_FIXTURE(GpuTest, "dispatches per decode token, every architecture") {
       {"arctic", {.arch = Arch::arctic}, 10, 2},  // + the dense FFN's [gate | up], silu_mul, down
       {"llama4", {.arch = Arch::llama4, .n_layer = 4, .n_expert_used = 1}, 7, 2},  // dense layers 0, 2: 7 too
       {"bailingmoe2", {.arch = Arch::bailingmoe2, .n_nextn = 1}, 7, 2},  // the file's attn_qkv
+      {"grok", {.arch = Arch::grok}, 11, 3},  // + norm and add of each output; the final cap (the scales ride on get_rows and the output norm)
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);

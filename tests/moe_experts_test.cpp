@@ -199,6 +199,22 @@ TEST_CASE_FIXTURE(GpuTest, "gpt-oss experts: biases and the clamped SwiGLU, both
     }
 }
 
+TEST_CASE_FIXTURE(GpuTest, "Grok experts: gelu(gate) * up, both paths, odd sizes") {
+  for (GgmlType type : {GgmlType::F32, GgmlType::Q8_0}) {
+    const auto [H, F] = shape_for(type);
+    const uint32_t E = 5, k = 2, tokens = 9;
+    CAPTURE(ggml_type_name(type));
+    TestFfn f = make_ffn(ctx, type, type, E, H, F);
+    f.ref.gelu = f.w.gelu = true;
+    const Routing r = random_routing(tokens, k, E, 0.2);
+    MoeScratch scratch = scratch_for(ctx, f, tokens, k);
+    for (MoePath path : {MoePath::decode, MoePath::batched}) {
+      CAPTURE(path_name(path));
+      check_routed(ctx, f, scratch, tokens, k, r, path, tolerance(type), /*accumulate=*/true);
+    }
+  }
+}
+
 TEST_CASE_FIXTURE(GpuTest, "decode path: every weight type, both reduction variants") {
   for (GgmlType type : kTypes) {
     const auto [H, F] = shape_for(type);

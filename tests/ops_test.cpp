@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <cstring>
 
 #include "runtime/kernels/transformer_ops.h"
@@ -229,13 +230,13 @@ struct TestCache {
 
 std::vector<float> run_attention(Context& ctx, const TestCache& cache, uint32_t pos, std::span<const float> q,
                                  uint32_t tokens, const std::string& variant, uint32_t window = 0,
-                                 std::span<const float> sinks = {}, bool chunked = false) {
+                                 std::span<const float> sinks = {}, bool chunked = false, float softcap = 0) {
   GpuBuf qb(ctx, q), ob(ctx, size_t(tokens) * cache.c.heads * cache.c.dv());
   GpuBuf sb(ctx, sinks.empty() ? std::vector<float>{0.0f} : std::vector<float>(sinks.begin(), sinks.end()));
   Sequence seq(ctx.device());
   ob.poison(seq);
   AttentionShape s{.tokens = tokens, .pos = pos, .heads = cache.c.heads, .window = window,
-                   .sinks = sinks.empty() ? BufferRange{} : sb.range(), .chunked = chunked};
+                   .sinks = sinks.empty() ? BufferRange{} : sb.range(), .chunked = chunked, .softcap = softcap};
   record_attention(ctx, seq, cache.layer(), s, qb.range(), ob.range(), variant);
   seq.run();
   return ob.floats(ctx);
@@ -372,6 +373,26 @@ TEST_CASE_FIXTURE(GpuTest, "attention: chunked (llama4) sees only its own chunk,
     }
 }
 
+// Grok's cap: q scaled up so that most scores pass it (tanh saturates), decode and prefill.
+TEST_CASE_FIXTURE(GpuTest, "attention: score softcap (Grok) matches the reference") {
+  const AttnCase c{6, 2, 34, 80};
+  for (const auto& variant : variants(ctx, "attention"))
+    for (uint32_t tokens : {1u, 7u}) {
+      CAPTURE(variant);
+      CAPTURE(tokens);
+      TestCache cache(ctx, c);
+      cache.store(ctx, 0, 9 + tokens);
+      auto q = random_floats(size_t(tokens) * c.heads * c.head_dim, -8.0f, 8.0f);
+      auto got = run_attention(ctx, cache, 9, q, tokens, variant, 0, {}, false, 3.0f);
+      auto ref = attention_ref(q, cache.k_host, cache.v_host, tokens, 9, c.heads, c.kv_heads, c.head_dim,
+                               1.0 / std::sqrt(double(c.head_dim)), 0, 0, {}, false, 3.0);
+      auto uncapped = attention_ref(q, cache.k_host, cache.v_host, tokens, 9, c.heads, c.kv_heads, c.head_dim,
+                                    1.0 / std::sqrt(double(c.head_dim)));
+      CHECK(rel_l2(got, ref) < 1e-5);
+      CHECK(rel_l2(got, uncapped) > 1e-2);  // the cap bites
+    }
+}
+
 TEST_CASE_FIXTURE(GpuTest, "attention: long prefill, then decode, equals attention over everything at once") {
   const AttnCase c{4, 1, 64, 320};
   const uint32_t prefill = 310, decode = 4, total = prefill + decode;
@@ -433,6 +454,27 @@ TEST_CASE_FIXTURE(GpuTest, "elementwise: add, mul, silu_mul on fused gate/up hal
   CHECK(rel_l2(sb.floats(ctx), scaled) < 1e-6);
   CHECK(rel_l2(ab.floats(ctx), sum) < 1e-6);
   CHECK(rel_l2(bb.floats(ctx), prod) < 1e-6);
+}
+
+// Grok: the final logit softcap and the dense FFN's gelu(gate) * up, odd sizes, in place.
+TEST_CASE_FIXTURE(GpuTest, "elementwise: softcap and gelu_mul match the reference") {
+  const uint32_t T = 3, F = 333;
+  auto a = random_floats(size_t(T) * F, -40.0f, 40.0f), b = random_floats(size_t(T) * F, -2.0f, 2.0f);
+  auto g = random_floats(size_t(T) * F, -5.0f, 5.0f);
+  GpuBuf ab(ctx, a), gb(ctx, g), bb(ctx, b), yb(ctx, size_t(T) * F);
+  Sequence seq(ctx.device());
+  yb.poison(seq);
+  record_softcap(ctx, seq, {.rows = T, .n = F}, ab.range(), ab.range(), 30.0f);
+  record_gelu_mul(ctx, seq, {.rows = T, .n = F}, gb.range(), bb.range(), yb.range());
+  seq.run();
+  std::vector<double> capped(a.size()), gm(a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    capped[i] = 30.0 * std::tanh(a[i] / 30.0);
+    const double x = g[i];
+    gm[i] = 0.5 * x * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (x + 0.044715 * x * x * x))) * b[i];
+  }
+  CHECK(rel_l2(ab.floats(ctx), capped) < 1e-5);
+  CHECK(rel_l2(yb.floats(ctx), gm) < 1e-5);
 }
 
 TEST_CASE_FIXTURE(GpuTest, "argmax: rows of logits, ties to the lower index, NaN and -inf") {

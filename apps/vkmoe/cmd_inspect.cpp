@@ -171,6 +171,10 @@ int cmd_inspect(const std::vector<std::string>& argv) {
     j["particulars"]["no_rope_layers"] = no_rope;
     j["particulars"]["moe_layer_step"] = cfg.n_moe_layer_step;
     j["particulars"]["expert_weight_on_input"] = cfg.moe_weight_input;
+    j["particulars"]["attn_softcap"] = cfg.attn_softcap;
+    j["particulars"]["final_softcap"] = cfg.final_softcap;
+    j["particulars"]["post_norms"] = cfg.attn_post_norm || !cfg.ffn_post_norm.empty();
+    j["particulars"]["expert_activation"] = cfg.gelu_experts ? "gelu" : cfg.swiglu_oai ? "swiglu_oai" : "silu";
     j["params"] = stats.params;
     j["bytes"] = stats.bytes;
     j["active_params_per_token"] = stats.active_params;

@@ -21,7 +21,7 @@ void read_granitemoe(const Hparams& h, ModelConfig& c) {
   c.n_ff_shexp = h.opt_u32("expert_shared_feed_forward_length", 0);
   c.n_expert_shared = c.n_ff_shexp ? 1 : 0;
   if (!h.has("logit_scale")) h.fail("missing hyperparameter '" + h.prefix() + "logit_scale'");
-  c.logit_scale = h.opt_float("logit_scale", 1.0, 1e-6, 1e6);  // llama.cpp divides by it: never 0
+  c.logit_scale = 1.0f / h.opt_float("logit_scale", 1.0, 1e-6, 1e6);  // llama.cpp divides by it: never 0
   c.embedding_scale = h.opt_float("embedding_scale", 0.0, 0.0, 1e6);
   c.residual_scale = h.opt_float("residual_scale", 0.0, 0.0, 1e6);
   c.attn_scale = h.opt_float("attention.scale", 0.0, 0.0, 1e3);  // 0: 1 / sqrt(head width)

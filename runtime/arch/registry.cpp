@@ -23,6 +23,7 @@ const ArchInfo kArchitectures[] = {
     {Arch::arctic, "arctic", "arctic", read_arctic},
     {Arch::llama4, "llama4", "llama4", read_llama4},
     {Arch::bailingmoe2, "bailingmoe2", "bailingmoe2", read_bailingmoe2},
+    {Arch::grok, "grok", "grok", read_grok},
 };
 
 }  // namespace

@@ -48,5 +48,6 @@ void read_dbrx(const Hparams& h, ModelConfig& c);
 void read_arctic(const Hparams& h, ModelConfig& c);
 void read_llama4(const Hparams& h, ModelConfig& c);
 void read_bailingmoe2(const Hparams& h, ModelConfig& c);
+void read_grok(const Hparams& h, ModelConfig& c);
 
 }  // namespace vkmoe

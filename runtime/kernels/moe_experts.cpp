@@ -165,6 +165,7 @@ class MoeRecorder {
     p.flags = r.flags;
     if (r.w.gate_up_bias.size) p.flags |= MOE_BIAS;
     if (r.w.weight_input) p.flags |= MOE_WEIGHT_INPUT;
+    if (r.w.gelu) p.flags |= MOE_GELU;
     if (r.w.swiglu_oai) {
       p.flags |= MOE_SWIGLU_OAI;
       p.act_alpha = r.w.alpha;

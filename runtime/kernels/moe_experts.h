@@ -64,6 +64,7 @@ struct MoeFfnWeights {
   // llama4: the slot's weight scales the expert's input, out[t] = sum_j down_e(silu(gate_e w x) *
   // up_e w x) (decode path only: the batched path is taken by the decode kernels).
   bool weight_input = false;
+  bool gelu = false;  // gelu(g) * u (tanh approximation, ggml's gelu) in place of silu(g) * u (Grok)
 };
 
 enum class MoePath { automatic, decode, batched };

@@ -322,7 +322,8 @@ void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, co
                    " queries over a window of " + std::to_string(s.window));
   AttnParams p{s.tokens, s.pos, s.heads, cache.kv_heads, cache.head_dim, qs, os,
                s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(float(cache.head_dim)), cache.dv(), s.window,
-               (sinks ? ATTN_SINKS : 0u) | (s.chunked ? ATTN_CHUNKED : 0u), cache.ring};
+               (sinks ? ATTN_SINKS : 0u) | (s.chunked ? ATTN_CHUNKED : 0u) | (s.softcap > 0 ? ATTN_SOFTCAP : 0u), cache.ring,
+               s.softcap};
   const auto& pipe = ctx.pipelines().get(
       {.kernel = "attention", .bindings = 5, .push_size = sizeof(p), .variant = variant});
   Binding b[5] = {{q, Access::read}, {cache.k, Access::read}, {cache.v, Access::read}, {o, Access::write},
@@ -338,11 +339,12 @@ static void record_eltwise(Context& ctx, Sequence& seq, const EltShape& s, Buffe
                  ys = s.y_stride ? s.y_stride : s.n;
   if (as < s.n || (bs < s.n && !broadcast) || ys < s.n) op_fail(name, "row stride shorter than n");
   need_floats(name, "a", a, s.a_offset + row_extent(s.rows, as, s.n));
-  if (op != ELT_SCALE) need_floats(name, "b", b, s.b_offset + (broadcast ? s.n : row_extent(s.rows, bs, s.n)));
+  const bool unary = op == ELT_SCALE || op == ELT_SOFTCAP;  // b unused
+  if (!unary) need_floats(name, "b", b, s.b_offset + (broadcast ? s.n : row_extent(s.rows, bs, s.n)));
   need_floats(name, "y", y, s.y_offset + row_extent(s.rows, ys, s.n));
   EltParams p{s.rows, s.n, as, bs, ys, op, factor, s.a_offset, s.b_offset, s.y_offset, 0, 0};
   const auto& pipe = ctx.pipelines().get({.kernel = "eltwise", .bindings = 3, .push_size = sizeof(p)});
-  Binding bd[3] = {{a, Access::read}, {op == ELT_SCALE ? ctx.dummy().range() : b, Access::read}, {y, Access::write}};
+  Binding bd[3] = {{a, Access::read}, {unary ? ctx.dummy().range() : b, Access::read}, {y, Access::write}};
   seq.dispatch(pipe, bd, &p, ceil_div(s.n, ELTWISE_WG), s.rows, 1, name);
 }
 
@@ -358,6 +360,13 @@ void record_silu_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange
 }
 void record_scale(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange y, float factor) {
   record_eltwise(ctx, seq, s, a, {}, y, ELT_SCALE, factor, "scale");
+}
+void record_softcap(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange y, float cap) {
+  if (!(cap > 0)) op_fail("softcap", "the cap must be > 0");
+  record_eltwise(ctx, seq, s, a, {}, y, ELT_SOFTCAP, cap, "softcap");
+}
+void record_gelu_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b, BufferRange y) {
+  record_eltwise(ctx, seq, s, a, b, y, ELT_GELU_MUL, 0.0f, "gelu_mul");
 }
 
 void record_argmax(Context& ctx, Sequence& seq, const ArgmaxShape& s, BufferRange x, BufferRange ids) {

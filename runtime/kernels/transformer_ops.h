@@ -154,6 +154,7 @@ struct AttentionShape {
   uint32_t window = 0;    // sliding window: keys pos + t - window + 1 .. pos + t; 0 = all
   BufferRange sinks;      // float [heads]: each head's sink logit (gpt-oss), or empty
   bool chunked = false;   // window is a chunk: keys floor((pos + t) / window) * window .. pos + t (llama4)
+  float softcap = 0.0f;   // > 0: each scaled score s becomes softcap * tanh(s / softcap) (Grok)
 };
 // o[t, h] = softmax_j(scale * q[t, h] . K[j, h / (heads / kv_heads)]) V[j, ...] over j <= pos + t
 // (and j > pos + t - window, or j in its chunk); a sink s_h adds exp(s_h) to the softmax's denominator only.
@@ -181,6 +182,10 @@ void record_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, B
 void record_silu_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b,
                      BufferRange y);
 void record_scale(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange y, float factor);
+// y = cap * tanh(a / cap) (cap > 0).
+void record_softcap(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange y, float cap);
+// y = gelu(a) * b, gelu's tanh approximation (ggml's gelu).
+void record_gelu_mul(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b, BufferRange y);
 
 // ids[r] = index of the largest x[r, i] (uint32 [rows]); ties go to the lower index, NaN never
 // wins, a row without a number above -inf gives its first -inf or 0.

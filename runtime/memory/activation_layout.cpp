@@ -87,7 +87,7 @@ ActivationLayout activation_layout(const ModelConfig& c, uint32_t n_batch, uint3
   }
   bool parallel = false;
   for (const LayerSpec& s : c.layers) parallel |= s.parallel_dense;
-  if (parallel) a.x_in = {"layer input (parallel MoE)", B * H * 4};
+  if (parallel || !c.ffn_post_norm.empty()) a.x_in = {"layer input (parallel MoE) / FFN output", B * H * 4};
   if (dense || parallel) {
     a.ffn_gate = {"dense ffn gate (| up)", B * 2 * c.n_ff * 4};
     a.ffn_up = {"dense ffn up", B * c.n_ff * 4};

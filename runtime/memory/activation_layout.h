@@ -48,7 +48,8 @@ struct ActivationLayout {
   LayoutBuffer moe_y;         // MoE scratch [B * slots, H]: batched path's down projections
   LayoutBuffer moe_route;     // MoE scratch: batched path's tiles, counts and sorted slots
   LayoutBuffer k_cache, v_cache;  // f16 [n_ctx, n_head_kv, Dk | Dv], one of each per layer and session
-  LayoutBuffer x_in;          // arctic (LayerSpec::parallel_dense): [B, H] the layer's input, for its MoE
+  LayoutBuffer x_in;          // [B, H] arctic (LayerSpec::parallel_dense): the layer's input, for its MoE;
+                              // grok (ffn_post_norm): the FFN's output before its norm
   // The sliding-window layers' caches (ring_layer): rings of kv_ring = window + n_batch - 1 rows,
   // when that is below n_ctx (a session's batch of queries and the window before them).
   LayoutBuffer k_ring, v_ring;

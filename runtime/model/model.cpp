@@ -113,9 +113,9 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
       kv_pool_[s].push_back(allocate(lay.ring(l) ? lay.v_ring : lay.v_cache, MemoryUse::device, suffix));
     }
   bind_weights();
-  if (cfg_.logit_scale != 0.0f) {  // Granite: logits / s = W (norm(x) (w / s)); the output norm takes 1 / s once
+  if (cfg_.logit_scale != 0.0f) {  // Granite, Grok: s logits = W (norm(x) (s w)); the output norm takes s once
     Sequence seq(ctx.device());
-    record_scale(ctx, seq, {.rows = 1, .n = cfg_.n_embd}, output_norm_, output_norm_, 1.0f / cfg_.logit_scale);
+    record_scale(ctx, seq, {.rows = 1, .n = cfg_.n_embd}, output_norm_, output_norm_, cfg_.logit_scale);
     seq.run();
   }
   for (const auto& t : file_.tensors())
@@ -365,7 +365,7 @@ std::vector<float> Model::run_pass(const Pass& pass, std::span<const int32_t> to
 void Model::record_pass(Sequence& seq, const Pass& pass, uint32_t layers) {
   const uint32_t H = cfg_.n_embd, T = pass.tokens;
   record_get_rows(ctx_, seq, embd_, T, tokens_.range(0, T * 4ull), x_.range(0, T * H * 4ull), 0,
-                  cfg_.embedding_scale != 0.0f ? cfg_.embedding_scale : 1.0f);  // Granite's embedding scale
+                  cfg_.embedding_scale != 0.0f ? cfg_.embedding_scale : 1.0f);  // Granite's and Grok's embedding scale
   for (uint32_t l = 0; l < std::min(cfg_.n_layer, layers); ++l) {
     const bool par = layers_[l].parallel;  // arctic: the MoE reads the layer's input, kept in x_in
     if (par) seq.copy(x_.range(0, T * H * 4ull), x_in_.range(0, T * H * 4ull));
@@ -449,14 +449,17 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, co
     record_rope_kv_store(ctx_, seq, kv, rope, sp, qi, ki, vi, part_positions(pass, i), L.bqkv, L.qk_norm, q);
     record_attention(ctx_, seq, kv,
                      {.tokens = p.tokens, .pos = p.pos, .heads = NH, .scale = cfg_.attn_scale, .window = spec.window,
-                      .sinks = L.sinks, .chunked = spec.chunked},
+                      .sinks = L.sinks, .chunked = spec.chunked, .softcap = cfg_.attn_softcap},
                      q, o);
   }
   if (cfg_.residual_scale != 0.0f)  // Granite: Wo (r a) = r (Wo a), the branch scaled before its residual add
     record_scale(ctx_, seq, {.rows = T, .n = NH * Dv, .a_stride = pass.o_stride, .y_stride = pass.o_stride},
                  attn_.range(0, T * pass.o_stride * 4ull), attn_.range(0, T * pass.o_stride * 4ull), cfg_.residual_scale);
-  record_matmul(ctx_, seq, L.wo, T, attn_.range(0, T * pass.o_stride * 4ull), x,
-                {.x_stride = pass.o_stride, .accumulate = true});
+  const bool post = L.attn_post_norm.size > 0;  // grok: the output normed (in xn) before the residual add
+  const BufferRange o = post ? xn_.range(0, T * H * 4ull) : x;
+  record_matmul(ctx_, seq, L.wo, T, attn_.range(0, T * pass.o_stride * 4ull), o,
+                {.x_stride = pass.o_stride, .accumulate = !post});
+  if (post) record_post_norm(seq, L.attn_post_norm, o, T);
   if (L.bo.size) record_add(ctx_, seq, {.rows = T, .n = H, .b_stride = kEltBroadcast}, x, L.bo, x);
 }
 
@@ -473,10 +476,13 @@ void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t
   record_router(ctx_, seq, cfg_.router, L.router, T, H, fused ? (input.size ? input : x) : xn,
                 {ids, wts, {}, {}, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}, fused ? xn : BufferRange{}});
   const SharedExpertSlot slot{&L.shared_experts, gated ? shared_gate_.range(0, T * 4ull) : BufferRange{}};
+  const bool post = L.ffn_post_norm.size > 0;  // grok: the output normed (in x_in) before the residual add
+  const BufferRange out = post ? x_in_.range(0, T * H * 4ull) : x;
   record_moe_experts(ctx_, seq, L.experts,
-                     {.tokens = T, .k = K, .x = xn, .ids = ids, .weights = wts, .out = x, .accumulate = true,
+                     {.tokens = T, .k = K, .x = xn, .ids = ids, .weights = wts, .out = out, .accumulate = !post,
                       .shared = L.shared_in_slot ? &slot : nullptr},
                      scratch_);
+  if (post) record_post_norm(seq, L.ffn_post_norm, out, T);
   if (L.shared && !L.shared_in_slot)
     record_shared_expert(ctx_, seq, L.shared_experts,
                          {.tokens = T, .x = xn,

@@ -173,7 +173,10 @@ class Model {
   bool fused_norms() const { return !cfg_.norm_bias && !cfg_.layer_norm; }
   void bind_norm_extras(Layer& L, uint32_t l);
   BufferRange record_block_norm(Sequence& seq, BufferRange w, BufferRange b, uint32_t T, uint32_t first_row = 0);
+  // The head's extras: its bias, then grok's logit scale and final softcap.
   void record_output_bias(Sequence& seq, uint32_t rows);
+  // grok: y (the attention's or the FFN's output, [T, H]) RMS-normed by w in place, added to x.
+  void record_post_norm(Sequence& seq, BufferRange w, BufferRange y, uint32_t T);
   void bind_parallel_dense(Layer& L, uint32_t l);  // dense_ffn.cpp: arctic's dense FFN beside the MoE
 
   Context& ctx_;

@@ -180,6 +180,10 @@ std::string ModelConfig::describe() const {
   if (layer_norm || norm_bias) o << (layer_norm ? ", LayerNorm" : ", RMSNorm") << (norm_bias ? " with bias" : "") << " norms";
   if (output_bias) o << ", output head bias";
   if (clamp_kqv > 0) o << ", q/k/v clamped to +-" << clamp_kqv;
+  if (attn_softcap > 0) o << ", attention softcap " << attn_softcap;
+  if (attn_post_norm || !ffn_post_norm.empty()) o << ", post-attention/FFN norms";
+  if (final_softcap > 0) o << ", final softcap " << final_softcap;
+  if (gelu_experts) o << ", GELU experts";
   o << "\nexperts: " << n_expert << " of width " << n_ff_exp << ", " << n_expert_used << " per token, routing "
     << routing_kind() << (router.renormalize ? ", renormalised" : "");
   if (router.n_group > 1) o << ", " << router.topk_group << " of " << router.n_group << " groups";
@@ -192,7 +196,7 @@ std::string ModelConfig::describe() const {
   if (n_layer_dense_lead) o << "; " << n_layer_dense_lead << " leading dense layer(s) of width " << n_ff;
   if (embedding_scale) o << "; embeddings x " << embedding_scale;
   if (residual_scale) o << "; residual branches x " << residual_scale;
-  if (logit_scale) o << "; logits / " << logit_scale;
+  if (logit_scale) o << "; logits x " << logit_scale;
   if (n_moe_layer_step) o << "; MoE on every " << n_moe_layer_step << " layer(s), dense FFN of width " << n_ff << " elsewhere";
   if (n_layer_nextn) o << "; " << n_layer_nextn << " NextN layer(s) in the file, not run (as llama.cpp)";
   if (!layers.empty() && layers.back().parallel_dense) o << "; a dense FFN of width " << n_ff << " beside the MoE";

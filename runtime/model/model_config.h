@@ -34,6 +34,7 @@ enum class Arch {
   arctic,    // Snowflake Arctic: a dense FFN beside the MoE (which reads the layer's input), normal RoPE
   llama4,    // Llama 4: interleaved MoE/dense, shared expert, top-1 sigmoid on the input, chunked/NoPE layers
   bailingmoe2,  // Ling/Ring 2.0: fused QKV, QK-norm, partial NeoX RoPE, grouped sigmoid routing, shared experts
+  grok,      // Grok-1: multipliers, attention and final softcaps, post-attention/FFN norms, GELU experts
 };
 const char* arch_name(Arch a);  // display name (registry.cpp)
 
@@ -109,8 +110,9 @@ struct ModelConfig {
   // Softmax routing with exp_probs_b, chosen by probability + bias (ERNIE-4.5; dots1 and
   // MiniMax-M2 with expert_gating_func 1): for `vkmoe inspect`, the router reads the tensor.
   bool softmax_selection_bias = false;
-  // Granite's scales, 0 where unused: embeddings x embedding_scale; each block's attention
-  // output x residual_scale (its FFN's rides on router.scale); logits / logit_scale.
+  // Scales, 0 where unused: embeddings x embedding_scale (Granite, Grok); each block's attention
+  // output x residual_scale (Granite; its FFN's rides on router.scale); logits x logit_scale
+  // (Grok's key; Granite's is 1 / its key, which llama.cpp divides by), folded into the output norm.
   float embedding_scale = 0.0f, residual_scale = 0.0f, logit_scale = 0.0f;
   bool qk_norm_after_rope = false;  // Hunyuan-MoE: the QK-norm applies to the rotated q and k
 
@@ -122,6 +124,13 @@ struct ModelConfig {
   bool layer_norm = false;   // LayerNorm: the mean subtracted first (dbrx)
   bool output_bias = false;  // output.bias [n_vocab] added to the logits (phimoe)
   float clamp_kqv = 0.0f;    // > 0: q, k, v clamped to [-clamp_kqv, clamp_kqv] after any bias (dbrx)
+  // Grok: multipliers and caps (0 = none), norms of the attention's and the FFN's outputs before
+  // the residual add (attn_output_norm, ffn_post_norm's tensor; off / empty = none), GELU experts.
+  float attn_softcap = 0.0f;     // attention scores s (after attn_scale) become cap * tanh(s / cap)
+  float final_softcap = 0.0f;    // then logits become cap * tanh(logit / cap)
+  bool attn_post_norm = false;   // attn_output_norm [H]: RMS norm of the attention output
+  std::string ffn_post_norm;     // its tensor's name (layer_output_norm / post_ffw_norm): RMS norm of the FFN output
+  bool gelu_experts = false;     // gelu(gate) * up in the experts (tanh approximation)
 
   // The attention vkmoe computes and caches: the file's heads for GQA; for MLA, decompressed
   // to n_head heads of (nope + rope) keys and v_head_dim values.

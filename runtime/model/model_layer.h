@@ -31,6 +31,7 @@ struct Model::Layer {
   DenseWeight ffn_gate_up;         // [gate | up] concatenated at load, when they share a type
   BufferRange attn_norm_b, ffn_norm_b;  // the block norms' biases (phimoe), else empty
   bool parallel = false;           // arctic: the dense FFN (ffn_gate/up/down) runs beside the MoE
+  BufferRange attn_post_norm, ffn_post_norm;  // grok: norms of the attention's and the FFN's outputs, else empty
 };
 
 }  // namespace vkmoe

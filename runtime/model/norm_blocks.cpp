@@ -18,6 +18,9 @@ void Model::bind_norm_extras(Layer& L, uint32_t l) {
     return r;
   };
   const bool last = l + 1 == cfg_.n_layer;  // the output head's tensors, once
+  if (cfg_.attn_post_norm) L.attn_post_norm = need(b + "attn_output_norm.weight", cfg_.n_embd);
+  if (!cfg_.ffn_post_norm.empty()) L.ffn_post_norm = need(b + cfg_.ffn_post_norm + ".weight", cfg_.n_embd);
+  L.experts.gelu = cfg_.gelu_experts;
   if (last && cfg_.output_bias) output_b_ = need("output.bias", cfg_.n_vocab);
   if (fused_norms()) return;
   const uint32_t H = cfg_.n_embd;
@@ -39,9 +42,17 @@ BufferRange Model::record_block_norm(Sequence& seq, BufferRange w, BufferRange b
 }
 
 void Model::record_output_bias(Sequence& seq, uint32_t rows) {
-  if (!output_b_.size) return;
   const BufferRange logits = logits_.range(0, uint64_t(rows) * cfg_.n_vocab * 4);
-  record_add(ctx_, seq, {.rows = rows, .n = cfg_.n_vocab, .b_stride = kEltBroadcast}, logits, output_b_, logits);
+  const EltShape s{.rows = rows, .n = cfg_.n_vocab};
+  if (output_b_.size) record_add(ctx_, seq, {.rows = rows, .n = cfg_.n_vocab, .b_stride = kEltBroadcast}, logits, output_b_, logits);
+  if (cfg_.final_softcap > 0) record_softcap(ctx_, seq, s, logits, logits, cfg_.final_softcap);
+}
+
+void Model::record_post_norm(Sequence& seq, BufferRange w, BufferRange y, uint32_t T) {
+  const uint32_t H = cfg_.n_embd;
+  record_rms_norm(ctx_, seq, {.tokens = T, .n = H, .eps = cfg_.norm_eps}, y, w, y);
+  const BufferRange x = x_.range(0, uint64_t(T) * H * 4);
+  record_add(ctx_, seq, {.rows = T, .n = H}, x, y, x);
 }
 
 }  // namespace vkmoe

@@ -198,6 +198,14 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     w.set_uint32(p + "expert_shared_feed_forward_length", 0);
   }
   w.set_float32(p + "attention.layer_norm_rms_epsilon", 1e-6f);
+  if (s.arch == Arch::grok) {  // multipliers and caps small enough to bite on this model's values
+    w.set_float32(p + "embedding_scale", 3.0f);
+    w.set_float32(p + "attention.output_scale", 0.5f);
+    w.set_float32(p + "attn_logit_softcapping", 1.5f);
+    w.set_float32(p + "router_logit_softcapping", 30.0f);
+    w.set_float32(p + "logit_scale", 0.75f);
+    w.set_float32(p + "final_logit_softcapping", 2.0f);
+  }
   if (s.arch == Arch::dbrx) {  // LayerNorm's epsilon; a clamp that bites on unit-scale q/k/v
     w.set_float32(p + "attention.layer_norm_epsilon", 1e-5f);
     w.set_float32(p + "attention.clamp_kqv", 1.5f);
@@ -342,6 +350,10 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     if ((dense_lead && l < s.n_layer_dense_lead) || (l4 && (l + 1) % s.moe_layer_step != 0)) {
       ffn(".weight", s.n_ff);
       continue;
+    }
+    if (s.arch == Arch::grok) {  // norms of the attention's and the FFN's outputs
+      tensor(b + "attn_output_norm.weight", {H}, 0.1f, false, 1.0f);
+      tensor(b + "layer_output_norm.weight", {H}, 0.1f, false, 1.0f);
     }
     if (s.arch == Arch::arctic) {  // the dense FFN beside the MoE (n_embd wide), the MoE's own norm
       ffn(".weight", H);

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <map>
+#include <numbers>
 #include <stdexcept>
 #include <string>
 
@@ -153,6 +154,7 @@ struct ExpertExtras {
   const Mat *gate_b = nullptr, *up_b = nullptr, *down_b = nullptr;
   bool oai = false;
   double alpha = 0, limit = 0;
+  bool gelu = false;  // gelu(g) * u (tanh approximation; Grok)
   std::array<double, 3> scales = {1, 1, 1};  // each projection's output scale (gate, up, down)
 };
 
@@ -169,6 +171,8 @@ Vec swiglu(const Mat& gate, const Mat& up, const Mat& down, const Vec& x, uint64
     if (ex.oai) {
       const double a = std::min(g[i], ex.limit), b = std::clamp(u[i], -ex.limit, ex.limit);
       g[i] = a / (1.0 + std::exp(-ex.alpha * a)) * (b + 1.0);
+    } else if (ex.gelu) {
+      g[i] = 0.5 * g[i] * (1.0 + std::tanh(std::sqrt(2.0 / std::numbers::pi) * (g[i] + 0.044715 * g[i] * g[i] * g[i]))) * u[i];
     } else {
       g[i] = silu(g[i]) * u[i];
     }
@@ -183,7 +187,8 @@ Vec swiglu(const Mat& gate, const Mat& up, const Mat& down, const Vec& x, uint64
 // Attention of query t over keys lo .. t (lo > 0 under a sliding window); with a sink, the
 // head's sink logit joins the softmax denominator (and adds no value).
 void attend(const std::vector<Vec>& q, const std::vector<Vec>& k, const std::vector<Vec>& v,
-            const ModelConfig::AttentionShape& a, uint32_t t, uint32_t lo, double scale, const Mat* sinks, Vec& attn) {
+            const ModelConfig::AttentionShape& a, uint32_t t, uint32_t lo, double scale, const Mat* sinks, Vec& attn,
+            double softcap = 0) {
   const uint32_t Dk = a.head_dim_k, Dv = a.head_dim_v, NH = a.n_head, NKV = a.n_head_kv;
   for (uint32_t h = 0; h < NH; ++h) {
     const uint32_t kvh = h / (NH / NKV);
@@ -193,6 +198,7 @@ void attend(const std::vector<Vec>& q, const std::vector<Vec>& k, const std::vec
       double d = 0;
       for (uint32_t i = 0; i < Dk; ++i) d += q[t][h * Dk + i] * k[j][kvh * Dk + i];
       s[j - lo] = d * scale;
+      if (softcap > 0) s[j - lo] = softcap * std::tanh(s[j - lo] / softcap);
       m = std::fmax(m, s[j - lo]);
     }
     double sum = sinks ? std::exp(sinks->w[h] - m) : 0.0;
@@ -293,6 +299,55 @@ Qkv mla_qkv(Weights& W, const ModelConfig& c, uint32_t layer, const Vec& xn, uin
   return r;
 }
 
+// The routed experts (+ shared) of layer l for one normed token; with margin, the router's
+// selection margin (weakest chosen minus best unchosen score) lowers *margin.
+Vec moe_ffn(Weights& W, const ModelConfig& c, uint32_t l, const std::string& b, const Vec& xn, double* margin) {
+  const uint32_t H = c.n_embd;
+  Vec out(H, 0.0);
+  const Mat& gate = W.get(b + "ffn_gate_exps.weight");
+  const Mat& up = W.get(b + "ffn_up_exps.weight");
+  const Mat& down = W.get(b + "ffn_down_exps.weight");
+  Vec logits = matvec(W.get(b + "ffn_gate_inp.weight"), xn);
+  if (c.router_bias) add_bias(logits, &W.get(b + "ffn_gate_inp.bias"));
+  const Mat* bias = W.find(b + "exp_probs_b.bias");
+  std::vector<float> bias_v = bias ? bias->w : std::vector<float>{};
+  RouterSelection sel = router_select_ref(c.router, logits, bias_v);
+  ExpertExtras extras{.oai = c.swiglu_oai, .alpha = c.swiglu_alpha, .limit = c.swiglu_limit, .gelu = c.gelu_experts};
+  if (c.expert_bias)
+    extras.gate_b = &W.get(b + "ffn_gate_exps.bias"), extras.up_b = &W.get(b + "ffn_up_exps.bias"),
+    extras.down_b = &W.get(b + "ffn_down_exps.bias");
+  if (margin) {
+    double weakest = INFINITY, best_other = -INFINITY;
+    std::vector<bool> chosen(sel.scores.size(), false);
+    for (uint32_t id : sel.ids)
+      if (id < chosen.size()) chosen[id] = true, weakest = std::min(weakest, sel.scores[id]);
+    for (size_t e = 0; e < chosen.size(); ++e)
+      if (!chosen[e]) best_other = std::max(best_other, sel.scores[e]);
+    *margin = std::min(*margin, weakest - best_other);
+  }
+  for (size_t s = 0; s < sel.ids.size(); ++s) {
+    if (sel.ids[s] == 0xFFFFFFFFu) continue;
+    const uint32_t e = sel.ids[s];
+    extras.scales = {W.scale(b + "ffn_gate_exps", e), W.scale(b + "ffn_up_exps", e), W.scale(b + "ffn_down_exps", e)};
+    if (c.moe_weight_input) {  // llama4: the weight scales the expert's input
+      Vec xw = xn;
+      scale_by(xw, sel.weights[s]);
+      Vec y = swiglu(gate, up, down, xw, e, c.n_ff_exp, H, extras);
+      for (uint32_t i = 0; i < H; ++i) out[i] += y[i];
+      continue;
+    }
+    Vec y = swiglu(gate, up, down, xn, e, c.n_ff_exp, H, extras);
+    for (uint32_t i = 0; i < H; ++i) out[i] += sel.weights[s] * y[i];
+  }
+  if (c.layers[l].shared_experts) {
+    Vec y = swiglu(W.get(b + "ffn_gate_shexp.weight"), W.get(b + "ffn_up_shexp.weight"),
+                   W.get(b + "ffn_down_shexp.weight"), xn, 0, c.n_ff_shexp, H);
+    double gate_w = 1.0;
+    if (const Mat* sg = W.find(b + "ffn_gate_inp_shexp.weight")) gate_w = 1.0 / (1.0 + std::exp(-matvec(*sg, xn)[0]));
+    for (uint32_t i = 0; i < H; ++i) out[i] += gate_w * y[i];
+  }
+  return out;
+}
 }  // namespace
 
 std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, std::span<const int32_t> tokens,
@@ -308,7 +363,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     if (tokens[t] < 0 || static_cast<uint32_t>(tokens[t]) >= c.n_vocab)
       throw std::out_of_range("token id " + std::to_string(tokens[t]) + " outside the vocabulary");
     for (uint32_t i = 0; i < H; ++i) x[t][i] = embd.row(tokens[t])[i];
-    if (c.embedding_scale != 0.0f) scale_by(x[t], c.embedding_scale);  // Granite
+    if (c.embedding_scale != 0.0f) scale_by(x[t], c.embedding_scale);  // Granite, Grok
   }
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
@@ -332,11 +387,12 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     for (uint32_t t = 0; t < T; ++t) {
       Vec attn(static_cast<size_t>(NH) * Dv, 0.0);
       const uint32_t lo = c.layers[l].chunked ? t / window * window : window && t >= window ? t + 1 - window : 0;
-      attend(q, k, v, shape, t, lo, scale, sinks, attn);
+      attend(q, k, v, shape, t, lo, scale, sinks, attn, c.attn_softcap);
       Vec o = matvec(W.get(b + "attn_output.weight"), attn);
       scale_by(o, W.scale(b + "attn_output"));
       if (c.residual_scale != 0.0f) scale_by(o, c.residual_scale);  // Granite (its FFN's: router.scale)
       add_bias(o, W.find(b + "attn_output.bias"));
+      if (c.attn_post_norm) rms_norm(o, W.get(b + "attn_output_norm.weight"), c.norm_eps);
       for (uint32_t i = 0; i < H; ++i) x[t][i] += o[i];
     }
     // Feed-forward: routed experts (+ shared), or a dense FFN in DeepSeek's leading layers.
@@ -356,48 +412,8 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
         for (uint32_t i = 0; i < H; ++i) x[t][i] += out[i];
         continue;
       }
-      const Mat& gate = W.get(b + "ffn_gate_exps.weight");
-      const Mat& up = W.get(b + "ffn_up_exps.weight");
-      const Mat& down = W.get(b + "ffn_down_exps.weight");
-      Vec logits = matvec(W.get(b + "ffn_gate_inp.weight"), xn);
-      if (c.router_bias) add_bias(logits, &W.get(b + "ffn_gate_inp.bias"));
-      const Mat* bias = W.find(b + "exp_probs_b.bias");
-      std::vector<float> bias_v = bias ? bias->w : std::vector<float>{};
-      RouterSelection sel = router_select_ref(c.router, logits, bias_v);
-      ExpertExtras extras{.oai = c.swiglu_oai, .alpha = c.swiglu_alpha, .limit = c.swiglu_limit};
-      if (c.expert_bias)
-        extras.gate_b = &W.get(b + "ffn_gate_exps.bias"), extras.up_b = &W.get(b + "ffn_up_exps.bias"),
-        extras.down_b = &W.get(b + "ffn_down_exps.bias");
-      if (route_margins) {
-        double weakest = INFINITY, best_other = -INFINITY;
-        std::vector<bool> chosen(sel.scores.size(), false);
-        for (uint32_t id : sel.ids)
-          if (id < chosen.size()) chosen[id] = true, weakest = std::min(weakest, sel.scores[id]);
-        for (size_t e = 0; e < chosen.size(); ++e)
-          if (!chosen[e]) best_other = std::max(best_other, sel.scores[e]);
-        (*route_margins)[t] = std::min((*route_margins)[t], weakest - best_other);
-      }
-      for (size_t s = 0; s < sel.ids.size(); ++s) {
-        if (sel.ids[s] == 0xFFFFFFFFu) continue;
-        const uint32_t e = sel.ids[s];
-        extras.scales = {W.scale(b + "ffn_gate_exps", e), W.scale(b + "ffn_up_exps", e), W.scale(b + "ffn_down_exps", e)};
-        if (c.moe_weight_input) {  // llama4: the weight scales the expert's input
-          Vec xw = xn;
-          scale_by(xw, sel.weights[s]);
-          Vec y = swiglu(gate, up, down, xw, e, c.n_ff_exp, H, extras);
-          for (uint32_t i = 0; i < H; ++i) out[i] += y[i];
-          continue;
-        }
-        Vec y = swiglu(gate, up, down, xn, e, c.n_ff_exp, H, extras);
-        for (uint32_t i = 0; i < H; ++i) out[i] += sel.weights[s] * y[i];
-      }
-      if (c.layers[l].shared_experts) {
-        Vec y = swiglu(W.get(b + "ffn_gate_shexp.weight"), W.get(b + "ffn_up_shexp.weight"),
-                       W.get(b + "ffn_down_shexp.weight"), xn, 0, c.n_ff_shexp, H);
-        double gate_w = 1.0;
-        if (const Mat* sg = W.find(b + "ffn_gate_inp_shexp.weight")) gate_w = 1.0 / (1.0 + std::exp(-matvec(*sg, xn)[0]));
-        for (uint32_t i = 0; i < H; ++i) out[i] += gate_w * y[i];
-      }
+      out = moe_ffn(W, c, l, b, xn, route_margins ? &(*route_margins)[t] : nullptr);
+      if (!c.ffn_post_norm.empty()) rms_norm(out, W.get(b + c.ffn_post_norm + ".weight"), c.norm_eps);
       for (uint32_t i = 0; i < H; ++i) x[t][i] += out[i];
     }
   }
@@ -408,8 +424,10 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     Vec xn = x[t];
     block_norm(xn, W, "output_norm", c);
     Vec y = matvec(*out_w, xn);
-    if (c.logit_scale != 0.0f) scale_by(y, 1.0 / c.logit_scale);  // Granite
+    if (c.logit_scale != 0.0f) scale_by(y, c.logit_scale);  // Granite (1 / its key), Grok
     if (c.output_bias) add_bias(y, &W.get("output.bias"));
+    if (c.final_softcap > 0)
+      for (double& e : y) e = c.final_softcap * std::tanh(e / c.final_softcap);
     std::copy(y.begin(), y.end(), logits.begin() + static_cast<size_t>(t) * c.n_vocab);
   }
   return logits;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <stdexcept>
 #include <string>
 
@@ -41,6 +42,8 @@ void add_expert(const MoeFfn& f, uint32_t e, const double* x, double weight, dou
     if (f.oai) {
       const double a = std::min(g, f.limit), b = std::clamp(u, -f.limit, f.limit);
       h[r] = a / (1 + std::exp(-f.alpha * a)) * (b + 1);
+    } else if (f.gelu) {
+      h[r] = 0.5 * g * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (g + 0.044715 * g * g * g))) * u;
     } else {
       h[r] = g / (1 + std::exp(-g)) * u;
     }

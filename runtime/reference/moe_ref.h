@@ -28,6 +28,7 @@ struct MoeFfn {
   std::vector<float> gate_b, up_b, down_b;
   bool oai = false;
   double alpha = 1.702, limit = 7.0;
+  bool gelu = false;  // 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) * u instead of silu(g) * u
   uint32_t hidden() const { return gate.cols; }
   uint32_t ffn() const { return gate.rows; }
 };

@@ -82,7 +82,7 @@ std::vector<double> rope_ref(const RopeConfig& cfg, std::span<const float> x, st
 std::vector<double> attention_ref(std::span<const float> q, std::span<const float> k, std::span<const float> v,
                                   uint32_t tokens, uint32_t pos, uint32_t heads, uint32_t kv_heads,
                                   uint32_t head_dim, double scale, uint32_t v_head_dim, uint32_t window,
-                                  std::span<const float> sinks, bool chunked) {
+                                  std::span<const float> sinks, bool chunked, double softcap) {
   const uint32_t D = head_dim, Dv = v_head_dim ? v_head_dim : head_dim, group = heads / kv_heads;
   std::vector<double> o(size_t(tokens) * heads * Dv, 0.0);
   std::vector<double> s;
@@ -98,6 +98,7 @@ std::vector<double> attention_ref(std::span<const float> q, std::span<const floa
         double acc = 0;
         for (uint32_t d = 0; d < D; ++d) acc += double(qh[d]) * kj[d];
         s[j] = acc * scale;
+        if (softcap > 0) s[j] = softcap * std::tanh(s[j] / softcap);
         m = std::max(m, s[j]);
       }
       double sum = sinks.empty() ? 0.0 : std::exp(sinks[h] - m);

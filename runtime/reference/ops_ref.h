@@ -32,7 +32,7 @@ std::vector<double> rope_ref(const RopeConfig& cfg, std::span<const float> x, st
 std::vector<double> attention_ref(std::span<const float> q, std::span<const float> k, std::span<const float> v,
                                   uint32_t tokens, uint32_t pos, uint32_t heads, uint32_t kv_heads,
                                   uint32_t head_dim, double scale, uint32_t v_head_dim = 0, uint32_t window = 0,
-                                  std::span<const float> sinks = {}, bool chunked = false);
+                                  std::span<const float> sinks = {}, bool chunked = false, double softcap = 0);
 
 std::vector<double> silu_mul_ref(std::span<const float> a, std::span<const float> b);
 
