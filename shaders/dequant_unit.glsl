@@ -11,9 +11,31 @@
 // 4 * N bytes from byte b (even) into w, without a branch (block starts alternate between
 // 0 and 2 mod 4 within a row, so a branch would diverge across lanes). Reads only words that
 // hold some of the bytes: when aligned, the last word is read twice instead of one past.
+// With W_VEC4 (bindings and rows 16-byte aligned, a specialization constant) and N a multiple
+// of 4, the bytes come from N / 4 + 1 uvec4 loads instead of N + 1 word loads: the window of
+// N + 1 words at b's offset within the first uvec4 is picked by selects (no array indexed at run
+// time), and loads past the last needed uvec4 repeat it (never past the row's end).
 #define LOAD_WORDS(N)                                                       \
   void load_words##N(uint t, uint piece, uint b, out uint w[N]) {           \
-    const uint w0 = b >> 2, s = (b & 2u) * 8u, last = N - 1 + (s >> 4);    \
+    const uint s = (b & 2u) * 8u;                                           \
+    if (W_VEC4 && N % 4 == 0) {                                             \
+      const uint g0 = b >> 4, gl = (b + 4u * N - 1u) >> 4;                  \
+      const bool odd = ((b >> 2) & 1u) != 0, two = ((b >> 3) & 1u) != 0;    \
+      uint raw[N + 4], sel2[N + 2];                                         \
+      [[unroll]] for (uint k = 0; k < N / 4 + 1; ++k) {                     \
+        const uvec4 v = load_word4(t, piece, min(g0 + k, gl));              \
+        raw[4 * k] = v.x, raw[4 * k + 1] = v.y, raw[4 * k + 2] = v.z, raw[4 * k + 3] = v.w; \
+      }                                                                     \
+      [[unroll]] for (uint j = 0; j < N + 2; ++j) sel2[j] = two ? raw[j + 2] : raw[j]; \
+      uint prev = odd ? sel2[1] : sel2[0];                                  \
+      [[unroll]] for (uint i = 0; i < N; ++i) {                             \
+        const uint next = odd ? sel2[i + 2] : sel2[i + 1];                  \
+        w[i] = (prev >> s) | ((next << (31u - s)) << 1u);                   \
+        prev = next;                                                        \
+      }                                                                     \
+      return;                                                               \
+    }                                                                       \
+    const uint w0 = b >> 2, last = N - 1 + (s >> 4);                        \
     uint prev = load_word(t, piece, w0);                                    \
     [[unroll]] for (uint i = 0; i < N; ++i) {                               \
       const uint next = load_word(t, piece, w0 + min(i + 1, last));         \

@@ -66,6 +66,20 @@ std::vector<float> run_matmul(Context& ctx, const TestWeight& tw, std::span<cons
   return yb.floats(ctx);
 }
 
+// Every variant of the matrix-vector kernel against the reference, at each token count.
+void check_vec_variants(Context& ctx, const TestWeight& tw, GgmlType type, std::initializer_list<uint32_t> counts) {
+  const uint32_t rows = tw.w.rows, cols = tw.w.cols;
+  for (uint32_t tokens : counts) {
+    auto x = random_floats(size_t(tokens) * cols);
+    auto ref = matmul_ref(tw.deq, x, rows, cols, tokens);
+    for (const auto* v : ctx.pipelines().supported_variants(matmul_kernel_name("matvec", type))) {
+      CAPTURE(v->name);
+      CAPTURE(tokens);
+      CHECK(rel_l2(run_matmul(ctx, tw, x, tokens, MatmulPath::vec, v->name), ref) < tolerance(type));
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE_FIXTURE(GpuTest, "matmul: every weight type, matrix-vector and tiled, match the reference") {
@@ -73,15 +87,7 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: every weight type, matrix-vector and tiled, 
     CAPTURE(ggml_type_name(type));
     const uint32_t rows = 37, cols = test_cols(type);
     TestWeight tw(ctx, type, rows, cols, 12);
-    for (uint32_t tokens : {1u, 5u, 8u}) {
-      auto x = random_floats(size_t(tokens) * cols);
-      auto ref = matmul_ref(tw.deq, x, rows, cols, tokens);
-      for (const auto* v : ctx.pipelines().supported_variants(matmul_kernel_name("matvec", type))) {
-        CAPTURE(v->name);
-        CAPTURE(tokens);
-        CHECK(rel_l2(run_matmul(ctx, tw, x, tokens, MatmulPath::vec, v->name), ref) < tolerance(type));
-      }
-    }
+    check_vec_variants(ctx, tw, type, {1u, 5u, 8u});
     for (uint32_t tokens : {3u, 37u}) {
       CAPTURE(tokens);
       auto x = random_floats(size_t(tokens) * cols);
@@ -100,16 +106,20 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: plain float rows 16-byte aligned take the un
       CAPTURE(cols);
       const uint32_t rows = 37;
       TestWeight tw(ctx, type, rows, cols, 0);
-      for (uint32_t tokens : {1u, 5u}) {
-        auto x = random_floats(size_t(tokens) * cols);
-        auto ref = matmul_ref(tw.deq, x, rows, cols, tokens);
-        for (const auto* v : ctx.pipelines().supported_variants(matmul_kernel_name("matvec", type))) {
-          CAPTURE(v->name);
-          CAPTURE(tokens);
-          CHECK(rel_l2(run_matmul(ctx, tw, x, tokens, MatmulPath::vec, v->name), ref) < tolerance(type));
-        }
-      }
+      check_vec_variants(ctx, tw, type, {1u, 5u});
     }
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "matmul: Q8_0 / Q4_0 / Q6_K rows 16-byte aligned read blocks through uvec4 loads") {
+  // 8 blocks per row of 34 (Q8_0), 18 (Q4_0) or 210 (Q6_K) bytes: 16-byte-aligned rows whose
+  // blocks start at every even offset 0..14 into a uvec4 (load_words' W_VEC4 path).
+  const std::pair<GgmlType, uint32_t> cases[] = {{GgmlType::Q8_0, 256}, {GgmlType::Q4_0, 256}, {GgmlType::Q6_K, 2048}};
+  for (const auto& [type, cols] : cases) {
+    CAPTURE(ggml_type_name(type));
+    TestWeight tw(ctx, type, 37, cols, 0);
+    REQUIRE(tw.w.row_bytes % 16 == 0);
+    check_vec_variants(ctx, tw, type, {1u, 5u});
   }
 }
 

@@ -238,7 +238,9 @@ TEST_CASE_FIXTURE(GpuTest, "decode path: every weight type, both reduction varia
 
 TEST_CASE_FIXTURE(GpuTest, "decode path: 16-byte-aligned weights (uvec4 loads), float units with a tail") {
   // Float types: 104 = 3 units of 32 + 1 chunk, 72 = 2 units + 1 chunk; K-quants: their uvec4 path.
-  for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q4_K, GgmlType::Q5_K}) {
+  // Q8_0 / Q4_0: 16-byte-aligned rows whose blocks start at every even offset into a uvec4.
+  for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q8_0,
+                        GgmlType::Q4_0}) {
     const uint32_t H = quantized(type) ? 512 : 104, F = quantized(type) ? 256 : 72;
     CAPTURE(ggml_type_name(type));
     auto f = make_ffn(ctx, type, type, 5, H, F, 0, 16);

@@ -18,6 +18,9 @@ constexpr const char* kUsage =
     "         the MoE layer kernels at real model shapes (--quick: under a minute on lavapipe);\n"
     "         --types q4_K,iq4_xs,... | new | all: the layer table for these weight types only\n"
     "         (default q4_K,q8_0,f16, then the crossovers)\n"
+    "       vkmoe bench kernels --rates [--types LIST] [--repeats N]\n"
+    "         weights/s of the decode matvec and MoE pair per type at 1, 2, 4, 8 tokens, reference shape,\n"
+    "         against a plain F32 matvec of the same shape\n"
     "       vkmoe bench peak [--json] [--repeats N] [--matvec ROWSxCOLS] [--device N|NAME]\n"
     "         bandwidth, plain matvec weight rates (at a fixed shape with --matvec), FMA and dot rates,\n"
     "         dispatch and submit costs\n"
@@ -37,6 +40,8 @@ int bench_kernels(const Args& args) {
                          .crossover = !args.has("--types"),  // the crossovers time Q4_K only
                          .model = args.get("--model")};
   if (args.has("--types")) opt.types = parse_bench_types(args.get("--types"));
+  opt.rates = args.has("--rates");
+  if (opt.rates && args.has("--json")) throw std::invalid_argument("--rates prints a table only (no --json)");
   const bool json = args.has("--json");
   print_progress(!json, "benchmarking on " + ctx.device().caps().name + "...");
   auto report = run_kernel_bench(ctx, opt, [&](const std::string& line) { print_progress(!json, line); });
@@ -114,7 +119,7 @@ int bench_model(const Args& args) {
 
 int cmd_bench(const std::vector<std::string>& argv) {
   Args args(argv, {"--device", "--repeats", "--matvec", "--model", "--types", "-m", "-p", "-n", "-d", "-r", "-b", "--batch", "-o"},
-            {"--json", "--quick", "--crossover"});
+            {"--json", "--quick", "--crossover", "--rates"});
   const std::string what = args.positional().size() == 1 ? args.positional()[0] : "";
   if (what == "kernels") return bench_kernels(args);
   if (what == "peak") return bench_peak(args);

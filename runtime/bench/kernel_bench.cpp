@@ -6,7 +6,9 @@
 #include <cctype>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
+#include <sys/resource.h>
 #include <set>
 #include <sstream>
 
@@ -156,13 +158,14 @@ class MoeLayer {
 
   bool mixed_types() const { return tg_ != td_ || (s_.shared_ffn && ts_ != tg_); }
 
-  // Router (dispatch 0), routed experts, shared experts.
-  void record(Sequence& seq, uint32_t T, MoePath path) {
+  // Router (dispatch 0), routed experts, shared experts; `experts` false: the router alone.
+  void record(Sequence& seq, uint32_t T, MoePath path, bool experts = true) {
     const uint32_t H = s_.hidden, k = s_.k;
     const BufferRange x = x_.range(0, uint64_t(T) * H * 4), out = out_.range(0, uint64_t(T) * H * 4);
     const BufferRange ids = ids_.range(0, uint64_t(T) * k * 4), wts = wts_.range(0, uint64_t(T) * k * 4);
     RouterConfig rc{.gating = Gating::softmax_topk, .experts = s_.experts, .k = k, .renormalize = true};
     record_router(ctx_, seq, rc, {GgmlType::F32, router_w_.range()}, T, H, x, {ids, wts});
+    if (!experts) return;
     record_moe_experts(ctx_, seq, w_, {.tokens = T, .k = k, .x = x, .ids = ids, .weights = wts, .out = out, .path = path},
                        scratch_);
     if (s_.shared_ffn)
@@ -262,6 +265,138 @@ CrossoverResult matmul_crossover(Context& ctx, bool quick, int repeats, SplitMix
   return c;
 }
 
+// CPU seconds of this process so far (user + system; lavapipe's worker threads are ours).
+double process_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+// The cost of one round of `record` (key "") and of each label in it, from one recording of
+// `copies` rounds: on a CPU device (lavapipe) the process CPU time of the run (a loaded machine
+// stretches wall-clock time, not the work done), split over the labels by their GPU-time shares;
+// elsewhere GPU time.
+std::map<std::string, double> dispatch_costs_ms(Context& ctx, uint32_t copies, const std::function<void(Sequence&)>& record) {
+  Sequence seq(ctx.device(), {.timestamps = true, .name = "bench rates"});
+  for (uint32_t i = 0; i < copies; ++i) record(seq);
+  const double c0 = process_cpu_s();
+  seq.run();
+  const double cpu_ms = (process_cpu_s() - c0) * 1e3;
+  std::map<std::string, double> gpu;
+  double total = 0;
+  for (const auto& d : seq.timings()) {
+    gpu[d.label] += d.ms;
+    total += d.ms;
+  }
+  const bool cpu_device = ctx.device().caps().type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  for (auto& [label, ms] : gpu) ms = (cpu_device && total > 0 ? cpu_ms * ms / total : ms) / copies;
+  gpu[""] = (cpu_device ? cpu_ms : total) / copies;
+  return gpu;
+}
+
+// --rates: each decode kernel's weights/s per type and token count at the reference shape, against
+// the plain F32 matvec of the same shape. Each run measures, one after another, kRateCopies
+// copies of the plain F32 and int8 matvecs, the dense matvec, the MoE layer (decode path) and its
+// router alone: costs taken close in time, the ratio per run, then the median over runs.
+void run_rates(Context& ctx, const KernelBenchOptions& opt, int repeats, KernelBenchReport& rep,
+               const std::function<void(const std::string&)>& progress) {
+  constexpr uint32_t kRateCopies = 6;
+  const BenchShape s{"reference", 512, 512, 32, 4, 0};
+  const uint32_t n = s.hidden;
+  const std::vector<uint32_t> counts{1, 2, 4, 8};
+  const std::vector<GgmlType> types =
+      opt.types.empty() ? std::vector<GgmlType>{GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0,
+                                                GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}
+                        : opt.types;
+  SplitMix rng(777);
+  Buffer x = random_buffer(ctx, uint64_t(counts.back()) * n, rng, "bench rates x");
+  Buffer y = ctx.allocator().create_buffer(uint64_t(counts.back()) * n * 4, MemoryUse::device, "bench rates y");
+  Buffer pw = random_buffer(ctx, uint64_t(n) * n, rng, "bench rates plain w");  // F32, or int8 bytes
+  Buffer py = ctx.allocator().create_buffer(uint64_t(n) * 4, MemoryUse::device, "bench rates plain y");
+  const double nn = double(n) * n;
+  for (GgmlType type : types) {
+    Buffer wb = make_weights(ctx, type, 1, n, n, rng, "bench rates dense");
+    const DenseWeight w = make_dense_weight(ctx.device(), wb, 0, type, n, n);
+    MoeLayer layer(ctx, s, type, counts.back(), rng);
+    for (uint32_t T : counts) {
+      const BufferRange xr = x.range(0, uint64_t(T) * n * 4), yr = y.range(0, uint64_t(T) * n * 4);
+      const std::pair<const char*, uint64_t> cases[] = {{"matvec", uint64_t(n) * n},
+                                                         {"moe_pair", uint64_t(s.k) * 3 * s.ffn * s.hidden},
+                                                         {"moe_gate_up", uint64_t(s.k) * 2 * s.ffn * s.hidden},
+                                                         {"moe_down", uint64_t(s.k) * s.ffn * s.hidden}};
+      std::map<std::string, std::vector<double>> ms, ratio;
+      for (int r = 0; r <= repeats; ++r) {  // run 0 is warm-up (llvmpipe compiles on first use)
+        const double f32_ms = dispatch_costs_ms(ctx, kRateCopies, [&](Sequence& seq) {
+          record_plain_matvec(ctx, false, n, n, pw, x, py, seq);
+        })[""];
+        const double i8_ms = dispatch_costs_ms(ctx, kRateCopies, [&](Sequence& seq) {
+          record_plain_matvec(ctx, true, n, n, pw, x, py, seq);
+        })[""];
+        const double dense_ms = dispatch_costs_ms(ctx, kRateCopies, [&](Sequence& seq) {
+          record_matmul(ctx, seq, w, T, xr, yr, {.path = MatmulPath::vec});
+        })[""];
+        auto moe = dispatch_costs_ms(ctx, kRateCopies, [&](Sequence& seq) { layer.record(seq, T, MoePath::decode); });
+        const double router_ms = dispatch_costs_ms(ctx, kRateCopies, [&](Sequence& seq) {
+          layer.record(seq, T, MoePath::decode, false);
+        })[""];
+        if (r == 0) continue;
+        ms["plain_f32"].push_back(f32_ms);
+        ms["plain_i8"].push_back(i8_ms);
+        // The MoE pair: the layer less the router run alone, split by the pair's GPU-time shares.
+        const double pair_ms = std::max(0.0, moe[""] - router_ms), pair_gpu = moe["moe_gate_up"] + moe["moe_down"];
+        for (const auto& [kernel, weights] : cases) {
+          const std::string k = kernel;
+          const double k_ms = k == "matvec" ? dense_ms
+                              : k == "moe_pair" ? pair_ms
+                                                : (pair_gpu > 0 ? pair_ms * moe[k] / pair_gpu : 0);
+          ms[k].push_back(k_ms);
+          ratio[k].push_back(k_ms > 0 && f32_ms > 0 ? (double(T) * weights / k_ms) / (nn / f32_ms) : 0);
+        }
+      }
+      const double f32_ms = median_of(ms["plain_f32"]), i8_ms = median_of(ms["plain_i8"]);
+      for (const auto& [kernel, weights] : cases) {
+        KernelRate r{kernel, std::string(ggml_type_name(type)), T, median_of(ms[kernel]), weights};
+        r.weights_per_s = r.ms > 0 ? double(T) * weights / (r.ms * 1e-3) : 0;
+        r.plain_f32_wps = f32_ms > 0 ? nn / (f32_ms * 1e-3) : 0;
+        r.plain_i8_wps = i8_ms > 0 ? nn / (i8_ms * 1e-3) : 0;
+        r.times_plain_f32 = median_of(ratio[kernel]);
+        const auto mm = std::minmax_element(ratio[kernel].begin(), ratio[kernel].end());
+        r.ratio_min = *mm.first;
+        r.ratio_max = *mm.second;
+        rep.rates.push_back(r);
+        if (progress) {
+          char buf[160];
+          std::snprintf(buf, sizeof buf, "  %s %s %u tokens: %.3f ms, %.1f Mw/s, %.2fx plain F32 [%.2f, %.2f]", kernel,
+                        r.type.c_str(), T, r.ms, r.weights_per_s / 1e6, r.times_plain_f32, r.ratio_min, r.ratio_max);
+          progress(buf);
+        }
+      }
+    }
+  }
+}
+
+std::string rates_table(const KernelBenchReport& r) {
+  std::ostringstream o;
+  char buf[200];
+  o << "device: " << r.device << " (" << r.date << "), medians of " << r.repeats << " runs\n"
+    << "reference shape: dense 512 x 512; MoE 512 wide, 32 experts of 512, top-4 (decode path)\n\n";
+  std::snprintf(buf, sizeof buf, "%-12s %-5s %6s %9s %10s %10s %10s %7s %15s\n", "kernel", "type", "tokens", "ms",
+                "Mw/s", "plainF32", "plainI8", "xF32", "xF32 [min,max]");
+  o << buf;
+  for (const auto& x : r.rates) {
+    std::snprintf(buf, sizeof buf, "%-12s %-5s %6u %9.4f %10.1f %10.1f %10.1f %6.2fx    [%.2f, %.2f]\n",
+                  x.kernel.c_str(), x.type.c_str(), x.tokens, x.ms, x.weights_per_s / 1e6, x.plain_f32_wps / 1e6,
+                  x.plain_i8_wps / 1e6, x.times_plain_f32, x.ratio_min, x.ratio_max);
+    o << buf;
+  }
+  o << "\nms: cost of one dispatch (CPU devices: the process CPU time of a run of 6 copies of it alone, so that\n"
+       "other programs' load does not count; GPUs: GPU time). moe_pair: gate/up + down, the MoE layer less its\n"
+       "router run alone; moe_gate_up / moe_down: the pair split by their GPU-time shares (less certain).\n"
+       "Mw/s = tokens x weights per token / ms; plainF32 / plainI8 = bench peak's plain matvecs at 512 x 512,\n"
+       "measured in the same runs; xF32 = median over runs of Mw/s / plainF32, with its range\n";
+  return o.str();
+}
+
 }  // namespace
 
 std::vector<BenchShape> bench_shapes(bool quick) {
@@ -296,6 +431,10 @@ KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
   rep.date = today_utc();
   rep.quick = opt.quick;
   rep.repeats = repeats;
+  if (opt.rates) {
+    run_rates(ctx, opt, repeats, rep, progress);
+    return rep;
+  }
   rep.shapes_note = opt.quick ? "--quick: widths / 8 (Mixtral / 16), F rounded up to a multiple of 32; tokens 1, 8, 32"
                               : "real layer shapes; tokens 1, 8, 512";
   // The denominators, measured in the same run (runtime/bench/peak.h).
@@ -355,6 +494,7 @@ KernelBenchReport run_kernel_bench(Context& ctx, const KernelBenchOptions& opt,
 }
 
 std::string kernel_bench_table(const KernelBenchReport& r) {
+  if (!r.rates.empty()) return rates_table(r);
   std::ostringstream o;
   char buf[256];
   o << "bench peak, the denominators, measured in this run:\n" << peak_table(r.peak) << "\n";

@@ -28,6 +28,7 @@ struct KernelBenchOptions {
   bool crossover = true;   // decode vs batched (MoE) and vec vs tiled (dense matmul)
   std::string model;       // only shapes whose name contains this (empty = all)
   std::vector<GgmlType> types;  // the layer table's weight types (empty = Q4_K, Q8_0, F16)
+  bool rates = false;      // only the per-kernel weight rates (--rates), no layers, crossovers or peak
 };
 
 // "q4_K,iq4_xs" (names as llama.cpp prints them, any case), "new" (the types of issue 11) or
@@ -68,6 +69,20 @@ struct CrossoverResult {
   std::string setting;     // how the runtime takes the value
 };
 
+// `bench kernels --rates`: one decode kernel (dense matvec, MoE gate/up, MoE down) of one weight
+// type at the speed issue's reference shape (512 wide, 32 experts of 512, top-4) and T tokens.
+struct KernelRate {
+  std::string kernel, type;
+  uint32_t tokens = 0;
+  double ms = 0;               // median cost of one dispatch (CPU devices: CPU time; else GPU time)
+  uint64_t weights = 0;        // weights one token multiplies in that dispatch
+  double weights_per_s = 0;    // tokens * weights / ms: at T = 1 the weight rate
+  double plain_f32_wps = 0;    // the plain F32 matvec at 512 x 512, in the same runs
+  double plain_i8_wps = 0;     // the plain packed-int8 matvec likewise
+  double times_plain_f32 = 0;  // median over runs of weights_per_s / plain_f32_wps
+  double ratio_min = 0, ratio_max = 0;
+};
+
 struct KernelBenchReport {
   std::string device, date;
   PeakResult peak;                // bench peak, measured in the same run
@@ -77,6 +92,7 @@ struct KernelBenchReport {
   std::string shapes_note;
   std::vector<KernelBenchResult> results;
   std::vector<CrossoverResult> crossovers;
+  std::vector<KernelRate> rates;  // --rates
 };
 
 std::vector<BenchShape> bench_shapes(bool quick);

@@ -87,18 +87,6 @@ Measure copy_bandwidth(Context& ctx, const Buffer& src, const Buffer& dst, int r
   return rate(ms, n / 1e9);
 }
 
-void record_plain_matvec(Context& ctx, bool int8, uint32_t rows, uint32_t cols, const Buffer& w, const Buffer& x,
-                         const Buffer& y, Sequence& seq, const std::string& variant, std::string* used) {
-  const Pipeline& pipe = ctx.pipelines().get({.kernel = int8 ? "bench_matvec_i8" : "bench_matvec_f32", .bindings = 3,
-                                              .push_size = sizeof(BenchMatvecParams), .variant = variant});
-  if (used) *used = pipe.variant;
-  const BenchMatvecParams p{rows, int8 ? cols / 16 : cols / 4};
-  const bool sg = pipe.variant.ends_with("_sg");
-  const uint32_t rows_per_group = sg ? std::max(1u, kGroup / std::max(1u, ctx.device().caps().subgroup_size)) : kGroup;
-  seq.dispatch(pipe, {{w.range(0, matvec_weight_bytes(int8, rows, cols)), Access::read}, {x.range(0, cols * 4ull), Access::read},
-                      {y.range(0, rows * 4ull), Access::write}},
-               &p, groups_for(ctx.device(), rows, rows_per_group));
-}
 
 void check_matvec_shape(bool int8, uint32_t rows, uint32_t cols) {
   if (rows == 0 || cols == 0 || cols % (int8 ? 16 : 4))
@@ -215,6 +203,19 @@ void measure_memory(Context& ctx, const PeakOptions& opt, PeakResult& r, const P
 }
 
 }  // namespace
+
+void record_plain_matvec(Context& ctx, bool int8, uint32_t rows, uint32_t cols, const Buffer& w, const Buffer& x,
+                         const Buffer& y, Sequence& seq, const std::string& variant, std::string* used) {
+  const Pipeline& pipe = ctx.pipelines().get({.kernel = int8 ? "bench_matvec_i8" : "bench_matvec_f32", .bindings = 3,
+                                              .push_size = sizeof(BenchMatvecParams), .variant = variant});
+  if (used) *used = pipe.variant;
+  const BenchMatvecParams p{rows, int8 ? cols / 16 : cols / 4};
+  const bool sg = pipe.variant.ends_with("_sg");
+  const uint32_t rows_per_group = sg ? std::max(1u, kGroup / std::max(1u, ctx.device().caps().subgroup_size)) : kGroup;
+  seq.dispatch(pipe, {{w.range(0, matvec_weight_bytes(int8, rows, cols)), Access::read}, {x.range(0, cols * 4ull), Access::read},
+                      {y.range(0, rows * 4ull), Access::write}},
+               &p, groups_for(ctx.device(), rows, rows_per_group));
+}
 
 double median_of(std::vector<double> v) {
   if (v.empty()) return 0;

@@ -13,7 +13,9 @@
 
 namespace vkmoe {
 
+class Buffer;
 class Context;
+class Sequence;
 
 // Median, smallest and largest of the kept samples; `note` says why a figure is absent.
 struct Measure {
@@ -67,6 +69,12 @@ double int_dot_ops(uint32_t workgroups, uint32_t iters);    // 64 invocations x 
 std::vector<float> run_plain_matvec(Context& ctx, bool int8, uint32_t rows, uint32_t cols,
                                     const std::vector<uint32_t>& weights, const std::vector<float>& x,
                                     const std::string& variant = "");
+
+// Records the plain matvec on buffers w [rows x cols weights], x [cols floats], y [rows
+// floats] (its dispatch is labelled with its variant, "bench_matvec_f32..." or "..._i8..."):
+// `bench kernels --rates` records it beside the kernels it judges, in the same recordings.
+void record_plain_matvec(Context& ctx, bool int8, uint32_t rows, uint32_t cols, const Buffer& w, const Buffer& x,
+                         const Buffer& y, Sequence& seq, const std::string& variant = "", std::string* used = nullptr);
 
 PeakResult run_peak(Context& ctx, const PeakOptions& opt = {},
                     const std::function<void(const std::string&)>& progress = {});
