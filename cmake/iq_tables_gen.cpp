@@ -128,21 +128,43 @@ int main(int argc, char** argv) {
     << "// ggml's compact form, two 16-bit entries per uint (entry i in half i % 2 of word i / 2): element\n"
     << "// j of an entry is level (entry >> (bits * j)) & (2^bits - 1); iq_levels_<NAME> holds level l's\n"
     << "// byte value in byte l % 4 of component l / 4.\n";
+  // A grid lives in shared memory (iq_kgrid_<NAME>), filled once per workgroup by
+  // iq_grid_fill(lane, lanes): invocation j < 8 stores word j of every block of 8, picking it
+  // from the block's 8 constants with selects. A constant array indexed at run time would become
+  // a per-invocation copy on lavapipe (minutes of JIT, slow runs); there is none. Each store has
+  // 8 distinct addresses, so a SIMD CPU stores 8 words per instruction (lavapipe runs masked-off
+  // invocations' code too: one store per word and invocation group was 8x the work).
+  s << "// Each grid: shared uint iq_kgrid_<NAME>[], filled by iq_grid_fill(lane, lanes) (the caller\n"
+    << "// then needs a barrier); IQ_GRID_SHARED is defined when a grid is included.\n"
+    << "#define IQ_PICK8(j, a, b, c, d, e, f, g, h) \\\n"
+    << "  ((j) < 4u ? ((j) < 2u ? ((j) == 0u ? a : b) : ((j) == 2u ? c : d)) : ((j) < 6u ? ((j) == 4u ? e : f) : ((j) == 6u ? g : h)))\n";
   for (const auto& g : grids) {
-    s << "#ifdef IQ_TABLE_" << g.glsl << "\nconst uvec2 iq_levels_" << g.glsl << " = " << g.levels << ";\n"
-      << "const uint iq_kgrid_" << g.glsl << "[" << g.compact.size() << "] = uint[](" << hex_list(g.compact, 8, "u", 8);
-    s.seekp(-1, std::ios_base::cur);  // drop the last comma
-    s << ");\n#endif\n";
+    const size_t n = g.compact.size();
+    s << "#ifdef IQ_TABLE_" << g.glsl << "\n#define IQ_GRID_SHARED\nconst uvec2 iq_levels_" << g.glsl << " = " << g.levels
+      << ";\nshared uint iq_kgrid_" << g.glsl << "[" << n << "];\nvoid iq_grid_fill(uint lane, uint lanes) {\n"
+      << "  for (uint j = lane; j < 8u; j += lanes) {\n";
+    for (size_t b = 0; b < n / 8; ++b) {
+      s << "    iq_kgrid_" << g.glsl << "[" << 8 * b << "u + j] = IQ_PICK8(j";
+      for (size_t i = 8 * b; i < 8 * b + 8; ++i) {
+        char buf[24];
+        std::snprintf(buf, sizeof buf, ", 0x%08llxu", static_cast<unsigned long long>(g.compact[i]));
+        s << buf;
+      }
+      s << ");\n";
+    }
+    s << "  }\n}\n#endif\n";
   }
   auto packed = [&](const char* name, const auto& v) {
     const auto w = pack_i8(v);
-    s << "const uint " << name << "[" << w.size() << "] = uint[](" << hex_list(w, 8, "u", 8);
-    s.seekp(-1, std::ios_base::cur);
-    s << ");\n";
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "const uvec4 %s = uvec4(0x%08llxu, 0x%08llxu, 0x%08llxu, 0x%08llxu);\n", name,
+                  static_cast<unsigned long long>(w[0]), static_cast<unsigned long long>(w[1]),
+                  static_cast<unsigned long long>(w[2]), static_cast<unsigned long long>(w[3]));
+    s << buf;
   };
-  s << "#ifdef IQ_TABLE_IQ4NL\n// kvalues_iq4nl as int8, four per uint.\n";
+  s << "#ifdef IQ_TABLE_IQ4NL\n// kvalues_iq4nl as int8, value i in byte i % 4 of component i / 4.\n";
   packed("iq_values_iq4nl", kValuesIq4nl);
-  s << "#endif\n#ifdef IQ_TABLE_MXFP4\n// kvalues_mxfp4 (e2m1 doubled) as int8, four per uint.\n";
+  s << "#endif\n#ifdef IQ_TABLE_MXFP4\n// kvalues_mxfp4 (e2m1 doubled) as int8, laid out as above.\n";
   packed("iq_values_mxfp4", kValuesMxfp4);
   s << "#endif\n";
 

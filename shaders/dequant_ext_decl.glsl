@@ -39,14 +39,27 @@
 #endif
 #include "iq_tables.glsl"
 
-// Entry i of an int8 table packed four per uint, given its word w (word i / 4).
-float packed_i8(uint w, uint i) { return float(bitfieldExtract(int(w), int((i & 3u) * 8u), 8)); }
+// Every weight kernel's main calls this first, in uniform control flow (before any return): the
+// grid types load their grid into shared memory once per workgroup (iq_tables.glsl).
+void dequant_prologue() {
+#ifdef IQ_GRID_SHARED
+  iq_grid_fill(gl_LocalInvocationIndex, gl_WorkGroupSize.x * gl_WorkGroupSize.y * gl_WorkGroupSize.z);
+  barrier();
+#endif
+}
+
+// Entry q (< 16) of a 16-value int8 table packed in a uvec4: the word by two selects, then the
+// byte. An array indexed at run time was a per-invocation copy on lavapipe (2-5x slower).
+float packed16_i8(uvec4 tbl, uint q) {
+  const uvec2 half_ = (q & 8u) != 0u ? tbl.zw : tbl.xy;
+  return float(bitfieldExtract(int((q & 4u) != 0u ? half_.y : half_.x), int((q & 3u) * 8u), 8));
+}
 
 #ifdef IQ_TABLE_IQ4NL
-float iq4nl_value(uint q) { return packed_i8(iq_values_iq4nl[q >> 2], q); }
+float iq4nl_value(uint q) { return packed16_i8(iq_values_iq4nl, q); }
 #endif
 #ifdef IQ_TABLE_MXFP4
-float mxfp4_value(uint q) { return packed_i8(iq_values_mxfp4[q >> 2], q); }
+float mxfp4_value(uint q) { return packed16_i8(iq_values_mxfp4, q); }
 #endif
 
 // ggml's ksigns_iq2xs: 7 stored sign bits, the 8th makes the count of negative signs even.

@@ -13,6 +13,7 @@ layout(std430, binding = 1) writeonly buffer Yb { float y[]; };
 #include "matmul_weights.glsl"
 
 void main() {
+  dequant_prologue();
   const uint t = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
   if (t >= p.tokens) return;
   const uint id = ids[t];

@@ -124,6 +124,7 @@ void rows_dot(uint r0) {
 }
 
 void main() {
+  dequant_prologue();
   const uint wg_row0 = wg_first_row();
   const uint end = min(wg_row0 + ROWS_PER_WG, p.rows);
   for (uint r0 = wg_row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) rows_dot(r0);
@@ -171,6 +172,7 @@ void tile_inv_rms(uint t0, out float inv[GT]) {
 }
 
 void main() {
+  dequant_prologue();
   const uint lid = gl_LocalInvocationID.x;
   const uint row0 = gl_WorkGroupID.x * (GR * WG) + lid, t0 = gl_WorkGroupID.y * GT;
   float inv[GT];

@@ -7,7 +7,8 @@
 //   token): each lane group owns every slot of its rows, so the sum is in a fixed order (no
 //   float atomics).
 // Lane groups of lanes.glsl (a subgroup with USE_SUBGROUP, else one invocation), RPS rows each,
-// no shared memory, no barriers. SPLIT=1: the weight tensors span MOE_MAX_PIECES bindings
+// no shared memory, no barriers (the IQ grid types aside: their grid is loaded into shared
+// memory once, dequant_prologue). SPLIT=1: the weight tensors span MOE_MAX_PIECES bindings
 // (specialization constant 3: how many are used).
 #if USE_SUBGROUP
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -137,6 +138,7 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
 }
 
 void main() {
+  dequant_prologue();
   const uint slot = gl_WorkGroupID.y, routed = p.tokens * p.k;  // slot t * k + j within the chunk
   const uint row0 = gl_WorkGroupID.x * ROWS_PER_WG;
   uint ra[RPS], rb[RPS], piece = 0;
@@ -235,6 +237,7 @@ void down_rows(uint t, uint r0) {
 }
 
 void main() {
+  dequant_prologue();
   const uint t = gl_WorkGroupID.y;
   const uint row0 = gl_WorkGroupID.x * ROWS_PER_WG, end = min(row0 + ROWS_PER_WG, p.rows);
   for (uint r0 = row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) down_rows(t, r0);

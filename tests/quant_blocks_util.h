@@ -93,19 +93,4 @@ inline std::vector<uint8_t> random_rows(const NewType& nt, uint32_t rows, uint32
   return bytes;
 }
 
-// The grid types' shaders index constant tables, which lavapipe (Mesa 22.3) compiles slowly:
-// these run only with VKMOE_SLOW_TESTS=1 (docs/design.md "Quantization types").
-inline bool slow_to_compile(GgmlType t) {
-  switch (t) {
-    case GgmlType::IQ2_XS: case GgmlType::IQ2_S: case GgmlType::IQ3_S: case GgmlType::IQ1_S: case GgmlType::IQ1_M:
-      return true;
-    default:
-      return false;
-  }
-}
-inline bool slow_tests() {
-  const char* slow = std::getenv("VKMOE_SLOW_TESTS");
-  return slow && std::string(slow) == "1";
-}
-
 }  // namespace vkmoe::test

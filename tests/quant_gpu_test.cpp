@@ -1,11 +1,6 @@
 // The shaders' dequantization of the types of issue 11 (shaders/dequant_ext.glsl) through the
 // embedding lookup, against the CPU codecs: random valid blocks, an odd number of rows at
 // 2-byte (MXFP4: any) row offsets, out-of-range ids. One get_rows pipeline per type.
-//
-// The grid types' shaders index constant tables, which lavapipe (Mesa 22.3) compiles slowly:
-// seconds for IQ2_XXS / IQ3_XXS, about a minute for IQ2_S and IQ3_S, minutes for IQ1_S / IQ1_M.
-// Those run only with VKMOE_SLOW_TESTS=1 (real GPUs compile them at once); see
-// docs/design.md "Quantization types".
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -26,12 +21,7 @@ using namespace vkmoe;
 using namespace vkmoe::test;
 
 TEST_CASE_FIXTURE(GpuTest, "get_rows: the types of issue 11 dequantize as the CPU codecs") {
-  const bool all = slow_tests();
   for (const NewType& nt : new_types()) {
-    if (!all && slow_to_compile(nt.type)) {
-      MESSAGE(ggml_type_name(nt.type) << ": skipped (slow to compile on lavapipe; VKMOE_SLOW_TESTS=1 runs it)");
-      continue;
-    }
     CAPTURE(ggml_type_name(nt.type));
     const uint32_t block = ggml_type_info(uint32_t(nt.type))->block_elems;
     const uint32_t rows = 7, cols = block == 32 ? 96 : 512;

@@ -2,7 +2,6 @@
 // pair and batched GEMM), against the double-precision CPU reference on the same dequantized
 // weights: random valid blocks at odd shapes, outputs and scratch poisoned first, and expert
 // FFNs whose gate, up and down each have their own type (the unfused gate/up fallback).
-// The grid types that lavapipe compiles slowly run only with VKMOE_SLOW_TESTS=1.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -25,12 +24,6 @@ using namespace vkmoe::test;
 namespace {
 
 constexpr double kTol = 1e-4;  // f32 accumulation against double, same dequantized weights
-
-bool skip(GgmlType t) {
-  if (!slow_to_compile(t) || slow_tests()) return false;
-  MESSAGE(ggml_type_name(t) << ": skipped (slow to compile on lavapipe; VKMOE_SLOW_TESTS=1 runs it)");
-  return true;
-}
 
 // Odd block counts: 3 blocks of 32, 2 (down: 1) of 256.
 uint32_t odd_cols(GgmlType t) { return ggml_type_info(uint32_t(t))->block_elems == 32 ? 96 : 512; }
@@ -116,8 +109,9 @@ void add_gpt_oss_extras(Context& ctx, TypedFfn& f, float limit) {
 }
 
 // Routed experts on `tokens` tokens (k distinct experts each, one slot empty) against the
-// reference; returns the relative L2 error.
-double moe_error(Context& ctx, const TypedFfn& f, uint32_t tokens, uint32_t k, MoePath path, bool portable) {
+// reference; returns the relative L2 error. labels: the dispatches' labels, when wanted.
+double moe_error(Context& ctx, const TypedFfn& f, uint32_t tokens, uint32_t k, MoePath path, bool portable,
+                 std::vector<std::string>* labels = nullptr) {
   const uint32_t H = f.w.gate.cols, E = f.w.gate.experts;
   std::vector<uint32_t> ids;
   std::vector<float> weights;
@@ -136,7 +130,7 @@ double moe_error(Context& ctx, const TypedFfn& f, uint32_t tokens, uint32_t k, M
       create_moe_scratch(ctx, {.tokens = tokens, .k = k, .experts = E, .hidden = H, .ffn = f.w.gate.rows});
   scratch.settings.portable = portable;
   GpuBuf xb(ctx, x), ib(ctx, ids), wb(ctx, weights), ob(ctx, uint64_t(tokens) * H);
-  Sequence seq(ctx.device());
+  Sequence seq(ctx.device(), {.timestamps = labels != nullptr});
   ob.poison(seq);
   seq.fill(scratch.h.range(), kPoisonBits);
   seq.fill(scratch.y.range(), kPoisonBits);
@@ -146,6 +140,8 @@ double moe_error(Context& ctx, const TypedFfn& f, uint32_t tokens, uint32_t k, M
                       .out = ob.range(), .path = path},
                      scratch);
   seq.run();
+  if (labels)
+    for (const auto& t : seq.timings()) labels->push_back(t.label);
   return rel_l2(ob.floats(ctx), ref::moe_experts(f.ref, tokens, k, x, ids, weights));
 }
 
@@ -153,7 +149,6 @@ double moe_error(Context& ctx, const TypedFfn& f, uint32_t tokens, uint32_t k, M
 
 TEST_CASE_FIXTURE(GpuTest, "matmul: the types of issue 11, matrix-vector (both variants) and tiled") {
   for (const NewType& nt : new_types()) {
-    if (skip(nt.type)) continue;
     CAPTURE(ggml_type_name(nt.type));
     const uint32_t rows = 37, cols = odd_cols(nt.type);
     const uint64_t offset = 12;
@@ -168,7 +163,7 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: the types of issue 11, matrix-vector (both v
       // The portable variant (1 token) for one type of each block size: its units are the
       // subgroup variant's, and each pipeline costs seconds of JIT on lavapipe.
       const bool portable = v->name == kernel;
-      if (portable && !(nt.type == GgmlType::Q5_0 || nt.type == GgmlType::Q3_K || slow_tests())) continue;
+      if (portable && !(nt.type == GgmlType::Q5_0 || nt.type == GgmlType::Q3_K)) continue;
       for (uint32_t tokens : {1u, 5u}) {
         if (portable && tokens > 1) continue;
         CAPTURE(tokens);
@@ -185,13 +180,12 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: the types of issue 11, matrix-vector (both v
 
 TEST_CASE_FIXTURE(GpuTest, "moe experts: the types of issue 11, decode and batched paths") {
   for (const NewType& nt : new_types()) {
-    if (skip(nt.type)) continue;
     CAPTURE(ggml_type_name(nt.type));
     const bool small = ggml_type_info(uint32_t(nt.type))->block_elems == 32;
     const auto f = typed_ffn(ctx, nt.type, nt.type, nt.type, 3, odd_cols(nt.type), small ? 160 : 256);
     CHECK(moe_error(ctx, f, 3, 2, MoePath::decode, false) < kTol);
     // The portable decode variants for one type of each block size (the units are shared).
-    if (nt.type == GgmlType::Q5_0 || nt.type == GgmlType::Q3_K || slow_tests())
+    if (nt.type == GgmlType::Q5_0 || nt.type == GgmlType::Q3_K)
       CHECK(moe_error(ctx, f, 3, 2, MoePath::decode, true) < kTol);
     CHECK(moe_error(ctx, f, 5, 2, MoePath::batched, false) < kTol);
   }
@@ -207,7 +201,12 @@ TEST_CASE_FIXTURE(GpuTest, "moe experts: gate, up and down of three types (two g
     const auto f = typed_ffn(ctx, c.gate, c.up, c.down, 4, 512, 256);
     CHECK(moe_error(ctx, f, 3, 2, MoePath::decode, false) < kTol);
     CHECK(moe_error(ctx, f, 3, 2, MoePath::decode, true) < kTol);
-    CHECK(moe_error(ctx, f, 6, 3, MoePath::batched, false) < kTol);  // runs as decode: no mixed GEMM
+    std::vector<std::string> labels;
+    CHECK(moe_error(ctx, f, 6, 3, MoePath::batched, false, &labels) < kTol);
+    // The batched path's two gate/up GEMM passes ran (not the decode pair).
+    CHECK(std::count(labels.begin(), labels.end(), "moe_gemm_gate") == 1);
+    CHECK(std::count(labels.begin(), labels.end(), "moe_gemm_up") == 1);
+    CHECK(std::count(labels.begin(), labels.end(), "moe_gate") == 0);
   }
 }
 
@@ -233,6 +232,6 @@ TEST_CASE_FIXTURE(GpuTest, "moe experts: gpt-oss biases and clamped SwiGLU with 
     if (c.split) REQUIRE(f.w.gate.pieces.size() == 3);
     add_gpt_oss_extras(ctx, f, 1.0f);
     CHECK(moe_error(ctx, f, 3, 2, MoePath::decode, false) < kTol);
-    CHECK(moe_error(ctx, f, 6, 3, MoePath::batched, false) < kTol);  // two gate/up types run as decode
+    CHECK(moe_error(ctx, f, 6, 3, MoePath::batched, false) < kTol);  // two gate/up types: two GEMM passes
   }
 }

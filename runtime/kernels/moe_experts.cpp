@@ -104,8 +104,6 @@ class MoeRecorder {
     if (r.tokens == 0) return;
     if (path == MoePath::automatic)
       path = r.tokens >= scratch_.settings.batched_from_tokens && scratch_.y ? MoePath::batched : MoePath::decode;
-    // The grouped GEMM reads gate and up with one type: mixed types take the decode path.
-    if (r.w.gate.type != r.w.up.type) path = MoePath::decode;
     if (r.w.weight_input) path = MoePath::decode;  // the grouped GEMM has no input weighting
     const bool batched = path == MoePath::batched;
     const uint32_t chunk = chunk_tokens(r, batched);
@@ -305,14 +303,17 @@ class MoeRecorder {
   }
 
   // One batched GEMM on tensor t (and up): workgroups of gemm_workgroup() invocations, each
-  // MOE_GEMM_ROWS rows (gate/up: half of each) for MOE_GEMM_SLOTS of a tile's slots.
+  // MOE_GEMM_ROWS rows (fused gate/up: half of each) for MOE_GEMM_SLOTS of a tile's slots.
+  // proj: moe_gemm.comp.glsl's PROJ (1, 2: one pass of gate or up alone, all rows of t).
   void dispatch_gemm(const std::string& kernel, const std::vector<Binding>& b, const MoeParams& p,
-                     const ExpertTensor& t, const ExpertTensor* up, const char* label) {
+                     const ExpertTensor& t, const ExpertTensor* up, const char* label, uint32_t proj = 0) {
     const uint32_t wg = gemm_workgroup(ctx_.device().caps());
-    const uint32_t row_blocks = ceil_div(p.rows, wg * (MOE_GEMM_ROWS / (up ? 2 : 1)));
-    // Specialization constants 0 (workgroup), 1 (input rows 4-aligned), 3 (pieces), 6 (uvec4 rows).
-    const std::vector<uint32_t> spec = {wg, p.cols % 4 == 0 ? 1u : 0u, 0, uint32_t(t.pieces.size()), 0, 0,
-                                        rows_16_aligned({&t, up}) ? 1u : 0u};
+    const uint32_t row_blocks = ceil_div(p.rows, wg * (MOE_GEMM_ROWS / (up && proj == 0 ? 2 : 1)));
+    // Specialization constants 0 (workgroup), 1 (input rows 4-aligned), 3 (pieces), 6 (uvec4
+    // rows), 7 (PROJ, gate/up only).
+    std::vector<uint32_t> spec = {wg, p.cols % 4 == 0 ? 1u : 0u, 0, uint32_t(t.pieces.size()), 0, 0,
+                                  rows_16_aligned({&t, up}) ? 1u : 0u};
+    if (proj) spec.push_back(proj);
     const auto& pipe = pipeline(kernel, static_cast<uint32_t>(b.size()), false, spec);
     seq_.dispatch(pipe, b, &p, row_blocks * (kTile / MOE_GEMM_SLOTS), p.max_tiles, 1, label);
   }
@@ -329,13 +330,20 @@ class MoeRecorder {
       const auto& pipe = pipeline("moe_route", 2, false);
       seq_.dispatch(pipe, {{r.ids, Access::read}, {route, Access::write}}, &p, 1, 1, 1, "moe_route");
     }
-    {
-      std::vector<Binding> b = {{r.x, Access::read}, {route, Access::read}, {h, Access::write}};
-      add_pieces(b, g, MOE_MAX_PIECES);
-      add_pieces(b, u, MOE_MAX_PIECES);
-      b.push_back(bias_binding(r.w.gate_up_bias));
-      set_weights(p, g, &u);
-      dispatch_gemm("moe_gemm_gate_up_" + type_tag(g.type), b, p, g, &u, "moe_gemm_gate_up");
+    // Gate and up fused (one type), or of two types one pass each (PROJ 1, then 2 reading h).
+    auto gate_up = [&](const ExpertTensor& a, const ExpertTensor& b, uint32_t proj, const char* label) {
+      std::vector<Binding> bind = {{r.x, Access::read}, {route, Access::read}, {h, proj == 2 ? Access::read_write : Access::write}};
+      add_pieces(bind, a, MOE_MAX_PIECES);
+      add_pieces(bind, b, MOE_MAX_PIECES);
+      bind.push_back(bias_binding(r.w.gate_up_bias));
+      set_weights(p, a, &b);
+      dispatch_gemm("moe_gemm_gate_up_" + type_tag(a.type), bind, p, a, &b, label, proj);
+    };
+    if (g.type == u.type) {
+      gate_up(g, u, 0, "moe_gemm_gate_up");
+    } else {
+      gate_up(g, g, 1, "moe_gemm_gate");
+      gate_up(u, u, 2, "moe_gemm_up");
     }
     {
       std::vector<Binding> b = {{h, Access::read}, {route, Access::read}, {y, Access::write}};
