@@ -28,21 +28,8 @@ using Adjust = std::function<void(ModelConfig&)>;
 // config, up to the first routing near-tie; the GPU logits go to gpu_out.
 double arch_error(Context& ctx, const std::vector<uint8_t>& bytes, std::span<const int32_t> tokens, const Adjust& adjust,
                   std::vector<float>* gpu_out = nullptr) {
-  auto file = GgufFile::from_memory(bytes, "archc.gguf");
-  auto cfg = load_model_config(file);
-  if (adjust) adjust(cfg);
-  std::vector<double> margins;
-  const auto ref = reference_forward(file, cfg, tokens, &margins);
-  Model m(ctx, GgufFile::from_memory(bytes, "archc.gguf"),
-          {.n_ctx = 48, .n_batch = 8, .progress = false, .adjust_config = adjust});
-  const auto gpu = m.forward(tokens, 0, LogitsMode::all);
-  if (gpu_out) *gpu_out = gpu;
-  const size_t rows = first_near_tie(margins), V = cfg.n_vocab;
-  if (rows < tokens.size()) MESSAGE("routing near-tie at token " << rows << ": comparing the tokens before it");
-  if (rows == 0) return 0;
-  const double err = rel_l2(std::span<const float>(gpu).first(rows * V), std::span<const double>(ref).first(rows * V));
-  MESSAGE(cfg.arch_key << " synthetic: rel L2 " << err << " over " << rows << " tokens");
-  return err;
+  return synthetic_tokens_error(ctx, bytes, tokens, {.n_ctx = 48, .n_batch = 8, .progress = false, .adjust_config = adjust},
+                                gpu_out);
 }
 
 // ---- llama4 ----

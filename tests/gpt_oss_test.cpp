@@ -112,19 +112,7 @@ SyntheticSpec synthetic_gpt_oss(GgmlType type = GgmlType::F32) {
 // GPU logits of `tokens` (in batches of 8) against the reference up to the first routing near-tie.
 double synthetic_error(Context& ctx, const std::vector<uint8_t>& bytes, std::span<const int32_t> tokens,
                        std::vector<float>* gpu_out = nullptr) {
-  auto file = GgufFile::from_memory(bytes, "gpt-oss-synthetic.gguf");
-  const auto cfg = load_model_config(file);
-  std::vector<double> margins;
-  const auto ref = reference_forward(file, cfg, tokens, &margins);
-  Model m(ctx, GgufFile::from_memory(bytes, "gpt-oss-synthetic.gguf"), {.n_ctx = 32, .n_batch = 8, .progress = false});
-  const auto gpu = m.forward(tokens, 0, LogitsMode::all);
-  if (gpu_out) *gpu_out = gpu;
-  const size_t rows = first_near_tie(margins), V = cfg.n_vocab;
-  if (rows < tokens.size()) MESSAGE("routing near-tie at token " << rows << ": comparing the tokens before it");
-  if (rows == 0) return 0;
-  const double err = rel_l2(std::span<const float>(gpu).first(rows * V), std::span<const double>(ref).first(rows * V));
-  MESSAGE("synthetic gpt-oss: rel L2 " << err << " over " << rows << " tokens");
-  return err;
+  return synthetic_tokens_error(ctx, bytes, tokens, {.n_ctx = 32, .n_batch = 8, .progress = false}, gpu_out);
 }
 
 }  // namespace

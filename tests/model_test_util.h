@@ -63,21 +63,31 @@ inline std::vector<int32_t> gpu_greedy(Model& m, std::span<const int32_t> prompt
   return out;
 }
 
-// Relative L2 error of the GPU's logits for 13 random tokens of a synthetic model file against the
-// double-precision reference, over the tokens before the first routing near-tie (-1: none
-// before it). The prompt runs in batches of n_batch.
-inline double synthetic_gpu_error(Context& ctx, const std::vector<uint8_t>& bytes, uint32_t n_ctx, uint32_t n_batch = 8) {
+// Relative L2 error of the GPU's logits for `tokens` of a synthetic model file against the
+// double-precision reference (on the config options.adjust_config makes, if set), over the tokens
+// before the first routing near-tie (-1: none before it). The GPU's logits go to gpu_out.
+inline double synthetic_tokens_error(Context& ctx, const std::vector<uint8_t>& bytes, std::span<const int32_t> tokens,
+                                     const ModelOptions& options, std::vector<float>* gpu_out = nullptr) {
   auto file = GgufFile::from_memory(bytes, "synthetic.gguf");
   auto cfg = load_model_config(file);
-  auto tokens = random_tokens(13, cfg.n_vocab);
+  if (options.adjust_config) options.adjust_config(cfg);
   std::vector<double> margins;
   auto ref = reference_forward(file, cfg, tokens, &margins);
-  Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), {.n_ctx = n_ctx, .n_batch = n_batch, .progress = false});
+  Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), options);
   auto gpu = m.forward(tokens, 0, LogitsMode::all);
+  if (gpu_out) *gpu_out = gpu;
   const size_t rows = first_near_tie(margins), V = cfg.n_vocab;
   if (rows < tokens.size()) MESSAGE("routing near-tie at token " << rows << ": comparing the tokens before it");
   if (rows == 0) return -1;
-  return rel_l2(std::span<const float>(gpu).first(rows * V), std::span<const double>(ref).first(rows * V));
+  const double err = rel_l2(std::span<const float>(gpu).first(rows * V), std::span<const double>(ref).first(rows * V));
+  MESSAGE(cfg.arch_key << " synthetic: rel L2 " << err << " over " << rows << " tokens");
+  return err;
+}
+
+// The same for 13 random tokens, the prompt in batches of n_batch.
+inline double synthetic_gpu_error(Context& ctx, const std::vector<uint8_t>& bytes, uint32_t n_ctx, uint32_t n_batch = 8) {
+  const auto tokens = random_tokens(13, load_model_config(GgufFile::from_memory(bytes, "synthetic.gguf")).n_vocab);
+  return synthetic_tokens_error(ctx, bytes, tokens, {.n_ctx = n_ctx, .n_batch = n_batch, .progress = false});
 }
 
 // 32 greedy tokens of a synthetic model file on the GPU equal the reference's, up to the first
