@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include "runtime/model/model.h"
+#include "runtime/model/rope_scaling.h"
 #include "runtime/model/synthetic_model.h"
 #include "runtime/reference/forward_ref.h"
 #include "tests/gpu_fixture.h"
@@ -38,6 +39,13 @@ void check_logits(Context& ctx, SyntheticSpec spec, const std::string& what) {
 SyntheticSpec phimoe_spec() {
   return {.arch = Arch::phimoe, .name = "phimoe-synthetic", .n_embd = 64, .n_layer = 2, .n_head = 4, .n_head_kv = 2,
           .head_dim = 16, .n_expert = 6, .n_expert_used = 2, .n_ff_exp = 48, .n_vocab = 300, .seed = rng()()};
+}
+
+// With LongRoPE factors: original context 16, so a context of 16 takes the short ones, 64 the long.
+SyntheticSpec phimoe_longrope_spec() {
+  SyntheticSpec s = phimoe_spec();
+  s.longrope = true;
+  return s;
 }
 
 SyntheticSpec dbrx_spec() {
@@ -74,13 +82,44 @@ TEST_CASE("phimoe: the synthetic file parses as llama.cpp reads it") {
   CHECK(cfg.describe().find("RMSNorm with bias norms") != std::string::npos);
 }
 
-TEST_CASE("phimoe: a file with LongRoPE factors is refused, naming the tensor") {
-  auto spec = phimoe_spec();
-  auto w = make_synthetic_model(spec);
-  w.add_tensor("rope_factors_long.weight", GgmlType::F32, {8}, std::vector<uint8_t>(32, 0));
-  auto bytes = w.to_bytes();
-  CHECK_THROWS_WITH(load_model_config(GgufFile::from_memory(bytes, "phimoe.gguf")),
-                    doctest::Contains("rope_factors_long.weight"));
+TEST_CASE("phimoe: LongRoPE factors, the long ones for a context above the original length") {
+  auto bytes = make_synthetic_model(phimoe_longrope_spec()).to_bytes();
+  auto cfg = load_model_config(GgufFile::from_memory(bytes, "phimoe.gguf"));
+  CHECK(cfg.rope_factors_long);
+  CHECK(cfg.rope_factors_short);
+  CHECK(cfg.rope_yarn_orig_ctx == 16);
+  CHECK(cfg.rope_attn_factor == doctest::Approx(1.2));
+  CHECK(rope_factors_tensor(cfg, 16) == "rope_factors_short.weight");
+  CHECK(rope_factors_tensor(cfg, 17) == "rope_factors_long.weight");
+  CHECK(cfg.describe().find("LongRoPE factors (long for a context above 16") != std::string::npos);
+  // Without the key, the original length is context_length, as llama.cpp's n_ctx_orig_yarn.
+  auto plain = load_model_config(GgufFile::from_memory(make_synthetic_model(phimoe_spec()).to_bytes(), "phimoe.gguf"));
+  CHECK(plain.rope_yarn_orig_ctx == plain.n_ctx_train);
+  CHECK(rope_factors_tensor(plain, 1u << 20).empty());
+}
+
+TEST_CASE("phimoe: the reference's long and short factors give different logits") {
+  auto bytes = make_synthetic_model(phimoe_longrope_spec()).to_bytes();
+  auto file = GgufFile::from_memory(bytes, "phimoe.gguf");
+  auto cfg = load_model_config(file);
+  const std::vector<int32_t> tokens = {3, 70, 41, 9, 200, 17, 5, 99};
+  const auto short_ = reference_forward(file, cfg, tokens, nullptr, 16);
+  const auto long_ = reference_forward(file, cfg, tokens, nullptr, 64);
+  const double diff = rel_l2(std::vector<float>(short_.begin(), short_.end()), long_);
+  MESSAGE("phimoe LongRoPE: rel L2 long vs short " << diff);
+  CHECK(diff > 1e-2);
+}
+
+TEST_CASE_FIXTURE(GpuTest, "phimoe: LongRoPE, GPU logits match the reference with short and with long factors (F32)") {
+  for (uint32_t n_ctx : {16u, 64u}) {
+    CAPTURE(n_ctx);
+    auto spec = phimoe_longrope_spec();
+    spec.seed = rng()();
+    const double err = synthetic_gpu_error(ctx, make_synthetic_model(spec).to_bytes(), n_ctx);
+    MESSAGE("phimoe LongRoPE n_ctx " << n_ctx << ": relative L2 " << err);
+    CHECK(err < 1e-3);
+  }
+  check_synthetic_greedy(ctx, make_synthetic_model(phimoe_longrope_spec()).to_bytes(), small());
 }
 
 TEST_CASE_FIXTURE(GpuTest, "phimoe: GPU logits match the CPU reference, F32 and F16, and 32 greedy tokens") {
@@ -140,6 +179,8 @@ TEST_CASE("phimoe, dbrx, arctic, grok: each particular changes the synthetic mod
   const Case cases[] = {
       {"phimoe norm biases", phimoe_spec(), [](ModelConfig& c) { c.norm_bias = false; }},
       {"phimoe output bias", phimoe_spec(), [](ModelConfig& c) { c.output_bias = false; }},
+      {"phimoe LongRoPE factors", phimoe_longrope_spec(), [](ModelConfig& c) { c.rope_factors_long = false; }},
+      {"phimoe LongRoPE attn_factor", phimoe_longrope_spec(), [](ModelConfig& c) { c.rope_attn_factor = 1.0f; }},
       {"dbrx LayerNorm", dbrx_spec(), [](ModelConfig& c) { c.layer_norm = false; }},
       {"dbrx clamp_kqv", dbrx_spec(), [](ModelConfig& c) { c.clamp_kqv = 0; }},
       {"arctic dense FFN beside the MoE", arctic_spec(), [](ModelConfig& c) {

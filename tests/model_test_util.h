@@ -72,7 +72,7 @@ inline double synthetic_tokens_error(Context& ctx, const std::vector<uint8_t>& b
   auto cfg = load_model_config(file);
   if (options.adjust_config) options.adjust_config(cfg);
   std::vector<double> margins;
-  auto ref = reference_forward(file, cfg, tokens, &margins);
+  auto ref = reference_forward(file, cfg, tokens, &margins, options.n_ctx);
   Model m(ctx, GgufFile::from_memory(bytes, "synthetic.gguf"), options);
   auto gpu = m.forward(tokens, 0, LogitsMode::all);
   if (gpu_out) *gpu_out = gpu;
@@ -99,11 +99,11 @@ inline size_t check_synthetic_greedy(Context& ctx, const std::vector<uint8_t>& b
   auto cfg = load_model_config(file);
   if (options.adjust_config) options.adjust_config(cfg);
   auto prompt = random_tokens(5, cfg.n_vocab);
-  auto ref = reference_greedy(file, cfg, prompt, 32);
+  auto ref = reference_greedy(file, cfg, prompt, 32, options.n_ctx);
   std::vector<int32_t> full(prompt);
   full.insert(full.end(), ref.begin(), ref.end() - 1);  // row prompt - 1 + i chose token i
   std::vector<double> margins;
-  auto logits = reference_forward(file, cfg, full, &margins);
+  auto logits = reference_forward(file, cfg, full, &margins, options.n_ctx);
   for (size_t r = prompt.size() - 1; r < full.size(); ++r)
     margins[r] = std::min(margins[r], top2_gap(std::span<const double>(logits).subspan(r * cfg.n_vocab, cfg.n_vocab)));
   const size_t clear = first_near_tie(margins);

@@ -12,12 +12,16 @@ namespace vkmoe {
 //  - NeoX RoPE over the whole head; q scaled by 1/sqrt(head_dim), the usual attention scale;
 //  - experts of width feed_forward_length; router: softmax over all experts, top-k,
 //    renormalised (norm_w), no scale (phimoe never reads expert_weights_scale);
-//  - rope_factors_long/short (LongRoPE) are optional there; vkmoe refuses them.
+//  - rope_factors_long/short (LongRoPE, one [n_rot / 2] pair for all layers) are optional: the
+//    long ones when the context per sequence exceeds rope.scaling.original_context_length
+//    (default context_length), else the short ones; RoPE's attn_factor is the file's
+//    rope.scaling.attn_factor (the converter's sqrt(1 + ln(scale) / ln(original length))).
 void read_phimoe(const Hparams& h, ModelConfig& c) {
   if (!h.has("attention.layer_norm_rms_epsilon")) h.fail("missing hyperparameter '" + h.prefix() + "attention.layer_norm_rms_epsilon'");
-  for (const char* t : {"rope_factors_long.weight", "rope_factors_short.weight"})
-    if (h.has_tensor(t))
-      h.fail(std::string("tensor '") + t + "': LongRoPE frequency factors are not supported");
+  c.rope_factors_long = h.has_tensor("rope_factors_long.weight");
+  c.rope_factors_short = h.has_tensor("rope_factors_short.weight");
+  c.rope_yarn_orig_ctx = h.opt_u32("rope.scaling.original_context_length", c.n_ctx_train);
+  c.rope_attn_factor = h.opt_float("rope.scaling.attn_factor", 1.0, 1e-6, 100.0);
   c.rope_layout = RopeLayout::neox;
   c.n_ff_exp = c.n_ff;
   c.norm_bias = true;

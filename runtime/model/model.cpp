@@ -228,7 +228,10 @@ void Model::bind_weights() {
   embd_ = dense_shaped("token_embd.weight", H, V);
   output_ = weights_.find("output.weight") ? dense_shaped("output.weight", H, V) : embd_;  // tied embeddings
   output_norm_ = vector_weight("output_norm.weight", H);
-  if (cfg_.rope_freqs) rope_freqs_ = vector_weight("rope_freqs.weight", cfg_.n_rot / 2);
+  // llama4's rope_freqs, or LongRoPE's long or short factors by the context (both checked and used).
+  if (cfg_.rope_factors_long) vector_weight("rope_factors_long.weight", cfg_.n_rot / 2);
+  if (cfg_.rope_factors_short) vector_weight("rope_factors_short.weight", cfg_.n_rot / 2);
+  if (const std::string n = rope_factors_tensor(cfg_, opt_.n_ctx); !n.empty()) rope_freqs_ = vector_weight(n, cfg_.n_rot / 2);
   for (uint32_t l = 0; l < cfg_.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     Layer L;

@@ -189,7 +189,7 @@ class Model {
   DenseWeight embd_, output_;
   BufferRange output_norm_;
   BufferRange output_norm_b_, output_b_;  // phimoe: output_norm.bias [H], output.bias [n_vocab]
-  BufferRange rope_freqs_;  // rope_freqs.weight [n_rot / 2] when ModelConfig::rope_freqs (llama4)
+  BufferRange rope_freqs_;  // [n_rot / 2]: rope_freqs.weight (llama4) or LongRoPE's (rope_factors_tensor)
   uint64_t allocated_[kMemoryCategories] = {};
   // Activations for one batch (activation_layout.h has the sizes): B = tokens per batch, S =
   // sessions, H = n_embd, qw/kw/vw = the q/k/v widths, K = experts per token, L = layers; f32 unless said.

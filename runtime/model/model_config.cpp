@@ -164,6 +164,8 @@ std::string ModelConfig::describe() const {
   o << ", base " << rope_freq_base;
   if (rope_freq_scale != 1.0f) o << ", scale " << rope_freq_scale << (rope_yarn ? " (YaRN)" : " (linear)");
   if (rope_freqs) o << ", frequency factors (rope_freqs)";
+  if (rope_factors_long || rope_factors_short)
+    o << ", LongRoPE factors (long for a context above " << rope_yarn_orig_ctx << ", else short)";
   if (qk_norm_per_head) o << ", per-head QK-norm";
   if (qk_norm_full) o << ", QK-norm";
   if (qk_norm_after_rope) o << " (after RoPE)";

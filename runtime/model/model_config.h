@@ -131,6 +131,9 @@ struct ModelConfig {
   bool attn_post_norm = false;   // attn_output_norm [H]: RMS norm of the attention output
   std::string ffn_post_norm;     // its tensor's name (layer_output_norm / post_ffw_norm): RMS norm of the FFN output
   bool gelu_experts = false;     // gelu(gate) * up in the experts (tanh approximation)
+  // LongRoPE (phimoe): rope_factors_long / rope_factors_short [n_rot / 2], per-pair factors like
+  // rope_freqs; the long ones when the context exceeds rope_yarn_orig_ctx (rope_factors_tensor).
+  bool rope_factors_long = false, rope_factors_short = false;
 
   // The attention vkmoe computes and caches: the file's heads for GQA; for MLA, decompressed
   // to n_head heads of (nope + rope) keys and v_head_dim values.

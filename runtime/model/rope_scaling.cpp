@@ -21,4 +21,10 @@ double mla_logit_scale(const ModelConfig& c) {
   return mscale * mscale;
 }
 
+std::string rope_factors_tensor(const ModelConfig& c, uint32_t n_ctx) {
+  if (c.rope_freqs) return "rope_freqs.weight";
+  if (n_ctx > c.rope_yarn_orig_ctx) return c.rope_factors_long ? "rope_factors_long.weight" : "";
+  return c.rope_factors_short ? "rope_factors_short.weight" : "";
+}
+
 }  // namespace vkmoe

@@ -6,6 +6,8 @@
 //  - DeepSeek's MLA under YaRN also divides it by yarn_rope_magnitude(), cancelling it inside
 //    RoPE, and scales the attention logits by mscale^2 instead (mla_logit_scale).
 #pragma once
+#include <string>
+
 #include "runtime/model/model_config.h"
 
 namespace vkmoe {
@@ -17,5 +19,10 @@ double rope_magnitude(const ModelConfig& c, bool mla);
 // MLA's factor on 1/sqrt(head_dim_k): mscale^2, mscale = 1 + yarn_log_multiplier ln(1 / freq_scale)
 // under YaRN, else 1.
 double mla_logit_scale(const ModelConfig& c);
+// The per-pair frequency factors RoPE divides each angle by, for n_ctx positions per sequence, as
+// llama.cpp's get_rope_factors: rope_freqs.weight (llama4) when present; else LongRoPE's
+// rope_factors_long when n_ctx exceeds rope.scaling.original_context_length, else its
+// rope_factors_short (either may be absent). Empty: none.
+std::string rope_factors_tensor(const ModelConfig& c, uint32_t n_ctx);
 
 }  // namespace vkmoe

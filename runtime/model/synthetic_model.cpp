@@ -157,6 +157,10 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     if (ds) w.set_float32(p + "rope.scaling.yarn_log_multiplier", 0.1f);
   }
   if (oss) w.set_uint32(p + "attention.sliding_window", s.sliding_window);
+  if (s.arch == Arch::phimoe && s.longrope) {
+    w.set_uint32(p + "rope.scaling.original_context_length", 16);
+    w.set_float32(p + "rope.scaling.attn_factor", 1.2f);
+  }
   if (l4) w.set_uint32(p + "interleave_moe_layer_step", s.moe_layer_step);
   if (glm || ds1 || bl2) {
     w.set_uint32(p + "leading_dense_block_count", s.n_layer_dense_lead);
@@ -271,6 +275,10 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
   const float in_scale = 1.0f / std::sqrt(static_cast<float>(H));
   tensor("token_embd.weight", {H, s.n_vocab}, 1.0f, true);
   if (l4) tensor("rope_freqs.weight", {D / 2}, 0.5f, false, 2.0f);  // Llama-3 frequency factors, about 1 .. 3.5
+  if (s.arch == Arch::phimoe && s.longrope) {
+    tensor("rope_factors_long.weight", {D / 2}, 0.4f, false, 2.0f);
+    tensor("rope_factors_short.weight", {D / 2}, 0.1f, false, 1.3f);
+  }
   for (uint32_t l = 0; l < n_blocks; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     tensor(b + "attn_norm.weight", {H}, 0.1f, false, 1.0f);

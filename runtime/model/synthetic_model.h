@@ -59,6 +59,9 @@ struct SyntheticSpec {
   uint32_t moe_layer_step = 2;   // llama4: interleave_moe_layer_step (the others dense, of n_ff)
   uint64_t seed = 1;
   std::string corpus;           // text the BPE merges are learned from (a built-in one if empty)
+  // phimoe: LongRoPE's rope_factors_long (about 2) and rope_factors_short (about 1.3), original
+  // context length 16 (a context above it takes the long ones) and attn_factor 1.2.
+  bool longrope = false;
 };
 
 // The file in memory; write it with GgufWriter::write.

@@ -125,7 +125,7 @@ void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelCo
     double* v = x.data() + static_cast<size_t>(h) * head_dim + offset;
     for (uint32_t i = 0; i < n_rot / 2; ++i) {
       double extrap = pos * std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / n_rot);
-      if (freq_factors) extrap /= freq_factors->w[i];  // llama4's rope_freqs
+      if (freq_factors) extrap /= freq_factors->w[i];  // rope_freqs or LongRoPE's
       double theta = c.rope_freq_scale * extrap;
       if (c.rope_yarn) {
         const double mix = 1.0 - std::clamp((i - corr[0]) / std::max(0.001, corr[1] - corr[0]), 0.0, 1.0);
@@ -231,7 +231,7 @@ void rope_and_after(Qkv& r, const ModelConfig& c, const LayerSpec& spec, uint32_
 
 // Projections, biases, QK-norm and RoPE of the common architectures.
 Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const Vec& xn, uint32_t pos,
-                 const LayerSpec& spec) {
+                 const LayerSpec& spec, const Mat* freq_factors) {
   Qkv r;
   if (const Mat* qkv = W.find(b + "attn_qkv.weight")) {  // one fused projection (DBRX, bailingmoe2): rows q | k | v
     const uint64_t qw = uint64_t(c.n_head) * c.head_dim_k, kw = uint64_t(c.n_head_kv) * c.head_dim_k;
@@ -260,7 +260,7 @@ Qkv standard_qkv(Weights& W, const ModelConfig& c, const std::string& b, const V
     }
   };
   if (!c.qk_norm_after_rope) qk_norm();
-  rope_and_after(r, c, spec, pos, c.rope_freqs ? &W.get("rope_freqs.weight") : nullptr);
+  rope_and_after(r, c, spec, pos, freq_factors);
   if (c.qk_norm_after_rope) qk_norm();  // Hunyuan-MoE
   return r;
 }
@@ -351,8 +351,13 @@ Vec moe_ffn(Weights& W, const ModelConfig& c, uint32_t l, const std::string& b, 
 }  // namespace
 
 std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, std::span<const int32_t> tokens,
-                                      std::vector<double>* route_margins) {
+                                      std::vector<double>* route_margins, uint32_t n_ctx) {
   Weights W(f);
+  const std::string factors_name = rope_factors_tensor(c, n_ctx);  // rope_freqs or LongRoPE's, or none
+  const Mat* factors = factors_name.empty() ? nullptr : &W.get(factors_name);
+  if (factors && factors->w.size() != c.n_rot / 2)
+    throw std::runtime_error(f.name() + ": tensor '" + factors_name + "' has " + std::to_string(factors->w.size()) +
+                             " elements, expected " + std::to_string(c.n_rot / 2));
   if (route_margins) route_margins->assign(tokens.size(), INFINITY);
   const uint32_t T = static_cast<uint32_t>(tokens.size()), H = c.n_embd;
   const ModelConfig::AttentionShape shape = c.attention_shape();
@@ -375,7 +380,7 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
     for (uint32_t t = 0; t < T; ++t) {
       Vec xn = x[t];
       block_norm(xn, W, b + "attn_norm", c);
-      Qkv r = mla ? mla_qkv(W, c, l, xn, t) : standard_qkv(W, c, b, xn, t, c.layers[l]);
+      Qkv r = mla ? mla_qkv(W, c, l, xn, t) : standard_qkv(W, c, b, xn, t, c.layers[l], factors);
       q[t] = std::move(r.q);
       k[t] = std::move(r.k);
       v[t] = std::move(r.v);
@@ -433,10 +438,11 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
   return logits;
 }
 
-std::vector<int32_t> reference_greedy(const GgufFile& f, const ModelConfig& c, std::span<const int32_t> prompt, int steps) {
+std::vector<int32_t> reference_greedy(const GgufFile& f, const ModelConfig& c, std::span<const int32_t> prompt, int steps,
+                                      uint32_t n_ctx) {
   std::vector<int32_t> seq(prompt.begin(), prompt.end()), out;
   for (int s = 0; s < steps; ++s) {
-    auto logits = reference_forward(f, c, seq);
+    auto logits = reference_forward(f, c, seq, nullptr, n_ctx);
     const double* last = logits.data() + (seq.size() - 1) * c.n_vocab;
     int32_t best = 0;
     for (uint32_t i = 1; i < c.n_vocab; ++i)
