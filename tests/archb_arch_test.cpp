@@ -2,7 +2,8 @@
 // (Phi-3.5-MoE: RMS norms with bias, q/k/v/o and output biases, softmax top-2 renormalised) and
 // dbrx (LayerNorm without bias, one attn_qkv clamped at clamp_kqv, softmax top-k renormalised),
 // arctic (a dense FFN in the residual beside the MoE, which reads the layer's input) and grok
-// (Grok-1: multipliers, attention and final softcaps, post-attention/FFN norms, GELU experts).
+// (Grok-1: multipliers, attention and final softcaps, post-attention/FFN norms, GELU experts;
+// Grok-2: a dense GELU FFN beside the MoE, YaRN with its own ext_factor and betas).
 // Each: what its synthetic file means as llama.cpp reads it, the GPU forward against the
 // double-precision CPU reference (F32 1e-3, F16 1e-2, up to the first routing near-tie), and 32
 // greedy tokens equal to the reference's.
@@ -56,6 +57,16 @@ SyntheticSpec dbrx_spec() {
 SyntheticSpec grok_spec() {
   return {.arch = Arch::grok, .name = "grok-synthetic", .n_embd = 64, .n_layer = 2, .n_head = 4, .n_head_kv = 2,
           .head_dim = 16, .n_expert = 8, .n_expert_used = 2, .n_ff_exp = 40, .n_vocab = 300, .seed = rng()()};
+}
+
+// Grok-2: the dense GELU FFN beside the MoE and YaRN (base 100, so that the low frequencies turn
+// within the test's positions).
+SyntheticSpec grok2_spec() {
+  SyntheticSpec s = grok_spec();
+  s.name = "grok2-synthetic";
+  s.grok2 = true;
+  s.rope_freq_base = 100.0f;
+  return s;
 }
 
 SyntheticSpec arctic_spec() {
@@ -193,6 +204,12 @@ TEST_CASE("phimoe, dbrx, arctic, grok: each particular changes the synthetic mod
       {"grok GELU experts", grok_spec(), [](ModelConfig& c) { c.gelu_experts = false; }},
       {"grok logit scale", grok_spec(), [](ModelConfig& c) { c.logit_scale = 0; }},
       {"grok final softcap", grok_spec(), [](ModelConfig& c) { c.final_softcap = 0; }},
+      {"grok2 dense FFN beside the MoE", grok2_spec(), [](ModelConfig& c) {
+         for (auto& s : c.layers) s.grok_dense = false;
+       }},
+      {"grok2 YaRN", grok2_spec(), [](ModelConfig& c) { c.rope_yarn = false; }},
+      {"grok2 YaRN ext_factor", grok2_spec(), [](ModelConfig& c) { c.rope_yarn_ext_factor = 1.0f; }},
+      {"grok2 YaRN beta_fast", grok2_spec(), [](ModelConfig& c) { c.rope_yarn_beta_fast = 32.0f; }},
   };
   const std::vector<int32_t> tokens = {3, 70, 41, 9, 200};
   for (const auto& c : cases) {
@@ -242,4 +259,39 @@ TEST_CASE("grok: the synthetic file parses as llama.cpp reads it") {
 TEST_CASE_FIXTURE(GpuTest, "grok: GPU logits match the CPU reference, F32 and F16, and 32 greedy tokens") {
   check_logits(ctx, grok_spec(), "grok");
   check_synthetic_greedy(ctx, make_synthetic_model(grok_spec()).to_bytes(), small());
+}
+
+TEST_CASE("grok2: the synthetic file parses as llama.cpp reads it") {
+  auto bytes = make_synthetic_model(grok2_spec()).to_bytes();
+  auto cfg = load_model_config(GgufFile::from_memory(bytes, "grok2.gguf"));
+  CHECK(cfg.rope_yarn);
+  CHECK(cfg.rope_freq_scale == 0.25f);
+  CHECK(cfg.rope_yarn_orig_ctx == 256);
+  CHECK(cfg.rope_yarn_ext_factor == 0.8f);
+  CHECK(cfg.rope_yarn_beta_fast == 8.0f);
+  CHECK(cfg.rope_yarn_beta_slow == 1.0f);
+  CHECK(cfg.rope_attn_factor == 1.0f);  // yarn_attn_factor: overwritten under the YaRN ramp
+  CHECK(cfg.n_ff == 40);
+  for (const LayerSpec& l : cfg.layers) CHECK(l.grok_dense);
+  // Grok-1: no YaRN, no ramp; grok's own beta_fast default all the same.
+  auto bytes1 = make_synthetic_model(grok_spec()).to_bytes();
+  auto cfg1 = load_model_config(GgufFile::from_memory(bytes1, "grok.gguf"));
+  CHECK(cfg1.rope_yarn_ext_factor == 0.0f);
+  CHECK(cfg1.rope_yarn_beta_fast == 8.0f);
+  for (const LayerSpec& l : cfg1.layers) CHECK(!l.grok_dense);
+}
+
+// A dense FFN in some layers only is not what llama.cpp's Grok-2 files hold: refused, naming the tensor.
+TEST_CASE("grok2: a dense FFN tensor in one layer only is refused, naming it") {
+  auto w = make_synthetic_model(grok_spec());
+  std::vector<float> up(64 * 40, 0.5f);
+  w.add_tensor("blk.1.ffn_up.weight", GgmlType::F32, {64, 40},
+               std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(up.data()), up.size() * 4));
+  auto bytes = w.to_bytes();
+  CHECK_THROWS_WITH(load_model_config(GgufFile::from_memory(bytes, "grok.gguf")), doctest::Contains("blk.1.ffn_up.weight"));
+}
+
+TEST_CASE_FIXTURE(GpuTest, "grok2: GPU logits match the CPU reference, F32 and F16, and 32 greedy tokens") {
+  check_logits(ctx, grok2_spec(), "grok2");
+  check_synthetic_greedy(ctx, make_synthetic_model(grok2_spec()).to_bytes(), small());
 }

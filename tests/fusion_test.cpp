@@ -69,6 +69,7 @@ TEST_CASE_FIXTURE(GpuTest, "dispatches per decode token, every architecture") {
       {"llama4", {.arch = Arch::llama4, .n_layer = 4, .n_expert_used = 1}, 7, 2},  // dense layers 0, 2: 7 too
       {"bailingmoe2", {.arch = Arch::bailingmoe2, .n_nextn = 1}, 7, 2},  // the file's attn_qkv
       {"grok", {.arch = Arch::grok}, 11, 3},  // + norm and add of each output; the final cap (the scales ride on get_rows and the output norm)
+      {"grok2", {.arch = Arch::grok, .grok2 = true}, 16, 3},  // + the dense FFN's gate, up, gelu_mul, down and the / sqrt(2)
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);

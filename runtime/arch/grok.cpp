@@ -16,13 +16,34 @@ namespace vkmoe {
 //    layer_output_norm (or post_ffw_norm) before the residual add;
 //  - logits x logit_scale (default 1/sqrt(3)), then final_logit_softcapping (default 0: none);
 //  - experts of width expert_feed_forward_length, or feed_forward_length.
-// Grok-2's additions are refused: its dense FFN beside the MoE (ffn_up), YaRN with its own beta
-// and attention temperature.
+// Grok-2 (as llama.cpp's grok graph runs it):
+//  - ffn_up present: a dense GELU FFN (ffn_gate/up/down, width feed_forward_length) on ffn_norm's
+//    output beside the MoE, (dense + MoE) x sqrt(2)/2 before the FFN's output norm;
+//  - rope.scaling.yarn_ext_factor (unset: 1 under YaRN, else 0), yarn_beta_fast (grok's default 8),
+//    yarn_beta_slow (1); yarn_attn_factor only counts without the YaRN ramp (llama.cpp overwrites
+//    it otherwise) and then multiplies cos/sin, as rope.scaling.attn_factor always does;
+//  - attention.temperature_length and router_logit_softcapping: read, unused by llama.cpp's graph.
+namespace {
+
+void read_grok2_rope(const Hparams& h, ModelConfig& c) {
+  double ext = h.opt_float("rope.scaling.yarn_ext_factor", -1.0, -1.0, 100.0);
+  if (ext < 0) ext = c.rope_yarn ? 1.0 : 0.0;
+  c.rope_yarn_beta_fast = static_cast<float>(h.opt_float("rope.scaling.yarn_beta_fast", 8.0, 1e-6, 1e6));
+  c.rope_yarn_beta_slow = static_cast<float>(h.opt_float("rope.scaling.yarn_beta_slow", 1.0, 1e-6, 1e6));
+  if (c.rope_yarn && ext == 0)
+    h.fail("rope.scaling.type yarn with yarn_ext_factor 0 (RoPE with the file's yarn_attn_factor) is not supported");
+  if (!c.rope_yarn && ext != 0)
+    h.fail("rope.scaling.yarn_ext_factor " + std::to_string(ext) + " without rope.scaling.type yarn is not supported");
+  c.rope_yarn_ext_factor = static_cast<float>(ext);
+  c.rope_attn_factor = static_cast<float>(h.opt_float("rope.scaling.attn_factor", 1.0, 1e-6, 100.0));  // llama.cpp's generic key
+  if (!c.rope_yarn) c.rope_attn_factor *= static_cast<float>(h.opt_float("rope.scaling.yarn_attn_factor", 1.0, 1e-6, 100.0));
+}
+
+}  // namespace
+
 void read_grok(const Hparams& h, ModelConfig& c) {
   if (!h.has("attention.layer_norm_rms_epsilon")) h.fail("missing hyperparameter '" + h.prefix() + "attention.layer_norm_rms_epsilon'");
-  if (h.has_tensor("blk.0.ffn_up.weight")) h.fail("tensor 'blk.0.ffn_up.weight': Grok-2's dense FFN beside the MoE is not supported");
-  if (c.rope_yarn || c.rope_freq_scale != 1.0f || h.opt_u32("attention.temperature_length", 0))
-    h.fail("Grok-2's RoPE scaling and attention temperature are not supported");
+  read_grok2_rope(h, c);
   if (c.n_rot != c.head_dim_k || c.head_dim_v != c.head_dim_k)
     h.fail("grok heads are rope.dimension_count wide: key " + std::to_string(c.head_dim_k) + ", value " +
            std::to_string(c.head_dim_v) + ", rope " + std::to_string(c.n_rot));
@@ -40,6 +61,16 @@ void read_grok(const Hparams& h, ModelConfig& c) {
   c.router.gating = Gating::softmax_topk;
   c.router.renormalize = true;
   fill_layers(c);
+  // Grok-2's dense FFN: every layer or none (llama.cpp loads each layer's as optional).
+  const bool dense = h.has_tensor("blk.0.ffn_up.weight");
+  for (uint32_t l = 0; l < c.n_layer; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    for (const char* t : {"ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"})
+      if (h.has_tensor(b + t) != dense)
+        h.fail("tensor '" + b + t + "': Grok-2's dense FFN must have ffn_gate, ffn_up and ffn_down in every layer" +
+               (dense ? "" : " (blk.0 has none)"));
+    c.layers[l].grok_dense = dense;
+  }
 }
 
 }  // namespace vkmoe

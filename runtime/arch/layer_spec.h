@@ -34,6 +34,9 @@ struct LayerSpec {
   bool rope = true;
   bool attn_temp = false;
   bool qk_l2_norm = false;
+  // Grok-2: a dense GELU FFN (ffn_gate/up/down of width n_ff) on ffn_norm's output beside the
+  // MoE; (dense + MoE) / sqrt(2) before the FFN's output norm.
+  bool grok_dense = false;
 };
 
 }  // namespace vkmoe

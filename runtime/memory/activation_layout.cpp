@@ -86,7 +86,7 @@ ActivationLayout activation_layout(const ModelConfig& c, uint32_t n_batch, uint3
     a.mla_kv = {"mla kv", rows(uint64_t(at.n_head) * (c.qk_nope_dim + at.head_dim_v) * 4)};
   }
   bool parallel = false;
-  for (const LayerSpec& s : c.layers) parallel |= s.parallel_dense;
+  for (const LayerSpec& s : c.layers) parallel |= s.parallel_dense || s.grok_dense;
   if (parallel || !c.ffn_post_norm.empty()) a.x_in = {"layer input (parallel MoE) / FFN output", B * H * 4};
   if (dense || parallel) {
     a.ffn_gate = {"dense ffn gate (| up)", B * 2 * c.n_ff * 4};

@@ -30,7 +30,8 @@ RopeConfig mla_rope(const ModelConfig& c, uint32_t head_dim) {
   RopeConfig r{.head_dim = head_dim, .n_rot = c.qk_rope_dim, .rot_offset = head_dim - c.qk_rope_dim, .neox = false,
                .freq_base = c.rope_freq_base, .freq_scale = c.rope_freq_scale};
   if (c.rope_yarn) {
-    r.ext_factor = 1.0f;
+    r.ext_factor = c.rope_yarn_ext_factor;
+    r.beta_fast = c.rope_yarn_beta_fast, r.beta_slow = c.rope_yarn_beta_slow;
     r.n_ctx_orig = c.rope_yarn_orig_ctx;
   }
   r.attn_factor = static_cast<float>(rope_attn_factor(c, true));

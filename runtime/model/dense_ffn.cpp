@@ -1,5 +1,6 @@
 // The dense SwiGLU FFN of the leading layers (DeepSeek, GLM-4.5): ffn_gate / ffn_up / ffn_down of
 // width n_ff, gate and up as one matvec when fused at load.
+#include <cmath>
 #include <stdexcept>
 
 #include "runtime/model/model_layer.h"
@@ -57,6 +58,27 @@ void Model::record_dense_ffn_block(Sequence& seq, const Layer& L, uint32_t T) {
     record_silu_mul(ctx_, seq, {.rows = T, .n = F}, g, u, u);
   }
   record_matmul(ctx_, seq, L.ffn_down, T, u, x, {.accumulate = true});
+}
+
+// Grok-2's dense FFN beside the MoE (as llama.cpp's grok graph): bound as a dense layer's, the
+// layer stays a MoE one; both read ffn_norm's output (xn).
+void Model::bind_grok_dense(Layer& L, uint32_t l) {
+  if (!cfg_.layers[l].grok_dense || L.dense_ffn) return;
+  bind_dense_ffn(L, l);
+  L.dense_ffn = false;
+  L.grok_dense = true;
+}
+
+// down(gelu(gate xn) * up xn) added into out (the MoE's output), then the sum times sqrt(2)/2.
+void Model::record_grok_dense(Sequence& seq, const Layer& L, uint32_t T, BufferRange out) {
+  const uint32_t H = cfg_.n_embd, F = cfg_.n_ff;
+  const BufferRange xn = xn_.range(0, T * H * 4ull);
+  const BufferRange g = ffn_gate_.range(0, T * F * 4ull), u = ffn_up_.range(0, T * F * 4ull);
+  record_matmul(ctx_, seq, L.ffn_gate, T, xn, g);
+  record_matmul(ctx_, seq, L.ffn_up, T, xn, u);
+  record_gelu_mul(ctx_, seq, {.rows = T, .n = F}, g, u, u);
+  record_matmul(ctx_, seq, L.ffn_down, T, u, out, {.accumulate = true});
+  record_scale(ctx_, seq, {.rows = T, .n = H}, out, out, static_cast<float>(std::sqrt(2.0) / 2));
 }
 
 }  // namespace vkmoe

@@ -14,6 +14,7 @@ void Model::bind_layer_extras(Layer& L, uint32_t l) {
   const uint32_t H = cfg_.n_embd, E = cfg_.n_expert, F = cfg_.n_ff_exp;
   bind_norm_extras(L, l);  // norm_blocks.cpp
   bind_parallel_dense(L, l);
+  bind_grok_dense(L, l);  // dense_ffn.cpp
   auto need = [&](const std::string& name, uint64_t n) {
     BufferRange r = vector_weight(b + name, n);  // throws unless F32 [n]
     if (!r.size) throw std::runtime_error(file_.name() + ": missing tensor '" + b + name + "'");

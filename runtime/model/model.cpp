@@ -428,8 +428,9 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, co
   RopeConfig rope{.head_dim = Dk, .n_rot = cfg_.n_rot, .neox = cfg_.rope_layout == RopeLayout::neox,
                   .freq_base = cfg_.rope_freq_base, .freq_scale = cfg_.rope_freq_scale};
   if (cfg_.rope_yarn) {
-    rope.ext_factor = 1.0f;
+    rope.ext_factor = cfg_.rope_yarn_ext_factor;
     rope.n_ctx_orig = cfg_.rope_yarn_orig_ctx;
+    rope.beta_fast = cfg_.rope_yarn_beta_fast, rope.beta_slow = cfg_.rope_yarn_beta_slow;
   }
   rope.attn_factor = static_cast<float>(rope_attn_factor(cfg_, false));
   const LayerSpec& spec = cfg_.layers[l];
@@ -485,6 +486,7 @@ void Model::record_ffn_block(Sequence& seq, const Layer& L, uint32_t l, uint32_t
                      {.tokens = T, .k = K, .x = xn, .ids = ids, .weights = wts, .out = out, .accumulate = !post,
                       .shared = L.shared_in_slot ? &slot : nullptr},
                      scratch_);
+  if (L.grok_dense) record_grok_dense(seq, L, T, out);  // dense_ffn.cpp: into out, then the sum / sqrt(2)
   if (post) record_post_norm(seq, L.ffn_post_norm, out, T);
   if (L.shared && !L.shared_in_slot)
     record_shared_expert(ctx_, seq, L.shared_experts,

@@ -177,6 +177,8 @@ class Model {
   void record_output_bias(Sequence& seq, uint32_t rows);
   // grok: y (the attention's or the FFN's output, [T, H]) RMS-normed by w in place, added to x.
   void record_post_norm(Sequence& seq, BufferRange w, BufferRange y, uint32_t T);
+  void bind_grok_dense(Layer& L, uint32_t l);  // dense_ffn.cpp: Grok-2's dense GELU FFN beside the MoE
+  void record_grok_dense(Sequence& seq, const Layer& L, uint32_t T, BufferRange out);
   void bind_parallel_dense(Layer& L, uint32_t l);  // dense_ffn.cpp: arctic's dense FFN beside the MoE
 
   Context& ctx_;

@@ -163,6 +163,8 @@ std::string ModelConfig::describe() const {
   if (!kv_lora_rank && n_rot < head_dim_k) o << " (partial: " << n_rot << " of " << head_dim_k << ")";
   o << ", base " << rope_freq_base;
   if (rope_freq_scale != 1.0f) o << ", scale " << rope_freq_scale << (rope_yarn ? " (YaRN)" : " (linear)");
+  if (rope_yarn && (rope_yarn_ext_factor != 1.0f || rope_yarn_beta_fast != 32.0f || rope_yarn_beta_slow != 1.0f))
+    o << " (ext_factor " << rope_yarn_ext_factor << ", beta_fast " << rope_yarn_beta_fast << ", beta_slow " << rope_yarn_beta_slow << ")";
   if (rope_freqs) o << ", frequency factors (rope_freqs)";
   if (rope_factors_long || rope_factors_short)
     o << ", LongRoPE factors (long for a context above " << rope_yarn_orig_ctx << ", else short)";
@@ -202,6 +204,8 @@ std::string ModelConfig::describe() const {
   if (n_moe_layer_step) o << "; MoE on every " << n_moe_layer_step << " layer(s), dense FFN of width " << n_ff << " elsewhere";
   if (n_layer_nextn) o << "; " << n_layer_nextn << " NextN layer(s) in the file, not run (as llama.cpp)";
   if (!layers.empty() && layers.back().parallel_dense) o << "; a dense FFN of width " << n_ff << " beside the MoE";
+  if (!layers.empty() && layers.back().grok_dense)
+    o << "; a dense GELU FFN of width " << n_ff << " beside the MoE, (dense + MoE) / sqrt(2)";
   o << "\n";
   return o.str();
 }

@@ -134,6 +134,8 @@ struct ModelConfig {
   // LongRoPE (phimoe): rope_factors_long / rope_factors_short [n_rot / 2], per-pair factors like
   // rope_freqs; the long ones when the context exceeds rope_yarn_orig_ctx (rope_factors_tensor).
   bool rope_factors_long = false, rope_factors_short = false;
+  // YaRN's ramp (llama.cpp's yarn_ext_factor / beta_fast / beta_slow; Grok-2 sets its own).
+  float rope_yarn_ext_factor = 1.0f, rope_yarn_beta_fast = 32.0f, rope_yarn_beta_slow = 1.0f;
 
   // The attention vkmoe computes and caches: the file's heads for GQA; for MLA, decompressed
   // to n_head heads of (nope + rope) keys and v_head_dim values.

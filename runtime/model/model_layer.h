@@ -26,6 +26,7 @@ struct Model::Layer {
   BufferRange q_a_norm, kv_a_norm;
   DenseWeight wkv_a, wkv_b;        // attn_kv_a_mqa [H -> kv_lora + rope], attn_kv_b [kv_lora -> n_head * (nope + Dv)]
   DenseWeight wq_kv_a;             // [wq or wq_a | wkv_a] concatenated at load (one matvec), when they share a type
+  bool grok_dense = false;         // Grok-2: a dense GELU FFN beside the MoE (LayerSpec::grok_dense)
   bool dense_ffn = false;          // a leading dense layer: ffn_gate/up/down instead of experts
   DenseWeight ffn_gate, ffn_up, ffn_down;
   DenseWeight ffn_gate_up;         // [gate | up] concatenated at load, when they share a type

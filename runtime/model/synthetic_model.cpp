@@ -210,6 +210,16 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     w.set_float32(p + "logit_scale", 0.75f);
     w.set_float32(p + "final_logit_softcapping", 2.0f);
   }
+  if (s.arch == Arch::grok && s.grok2) {
+    w.set_string(p + "rope.scaling.type", "yarn");
+    w.set_float32(p + "rope.scaling.factor", 4.0f);
+    w.set_uint32(p + "rope.scaling.original_context_length", 256);
+    w.set_float32(p + "rope.scaling.yarn_ext_factor", 0.8f);
+    w.set_float32(p + "rope.scaling.yarn_attn_factor", 1.0f);
+    w.set_float32(p + "rope.scaling.yarn_beta_fast", 8.0f);
+    w.set_float32(p + "rope.scaling.yarn_beta_slow", 1.0f);
+    w.set_uint32(p + "attention.temperature_length", 1024);
+  }
   if (s.arch == Arch::dbrx) {  // LayerNorm's epsilon; a clamp that bites on unit-scale q/k/v
     w.set_float32(p + "attention.layer_norm_epsilon", 1e-5f);
     w.set_float32(p + "attention.clamp_kqv", 1.5f);
@@ -362,6 +372,7 @@ GgufWriter make_synthetic_model(const SyntheticSpec& s) {
     if (s.arch == Arch::grok) {  // norms of the attention's and the FFN's outputs
       tensor(b + "attn_output_norm.weight", {H}, 0.1f, false, 1.0f);
       tensor(b + "layer_output_norm.weight", {H}, 0.1f, false, 1.0f);
+      if (s.grok2) ffn(".weight", F);  // Grok-2's dense FFN beside the MoE (feed_forward_length F)
     }
     if (s.arch == Arch::arctic) {  // the dense FFN beside the MoE (n_embd wide), the MoE's own norm
       ffn(".weight", H);

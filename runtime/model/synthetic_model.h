@@ -62,6 +62,10 @@ struct SyntheticSpec {
   // phimoe: LongRoPE's rope_factors_long (about 2) and rope_factors_short (about 1.3), original
   // context length 16 (a context above it takes the long ones) and attn_factor 1.2.
   bool longrope = false;
+  // grok: Grok-2's form: a dense GELU FFN (of expert width) beside the MoE; YaRN factor 4 over
+  // an original context of 256 with yarn_ext_factor 0.8, beta_fast 8, beta_slow 1; an attention
+  // temperature length (which llama.cpp reads and does not use).
+  bool grok2 = false;
 };
 
 // The file in memory; write it with GgufWriter::write.

@@ -119,7 +119,8 @@ void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelCo
   const double mscale = rope_magnitude(c, mla);
   std::array<double, 2> corr{0, 0};
   if (c.rope_yarn) {
-    corr = rope_yarn_corr_dims_ref(n_rot, c.rope_yarn_orig_ctx, c.rope_freq_base, 32.0, 1.0);
+    corr = rope_yarn_corr_dims_ref(n_rot, c.rope_yarn_orig_ctx, c.rope_freq_base, c.rope_yarn_beta_fast,
+                                   c.rope_yarn_beta_slow);
   }
   for (uint32_t h = 0; h < heads; ++h) {
     double* v = x.data() + static_cast<size_t>(h) * head_dim + offset;
@@ -128,7 +129,8 @@ void rope(Vec& x, uint32_t heads, uint32_t head_dim, uint32_t pos, const ModelCo
       if (freq_factors) extrap /= freq_factors->w[i];  // rope_freqs or LongRoPE's
       double theta = c.rope_freq_scale * extrap;
       if (c.rope_yarn) {
-        const double mix = 1.0 - std::clamp((i - corr[0]) / std::max(0.001, corr[1] - corr[0]), 0.0, 1.0);
+        const double mix =
+            (1.0 - std::clamp((i - corr[0]) / std::max(0.001, corr[1] - corr[0]), 0.0, 1.0)) * c.rope_yarn_ext_factor;
         theta = theta * (1 - mix) + extrap * mix;
       }
       const double cs = std::cos(theta) * mscale, sn = std::sin(theta) * mscale;
@@ -418,6 +420,11 @@ std::vector<double> reference_forward(const GgufFile& f, const ModelConfig& c, s
         continue;
       }
       out = moe_ffn(W, c, l, b, xn, route_margins ? &(*route_margins)[t] : nullptr);
+      if (c.layers[l].grok_dense) {  // Grok-2: (MoE + dense GELU FFN) / sqrt(2)
+        const Vec d = swiglu(W.get(b + "ffn_gate.weight"), W.get(b + "ffn_up.weight"), W.get(b + "ffn_down.weight"), xn, 0,
+                             c.n_ff, H, ExpertExtras{.gelu = true});
+        for (uint32_t i = 0; i < H; ++i) out[i] = (out[i] + d[i]) * (std::sqrt(2.0) / 2);
+      }
       if (!c.ffn_post_norm.empty()) rms_norm(out, W.get(b + c.ffn_post_norm + ".weight"), c.norm_eps);
       for (uint32_t i = 0; i < H; ++i) x[t][i] += out[i];
     }
