@@ -48,4 +48,15 @@ TEST_CASE("expert width: llama and OLMoE use feed_forward_length, Qwen n_ff / k 
   CHECK(q.n_ff_exp == q.n_ff / q.n_expert_used);
 }
 
+TEST_CASE("rope.scaling.attn_factor scales RoPE for every architecture, as llama.cpp") {
+  for (Arch arch : {Arch::qwen3moe, Arch::mixtral, Arch::deepseek2, Arch::glm4moe}) {
+    CAPTURE(arch_name(arch));
+    GgufWriter w = make_synthetic_model({.arch = arch});
+    const std::string key = std::string(GgufFile::from_memory(w.to_bytes(), "synthetic.gguf").architecture());
+    CHECK(load_model_config(GgufFile::from_memory(w.to_bytes(), "a.gguf")).rope_attn_factor == 1.0f);
+    w.set_float32(key + ".rope.scaling.attn_factor", 1.25f);
+    CHECK(load_model_config(GgufFile::from_memory(w.to_bytes(), "a.gguf")).rope_attn_factor == 1.25f);
+  }
+}
+
 }  // namespace vkmoe

@@ -28,7 +28,6 @@ void read_gpt_oss(const Hparams& h, ModelConfig& c) {
   if (auto b = h.file().get_float(h.prefix() + "rope.freq_base_swa"); b && static_cast<float>(*b) != c.rope_freq_base)
     h.fail("rope.freq_base_swa " + std::to_string(*b) + " differs from rope.freq_base " +
            std::to_string(c.rope_freq_base) + "; per-layer RoPE bases are not supported");
-  c.rope_attn_factor = h.opt_float("rope.scaling.attn_factor", 1.0, 1e-6, 100.0);
   if (h.opt_u32("expert_shared_count", 0) || h.opt_u32("leading_dense_block_count", 0))
     h.fail("gpt-oss with shared experts or leading dense layers is not what llama.cpp loads");
 

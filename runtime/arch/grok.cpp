@@ -35,7 +35,6 @@ void read_grok2_rope(const Hparams& h, ModelConfig& c) {
   if (!c.rope_yarn && ext != 0)
     h.fail("rope.scaling.yarn_ext_factor " + std::to_string(ext) + " without rope.scaling.type yarn is not supported");
   c.rope_yarn_ext_factor = static_cast<float>(ext);
-  c.rope_attn_factor = static_cast<float>(h.opt_float("rope.scaling.attn_factor", 1.0, 1e-6, 100.0));  // llama.cpp's generic key
   if (!c.rope_yarn) c.rope_attn_factor *= static_cast<float>(h.opt_float("rope.scaling.yarn_attn_factor", 1.0, 1e-6, 100.0));
 }
 

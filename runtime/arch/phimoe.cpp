@@ -21,7 +21,6 @@ void read_phimoe(const Hparams& h, ModelConfig& c) {
   c.rope_factors_long = h.has_tensor("rope_factors_long.weight");
   c.rope_factors_short = h.has_tensor("rope_factors_short.weight");
   c.rope_yarn_orig_ctx = h.opt_u32("rope.scaling.original_context_length", c.n_ctx_train);
-  c.rope_attn_factor = h.opt_float("rope.scaling.attn_factor", 1.0, 1e-6, 100.0);
   c.rope_layout = RopeLayout::neox;
   c.n_ff_exp = c.n_ff;
   c.norm_bias = true;

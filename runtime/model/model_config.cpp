@@ -63,6 +63,8 @@ void read_common(const Hparams& h, ModelConfig& c) {
   } else if (scaling != "none") {
     h.fail("unsupported rope.scaling.type '" + scaling + "' (supported: none, linear, yarn)");
   }
+  // Every architecture: llama.cpp multiplies RoPE's attn_factor by it (cparams.yarn_attn_factor).
+  c.rope_attn_factor = h.opt_float("rope.scaling.attn_factor", 1.0, 1e-6, 100.0);
   // Required, but read as 0 here so that an architecture can say why it has none (a dense llama).
   c.n_expert = h.opt_u32("expert_count", 0);
   c.n_expert_used = h.opt_u32("expert_used_count", 0);
