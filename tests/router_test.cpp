@@ -359,3 +359,16 @@ TEST_CASE("router: configurations outside the supported range are refused by nam
   c.n_group = 5;
   CHECK_THROWS_WITH(validate_router(c, GgmlType::F32, 64), doctest::Contains("do not divide"));
 }
+
+// The reference reports how close the group choice was: a near-tie there changes the experts as one
+// between experts does, so the model tests stop comparing greedy tokens at it.
+TEST_CASE("router reference: the group margin is the weakest kept group's score minus the best dropped one's") {
+  const RouterConfig cfg{.gating = Gating::sigmoid_group, .experts = 8, .k = 2, .n_group = 4, .topk_group = 2};
+  // Logits whose sigmoids give group top-2 sums: g0 = s(3)+s(2), g1 = s(1)+s(0), g2 = s(-1)+s(-2), g3 = s(-3)+s(-4).
+  const std::vector<double> logits = {3, 2, 1, 0, -1, -2, -3, -4};
+  const auto sig = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
+  const RouterSelection sel = router_select_ref(cfg, logits, {});
+  CHECK(sel.group_margin == doctest::Approx((sig(1) + sig(0)) - (sig(-1) + sig(-2))));
+  const RouterSelection all = router_select_ref({.gating = Gating::sigmoid_group, .experts = 8, .k = 2}, logits, {});
+  CHECK(std::isinf(all.group_margin));
+}

@@ -325,7 +325,7 @@ Vec moe_ffn(Weights& W, const ModelConfig& c, uint32_t l, const std::string& b, 
       if (id < chosen.size()) chosen[id] = true, weakest = std::min(weakest, sel.scores[id]);
     for (size_t e = 0; e < chosen.size(); ++e)
       if (!chosen[e]) best_other = std::max(best_other, sel.scores[e]);
-    *margin = std::min(*margin, weakest - best_other);
+    *margin = std::min({*margin, weakest - best_other, sel.group_margin});
   }
   for (size_t s = 0; s < sel.ids.size(); ++s) {
     if (sel.ids[s] == 0xFFFFFFFFu) continue;

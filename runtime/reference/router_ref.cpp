@@ -42,6 +42,7 @@ RouterSelection router_select_ref(const RouterConfig& cfg, std::span<const doubl
     // A selection bias goes on the gated probabilities, as llama.cpp adds exp_probs_b.
     if (!bias.empty()) score[e] = (full_softmax ? std::exp(logit[e] - m) / sum : score[e]) + bias[e];
   }
+  double group_margin = INFINITY;
   if (cfg.n_group > 1) {
     const uint32_t gsize = E / cfg.n_group;
     std::vector<double> gscore(cfg.n_group);
@@ -62,8 +63,15 @@ RouterSelection router_select_ref(const RouterConfig& cfg, std::span<const doubl
     }
     for (uint32_t e = 0; e < E; ++e)
       if (!kept[e / gsize]) score[e] = unavailable;
+    double weakest = INFINITY, best_dropped = -INFINITY;
+    for (uint32_t g = 0; g < cfg.n_group; ++g) {
+      if (kept[g]) weakest = std::min(weakest, gscore[g]);
+      else best_dropped = std::max(best_dropped, gscore[g]);
+    }
+    group_margin = weakest - best_dropped;  // infinite when every group is kept
   }
   RouterSelection sel;
+  sel.group_margin = group_margin;
   sel.scores = score;
   std::vector<double> avail = score;
   for (uint32_t r = 0; r < k; ++r) {

@@ -1,6 +1,7 @@
 // CPU reference for the router, in double precision: the semantics record_router must match.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -16,6 +17,9 @@ struct RouterSelection {
   std::vector<uint32_t> ids;      // k entries; 0xFFFFFFFF for an empty slot
   std::vector<double> weights;    // k entries
   std::vector<double> scores;     // E selection scores (after sanitising, bias, group mask)
+  // With expert groups: the weakest kept group's score minus the best dropped one's (a near-tie
+  // there changes the selection as one between experts does); infinite without groups.
+  double group_margin = std::numeric_limits<double>::infinity();
 };
 
 // One token's selection from its E logits. bias may be empty.
