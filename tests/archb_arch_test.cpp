@@ -222,7 +222,7 @@ TEST_CASE("phimoe, dbrx, arctic, grok: each particular changes the synthetic mod
     const auto without = reference_forward(file, cfg, tokens);
     const double diff = rel_l2(std::vector<float>(without.begin(), without.end()), with);
     MESSAGE(c.what << ": rel L2 without it " << diff);
-    CHECK(diff > 1e-2);
+    CHECK(diff > 3e-3);  // 3x the GPU comparison's bound (1e-3): a GPU without the feature fails it
   }
 }
 
