@@ -2,7 +2,11 @@
 
 #include <algorithm>
 
-#include "runtime/kernels/moe_experts.h"
+#include "runtime/blocks/attention_gqa.h"
+#include "runtime/blocks/attention_mla.h"
+#include "runtime/blocks/ffn_dense.h"
+#include "runtime/blocks/ffn_moe.h"
+#include "runtime/blocks/norm.h"
 #include "runtime/kernels/transformer_ops.h"
 #include "runtime/model/model_config.h"
 
@@ -47,6 +51,19 @@ uint64_t ActivationLayout::bytes(MemoryCategory c) const {
   return sum;
 }
 
+namespace {
+
+// Each layer's blocks ask for their buffers; every layer reuses them, so a place asked for twice
+// keeps the larger request.
+void merge(ActivationLayout& a, const std::vector<BlockBuffer>& wants) {
+  for (const BlockBuffer& w : wants) {
+    LayoutBuffer& have = a.*w.slot;
+    if (w.buffer.bytes > have.bytes) have = w.buffer;
+  }
+}
+
+}  // namespace
+
 ActivationLayout activation_layout(const ModelConfig& c, uint32_t n_batch, uint32_t n_ctx, uint64_t storage_align,
                                    uint64_t max_range, uint32_t n_sessions) {
   using C = MemoryCategory;
@@ -56,49 +73,22 @@ ActivationLayout activation_layout(const ModelConfig& c, uint32_t n_batch, uint3
   a.n_sessions = std::max<uint32_t>(1, n_sessions);
   a.n_batch = std::max(n_batch, a.n_sessions);  // a decode step of every session is one batch
   a.moe_k = c.n_expert_used;
-  const uint64_t B = a.n_batch, S = a.n_sessions, H = c.n_embd, K = c.n_expert_used;
-  // [B, r] packed rows, or one aligned row per session of a batched decode step.
-  auto rows = [&](uint64_t r) { return std::max(B * r, S * a.pad(r)); };
-  const ModelConfig::AttentionShape at = c.attention_shape();  // the cache's heads, not the file's (MLA)
-  const uint64_t qw = uint64_t(at.n_head) * at.head_dim_k, kw = uint64_t(at.n_head_kv) * at.head_dim_k,
-                 vw = uint64_t(at.n_head_kv) * at.head_dim_v;
-  bool mla = false, dense = false;
-  for (const LayerSpec& s : c.layers) mla |= s.attention == AttentionKind::mla, dense |= s.ffn == FfnKind::dense;
+  a.moe_slots = static_cast<uint32_t>(c.n_expert_used + (c.n_ff_shexp ? 1 : 0));
+  const BatchShape b{.tokens = a.n_batch, .sessions = a.n_sessions, .align = a.align, .max_range = max_range};
+  const uint64_t B = b.tokens, H = c.n_embd;
+  // The pass's own: the residual stream, the token ids and positions uploaded, the logits read back.
   a.x = {"x (residual)", B * H * 4};
-  a.xn = {"x normed", B * H * 4};
-  a.q = {"q", rows(qw * 4)};
-  a.qkv = {"q|k|v projections", B * 4 * (mla ? std::max<uint64_t>(qw, c.q_lora_rank) + c.kv_lora_rank + c.qk_rope_dim : qw + kw + vw)};
-  if (!mla) {
-    a.k = {"k", B * kw * 4};
-    a.v = {"v", B * vw * 4};
-  }
-  a.attn = {"attention out", rows(uint64_t(at.n_head) * at.head_dim_v * 4)};
-  a.ids = {"expert ids", c.n_layer * align_up(B * K * 4, a.align)};
-  a.wts = {"expert weights", c.n_layer * align_up(B * K * 4, a.align)};
-  a.routing = {"routing readback", a.ids.bytes + a.wts.bytes};
-  a.shared_gate = {"shared gate", B * 4};
   a.logits = {"logits", B * c.n_vocab * 4, C::logits};
   a.tokens = {"tokens", B * 4};
-  a.positions = {"positions", rows(4)};
-  if (mla) {
-    a.mla_latent = {"mla latent", B * std::max(c.q_lora_rank, c.kv_lora_rank) * 4};
-    a.mla_kv_a = {"mla kv_a", B * (c.kv_lora_rank + c.qk_rope_dim) * 4};
-    a.mla_kv = {"mla kv", rows(uint64_t(at.n_head) * (c.qk_nope_dim + at.head_dim_v) * 4)};
+  a.positions = {"positions", b.rows(4)};
+  for (const LayerSpec& spec : c.layers) {
+    merge(a, blocks::norm::activation_bytes(c, b));
+    merge(a, spec.attention == AttentionKind::mla ? blocks::attention_mla::activation_bytes(c, b)
+                                                  : blocks::attention_gqa::activation_bytes(c, b));
+    if (blocks::ffn_dense::present(spec)) merge(a, blocks::ffn_dense::activation_bytes(c, b, spec));
+    if (spec.ffn == FfnKind::moe) merge(a, blocks::ffn_moe::activation_bytes(c, b));
   }
-  bool parallel = false;
-  for (const LayerSpec& s : c.layers) parallel |= s.parallel_dense || s.grok_dense;
-  if (parallel || !c.ffn_post_norm.empty()) a.x_in = {"layer input (parallel MoE) / FFN output", B * H * 4};
-  if (dense || parallel) {
-    a.ffn_gate = {"dense ffn gate (| up)", B * 2 * c.n_ff * 4};
-    a.ffn_up = {"dense ffn up", B * c.n_ff * 4};
-  }
-  a.moe_slots = static_cast<uint32_t>(K + (c.n_ff_shexp ? 1 : 0));
-  const MoeScratchBytes s = moe_scratch_bytes({.tokens = a.n_batch, .k = a.moe_slots, .experts = c.n_expert, .hidden = c.n_embd,
-                                               .ffn = std::max(c.n_ff_exp, c.n_ff_shexp)},
-                                              max_range);
-  a.moe_h = {"moe h", s.h, C::scratch};
-  a.moe_y = {"moe y", s.y, C::scratch};
-  a.moe_route = {"moe route", s.route, C::scratch};
+  const ModelConfig::AttentionShape at = c.attention_shape();  // the cache's heads, not the file's (MLA)
   a.k_cache = {"K cache", kv_cache_bytes(n_ctx, at.n_head_kv, at.head_dim_k), C::kv_cache};
   a.v_cache = {"V cache", kv_cache_bytes(n_ctx, at.n_head_kv, at.head_dim_v), C::kv_cache};
   // Sliding-window layers keep only their window and one batch of a session's tokens (n_batch:

@@ -1,5 +1,7 @@
 // Every buffer a Model allocates besides its weights, with its bytes: the one source that the
-// memory plan sums and that the Model allocates from verbatim, so the two cannot disagree.
+// memory plan sums and that the Engine (activations) and Model (KV caches) allocate from
+// verbatim, so the two cannot disagree. The activations are what the layers' blocks ask for
+// (runtime/blocks/*: activation_bytes), merged.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -69,8 +71,29 @@ struct ActivationLayout {
   uint64_t bytes(MemoryCategory c) const;
 };
 
+// The batch a block sizes its buffers for (runtime/blocks/block.h: activation_bytes).
+struct BatchShape {
+  uint64_t tokens = 1;    // B: max(n_batch, S)
+  uint64_t sessions = 1;  // S
+  uint64_t align = 16;    // the binding alignment of a session's row
+  uint64_t max_range = 0; // maxStorageBufferRange
+  uint64_t pad(uint64_t row_bytes) const { return (row_bytes + align - 1) / align * align; }
+  // [B, r] packed rows, or one aligned row per session of a batched decode step: the larger.
+  uint64_t rows(uint64_t row_bytes) const { return tokens * row_bytes > sessions * pad(row_bytes) ? tokens * row_bytes : sessions * pad(row_bytes); }
+};
+
+// One buffer a block asks for, by its place in the layout. Several blocks may ask for the same
+// place (GQA and MLA both write q and the attention output; every layer reuses them): the layout
+// keeps the largest.
+struct BlockBuffer {
+  LayoutBuffer ActivationLayout::*slot = nullptr;
+  LayoutBuffer buffer;
+};
+
 // storage_align: the device's minStorageBufferOffsetAlignment; max_range: maxStorageBufferRange;
-// n_sessions: conversations with their own KV cache of n_ctx each (-np).
+// n_sessions: conversations with their own KV cache of n_ctx each (-np). The activations are the
+// merge of what each layer's blocks ask for (activation_bytes in runtime/blocks/), plus the
+// pass's own (residual, tokens, positions, logits) and the KV caches.
 ActivationLayout activation_layout(const ModelConfig& cfg, uint32_t n_batch, uint32_t n_ctx, uint64_t storage_align,
                                    uint64_t max_range, uint32_t n_sessions = 1);
 

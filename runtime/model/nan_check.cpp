@@ -6,7 +6,8 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "runtime/model/model.h"
+#include "runtime/model/engine.h"
+#include "runtime/model/weights.h"
 #include "runtime/vk/context.h"
 #include "runtime/vk/sequence.h"
 
@@ -22,7 +23,7 @@ bool all_finite(std::span<const float> v) {
 
 }  // namespace
 
-void Model::check_finite(std::span<const float> logits, const Pass& pass) {
+void Engine::check_finite(std::span<const float> logits, const Pass& pass) {
   if (all_finite(logits)) return;
   const uint32_t T = pass.tokens;
   std::string where = "the layers' outputs are finite: the output norm or head (output_norm.weight, output.weight) made them";
@@ -30,7 +31,7 @@ void Model::check_finite(std::span<const float> logits, const Pass& pass) {
   for (uint32_t layers = 0; layers <= cfg_.n_layer; ++layers) {
     record_pass(*seq_, pass, layers);
     seq_->run();
-    ctx_.transfer().download(x_, 0, x.data(), x.size() * 4);
+    ctx_.transfer().download(act_.x, 0, x.data(), x.size() * 4);
     if (all_finite(x)) continue;
     where = layers == 0 ? "first in the token embedding (token_embd.weight)"
                         : "first produced by layer " + std::to_string(layers - 1) + " (tensors blk." +
@@ -38,9 +39,9 @@ void Model::check_finite(std::span<const float> logits, const Pass& pass) {
     break;
   }
   std::string at;  // each session's positions
-  for (const Part& p : pass.parts)
+  for (const PassPart& p : pass.parts)
     at += (at.empty() ? "" : ", ") + std::to_string(p.pos) + (p.tokens > 1 ? ".." + std::to_string(p.pos + p.tokens - 1) : "");
-  throw std::runtime_error(file_.name() + ": the model computed NaN or Inf logits at position" +
+  throw std::runtime_error(w_.name() + ": the model computed NaN or Inf logits at position" +
                            (pass.parts.size() > 1 || T > 1 ? "s " : " ") + at + ", " + where);
 }
 

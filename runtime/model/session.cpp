@@ -8,7 +8,7 @@
 
 #include "runtime/kernels/moe_experts.h"
 #include "runtime/model/model.h"
-#include "runtime/model/model_layer.h"
+#include "runtime/model/weights.h"
 #include "runtime/vk/context.h"
 
 namespace vkmoe {
@@ -63,7 +63,7 @@ std::vector<Buffer> Model::take_kv(uint32_t& slot) {
       slot = s;
       return std::move(kv_pool_[s]);
     }
-  throw std::runtime_error(file_.name() + ": all " + std::to_string(kv_pool_.size()) +
+  throw std::runtime_error(file().name() + ": all " + std::to_string(kv_pool_.size()) +
                            " planned sessions are in use (each has its own KV cache of -c " + std::to_string(opt_.n_ctx) +
                            "); load the model with more (-np / ModelOptions::n_parallel)");
 }
@@ -89,14 +89,14 @@ std::vector<float> Model::forward(Session& session, std::span<const int32_t> tok
   if (pos + tokens.size() > opt_.n_ctx)
     throw std::out_of_range("context full: " + std::to_string(pos + tokens.size()) + " tokens do not fit the context of " +
                             std::to_string(opt_.n_ctx) + " (-c)");
-  check_tokens(tokens, cfg_.n_vocab);
+  check_tokens(tokens, config().n_vocab);
   std::vector<float> out;
-  if (mode == LogitsMode::all) out.reserve(tokens.size() * cfg_.n_vocab);
+  if (mode == LogitsMode::all) out.reserve(tokens.size() * config().n_vocab);
   for (size_t start = 0; start < tokens.size(); start += opt_.n_batch) {
     const uint32_t T = static_cast<uint32_t>(std::min<size_t>(opt_.n_batch, tokens.size() - start));
     const bool last_chunk = start + T == tokens.size();
-    const Pass pass = make_pass({{&session, 0, T, pos + static_cast<uint32_t>(start)}}, mode);
-    std::vector<float> rows = run_pass(pass, tokens.subspan(start, T), mode == LogitsMode::all || last_chunk);
+    const Pass pass = engine_->make_pass({{&session, 0, T, pos + static_cast<uint32_t>(start)}}, mode);
+    std::vector<float> rows = engine_->run_pass(pass, tokens.subspan(start, T), mode == LogitsMode::all || last_chunk);
     session.wrote(session.pos_ + T);
     session.pos_ += T;
     if (mode == LogitsMode::all) out.insert(out.end(), rows.begin(), rows.end());
@@ -113,8 +113,8 @@ std::vector<float> Model::decode(std::span<Session* const> sessions, std::span<c
   if (n > max_batch())
     throw std::invalid_argument("decode: " + std::to_string(n) + " sessions, more than a batch holds (" +
                                 std::to_string(max_batch()) + ")");
-  check_tokens(tokens, cfg_.n_vocab);
-  std::vector<Part> parts;
+  check_tokens(tokens, config().n_vocab);
+  std::vector<PassPart> parts;
   for (size_t i = 0; i < n; ++i) {
     Session* s = sessions[i];
     if (!s || &s->model_ != this) throw std::invalid_argument("decode: session " + std::to_string(i) + " is not of this model");
@@ -125,7 +125,7 @@ std::vector<float> Model::decode(std::span<Session* const> sessions, std::span<c
                               " of -c " + std::to_string(opt_.n_ctx));
     parts.push_back({s, static_cast<uint32_t>(i), 1, s->pos_});
   }
-  std::vector<float> out = run_pass(make_pass(std::move(parts), LogitsMode::all), tokens, true);
+  std::vector<float> out = engine_->run_pass(engine_->make_pass(std::move(parts), LogitsMode::all), tokens, true);
   for (Session* s : sessions) s->wrote(++s->pos_);
   return out;
 }
@@ -133,20 +133,20 @@ std::vector<float> Model::decode(std::span<Session* const> sessions, std::span<c
 // The batch's router outputs (copied to routing_ at the end of the pass, layer slices
 // ids_slice(T) apart): each session's counts, and the ids and weights of its last token.
 // Dense layers route nothing: their slots read as empty.
-void Model::collect_routing(const Pass& pass) {
+void Engine::collect_routing(const Pass& pass) {
   if (!cfg_.n_expert) return;
   const uint32_t K = cfg_.n_expert_used, E = cfg_.n_expert, L = cfg_.n_layer;
-  const uint64_t slice = plan_.layout.ids_slice(pass.tokens) / 4;
+  const uint64_t slice = lay_.ids_slice(pass.tokens) / 4;
   std::vector<uint32_t> ids(L * slice);
   std::vector<float> wts(L * slice);
-  ctx_.transfer().download(routing_, 0, ids.data(), ids.size() * 4);
-  ctx_.transfer().download(routing_, plan_.layout.ids.bytes, wts.data(), wts.size() * 4);
-  for (const Part& p : pass.parts) {
+  ctx_.transfer().download(act_.routing, 0, ids.data(), ids.size() * 4);
+  ctx_.transfer().download(act_.routing, lay_.ids.bytes, wts.data(), wts.size() * 4);
+  for (const PassPart& p : pass.parts) {
     RoutingSnapshot& r = p.session->routing_;
     r.ids.assign(static_cast<size_t>(L) * K, kMoeEmptySlot);
     r.weights.assign(r.ids.size(), 0.0f);
     for (uint32_t l = 0; l < L; ++l) {
-      if (layers_[l].dense_ffn) continue;
+      if (cfg_.layers[l].ffn != FfnKind::moe) continue;
       const uint32_t* row = ids.data() + l * slice + uint64_t(p.first) * K;
       for (uint32_t i = 0; i < p.tokens * K; ++i)
         if (row[i] < E) ++r.counts[uint64_t(l) * E + row[i]];
@@ -170,8 +170,9 @@ std::vector<float> Model::forward(std::span<const int32_t> tokens, uint32_t pos,
 
 RoutingSnapshot Model::routing() const {
   if (default_) return default_->routing();
-  return {.layers = cfg_.n_layer, .k = cfg_.n_expert_used, .experts = cfg_.n_expert,
-          .counts = std::vector<uint32_t>(static_cast<size_t>(cfg_.n_layer) * cfg_.n_expert, 0)};
+  const ModelConfig& c = config();
+  return {.layers = c.n_layer, .k = c.n_expert_used, .experts = c.n_expert,
+          .counts = std::vector<uint32_t>(static_cast<size_t>(c.n_layer) * c.n_expert, 0)};
 }
 
 void Model::reset_stats() {

@@ -57,6 +57,7 @@ class Session {
 
  private:
   friend class Model;
+  friend class Engine;  // collect_routing
   Model& model_;
   uint32_t slot_ = 0;               // which of the model's planned caches
   std::vector<Buffer> buffers_;     // K and V per layer, taken from the model's pool
