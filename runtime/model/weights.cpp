@@ -58,7 +58,7 @@ std::string shape_str(const std::vector<uint64_t>& v) {
 
 Weights::Weights(Context& ctx, GgufFile file, ModelConfig cfg, const MemoryPlan& plan, uint32_t n_ctx, bool progress,
                  MemoryTally& tally)
-    : ctx_(ctx), file_(std::move(file)), cfg_(std::move(cfg)), tally_(tally) {
+    : ctx_(ctx), file_(std::move(file)), cfg_(std::move(cfg)), tally_(&tally) {
   const uint64_t before = tally.used();
   tensors_ = upload_weights(ctx, file_, plan, progress, attention_concats(file_, cfg_, ctx.device().caps()));
   tally.add(MemoryCategory::weights, tally.used() - before);
@@ -71,6 +71,7 @@ Weights::Weights(Context& ctx, GgufFile file, ModelConfig cfg, const MemoryPlan&
   for (const auto& t : file_.tensors())
     if (cfg_.skipped_tensor(t.name)) tensors_.mark_used(t.name);  // NextN blocks, skipped as llama.cpp does
   tensors_.require_all_used(file_);
+  tally_ = nullptr;
 }
 
 // Each layer's blocks, as its LayerSpec lists them. Every shape is checked against the config
@@ -157,7 +158,8 @@ ExpertTensor Weights::single(const std::string& name, uint64_t cols, uint64_t ro
 }
 
 const Buffer& Weights::upload_rebuilt(const std::string& name, const void* data, uint64_t bytes) {
-  Buffer buf = tally_.allocate((bytes + 3) / 4 * 4, MemoryUse::device, name, MemoryCategory::weights);
+  if (!tally_) throw std::logic_error(file_.name() + ": " + name + ": weights are made only while loading");
+  Buffer buf = tally_->allocate((bytes + 3) / 4 * 4, MemoryUse::device, name, MemoryCategory::weights);
   ctx_.transfer().upload(buf, 0, data, bytes);
   rebuilt_.push_back(std::move(buf));
   return rebuilt_.back();

@@ -61,6 +61,7 @@ class Weights {
   void check_shape(const std::string& name, const std::vector<uint64_t>& shape, const std::vector<uint64_t>& want) const;
   const Device& device() const;
   // A weight made at load (deepseek2's kv_b from k_b / v_b): allocated as a weight, uploaded, kept.
+  // Only while binding, in the constructor.
   const Buffer& upload_rebuilt(const std::string& name, const void* data, uint64_t bytes);
 
  private:
@@ -70,7 +71,7 @@ class Weights {
   GgufFile file_;
   ModelConfig cfg_;
   ModelWeights tensors_;
-  MemoryTally& tally_;
+  MemoryTally* tally_;  // while loading; null after: nothing is added to the weights then
   HeadWeights head_;
   BufferRange rope_freqs_;
   std::vector<LayerWeights> layers_;
