@@ -1,5 +1,6 @@
 #include "runtime/reference/forward_ref.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
