@@ -318,6 +318,7 @@ TEST_CASE("choose_matmul: path, variant shape and uvec4 loads from fake device c
       s.tokens = 37;
       c = choose_matmul(caps, s);
       CHECK(c.path == MatmulPath::tiled);
+      CHECK_FALSE(c.subgroup);  // the tiled kernel has one variant
       CHECK(c.spec.wg == std::clamp<uint32_t>(4 * sg, 32, 256));
       CHECK(c.token_groups == 5);
       CHECK(c.row_groups == (1000 + c.spec.wg * MM_GEMM_ROWS - 1) / (c.spec.wg * MM_GEMM_ROWS));
@@ -333,6 +334,16 @@ TEST_CASE("choose_matmul: path, variant shape and uvec4 loads from fake device c
       CHECK_FALSE(c.spec.w_vec4);
     }
   }
+  // A CPU device (lavapipe) takes the portable matvec even with subgroup arithmetic.
+  DeviceCaps cpu;
+  cpu.type = VK_PHYSICAL_DEVICE_TYPE_CPU;
+  cpu.subgroup_size = 8;
+  cpu.subgroup_ops = arith;
+  cpu.max_workgroup_invocations = 1024;
+  const MatmulChoice on_cpu = choose_matmul(cpu, MatmulShape{GgmlType::Q6_K, 512, 512, 1, 512, 420, 1});
+  CHECK_FALSE(on_cpu.subgroup);
+  CHECK(on_cpu.spec.wg == kVecPortableWg);
+  CHECK(on_cpu.row_groups == 512 / (kVecPortableWg * kVecRowsPerGroup));
   // uvec4 weight loads: Q4_K/Q5_K and plain floats index uvec4s (16-byte-aligned rows needed);
   // the other block types read a window at any even offset (a padded binding is enough).
   DeviceCaps caps;

@@ -55,6 +55,10 @@ void check_weight(const char* k, const DenseWeight& w, bool lookup = false) {
     op_fail(k, "weight pieces do not match rows_per_piece");
 }
 
+bool needs_subgroup(const ShaderVariant& v) {
+  return std::string_view(v.needs).find("subgroup_arith") != std::string_view::npos;
+}
+
 MatmulParams weight_params(const DenseWeight& w) {
   MatmulParams p{};
   p.rows = w.rows;
@@ -85,9 +89,7 @@ VecShape vec_workgroup(const DeviceCaps& caps, bool subgroup, uint32_t tokens) {
 }
 
 VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& variant, uint32_t tokens) {
-  const ShaderVariant& v = ctx.pipelines().choose(kernel, variant);
-  const bool sg = std::string_view(v.needs).find("subgroup_arith") != std::string_view::npos;
-  return vec_workgroup(ctx.device().caps(), sg, tokens);
+  return vec_workgroup(ctx.device().caps(), needs_subgroup(ctx.pipelines().choose(kernel, variant)), tokens);
 }
 
 uint32_t gemm_workgroup(const DeviceCaps& caps) {
@@ -133,7 +135,12 @@ MatmulChoice choose_matmul(const DeviceCaps& caps, const MatmulShape& s) {
   c.path = s.path != MatmulPath::automatic ? s.path : s.tokens <= MM_VEC_MAX_T ? MatmulPath::vec : MatmulPath::tiled;
   if (c.path == MatmulPath::vec && s.tokens > MM_VEC_MAX_T)
     fail("the matrix-vector path takes at most " + std::to_string(MM_VEC_MAX_T) + " tokens");
-  c.subgroup = s.subgroup.value_or(caps_subgroup_arith(caps));
+  // The subgroup variant where the device has subgroup arithmetic, except on a CPU device: there
+  // (lavapipe) an invocation per row pair runs every type 1.4-1.8x faster than a subgroup per row
+  // pair, since its x loads have one address across the SIMD lanes and its loop no per-lane exit
+  // (docs/performance.md, "Dense matvec: direct dot products"). GPUs keep the coalesced subgroup rows.
+  const bool cpu = caps.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  c.subgroup = c.path == MatmulPath::vec && s.subgroup.value_or(caps_subgroup_arith(caps) && !cpu);
   c.spec = vec_workgroup(caps, c.subgroup, s.tokens);
   c.spec.pieces = s.pieces;
   c.spec.x_vec4 = (s.x_stride ? s.x_stride : s.cols) % 4 == 0;
@@ -171,10 +178,18 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
   MatmulShape shape = matmul_shape(w, tokens, xs, o.norm.has_value(), o.path);
   const bool vec = (o.path == MatmulPath::automatic ? tokens <= MM_VEC_MAX_T : o.path == MatmulPath::vec);
   const std::string kernel = matmul_kernel_name(vec ? "matvec" : "matmul", w.type);
-  // The variant: forced (tests), else the first the device's enabled features run.
-  const ShaderVariant& variant = ctx.pipelines().choose(kernel, o.variant);
-  shape.subgroup = std::string_view(variant.needs).find("subgroup_arith") != std::string_view::npos;
+  // The variant: forced (tests), else choose_matmul's among those the enabled features run.
+  if (!o.variant.empty()) shape.subgroup = needs_subgroup(ctx.pipelines().choose(kernel, o.variant));
+  else if (!ctx.device().features().subgroup_arith) shape.subgroup = false;
   const MatmulChoice c = choose_matmul(ctx.device().caps(), shape);
+  const ShaderVariant* variant = &ctx.pipelines().choose(kernel, o.variant);
+  if (vec && o.variant.empty())
+    for (const ShaderVariant* v : ctx.pipelines().supported_variants(kernel))
+      if (needs_subgroup(*v) == c.subgroup) {
+        variant = v;
+        break;
+      }
+  if (vec && needs_subgroup(*variant) != c.subgroup) op_fail(k, "no " + kernel + " variant with the chosen shape");
 
   MatmulParams p = weight_params(w);
   p.tokens = tokens;
@@ -186,7 +201,7 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
                                           .bindings = 3 + kMaxWeightPieces,
                                           .push_size = sizeof(p),
                                           .spec = c.spec.spec(),
-                                          .variant = variant.name});
+                                          .variant = variant->name});
   std::vector<Binding> b = {{x, Access::read}, {y, o.accumulate ? Access::read_write : Access::write}};
   add_pieces(b, w);
   b.push_back({o.norm ? o.norm->weight : ctx.dummy().range(), Access::read});

@@ -99,7 +99,9 @@ struct MatmulShape {
   bool ranges_padded = false;    // every piece's bound range is a multiple of 16 bytes long
   bool norm = false;             // an RMS-norm prologue
   MatmulPath path = MatmulPath::automatic;
-  std::optional<bool> subgroup;  // the variant in use (forced, or the device's features); unset: caps'
+  // The matvec variant when the caller rules (a forced variant, or enabled features without
+  // subgroup arithmetic: false); unset: choose_matmul picks from the caps.
+  std::optional<bool> subgroup;
 };
 
 // Every decision of the dense matmul in one place (issue 9: choose next to the recorder): path,
@@ -108,7 +110,7 @@ struct MatmulShape {
 // kernels do not take (vec path with more than MM_VEC_MAX_T tokens, no tokens).
 struct MatmulChoice {
   MatmulPath path = MatmulPath::vec;  // vec or tiled, never automatic
-  bool subgroup = false;              // the subgroup variant's shape
+  bool subgroup = false;              // the matvec's subgroup variant (the tiled kernel has one)
   VecShape spec;                      // specialization constants 0..6
   uint64_t row_groups = 0;            // workgroups along the rows (vec: laid out by grid_2d)
   uint32_t token_groups = 1;          // tiled: workgroups along the tokens
