@@ -65,14 +65,48 @@ float inv_rms(uint t) {
   return 1.0 / sqrt(LANE_SUM(ss) / float(p.cols) + p.eps);
 }
 
+// x elements 4i .. 4i + 3 of token t (times the norm weight with MM_NORM), for dequant_direct.glsl.
+vec4 unit_x4(uint t, uint i) {
+  if (X_VEC4) {
+    const vec4 v = x4[t * p.x_stride / 4u + i];
+    return NORM ? v * norm_w4[i] : v;
+  }
+  return vec4(x_at(t, 4u * i), x_at(t, 4u * i + 1u), x_at(t, 4u * i + 2u), x_at(t, 4u * i + 3u));
+}
+#include "dequant_direct.glsl"
+// dequant8 takes what the direct or unit path leaves: unaligned plain float rows and their tails.
+#ifdef HAS_DIRECT
+#define GENERIC_CHUNK0(cols) direct_chunk0(cols)
+#define TAIL_LOOP (TYPE == TYPE_F32 || TYPE == TYPE_F16 || TYPE == TYPE_BF16)
+#elif defined(HAS_UNIT)
+#define GENERIC_CHUNK0(cols) generic_chunk0(cols)
+#define TAIL_LOOP UNIT_TAIL
+#else
+#define GENERIC_CHUNK0(cols) 0u
+#define TAIL_LOOP 1
+#endif
+
 // Accumulators sized by the TOKENS specialization constant cannot be function parameters
-// (glslc), so rows_dot keeps both inner loops in its own body.
+// (glslc), so rows_dot keeps its inner loops in its own body.
 void rows_dot(uint r0) {
   uint piece[RPS], start[RPS];
   for (uint r = 0; r < RPS; ++r) start[r] = weight_row(min(r0 + r, p.rows - 1), piece[r]);
   float acc[RPS * TOKENS];
   for (uint i = 0; i < RPS * TOKENS; ++i) acc[i] = 0.0;
-#ifdef HAS_UNIT
+#ifdef HAS_DIRECT
+  // Lanes take units of DUNIT elements (dequant_direct.glsl): each row's words are loaded once
+  // and used for every token.
+  for (uint u = LANE; u < direct_count(p.cols); u += LANES) {
+    DirectW w[RPS];
+    [[unroll]] for (uint r = 0; r < RPS; ++r) direct_load(piece[r], start[r], u, w[r]);
+    for (uint t = 0; t < TOKENS; ++t) {
+      if (t >= p.tokens) break;
+      float s[RPS];
+      direct_dot(w, t, u, s);
+      [[unroll]] for (uint r = 0; r < RPS; ++r) acc[t * RPS + r] += s[r];
+    }
+  }
+#elif defined(HAS_UNIT)
   // Lanes take whole units (dequant_unit.glsl); block types' rows are whole units, plain float
   // rows leave unaligned rows and their tail to dequant8 below.
   for (uint u = LANE; u < unit_count(p.cols); u += LANES) {
@@ -96,8 +130,8 @@ void rows_dot(uint r0) {
     }
   }
 #endif
-#if !defined(HAS_UNIT) || UNIT_TAIL
-  const uint c0 = generic_chunk0(p.cols);
+#if TAIL_LOOP
+  const uint c0 = GENERIC_CHUNK0(p.cols);
   for (uint c = c0 + LANE; c < (p.cols + 7u) / 8u; c += LANES) {
     float w[RPS][8];
     for (uint r = 0; r < RPS; ++r) dequant8(0, piece[r], start[r], c, p.cols, w[r]);

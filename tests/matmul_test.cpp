@@ -7,6 +7,8 @@
 #include <cstring>
 
 #include "runtime/kernels/matmul.h"
+#include "runtime/vk/caps.h"
+#include "shaders/ops_params.h"
 #include "runtime/quant/quant.h"
 #include "runtime/reference/ops_ref.h"
 #include "runtime/vk/sequence.h"
@@ -34,15 +36,16 @@ struct TestWeight {
   std::vector<float> deq;
   GpuBuf buf;
   DenseWeight w;
+  // spare: bytes after the tensor (rounded to 4) in its buffer, room to pad the binding to 16.
   TestWeight(Context& ctx, GgmlType type, uint32_t rows, uint32_t cols, uint64_t offset = 0,
-             uint64_t max_piece_bytes = 0)
-      : buf(ctx, make_bytes(type, rows, cols, offset, deq)) {
+             uint64_t max_piece_bytes = 0, uint64_t spare = 0)
+      : buf(ctx, make_bytes(type, rows, cols, offset, spare, deq)) {
     w = make_dense_weight(ctx.device(), buf.buffer, offset, type, rows, cols, max_piece_bytes);
   }
   static std::vector<uint8_t> make_bytes(GgmlType type, uint32_t rows, uint32_t cols, uint64_t offset,
-                                         std::vector<float>& deq) {
+                                         uint64_t spare, std::vector<float>& deq) {
     const uint64_t row_bytes = ggml_row_bytes(type, cols);
-    std::vector<uint8_t> bytes(offset + (rows * row_bytes + 3) / 4 * 4, 0xAB);
+    std::vector<uint8_t> bytes(offset + (rows * row_bytes + 3) / 4 * 4 + spare, 0xAB);
     auto src = random_floats(size_t(rows) * cols);
     deq.resize(src.size());
     for (uint32_t r = 0; r < rows; ++r) {
@@ -121,6 +124,31 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: Q8_0 / Q4_0 / Q6_K rows 16-byte aligned read
     REQUIRE(tw.w.row_bytes % 16 == 0);
     check_vec_variants(ctx, tw, type, {1u, 5u});
   }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "matmul: rows of any length read blocks through uvec4 windows when the binding is padded") {
+  // Rows of 102 (Q8_0), 54 (Q4_0), 420 and 630 (Q6_K) bytes at offsets 4 and 12: block starts at
+  // every even offset into a uvec4, and the last row's last uvec4 past the row's end, inside the
+  // binding only because make_dense_weight pads it to 16 bytes (16 spare bytes in the buffer).
+  const std::pair<GgmlType, uint32_t> cases[] = {
+      {GgmlType::Q8_0, 96}, {GgmlType::Q4_0, 96}, {GgmlType::Q6_K, 512}, {GgmlType::Q6_K, 768}};
+  for (const auto& [type, cols] : cases) {
+    for (uint64_t offset : {4u, 12u}) {
+      CAPTURE(ggml_type_name(type));
+      CAPTURE(cols);
+      CAPTURE(offset);
+      TestWeight tw(ctx, type, 37, cols, offset, 0, 16);
+      const MatmulShape shape = matmul_shape(tw.w, 1, cols, false, MatmulPath::vec);
+      REQUIRE(shape.ranges_padded);
+      REQUIRE_FALSE(shape.rows_16_aligned);
+      REQUIRE(choose_matmul(ctx.device().caps(), shape).spec.w_vec4);
+      check_vec_variants(ctx, tw, type, {1u, 5u});
+    }
+  }
+  // Without spare bytes the binding stays as long as the tensor and the word path is taken.
+  TestWeight tight(ctx, GgmlType::Q6_K, 3, 256, 4);
+  CHECK_FALSE(matmul_shape(tight.w, 1, 256, false, MatmulPath::vec).ranges_padded);
+  check_vec_variants(ctx, tight, GgmlType::Q6_K, {1u});
 }
 
 TEST_CASE_FIXTURE(GpuTest, "matmul: RMS-norm prologue matches rms_norm then matmul") {
@@ -260,5 +288,78 @@ TEST_CASE_FIXTURE(GpuTest, "get_rows: every type dequantizes exactly as the CPU,
     const auto got_scaled = yb.floats(ctx);
     for (size_t t = 0; t < ids.size(); ++t)
       for (uint32_t c = 0; c < cols; ++c) CHECK(got_scaled[t * stride + c] == doctest::Approx(-2.5 * got[t * stride + c]));
+  }
+}
+
+TEST_CASE("choose_matmul: path, variant shape and uvec4 loads from fake device caps, no GPU") {
+  const VkSubgroupFeatureFlags arith = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
+  for (uint32_t sg : {8u, 32u, 64u}) {
+    for (bool with_arith : {true, false}) {
+      CAPTURE(sg);
+      CAPTURE(with_arith);
+      DeviceCaps caps;
+      caps.subgroup_size = sg;
+      caps.subgroup_ops = with_arith ? arith : VkSubgroupFeatureFlags(VK_SUBGROUP_FEATURE_BASIC_BIT);
+      caps.max_workgroup_invocations = sg == 64 ? 1024 : 256;
+      MatmulShape s{GgmlType::Q4_K, 1000, 512, 1, 512, 288, 1, true, true};
+      // Decode: one subgroup (or, portable, one invocation) per 2 rows, no token loop.
+      MatmulChoice c = choose_matmul(caps, s);
+      CHECK(c.path == MatmulPath::vec);
+      CHECK(c.subgroup == with_arith);
+      CHECK(c.spec.wg == (with_arith ? 4 * sg : kVecPortableWg));
+      CHECK(c.spec.rows_per_wg == (with_arith ? kVecGroups : kVecPortableWg) * kVecRowsPerGroup);
+      CHECK(c.spec.max_t == 1);
+      CHECK(c.row_groups == (1000 + c.spec.rows_per_wg - 1) / c.spec.rows_per_wg);
+      CHECK(c.spec.w_vec4);
+      CHECK(c.spec.x_vec4);
+      // 2..8 tokens share one pipeline (TOKENS = MM_VEC_MAX_T); 9 go tiled, 8 tokens per workgroup row.
+      s.tokens = 5;
+      CHECK(choose_matmul(caps, s).spec.max_t == MM_VEC_MAX_T);
+      s.tokens = 37;
+      c = choose_matmul(caps, s);
+      CHECK(c.path == MatmulPath::tiled);
+      CHECK_FALSE(c.subgroup);  // the tiled kernel has one variant
+      CHECK(c.spec.wg == std::clamp<uint32_t>(4 * sg, 32, 256));
+      CHECK(c.token_groups == 5);
+      CHECK(c.row_groups == (1000 + c.spec.wg * MM_GEMM_ROWS - 1) / (c.spec.wg * MM_GEMM_ROWS));
+      s.path = MatmulPath::vec;  // forced vec past its token limit
+      CHECK_THROWS_AS(choose_matmul(caps, s), std::invalid_argument);
+      // A forced portable variant on a device with subgroups takes the portable shape.
+      s = MatmulShape{GgmlType::F16, 64, 104, 1, 105, 208, 3};
+      s.subgroup = false;
+      c = choose_matmul(caps, s);
+      CHECK(c.spec.wg == kVecPortableWg);
+      CHECK(c.spec.pieces == 3);
+      CHECK_FALSE(c.spec.x_vec4);  // x stride 105
+      CHECK_FALSE(c.spec.w_vec4);
+    }
+  }
+  // A CPU device (lavapipe) takes the portable matvec even with subgroup arithmetic.
+  DeviceCaps cpu;
+  cpu.type = VK_PHYSICAL_DEVICE_TYPE_CPU;
+  cpu.subgroup_size = 8;
+  cpu.subgroup_ops = arith;
+  cpu.max_workgroup_invocations = 1024;
+  const MatmulChoice on_cpu = choose_matmul(cpu, MatmulShape{GgmlType::Q6_K, 512, 512, 1, 512, 420, 1});
+  CHECK_FALSE(on_cpu.subgroup);
+  CHECK(on_cpu.spec.wg == kVecPortableWg);
+  CHECK(on_cpu.row_groups == 512 / (kVecPortableWg * kVecRowsPerGroup));
+  // uvec4 weight loads: Q4_K/Q5_K and plain floats index uvec4s (16-byte-aligned rows needed);
+  // the other block types read a window at any even offset (a padded binding is enough).
+  DeviceCaps caps;
+  caps.subgroup_size = 32;
+  caps.subgroup_ops = arith;
+  caps.max_workgroup_invocations = 1024;
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q8_0,
+                     GgmlType::Q4_0, GgmlType::Q6_K, GgmlType::IQ4_XS}) {
+    CAPTURE(ggml_type_name(t));
+    const bool window = t != GgmlType::F32 && t != GgmlType::F16 && t != GgmlType::BF16 && t != GgmlType::Q4_K &&
+                        t != GgmlType::Q5_K;
+    CHECK(matmul_window_type(t) == window);
+    for (bool aligned : {false, true})
+      for (bool padded : {false, true}) {
+        MatmulShape s{t, 16, 256, 1, 256, 210, 1, aligned, padded};
+        CHECK(choose_matmul(caps, s).spec.w_vec4 == (aligned || (window && padded)));
+      }
   }
 }

@@ -28,7 +28,12 @@ DenseWeight make_dense_weight(const Device& device, const Buffer& buffer, uint64
                                 ", " + std::to_string(rows) + "] (its rows made one-row experts): " + e.what());
   }
   DenseWeight w{type, rows, cols, t.row_bytes, t.experts_per_piece, {}};
-  for (const auto& p : t.pieces) w.pieces.push_back({p.range, p.base, p.first_expert, p.experts});
+  for (const auto& p : t.pieces) {
+    BufferRange r = p.range;
+    const uint64_t padded = (r.size + 15) / 16 * 16;
+    if (r.offset + padded <= buffer.size() && padded <= device.caps().max_storage_buffer_range) r.size = padded;
+    w.pieces.push_back({r, p.base, p.first_expert, p.experts});
+  }
   return w;
 }
 
@@ -50,6 +55,10 @@ void check_weight(const char* k, const DenseWeight& w, bool lookup = false) {
     op_fail(k, "weight pieces do not match rows_per_piece");
 }
 
+bool needs_subgroup(const ShaderVariant& v) {
+  return std::string_view(v.needs).find("subgroup_arith") != std::string_view::npos;
+}
+
 MatmulParams weight_params(const DenseWeight& w) {
   MatmulParams p{};
   p.rows = w.rows;
@@ -68,17 +77,19 @@ void add_pieces(std::vector<Binding>& b, const DenseWeight& w) {
 
 }  // namespace
 
-VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& variant, uint32_t tokens) {
-  const ShaderVariant& v = ctx.pipelines().choose(kernel, variant);
-  const bool sg = std::string_view(v.needs).find("subgroup_arith") != std::string_view::npos;
+VecShape vec_workgroup(const DeviceCaps& caps, bool subgroup, uint32_t tokens) {
   // Subgroup variant: kVecGroups subgroups of the device's size, each kVecRowsPerGroup rows.
   // Portable variant: each invocation owns kVecRowsPerGroup rows alone.
-  const uint32_t sg_size = std::max<uint32_t>(1, ctx.device().caps().subgroup_size);
+  const uint32_t sg_size = std::max<uint32_t>(1, caps.subgroup_size);
   VecShape s;
-  s.wg = sg ? sg_size * kVecGroups : kVecPortableWg;
-  s.rows_per_wg = (sg ? kVecGroups : kVecPortableWg) * kVecRowsPerGroup;
+  s.wg = subgroup ? sg_size * kVecGroups : kVecPortableWg;
+  s.rows_per_wg = (subgroup ? kVecGroups : kVecPortableWg) * kVecRowsPerGroup;
   s.max_t = tokens == 1 ? 1 : MM_VEC_MAX_T;
   return s;
+}
+
+VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& variant, uint32_t tokens) {
+  return vec_workgroup(ctx.device().caps(), needs_subgroup(ctx.pipelines().choose(kernel, variant)), tokens);
 }
 
 uint32_t gemm_workgroup(const DeviceCaps& caps) {
@@ -86,6 +97,65 @@ uint32_t gemm_workgroup(const DeviceCaps& caps) {
   // SM busy and a CPU's SIMD chunks few.
   const uint32_t sg = std::max<uint32_t>(1, caps.subgroup_size);
   return std::clamp<uint32_t>(4 * sg, 32, std::min<uint32_t>(256, caps.max_workgroup_invocations));
+}
+
+bool caps_subgroup_arith(const DeviceCaps& caps) {
+  const VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
+  return (caps.subgroup_ops & need) == need;
+}
+
+bool matmul_window_type(GgmlType type) {
+  switch (type) {
+    case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: case GgmlType::Q4_K: case GgmlType::Q5_K:
+      return false;  // indexed uvec4 loads: rows must start 16-byte aligned
+    default:
+      return true;
+  }
+}
+
+MatmulShape matmul_shape(const DenseWeight& w, uint32_t tokens, uint32_t x_stride, bool norm, MatmulPath path) {
+  MatmulShape s{w.type, w.rows, w.cols, tokens, x_stride ? x_stride : w.cols, w.row_bytes,
+                static_cast<uint32_t>(w.pieces.size())};
+  s.rows_16_aligned = w.row_bytes % 16 == 0 &&
+                      std::all_of(w.pieces.begin(), w.pieces.end(), [](const auto& pc) { return pc.base % 16 == 0; });
+  s.ranges_padded = std::all_of(w.pieces.begin(), w.pieces.end(), [](const auto& pc) { return pc.range.size % 16 == 0; });
+  s.norm = norm;
+  s.path = path;
+  return s;
+}
+
+MatmulChoice choose_matmul(const DeviceCaps& caps, const MatmulShape& s) {
+  const auto fail = [&](const std::string& why) {
+    throw std::invalid_argument("matmul " + std::string(ggml_type_name(s.type)) + " [" + std::to_string(s.cols) + ", " +
+                                std::to_string(s.rows) + "] x " + std::to_string(s.tokens) + " tokens: " + why);
+  };
+  if (s.tokens == 0 || s.rows == 0 || s.cols == 0) fail("empty shape");
+  if (s.pieces == 0 || s.pieces > kMaxWeightPieces) fail("1 to " + std::to_string(kMaxWeightPieces) + " weight pieces");
+  MatmulChoice c;
+  c.path = s.path != MatmulPath::automatic ? s.path : s.tokens <= MM_VEC_MAX_T ? MatmulPath::vec : MatmulPath::tiled;
+  if (c.path == MatmulPath::vec && s.tokens > MM_VEC_MAX_T)
+    fail("the matrix-vector path takes at most " + std::to_string(MM_VEC_MAX_T) + " tokens");
+  // The subgroup variant where the device has subgroup arithmetic, except on a CPU device: there
+  // (lavapipe) an invocation per row pair runs every type 1.4-1.8x faster than a subgroup per row
+  // pair, since its x loads have one address across the SIMD lanes and its loop no per-lane exit
+  // (docs/performance.md, "Dense matvec: direct dot products"). GPUs keep the coalesced subgroup rows.
+  const bool cpu = caps.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  c.subgroup = c.path == MatmulPath::vec && s.subgroup.value_or(caps_subgroup_arith(caps) && !cpu);
+  c.spec = vec_workgroup(caps, c.subgroup, s.tokens);
+  c.spec.pieces = s.pieces;
+  c.spec.x_vec4 = (s.x_stride ? s.x_stride : s.cols) % 4 == 0;
+  c.spec.norm = s.norm;
+  // uvec4 weight loads: indexed ones need rows that start 16-byte aligned; load_words' window
+  // (any even offset) needs only that the last uvec4 of a row is inside the bound range.
+  c.spec.w_vec4 = matmul_window_type(s.type) ? s.ranges_padded || s.rows_16_aligned : s.rows_16_aligned;
+  if (c.path == MatmulPath::vec) {
+    c.row_groups = (uint64_t(s.rows) + c.spec.rows_per_wg - 1) / c.spec.rows_per_wg;
+  } else {
+    c.spec.wg = gemm_workgroup(caps);
+    c.row_groups = (uint64_t(s.rows) + uint64_t(c.spec.wg) * MM_GEMM_ROWS - 1) / (uint64_t(c.spec.wg) * MM_GEMM_ROWS);
+    c.token_groups = ceil_div(s.tokens, MM_GEMM_TOKENS);
+  }
+  return c;
 }
 
 void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
@@ -103,10 +173,23 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
       op_fail(k, "with a norm prologue y must not overlap x (every workgroup reads all of x)");
     if (!(o.norm->eps >= 0)) op_fail(k, "norm eps must be >= 0");
   }
-  MatmulPath path = o.path;
-  if (path == MatmulPath::automatic) path = tokens <= MM_VEC_MAX_T ? MatmulPath::vec : MatmulPath::tiled;
-  if (path == MatmulPath::vec && tokens > MM_VEC_MAX_T)
+  if (o.path == MatmulPath::vec && tokens > MM_VEC_MAX_T)
     op_fail(k, "the matrix-vector path takes at most " + std::to_string(MM_VEC_MAX_T) + " tokens");
+  MatmulShape shape = matmul_shape(w, tokens, xs, o.norm.has_value(), o.path);
+  const bool vec = (o.path == MatmulPath::automatic ? tokens <= MM_VEC_MAX_T : o.path == MatmulPath::vec);
+  const std::string kernel = matmul_kernel_name(vec ? "matvec" : "matmul", w.type);
+  // The variant: forced (tests), else choose_matmul's among those the enabled features run.
+  if (!o.variant.empty()) shape.subgroup = needs_subgroup(ctx.pipelines().choose(kernel, o.variant));
+  else if (!ctx.device().features().subgroup_arith) shape.subgroup = false;
+  const MatmulChoice c = choose_matmul(ctx.device().caps(), shape);
+  const ShaderVariant* variant = &ctx.pipelines().choose(kernel, o.variant);
+  if (vec && o.variant.empty())
+    for (const ShaderVariant* v : ctx.pipelines().supported_variants(kernel))
+      if (needs_subgroup(*v) == c.subgroup) {
+        variant = v;
+        break;
+      }
+  if (vec && needs_subgroup(*variant) != c.subgroup) op_fail(k, "no " + kernel + " variant with the chosen shape");
 
   MatmulParams p = weight_params(w);
   p.tokens = tokens;
@@ -114,28 +197,19 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
   p.y_stride = ys;
   p.flags = (o.accumulate ? MM_ACCUMULATE : 0) | (o.norm ? MM_NORM : 0);
   p.eps = o.norm ? o.norm->eps : 0.0f;
-  const bool vec = path == MatmulPath::vec;
-  const std::string kernel = matmul_kernel_name(vec ? "matvec" : "matmul", w.type);
-  VecShape shape = vec_shape(ctx, kernel, o.variant, tokens);
-  if (!vec) shape.wg = gemm_workgroup(ctx.device().caps());
-  shape.pieces = static_cast<uint32_t>(w.pieces.size());
-  shape.x_vec4 = xs % 4 == 0;
-  shape.norm = o.norm.has_value();
-  shape.w_vec4 = w.row_bytes % 16 == 0 &&
-                 std::all_of(w.pieces.begin(), w.pieces.end(), [](const auto& pc) { return pc.base % 16 == 0; });
   const auto& pipe = ctx.pipelines().get({.kernel = kernel,
                                           .bindings = 3 + kMaxWeightPieces,
                                           .push_size = sizeof(p),
-                                          .spec = shape.spec(),
-                                          .variant = o.variant});
+                                          .spec = c.spec.spec(),
+                                          .variant = variant->name});
   std::vector<Binding> b = {{x, Access::read}, {y, o.accumulate ? Access::read_write : Access::write}};
   add_pieces(b, w);
   b.push_back({o.norm ? o.norm->weight : ctx.dummy().range(), Access::read});
-  if (vec) {
-    const auto g = grid_2d(ctx, ceil_div(w.rows, shape.rows_per_wg));
+  if (c.path == MatmulPath::vec) {
+    const auto g = grid_2d(ctx, c.row_groups);
     seq.dispatch(pipe, b, &p, g[0], g[1], 1, "matvec");
   } else {
-    seq.dispatch(pipe, b, &p, ceil_div(w.rows, shape.wg * MM_GEMM_ROWS), ceil_div(tokens, MM_GEMM_TOKENS), 1, "matmul");
+    seq.dispatch(pipe, b, &p, static_cast<uint32_t>(c.row_groups), c.token_groups, 1, "matmul");
   }
 }
 

@@ -5,7 +5,6 @@
 #pragma once
 #include <cstdint>
 #include <optional>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,7 +37,9 @@ struct DenseWeight {
 
 // Describes the tensor at `offset` (a multiple of 4) of `buffer`, split into pieces no larger
 // than maxStorageBufferRange (or max_piece_bytes when non-zero: tests force splitting with
-// it). cols must be whole blocks of the type. Throws std::invalid_argument naming the sizes.
+// it). cols must be whole blocks of the type. Each piece's range is padded to a multiple of 16
+// bytes where the buffer and maxStorageBufferRange allow (so a uvec4 load of a row's last block
+// stays bound: matmul_window_type). Throws std::invalid_argument naming the sizes.
 DenseWeight make_dense_weight(const Device& device, const Buffer& buffer, uint64_t offset, GgmlType type,
                               uint32_t rows, uint32_t cols, uint64_t max_piece_bytes = 0);
 
@@ -63,10 +64,14 @@ struct VecShape {
     return {wg, rows_per_wg, max_t, pieces, x_vec4 ? 1u : 0u, norm ? 1u : 0u, w_vec4 ? 1u : 0u};
   }
 };
+struct DeviceCaps;
+// The shape of the matrix-vector kernels for a subgroup variant or the portable one.
+VecShape vec_workgroup(const DeviceCaps& caps, bool subgroup, uint32_t tokens);
 VecShape vec_shape(Context& ctx, const std::string& kernel, const std::string& variant, uint32_t tokens);
 // Workgroup size of the register-tiled GEMMs (matmul GEMM=1, moe_gemm) on this device.
-struct DeviceCaps;
 uint32_t gemm_workgroup(const DeviceCaps& caps);
+// Whether the device runs the subgroup variants (subgroup basic + arithmetic in compute).
+bool caps_subgroup_arith(const DeviceCaps& caps);
 
 // RMS norm folded into a matmul: x is replaced by x / sqrt(mean(x^2) + eps) * weight per token
 // (as record_rms_norm with groups = 1), computed inside the matmul's own dispatch.
@@ -82,6 +87,39 @@ struct MatmulOptions {
   std::string variant;                  // force a shader variant (tests)
   std::optional<NormPrologue> norm;     // y must not overlap x when set
 };
+
+// What one dense matmul call is, as far as choose_matmul is concerned (matmul_shape builds it).
+struct MatmulShape {
+  GgmlType type = GgmlType::F32;
+  uint32_t rows = 0, cols = 0, tokens = 1;
+  uint32_t x_stride = 0;         // floats between rows of x (0 = cols)
+  uint64_t row_bytes = 0;
+  uint32_t pieces = 1;
+  bool rows_16_aligned = false;  // row_bytes and every piece's first row are multiples of 16 bytes
+  bool ranges_padded = false;    // every piece's bound range is a multiple of 16 bytes long
+  bool norm = false;             // an RMS-norm prologue
+  MatmulPath path = MatmulPath::automatic;
+  // The matvec variant when the caller rules (a forced variant, or enabled features without
+  // subgroup arithmetic: false); unset: choose_matmul picks from the caps.
+  std::optional<bool> subgroup;
+};
+
+// Every decision of the dense matmul in one place (issue 9: choose next to the recorder): path,
+// variant, specialization constants and workgroup counts, from the device's caps and the shape
+// alone, so it is unit-tested without a device. Throws std::invalid_argument on a shape the
+// kernels do not take (vec path with more than MM_VEC_MAX_T tokens, no tokens).
+struct MatmulChoice {
+  MatmulPath path = MatmulPath::vec;  // vec or tiled, never automatic
+  bool subgroup = false;              // the matvec's subgroup variant (the tiled kernel has one)
+  VecShape spec;                      // specialization constants 0..6
+  uint64_t row_groups = 0;            // workgroups along the rows (vec: laid out by grid_2d)
+  uint32_t token_groups = 1;          // tiled: workgroups along the tokens
+};
+MatmulChoice choose_matmul(const DeviceCaps& caps, const MatmulShape& shape);
+MatmulShape matmul_shape(const DenseWeight& w, uint32_t tokens, uint32_t x_stride, bool norm, MatmulPath path);
+// Weight types whose blocks are read through load_words' uvec4 window (any even offset): they
+// need only padded bindings for W_VEC4; the others need 16-byte-aligned rows.
+bool matmul_window_type(GgmlType type);
 
 // y[t, r] = sum_k W[r, k] x[t, k] (or y += with accumulate, e.g. into the residual stream):
 // x [tokens, cols] with x_stride floats between rows, y [tokens, rows] with y_stride; with a norm
