@@ -2,7 +2,10 @@
 #extension GL_EXT_control_flow_attributes : require
 // Decode path of the MoE experts (few tokens): only the chosen experts' rows are read.
 // GATE_UP=1: h[slot, r] = silu(gate_e[r] . x_t) * (up_e[r] . x_t) for each slot (t, j) with
-//   e = ids[t, j]; workgroups (ROWS_PER_WG rows, slot).
+//   e = ids[t, j]; workgroups (ROWS_PER_WG rows, slot). With GROUP_SLOTS > 1 (T > 1) the
+//   workgroup of an expert's first slot takes every slot of the chunk routed to that expert,
+//   GROUP_SLOTS at a time, so each weight unit is loaded and dequantized once per pass; the
+//   workgroups of its other slots return at once.
 // GATE_UP=0: out[t, r] (+)= sum_j w[t, j] * (down_e[r] . h[t, j]); workgroups (ROWS_PER_WG rows,
 //   token): each lane group owns every slot of its rows, so the sum is in a fixed order (no
 //   float atomics).
@@ -78,13 +81,37 @@ float dot8(float a[8], float b[8]) {
 // take two passes of tensor a alone: 1 writes h = gate . x, 2 then h = glu(h, up . x) (biases
 // added in each pass with MOE_BIAS).
 layout(constant_id = 7) const uint PROJ = 0;
+// Specialization constant 8: slots per pass of a grouped workgroup (choose_moe's group_slots,
+// at most MOE_MAX_GROUP_SLOTS); 1 = one workgroup per slot.
+layout(constant_id = 8) const uint GROUP_SLOTS = 1;
+#define GMAX MOE_MAX_GROUP_SLOTS
 const uint NO_BIAS = 0xFFFFFFFFu;
+
+// Writes h[o] from the row's gate and up sums (PROJ 2: g holds up, h[o] gate's pass);
+// bias_i: the row's index into each half of bias_gu, or NO_BIAS.
+void store_h(uint o, uint bias_i, float g, float u) {
+  if (bias_i != NO_BIAS) {
+    g += bias_gu[(PROJ == 2 ? p.experts * p.rows : 0) + bias_i];
+    if (PROJ == 0) u += bias_gu[p.experts * p.rows + bias_i];
+  }
+  h[o] = PROJ == 0 ? glu(g, u) : PROJ == 1 ? g : glu(h[o], g);
+}
 
 // Rows r0.. (of `rows`) of one slot: gate rows start at ra in tensor ta, up rows at rb in tb (ta
 // and tb are constants at each call, so the loads keep no branch); writes h[hbase + row]. The
 // gate and up biases of row i are bias_gu[bias + i] and [E * rows + bias + i] unless NO_BIAS.
 // Both projections are scaled by in_weight first: (w x) . row = w (x . row), MOE_WEIGHT_INPUT.
 float in_weight = 1.0;
+#ifdef HAS_UNIT
+// x's unit u of the row at xbase, as vec4 loads (xbase and UNIT are multiples of 4: block types
+// have whole blocks, float types take units only with W_VEC4 rows).
+void load_unit_x(uint xbase, uint u, out float xv[UNIT]) {
+  [[unroll]] for (uint i = 0; i < UNIT / 4; ++i) {
+    const vec4 v = x4[(xbase + UNIT * u) / 4u + i];
+    xv[4 * i] = v.x, xv[4 * i + 1] = v.y, xv[4 * i + 2] = v.z, xv[4 * i + 3] = v.w;
+  }
+}
+#endif
 void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint xbase, uint rows, uint r0,
                   uint hbase, uint bias) {
   float ag[RPS], au[RPS];
@@ -93,11 +120,7 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
   for (uint u = LANE; u < unit_count(p.cols); u += LANES) {
     float xv[UNIT], sx[UNIT / 16], q[UNIT];
     vec2 ab[UNIT / 16];
-    // xbase and UNIT are multiples of 4 (block types: whole blocks; float types: W_VEC4 rows)
-    [[unroll]] for (uint i = 0; i < UNIT / 4; ++i) {
-      const vec4 v = x4[(xbase + UNIT * u) / 4u + i];
-      xv[4 * i] = v.x, xv[4 * i + 1] = v.y, xv[4 * i + 2] = v.z, xv[4 * i + 3] = v.w;
-    }
+    load_unit_x(xbase, u, xv);
     unit_sums(xv, sx);
     [[unroll]] for (uint r = 0; r < RPS; ++r) {
       unit_q(ta, piece, ra[r], u, q, ab);
@@ -125,14 +148,104 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
   }
 #endif
   for (uint r = 0; r < RPS; ++r) {
-    float g = LANE_SUM(ag[r]) * in_weight, u = PROJ == 0 ? LANE_SUM(au[r]) * in_weight : 0.0;
-    if (LANE == 0 && r0 + r < rows) {
-      const uint o = hbase + r0 + r;
-      if (bias != NO_BIAS) {  // PROJ 2 holds the up projection in g
-        g += bias_gu[(PROJ == 2 ? p.experts * rows : 0) + bias + r0 + r];
-        if (PROJ == 0) u += bias_gu[p.experts * rows + bias + r0 + r];
+    const float g = LANE_SUM(ag[r]) * in_weight, u = PROJ == 0 ? LANE_SUM(au[r]) * in_weight : 0.0;
+    if (LANE == 0 && r0 + r < rows) store_h(hbase + r0 + r, bias == NO_BIAS ? NO_BIAS : bias + r0 + r, g, u);
+  }
+}
+
+// gate_up_rows for the slots sl[i] of one expert (i < GROUP_SLOTS, a constant, so unused ones
+// compile away; sl[i] >= p.tokens * p.k: none), input weights wi[i]: each weight unit is
+// dequantized once and dotted with every slot's x. Each slot's values are written out per index
+// (the GU_* macros), no array of arrays. Not chosen by default (choose_moe): on lavapipe every
+// pass costs all GROUP_SLOTS slots' x loads and dots, as llvmpipe runs the unused slots' branches
+// under a mask, so at 2-8 tokens gate/up ran 3-6x slower than one slot per workgroup.
+#if GMAX != 4
+#error "gate_up_group spells out 4 slots"
+#endif
+#define SLOT_USED(I) (I < GROUP_SLOTS && sl[I] < routed)  // uniform in the workgroup
+void gate_up_group(uvec4 sl, vec4 wi, uint piece, uint ra[RPS], uint rb[RPS], uint r0, uint bias) {
+  const uint routed = p.tokens * p.k;
+  const uvec4 xbase = (p.token_base + min(sl, uvec4(routed - 1u)) / p.k) * p.cols;
+  vec4 ag[RPS], au[RPS];  // component i: slot i
+  for (uint r = 0; r < RPS; ++r) ag[r] = au[r] = vec4(0.0);
+#ifdef HAS_UNIT
+#define GU_LOAD(I) float xv##I[UNIT], sx##I[UNIT / 16]; \
+  if (SLOT_USED(I)) { load_unit_x(xbase[I], u, xv##I); unit_sums(xv##I, sx##I); }
+#define GU_DOT(acc, I) if (SLOT_USED(I)) acc[r][I] += unit_dot(q, ab, xv##I, sx##I);
+  for (uint u = LANE; u < unit_count(p.cols); u += LANES) {
+    float q[UNIT];
+    vec2 ab[UNIT / 16];
+    GU_LOAD(0) GU_LOAD(1) GU_LOAD(2) GU_LOAD(3)
+    [[unroll]] for (uint r = 0; r < RPS; ++r) {
+      unit_q(0, piece, ra[r], u, q, ab);
+      GU_DOT(ag, 0) GU_DOT(ag, 1) GU_DOT(ag, 2) GU_DOT(ag, 3)
+      if (PROJ == 0) {
+        unit_q(1, piece, rb[r], u, q, ab);
+        GU_DOT(au, 0) GU_DOT(au, 1) GU_DOT(au, 2) GU_DOT(au, 3)
       }
-      h[o] = PROJ == 0 ? glu(g, u) : PROJ == 1 ? g : glu(h[o], g);
+    }
+  }
+#undef GU_LOAD
+#undef GU_DOT
+#endif
+#if !defined(HAS_UNIT) || UNIT_TAIL
+#define GU_LOAD(I) float xv##I[8]; if (SLOT_USED(I)) load_input8(xbase[I], c, xv##I);
+#define GU_DOT(acc, I) if (SLOT_USED(I)) acc[r][I] += dot8(w, xv##I);
+  const uint c0 = generic_chunk0(p.cols);
+  for (uint c = c0 + LANE; c < (p.cols + 7u) / 8u; c += LANES) {
+    float w[8];
+    GU_LOAD(0) GU_LOAD(1) GU_LOAD(2) GU_LOAD(3)
+    for (uint r = 0; r < RPS; ++r) {
+      dequant8(0, piece, ra[r], c, p.cols, w);
+      GU_DOT(ag, 0) GU_DOT(ag, 1) GU_DOT(ag, 2) GU_DOT(ag, 3)
+      if (PROJ == 0) {
+        dequant8(1, piece, rb[r], c, p.cols, w);
+        GU_DOT(au, 0) GU_DOT(au, 1) GU_DOT(au, 2) GU_DOT(au, 3)
+      }
+    }
+  }
+#undef GU_LOAD
+#undef GU_DOT
+#endif
+#define GU_STORE(I)                                                                                        \
+  if (SLOT_USED(I))                                                                                        \
+    for (uint r = 0; r < RPS; ++r) {                                                                       \
+      const float g = LANE_SUM(ag[r][I]) * wi[I], u = PROJ == 0 ? LANE_SUM(au[r][I]) * wi[I] : 0.0;       \
+      if (LANE == 0 && r0 + r < p.rows)                                                                    \
+        store_h(sl[I] * p.rows + r0 + r, bias == NO_BIAS ? NO_BIAS : bias + r0 + r, g, u);                 \
+    }
+  GU_STORE(0) GU_STORE(1) GU_STORE(2) GU_STORE(3)
+#undef GU_STORE
+}
+#undef SLOT_USED
+
+// Slot `slot` (expert e) with GROUP_SLOTS > 1: returns unless it is e's first slot in the chunk,
+// then runs the workgroup's rows for all of e's slots, GROUP_SLOTS per pass, in slot order.
+void gate_up_grouped(uint slot, uint e, uint row0) {
+  const uint gs = p.token_base * p.k, routed = p.tokens * p.k;
+  for (uint s = 0; s < slot; ++s)
+    if (expert_of(gs + s) == e) return;  // uniform: that slot's workgroup takes this one
+  const uint end = min(row0 + ROWS_PER_WG, p.rows);
+  for (uint next = slot; next < routed;) {
+    uvec4 sl = uvec4(routed);
+    vec4 wi = vec4(1.0);
+    [[unroll]] for (uint i = 0; i < GMAX; ++i) {
+      if (i < GROUP_SLOTS) {
+        while (next < routed && expert_of(gs + next) != e) ++next;
+        sl[i] = next;
+        next = min(next + 1u, routed);
+      }
+      if ((p.flags & MOE_WEIGHT_INPUT) != 0 && sl[i] < routed) wi[i] = route_w[gs + sl[i]];
+    }
+    while (next < routed && expert_of(gs + next) != e) ++next;  // none left: the loop ends
+    for (uint r0 = row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) {
+      uint ra[RPS], rb[RPS], piece;
+      for (uint r = 0; r < RPS; ++r) {
+        const uint row = min(r0 + r, p.rows - 1);  // rows past the end repeat the last, unwritten
+        ra[r] = row_start(e, row, 0, piece);
+        rb[r] = row_start(e, row, 1, piece);
+      }
+      gate_up_group(sl, wi, piece, ra, rb, r0, (p.flags & MOE_BIAS) != 0 ? e * p.rows : NO_BIAS);
     }
   }
 }
@@ -145,6 +258,10 @@ void main() {
   if (slot < routed) {
     const uint e = expert_of(p.token_base * p.k + slot);
     if (e == EMPTY) return;  // uniform: the down kernel skips this slot too
+    if (GROUP_SLOTS > 1) {  // a constant
+      gate_up_grouped(slot, e, row0);
+      return;
+    }
     const uint t = slot / p.k, end = min(row0 + ROWS_PER_WG, p.rows);
     if ((p.flags & MOE_WEIGHT_INPUT) != 0) in_weight = route_w[p.token_base * p.k + slot];
     for (uint r0 = row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) {

@@ -10,6 +10,7 @@
 #define MOE_MAX_PIECES 4   // bindings one expert tensor may be split over
 #define MOE_GEMM_SLOTS 8   // batched GEMM: slots per workgroup (a part of a tile)
 #define MOE_GEMM_ROWS 4    // ... and weight rows per invocation (gate/up: 2 of each)
+#define MOE_MAX_GROUP_SLOTS 4  // decode gate/up: most slots of one expert a workgroup takes per pass
 
 // flags
 #define MOE_FIXED_EXPERT 1u  // every token uses expert 0 with k = 1 (shared expert); ids unused

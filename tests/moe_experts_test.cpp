@@ -475,3 +475,156 @@ TEST_CASE_FIXTURE(GpuTest, "mismatched expert tensors and short buffers are refu
                     doctest::Contains("more than one expert"));
   CHECK(seq.dispatches() == 0);
 }
+
+TEST_CASE("choose_moe: paths, variants and slot groups over fake device caps (no GPU)") {
+  MoeSettings settings;
+  for (uint32_t sg : {8u, 32u, 64u})
+    for (bool cpu : {true, false}) {
+      CAPTURE(sg);
+      CAPTURE(cpu);
+      const MoeDeviceCaps caps{.cpu = cpu, .subgroup_size = sg, .subgroup_arith = true};
+      // The crossover: slots per expert measured on lavapipe (8) or guessed for GPUs (2), in tokens.
+      settings.batched_from_tokens = moe_batched_from_tokens(caps, 32, 4);
+      CHECK(settings.batched_from_tokens == (cpu ? 64u : 16u));
+      CHECK(moe_batched_from_tokens(caps, 0, 0) == (cpu ? 64u : 16u));  // OLMoE's 64 experts, k = 8
+      const uint32_t from = settings.batched_from_tokens;
+      for (uint32_t tokens : {1u, 2u, 8u, from - 1, from, 300u}) {
+        CAPTURE(tokens);
+        const MoeCall call{.tokens = tokens, .k = 4, .experts = 32};
+        const MoeChoice c = choose_moe(caps, call, settings);
+        CHECK(c.path == (tokens >= from ? MoePath::batched : MoePath::decode));
+        CHECK(c.batched_from == from);
+        CHECK(c.subgroup);
+        CHECK(c.workgroup == 4 * sg);  // 4 subgroups of the device's size, 2 rows each
+        CHECK(c.rows_per_wg == 8);
+        CHECK(c.gate_up_passes == 1);
+        CHECK(c.group_slots == 1);  // grouping measured slower on lavapipe, not measured on GPUs
+        CHECK(c.group_slots <= kMoeMaxGroupSlots);
+        // The batched path needs its scratch; llama4's input weighting has no batched form.
+        MoeCall no_y = call;
+        no_y.batched_scratch = false;
+        CHECK(choose_moe(caps, no_y, settings).path == MoePath::decode);
+        MoeCall weighted = call;
+        weighted.weight_input = true;
+        weighted.path = MoePath::batched;
+        CHECK(choose_moe(caps, weighted, settings).path == MoePath::decode);
+        MoeCall forced = call;
+        forced.path = MoePath::decode;
+        CHECK(choose_moe(caps, forced, settings).path == MoePath::decode);
+        MoeCall mixed = call;
+        mixed.mixed_gate_up = true;
+        CHECK(choose_moe(caps, mixed, settings).gate_up_passes == 2);
+      }
+      // Portable: one invocation per lane group, forced by the settings or without subgroup arithmetic.
+      MoeSettings portable = settings;
+      portable.portable = true;
+      for (const auto& [cs, st] : {std::pair{caps, portable}, std::pair{MoeDeviceCaps{.cpu = cpu, .subgroup_size = sg}, settings}}) {
+        const MoeChoice c = choose_moe(cs, {.tokens = 3, .k = 2, .experts = 8}, st);
+        CHECK(!c.subgroup);
+        CHECK(c.workgroup == 32);
+        CHECK(c.rows_per_wg == 64);
+      }
+      MoeSettings forced_group = settings;
+      forced_group.group_slots = 3;
+      CHECK(choose_moe(caps, {.tokens = 5, .k = 2, .experts = 8}, forced_group).group_slots == 3);
+      forced_group.group_slots = 99;
+      CHECK(choose_moe(caps, {.tokens = 5, .k = 2, .experts = 8}, forced_group).group_slots == kMoeMaxGroupSlots);
+    }
+}
+
+namespace {
+
+// Routings that stress the expert groups of the decode gate/up: every token on one expert, ties
+// (the same expert twice in a token, equal weights), experts without slots, empty slots.
+Routing grouped_routing(int kind, uint32_t tokens, uint32_t k, uint32_t experts) {
+  Routing r = random_routing(tokens, k, experts, kind == 3 ? 0.3 : 0.0);
+  for (uint32_t s = 0; s < tokens * k; ++s) {
+    if (kind == 1) r.ids[s] = 2;                                       // all slots on expert 2
+    if (kind == 2) r.ids[s] = (s % k == 1) ? r.ids[s - 1] : r.ids[s];  // ties within a token
+    if (kind == 2) r.weights[s] = 0.5f;
+    if (kind == 3 && r.ids[s] != kMoeEmptySlot) r.ids[s] = 1 + r.ids[s] % 2;  // experts 0, 3, 4 unused
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(GpuTest, "decode gate/up grouped by expert: equal to one slot per workgroup, T = 1..8") {
+  // F32 37 x 19 (dequant8 only), F16 104 x 72 16-byte aligned (units and a tail), Q8_0 / Q4_K /
+  // Q6_K (units): both variants, groups of 4 and 3 slots (forced: choose_moe picks 1 today)
+  // against the per-slot path.
+  struct Case {
+    GgmlType type;
+    uint32_t hidden, ffn, align;
+  };
+  const Case cases[] = {{GgmlType::F32, 37, 19, 0}, {GgmlType::F16, 104, 72, 16}, {GgmlType::Q8_0, 96, 160, 0},
+                        {GgmlType::Q4_K, 512, 256, 16}, {GgmlType::Q6_K, 256, 256, 0}};
+  const uint32_t E = 5, k = 2;
+  for (const Case& cs : cases) {
+    CAPTURE(ggml_type_name(cs.type));
+    auto f = make_ffn(ctx, cs.type, cs.type, E, cs.hidden, cs.ffn, 0, cs.align);
+    // Q6_K's 210-byte rows are not 16-byte aligned: the gate/up bindings, padded to whole uvec4s,
+    // take the uvec4 window loads (W_VEC4) all the same.
+    if (cs.type == GgmlType::Q6_K) CHECK(f.w.gate.pieces[0].range.size % 16 == 0);
+    auto scratch = scratch_for(ctx, f, 8, k);
+    for (const auto* v : ctx.pipelines().supported_variants(moe_kernel_name("gate_up", cs.type)))
+      for (uint32_t group : {4u, 3u}) {
+        if (group == 3 && cs.type != GgmlType::Q4_K && cs.type != GgmlType::F32) continue;
+        CAPTURE(v->name);
+        CAPTURE(group);
+        scratch.settings.portable = std::string(v->needs).empty();
+        for (uint32_t tokens = 1; tokens <= 8; ++tokens)
+          for (int kind = 0; kind < 4; ++kind) {
+            CAPTURE(tokens);
+            CAPTURE(kind);
+            const Routing r = grouped_routing(kind, tokens, k, E);
+            const auto x = random_floats(uint64_t(tokens) * cs.hidden);
+            scratch.settings.group_slots = group;
+            const auto grouped = run(ctx, f, scratch, tokens, k, x, r, MoePath::decode);
+            scratch.settings.group_slots = 1;
+            const auto single = run(ctx, f, scratch, tokens, k, x, r, MoePath::decode);
+            const auto want = ref::moe_experts(f.ref, tokens, k, x, r.ids, r.weights);
+            CHECK(rel_l2(grouped.out, want) < tolerance(cs.type));
+            CHECK(rel_l2(single.out, want) < tolerance(cs.type));
+            // The same sums in the same order per slot: grouping changes no bit.
+            CHECK(std::memcmp(grouped.out.data(), single.out.data(), grouped.out.size() * 4) == 0);
+          }
+      }
+    scratch.settings.group_slots = 0;
+  }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "decode gate/up grouped by expert: llama4's input weights per slot, mixed gate/up types") {
+  // Top-1 with the weight on the input: out = down_e(silu(gate_e w x) * up_e w x).
+  auto f = make_ffn(ctx, GgmlType::Q8_0, GgmlType::Q8_0, 3, 96, 64);
+  f.w.weight_input = true;
+  auto scratch = scratch_for(ctx, f, 8, 1);
+  scratch.settings.group_slots = 4;
+  for (uint32_t tokens : {2u, 7u}) {
+    CAPTURE(tokens);
+    const Routing r = random_routing(tokens, 1, 3);
+    auto x = random_floats(uint64_t(tokens) * 96);
+    const auto res = run(ctx, f, scratch, tokens, 1, x, r, MoePath::automatic);
+    for (uint32_t t = 0; t < tokens; ++t)
+      for (uint32_t i = 0; i < 96; ++i) x[t * 96 + i] *= r.weights[t];
+    const auto want = ref::moe_experts(f.ref, tokens, 1, x, r.ids, std::vector<float>(tokens, 1.0f));
+    CHECK(rel_l2(res.out, want) < 1e-4);
+  }
+  // Gate Q4_K, up Q8_0: two passes (PROJ 1 then 2, the second reading h), each grouped.
+  auto g = make_ffn(ctx, GgmlType::Q4_K, GgmlType::Q8_0, 4, 256, 256);
+  auto u = make_ffn(ctx, GgmlType::Q8_0, GgmlType::Q8_0, 4, 256, 256);
+  MoeFfnWeights mixed = g.w;
+  mixed.up = u.w.up;
+  mixed.down = u.w.down;
+  ref::MoeFfn mixed_ref = g.ref;
+  mixed_ref.up = u.ref.up;
+  mixed_ref.down = u.ref.down;
+  TestFfn m{Buffer{}, mixed, mixed_ref};
+  auto ms = scratch_for(ctx, m, 8, 2);
+  ms.settings.group_slots = 2;
+  const Routing r = grouped_routing(2, 6, 2, 4);
+  const auto x = random_floats(6 * 256);
+  const auto res = run(ctx, m, ms, 6, 2, x, r, MoePath::decode);
+  CHECK(res.dispatches == 3);
+  CHECK(rel_l2(res.out, ref::moe_experts(mixed_ref, 6, 2, x, r.ids, r.weights)) < 1e-4);
+}

@@ -157,6 +157,8 @@ class MoeLayer {
   }
 
   bool mixed_types() const { return tg_ != td_ || (s_.shared_ffn && ts_ != tg_); }
+  // The decode pair's stages recorded (MoeSettings::decode_stages: 1 gate/up, 2 down, 3 both).
+  void set_stages(uint32_t stages) { scratch_.settings.decode_stages = stages; }
 
   // Router (dispatch 0), routed experts, shared experts; `experts` false: the router alone.
   void record(Sequence& seq, uint32_t T, MoePath path, bool experts = true) {
@@ -323,7 +325,9 @@ void run_rates(Context& ctx, const KernelBenchOptions& opt, int repeats, KernelB
       const std::pair<const char*, uint64_t> cases[] = {{"matvec", uint64_t(n) * n},
                                                          {"moe_pair", uint64_t(s.k) * 3 * s.ffn * s.hidden},
                                                          {"moe_gate_up", uint64_t(s.k) * 2 * s.ffn * s.hidden},
-                                                         {"moe_down", uint64_t(s.k) * s.ffn * s.hidden}};
+                                                         {"moe_down", uint64_t(s.k) * s.ffn * s.hidden},
+                                                         {"gate_up_solo", uint64_t(s.k) * 2 * s.ffn * s.hidden},
+                                                         {"down_solo", uint64_t(s.k) * s.ffn * s.hidden}};
       std::map<std::string, std::vector<double>> ms, ratio;
       for (int r = 0; r <= repeats; ++r) {  // run 0 is warm-up (llvmpipe compiles on first use)
         const double f32_ms = dispatch_costs_ms(ctx, kRateCopies, [&](Sequence& seq) {
@@ -339,6 +343,15 @@ void run_rates(Context& ctx, const KernelBenchOptions& opt, int repeats, KernelB
         const double router_ms = dispatch_costs_ms(ctx, kRateCopies, [&](Sequence& seq) {
           layer.record(seq, T, MoePath::decode, false);
         })[""];
+        // Each kernel of the pair alone (router + it, less the router): no GPU-time shares.
+        std::map<std::string, double> solo;
+        for (const auto& [stage, name] : {std::pair{1u, "gate_up_solo"}, std::pair{2u, "down_solo"}}) {
+          layer.set_stages(stage);
+          solo[name] = std::max(0.0, dispatch_costs_ms(ctx, kRateCopies, [&](Sequence& seq) {
+                                   layer.record(seq, T, MoePath::decode);
+                                 })[""] - router_ms);
+        }
+        layer.set_stages(3);
         if (r == 0) continue;
         ms["plain_f32"].push_back(f32_ms);
         ms["plain_i8"].push_back(i8_ms);
@@ -346,8 +359,9 @@ void run_rates(Context& ctx, const KernelBenchOptions& opt, int repeats, KernelB
         const double pair_ms = std::max(0.0, moe[""] - router_ms), pair_gpu = moe["moe_gate_up"] + moe["moe_down"];
         for (const auto& [kernel, weights] : cases) {
           const std::string k = kernel;
-          const double k_ms = k == "matvec" ? dense_ms
+          const double k_ms = k == "matvec"     ? dense_ms
                               : k == "moe_pair" ? pair_ms
+                              : solo.count(k)   ? solo[k]
                                                 : (pair_gpu > 0 ? pair_ms * moe[k] / pair_gpu : 0);
           ms[k].push_back(k_ms);
           ratio[k].push_back(k_ms > 0 && f32_ms > 0 ? (double(T) * weights / k_ms) / (nn / f32_ms) : 0);
@@ -391,7 +405,8 @@ std::string rates_table(const KernelBenchReport& r) {
   }
   o << "\nms: cost of one dispatch (CPU devices: the process CPU time of a run of 6 copies of it alone, so that\n"
        "other programs' load does not count; GPUs: GPU time). moe_pair: gate/up + down, the MoE layer less its\n"
-       "router run alone; moe_gate_up / moe_down: the pair split by their GPU-time shares (less certain).\n"
+       "router run alone; moe_gate_up / moe_down: the pair split by their GPU-time shares (less certain);\n"
+       "gate_up_solo / down_solo: router + that kernel alone, less the router run alone.\n"
        "Mw/s = tokens x weights per token / ms; plainF32 / plainI8 = bench peak's plain matvecs at 512 x 512,\n"
        "measured in the same runs; xF32 = median over runs of Mw/s / plainF32, with its range\n";
   return o.str();

@@ -13,7 +13,8 @@
 
 namespace vkmoe {
 
-static_assert(kMoeEmptySlot == MOE_EMPTY_SLOT && kMaxExpertPieces == MOE_MAX_PIECES);
+static_assert(kMoeEmptySlot == MOE_EMPTY_SLOT && kMaxExpertPieces == MOE_MAX_PIECES &&
+              kMoeMaxGroupSlots == MOE_MAX_GROUP_SLOTS);
 
 namespace {
 
@@ -23,6 +24,14 @@ constexpr uint32_t kCombineGroup = MOE_COMBINE_WG;
 // reference model (32 experts, k = 4) after the register-tiled GEMMs (128 tokens = 16 per expert on
 // OLMoE's shape before them; docs/performance.md). GPUs: 2, not measured yet.
 constexpr double kLavapipeSlotsPerExpert = 8, kGpuSlotsPerExpert = 2;
+// Decode gate/up slots per workgroup pass at T > 1 (docs/performance.md, "MoE decode pair: slots
+// grouped by expert"): 1 (one slot per workgroup) on every device for now. On lavapipe the
+// grouped form ran gate/up 3-6x slower at 2-8 tokens: llvmpipe runs a branch's body for every
+// lane under a mask, so each group pass costs all GROUP_SLOTS slots' x loads and dot products
+// whether the slots exist or not. GPUs: not measured; each grouped slot adds a 64-float x unit
+// to the registers. VKMOE_MOE_GROUP_SLOTS forces groups for experiments.
+constexpr uint32_t kCpuGroupSlots = 1, kGpuGroupSlots = 1;
+static_assert(kCpuGroupSlots <= kMoeMaxGroupSlots && kGpuGroupSlots <= kMoeMaxGroupSlots);
 
 uint64_t round_up(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
 uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
@@ -102,9 +111,12 @@ class MoeRecorder {
       if (r.shared->gate.size) check_size(r.shared->gate, uint64_t(r.tokens) * 4, "shared gate");
     }
     if (r.tokens == 0) return;
-    if (path == MoePath::automatic)
-      path = r.tokens >= scratch_.settings.batched_from_tokens && scratch_.y ? MoePath::batched : MoePath::decode;
-    if (r.w.weight_input) path = MoePath::decode;  // the grouped GEMM has no input weighting
+    const MoeChoice c = choose_moe(moe_device_caps(ctx_.device()),
+                                   {.tokens = r.tokens, .k = r.k, .experts = r.w.gate.experts,
+                                    .mixed_gate_up = r.w.gate.type != r.w.up.type, .weight_input = r.w.weight_input,
+                                    .batched_scratch = bool(scratch_.y), .path = path},
+                                   scratch_.settings);
+    path = c.path;
     const bool batched = path == MoePath::batched;
     const uint32_t chunk = chunk_tokens(r, batched);
     for (uint32_t t0 = 0; t0 < r.tokens; t0 += chunk) {
@@ -112,7 +124,7 @@ class MoeRecorder {
       if (batched)
         record_batched(r, p);
       else
-        record_decode(r, p);
+        record_decode(r, p, c);
     }
     if (r.shared && batched) {  // the batched path has no shared slot: its own dispatches, added
       const bool gated = r.shared->gate.size > 0;
@@ -191,16 +203,14 @@ class MoeRecorder {
     for (size_t i = 0; i < count; ++i) b.push_back({t.pieces[i < t.pieces.size() ? i : 0].range, Access::read});
   }
 
-  const Pipeline& pipeline(const std::string& kernel, uint32_t bindings, bool portable_choice,
-                           std::vector<uint32_t> spec = {}) {
+  // variant: "" = the best the device runs, else forced by name.
+  const Pipeline& pipeline(const std::string& kernel, uint32_t bindings, std::vector<uint32_t> spec = {},
+                           std::string variant = {}) {
     return ctx_.pipelines().get({.kernel = kernel,
                                  .bindings = bindings,
                                  .push_size = sizeof(MoeParams),
                                  .spec = std::move(spec),
-                                 .variant = variant(kernel, portable_choice)});
-  }
-  std::string variant(const std::string& kernel, bool portable_choice) const {
-    return portable_choice && scratch_.settings.portable ? kernel : "";
+                                 .variant = std::move(variant)});
   }
 
   // Every row of these tensors starts at a multiple of 16 bytes (the shader may load uvec4s).
@@ -211,15 +221,34 @@ class MoeRecorder {
         return false;
     return true;
   }
+  // Specialization constant 6 (W_VEC4) for the decode pair. Types whose unit reads go through
+  // dequant_unit.glsl's load_words window (Q8_0, Q4_0, Q6_K: any even byte offset) need only
+  // bindings of whole 16-byte groups (make_expert_tensor pads them where the buffer allows); the
+  // others (Q4_K/Q5_K headers, float rows) index uvec4s directly and need 16-byte-aligned rows.
+  static bool vec4_loads(std::initializer_list<const ExpertTensor*> ts) {
+    for (const ExpertTensor* t : ts) {
+      if (!t) continue;
+      const bool window = t->type == GgmlType::Q8_0 || t->type == GgmlType::Q4_0 || t->type == GgmlType::Q6_K;
+      const bool whole_groups = std::all_of(t->pieces.begin(), t->pieces.end(),
+                                            [](const ExpertPiece& p) { return p.range.size % 16 == 0; });
+      if (window ? !whole_groups : !rows_16_aligned({t})) return false;
+    }
+    return true;
+  }
 
-  // A decode-path kernel with its lane-group shape; returns the rows per workgroup.
-  const Pipeline& vec_pipeline(const std::string& kernel, uint32_t bindings, const ExpertTensor& t, bool w_vec4,
-                               uint32_t& rows_per_wg) {
-    VecShape shape = vec_shape(ctx_, kernel, variant(kernel, true), 1);
+  // A decode-pair kernel in choose_moe's variant and lane-group shape (specialization constants
+  // 0-6 of lanes.glsl / vec_shape, then 7 PROJ and 8 the slots per group for gate/up).
+  const Pipeline& vec_pipeline(const std::string& kernel, uint32_t bindings, const MoeChoice& c,
+                               const ExpertTensor& t, bool w_vec4, std::vector<uint32_t> extra = {}) {
+    VecShape shape;
+    shape.wg = c.workgroup;
+    shape.rows_per_wg = c.rows_per_wg;
+    shape.max_t = 1;
     shape.pieces = static_cast<uint32_t>(t.pieces.size());
     shape.w_vec4 = w_vec4;
-    rows_per_wg = shape.rows_per_wg;
-    return pipeline(kernel, bindings, true, shape.spec());
+    std::vector<uint32_t> spec = shape.spec();
+    spec.insert(spec.end(), extra.begin(), extra.end());
+    return pipeline(kernel, bindings, std::move(spec), c.subgroup ? kernel + "_sg" : kernel);
   }
 
   // ids and weights bindings; a shared expert binds x in place of what it does not read.
@@ -237,8 +266,8 @@ class MoeRecorder {
   // The gate/up dispatch writing h: fused (proj 0, a = gate, b = up, one type), or one pass of
   // tensor a alone (proj 1: gate, proj 2: up, see moe_matvec.comp.glsl's PROJ). sa / sb: the
   // shared expert's tensors riding along, or null.
-  void record_gate_up(const Run& r, MoeParams& p, BufferRange h, const ExpertTensor& a, const ExpertTensor& b,
-                      const ExpertTensor* sa, const ExpertTensor* sb, uint32_t proj) {
+  void record_gate_up(const Run& r, MoeParams& p, const MoeChoice& c, BufferRange h, const ExpertTensor& a,
+                      const ExpertTensor& b, const ExpertTensor* sa, const ExpertTensor* sb, uint32_t proj) {
     const uint32_t slots = p.tokens * r.k, shared_f = sa ? sa->rows : 0;
     const Binding unused = {ctx_.dummy().range(), Access::read};
     const bool split = a.pieces.size() > 1;
@@ -252,18 +281,14 @@ class MoeRecorder {
     bind.push_back(weights_binding(r));  // read with MOE_WEIGHT_INPUT only
     set_weights(p, a, &b);
     if (sa) set_shared(p, *sa, sb);
-    const std::string kernel = moe_kernel_name("gate_up", a.type, split);
-    VecShape shape = vec_shape(ctx_, kernel, variant(kernel, true), 1);
-    shape.pieces = static_cast<uint32_t>(a.pieces.size());
-    shape.w_vec4 = rows_16_aligned({&a, &b, sa, sb});
-    std::vector<uint32_t> spec = shape.spec();
-    spec.push_back(proj);
-    const auto& pipe = pipeline(kernel, uint32_t(bind.size()), true, std::move(spec));
-    seq_.dispatch(pipe, bind, &p, ceil_div(std::max(a.rows, shared_f), shape.rows_per_wg), slots + (sa ? p.tokens : 0),
-                  1, proj == 0 ? "moe_gate_up" : proj == 1 ? "moe_gate" : "moe_up");
+    const bool w_vec4 = vec4_loads({&a, &b, sa, sb});
+    const auto& pipe = vec_pipeline(moe_kernel_name("gate_up", a.type, split), uint32_t(bind.size()), c, a, w_vec4,
+                                    {proj, p.tokens > 1 ? c.group_slots : 1u});
+    seq_.dispatch(pipe, bind, &p, ceil_div(std::max(a.rows, shared_f), c.rows_per_wg), slots + (sa ? p.tokens : 0), 1,
+                  proj == 0 ? "moe_gate_up" : proj == 1 ? "moe_gate" : "moe_up");
   }
 
-  void record_decode(const Run& r, MoeParams p) {
+  void record_decode(const Run& r, MoeParams p, const MoeChoice& c) {
     const auto &g = r.w.gate, &u = r.w.up, &d = r.w.down;
     const MoeFfnWeights* sh = r.shared ? r.shared->weights : nullptr;
     const uint32_t slots = p.tokens * r.k, shared_f = sh ? sh->gate.rows : 0;
@@ -273,13 +298,15 @@ class MoeRecorder {
       p.shared_f = shared_f;
     }
     const Binding unused = {ctx_.dummy().range(), Access::read};
-    if (g.type == u.type) {
-      record_gate_up(r, p, h, g, u, sh ? &sh->gate : nullptr, sh ? &sh->up : nullptr, 0);
+    const uint32_t stages = scratch_.settings.decode_stages;
+    if (!(stages & 1)) {
+    } else if (c.gate_up_passes == 1) {
+      record_gate_up(r, p, c, h, g, u, sh ? &sh->gate : nullptr, sh ? &sh->up : nullptr, 0);
     } else {  // no fused kernel for two types: gate, then up with the activation
-      record_gate_up(r, p, h, g, g, sh ? &sh->gate : nullptr, nullptr, 1);
-      record_gate_up(r, p, h, u, u, sh ? &sh->up : nullptr, nullptr, 2);
+      record_gate_up(r, p, c, h, g, g, sh ? &sh->gate : nullptr, nullptr, 1);
+      record_gate_up(r, p, c, h, u, u, sh ? &sh->up : nullptr, nullptr, 2);
     }
-    {
+    if (stages & 2) {
       const bool split = d.pieces.size() > 1;
       std::vector<Binding> b = {{h, Access::read}, ids_binding(r), weights_binding(r), out_binding(r)};
       add_pieces(b, d, split ? MOE_MAX_PIECES : 1);
@@ -288,11 +315,9 @@ class MoeRecorder {
       b.push_back(bias_binding(r.w.down_bias));
       set_weights(p, d, nullptr);
       if (sh) set_shared(p, sh->down, nullptr);
-      uint32_t rows_per_wg = 0;
-      const bool w_vec4 = rows_16_aligned({&d, sh ? &sh->down : nullptr});
-      const auto& pipe =
-          vec_pipeline(moe_kernel_name("down", d.type, split), uint32_t(b.size()), d, w_vec4, rows_per_wg);
-      seq_.dispatch(pipe, b, &p, ceil_div(d.rows, rows_per_wg), p.tokens, 1, "moe_down");
+      const bool w_vec4 = vec4_loads({&d, sh ? &sh->down : nullptr});
+      const auto& pipe = vec_pipeline(moe_kernel_name("down", d.type, split), uint32_t(b.size()), c, d, w_vec4);
+      seq_.dispatch(pipe, b, &p, ceil_div(d.rows, c.rows_per_wg), p.tokens, 1, "moe_down");
     }
   }
 
@@ -314,7 +339,7 @@ class MoeRecorder {
     std::vector<uint32_t> spec = {wg, p.cols % 4 == 0 ? 1u : 0u, 0, uint32_t(t.pieces.size()), 0, 0,
                                   rows_16_aligned({&t, up}) ? 1u : 0u};
     if (proj) spec.push_back(proj);
-    const auto& pipe = pipeline(kernel, static_cast<uint32_t>(b.size()), false, spec);
+    const auto& pipe = pipeline(kernel, static_cast<uint32_t>(b.size()), spec);
     seq_.dispatch(pipe, b, &p, row_blocks * (kTile / MOE_GEMM_SLOTS), p.max_tiles, 1, label);
   }
 
@@ -327,7 +352,7 @@ class MoeRecorder {
     BufferRange route = r.x;
     if (!(r.flags & MOE_FIXED_EXPERT)) {
       route = scratch_.route.range(0, (uint64_t(p.experts) + uint64_t(p.max_tiles) * (kTile + 1)) * 4);
-      const auto& pipe = pipeline("moe_route", 2, false);
+      const auto& pipe = pipeline("moe_route", 2);
       seq_.dispatch(pipe, {{r.ids, Access::read}, {route, Access::write}}, &p, 1, 1, 1, "moe_route");
     }
     // Gate and up fused (one type), or of two types one pass each (PROJ 1, then 2 reading h).
@@ -355,7 +380,7 @@ class MoeRecorder {
       const auto& caps = ctx_.device().caps();
       const uint32_t groups = ceil_div(uint64_t(p.tokens) * d.rows, kCombineGroup);
       const uint32_t gx = std::min(groups, caps.max_workgroup_count[0]);
-      const auto& pipe = pipeline("moe_combine", 5, false);
+      const auto& pipe = pipeline("moe_combine", 5);
       seq_.dispatch(pipe, {{y, Access::read}, ids_binding(r), weights_binding(r), out_binding(r), bias_binding(r.w.down_bias)},
                     &p, gx, ceil_div(groups, gx), 1, "moe_combine");
     }
@@ -417,10 +442,45 @@ ExpertTensor make_expert_tensor(const Device& device, const Buffer& buffer, uint
     const uint64_t start = offset + p.first_expert * expert_bytes;
     const uint64_t aligned = start / align * align;
     p.base = static_cast<uint32_t>(start - aligned);
-    p.range = buffer.range(aligned, round_up(start + p.experts * expert_bytes, 4) - aligned);
+    // Whole 16-byte groups where the buffer and the binding limit allow: the shaders' uvec4
+    // window loads then stay inside the binding at any row alignment (Q6_K's 210-byte blocks).
+    const uint64_t bytes = round_up(start + p.experts * expert_bytes, 4) - aligned, padded = round_up(bytes, 16);
+    p.range = buffer.range(aligned, aligned + padded <= buffer.size() && padded <= limit ? padded : bytes);
     t.pieces.push_back(p);
   }
   return t;
+}
+
+MoeDeviceCaps moe_device_caps(const Device& device) {
+  return {.cpu = device.caps().type == VK_PHYSICAL_DEVICE_TYPE_CPU,
+          .subgroup_size = device.caps().subgroup_size,
+          .subgroup_arith = device.features().subgroup_arith};
+}
+
+uint32_t moe_batched_from_tokens(const MoeDeviceCaps& caps, uint32_t experts, uint32_t k) {
+  if (experts == 0 || k == 0) experts = 64, k = 8;
+  const double per_expert = caps.cpu ? kLavapipeSlotsPerExpert : kGpuSlotsPerExpert;
+  // tokens x k / experts >= per_expert
+  return static_cast<uint32_t>(std::clamp(std::ceil(per_expert * experts / k), 1.0, double(UINT32_MAX)));
+}
+
+MoeChoice choose_moe(const MoeDeviceCaps& caps, const MoeCall& call, const MoeSettings& settings) {
+  MoeChoice c;
+  c.batched_from = settings.batched_from_tokens;
+  c.path = call.path;
+  if (c.path == MoePath::automatic)
+    c.path = call.tokens >= settings.batched_from_tokens && call.batched_scratch ? MoePath::batched : MoePath::decode;
+  if (call.weight_input) c.path = MoePath::decode;  // the grouped GEMM has no input weighting
+  // The decode pair: a subgroup per lane group where subgroup arithmetic runs (matvec's shape,
+  // vec_shape), else one invocation per lane group.
+  c.subgroup = caps.subgroup_arith && !settings.portable;
+  c.workgroup = c.subgroup ? std::max(1u, caps.subgroup_size) * kVecGroups : kVecPortableWg;
+  c.rows_per_wg = (c.subgroup ? kVecGroups : kVecPortableWg) * kVecRowsPerGroup;
+  c.gate_up_passes = call.mixed_gate_up ? 2 : 1;
+  // One token's k slots have k distinct experts: nothing to group at T = 1.
+  const uint32_t group = call.tokens > 1 ? (caps.cpu ? kCpuGroupSlots : kGpuGroupSlots) : 1;
+  c.group_slots = settings.group_slots ? std::min(settings.group_slots, kMoeMaxGroupSlots) : group;
+  return c;
 }
 
 uint32_t default_batched_from_tokens(const Device& device, uint32_t experts, uint32_t k) {
@@ -431,10 +491,7 @@ uint32_t default_batched_from_tokens(const Device& device, uint32_t experts, uin
       throw std::invalid_argument(std::string("VKMOE_MOE_BATCHED_FROM must be a token count of at least 1, got '") + e + "'");
     return static_cast<uint32_t>(v);
   }
-  if (experts == 0 || k == 0) experts = 64, k = 8;
-  const double per_expert = device.caps().type == VK_PHYSICAL_DEVICE_TYPE_CPU ? kLavapipeSlotsPerExpert : kGpuSlotsPerExpert;
-  // tokens x k / experts >= per_expert
-  return static_cast<uint32_t>(std::clamp(std::ceil(per_expert * experts / k), 1.0, double(UINT32_MAX)));
+  return moe_batched_from_tokens(moe_device_caps(device), experts, k);
 }
 
 MoeScratchBytes moe_scratch_bytes(const MoeScratchSize& s, uint64_t max_storage_range) {
@@ -456,6 +513,14 @@ MoeScratch create_moe_scratch(Context& ctx, const MoeScratchSize& s) {
   const MoeScratchBytes b = moe_scratch_bytes(s, ctx.device().caps().max_storage_buffer_range);
   MoeScratch m;
   m.settings.batched_from_tokens = default_batched_from_tokens(ctx.device(), s.experts, s.k);
+  if (const char* g = std::getenv("VKMOE_MOE_GROUP_SLOTS"); g && *g) {  // tuning: force the slot groups
+    char* end = nullptr;
+    const unsigned long v = std::strtoul(g, &end, 10);
+    if (*end || v == 0 || v > kMoeMaxGroupSlots)
+      throw std::invalid_argument(std::string("VKMOE_MOE_GROUP_SLOTS must be 1 to ") + std::to_string(kMoeMaxGroupSlots) +
+                                  ", got '" + g + "'");
+    m.settings.group_slots = static_cast<uint32_t>(v);
+  }
   m.h = ctx.allocator().create_buffer(b.h, MemoryUse::device, "moe h");
   if (s.batched) {
     m.y = ctx.allocator().create_buffer(b.y, MemoryUse::device, "moe y");

@@ -76,7 +76,52 @@ struct MoeSettings {
   // default_batched_from_tokens.
   uint32_t batched_from_tokens = 16;
   bool portable = false;  // force the portable decode variants (tests)
+  // Decode gate/up slots per workgroup pass: 0 = choose_moe's, else forced (tests;
+  // $VKMOE_MOE_GROUP_SLOTS, read by create_moe_scratch, for benches).
+  uint32_t group_slots = 0;
+  // Bench only: record the decode pair's gate/up (1) or down (2) alone, 3 = both (down alone
+  // reads whatever h holds), so each kernel's cost is measured by itself.
+  uint32_t decode_stages = 3;
 };
+
+// The device facts the MoE kernel choices depend on (moe_device_caps(device); tests fake them).
+struct MoeDeviceCaps {
+  bool cpu = false;             // a CPU device (lavapipe): its measured crossover and slot groups
+  uint32_t subgroup_size = 0;   // the device's default subgroup size
+  bool subgroup_arith = false;  // the decode pair's _sg variants run (subgroupAdd)
+};
+MoeDeviceCaps moe_device_caps(const Device& device);
+
+// One record_moe_experts call as choose_moe sees it.
+struct MoeCall {
+  uint32_t tokens = 1, k = 1, experts = 1;
+  bool mixed_gate_up = false;    // gate and up of two types: two gate/up passes
+  bool weight_input = false;     // llama4's input weighting: decode path only
+  bool batched_scratch = true;   // the scratch holds the batched path's y and route buffers
+  MoePath path = MoePath::automatic;
+};
+
+// Every decision the MoE recorder takes, in one place (issue 9: choose(device caps, shape)).
+struct MoeChoice {
+  MoePath path = MoePath::decode;  // decode (the pair) or batched (route, 2 grouped GEMMs, combine)
+  uint32_t batched_from = 0;       // the crossover in tokens that applied (automatic path)
+  // Decode pair:
+  bool subgroup = false;          // the _sg variants: a subgroup per lane group, lanes split K
+  uint32_t workgroup = 0;         // invocations per workgroup (specialization constant 0)
+  uint32_t rows_per_wg = 0;       // weight rows per workgroup (constant 1)
+  uint32_t gate_up_passes = 1;    // 2 when gate and up differ in type (PROJ 1 then 2)
+  // Gate/up slots grouped by expert (constant 8): a workgroup takes every slot of its chunk
+  // routed to its expert, up to this many per pass, so each expert's rows are read and
+  // dequantized once per pass instead of once per slot; 1 = one slot per workgroup (T = 1).
+  uint32_t group_slots = 1;
+};
+// The largest group_slots the shader's arrays hold (moe_params.h MOE_MAX_GROUP_SLOTS).
+constexpr uint32_t kMoeMaxGroupSlots = 4;
+// settings: the scratch's crossover (batched_from_tokens) and the portable switch.
+MoeChoice choose_moe(const MoeDeviceCaps& caps, const MoeCall& call, const MoeSettings& settings);
+// The crossover in tokens for a layer of `experts` experts with k slots per token (the measured
+// slots per expert turned into tokens; experts or k of 0: the measured OLMoE shape).
+uint32_t moe_batched_from_tokens(const MoeDeviceCaps& caps, uint32_t experts, uint32_t k);
 
 // Sizes the scratch is made for; a layer with more tokens than fit runs in chunks.
 struct MoeScratchSize {
