@@ -182,7 +182,8 @@ void Model::record_mla_attention_block(Sequence& seq, const Layer& L, uint32_t l
                            .pe_offset = kv_off + kvl + p.first * kv_stride};
     record_mla_rope_kv_store(ctx_, seq, cache, shape, mla_rope(cfg_, Dk), kv_p, kv_a, part_positions(pass, i),
                              q_in_q ? q_out : qa_in, q_stride, q_in_q ? 0 : p.first * q_stride, q_out);
-    record_attention(ctx_, seq, cache, {.tokens = p.tokens, .pos = p.pos, .heads = NH, .scale = mla_scale(cfg_)}, q_out, o);
+    record_attention(ctx_, seq, cache, {.tokens = p.tokens, .pos = p.pos, .heads = NH, .scale = mla_scale(cfg_),
+                                                .scratch = part_attn_scratch(i)}, q_out, o);
   }
   record_matmul(ctx_, seq, L.wo, T, attn_.range(0, T * pass.o_stride * 4ull), x,
                 {.x_stride = pass.o_stride, .accumulate = true});

@@ -104,6 +104,7 @@ Model::Model(Context& ctx, GgufFile file, ModelOptions options)
   scratch_.h = allocate(lay.moe_h);
   scratch_.y = allocate(lay.moe_y);
   scratch_.route = allocate(lay.moe_route);
+  attn_split_ = allocate(lay.attn_split);
   // The sessions' KV caches, all planned ones at load: a Session takes one (session.h).
   kv_pool_.resize(lay.n_sessions);
   for (uint32_t s = 0; s < lay.n_sessions; ++s)
@@ -333,6 +334,11 @@ BufferRange Model::part_positions(const Pass& pass, size_t i) const {
   return positions_.range(i * pass.pos_slot, pass.parts[i].tokens * 4ull);
 }
 
+BufferRange Model::part_attn_scratch(size_t i) const {  // session part i's slot (empty: no split)
+  const ActivationLayout& lay = plan_.layout;
+  return i < lay.n_sessions ? attn_split_.range(i * lay.pad(lay.attn_split_slot), lay.attn_split_slot) : BufferRange{};
+}
+
 std::vector<float> Model::run_pass(const Pass& pass, std::span<const int32_t> tokens, bool want_logits) {
   const uint32_t T = pass.tokens;
   // Token ids and positions go through host-visible buffers; the pass reads them on the GPU.
@@ -453,7 +459,8 @@ void Model::record_attention_block(Sequence& seq, const Layer& L, uint32_t l, co
     record_rope_kv_store(ctx_, seq, kv, rope, sp, qi, ki, vi, part_positions(pass, i), L.bqkv, L.qk_norm, q);
     record_attention(ctx_, seq, kv,
                      {.tokens = p.tokens, .pos = p.pos, .heads = NH, .scale = cfg_.attn_scale, .window = spec.window,
-                      .sinks = L.sinks, .chunked = spec.chunked, .softcap = cfg_.attn_softcap},
+                      .sinks = L.sinks, .chunked = spec.chunked, .softcap = cfg_.attn_softcap,
+                      .scratch = part_attn_scratch(i)},
                      q, o);
   }
   if (cfg_.residual_scale != 0.0f)  // Granite: Wo (r a) = r (Wo a), the branch scaled before its residual add

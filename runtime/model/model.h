@@ -142,6 +142,7 @@ class Model {
   // or nothing when they are not wanted (a prefill batch before the last).
   std::vector<float> run_pass(const Pass& pass, std::span<const int32_t> tokens, bool want_logits);
   BufferRange part_positions(const Pass& pass, size_t part) const;  // u32 [tokens] of parts[part]
+  BufferRange part_attn_scratch(size_t part) const;  // attention's split partials of parts[part]
   void collect_routing(const Pass& pass);  // session.cpp
   std::vector<Buffer> take_kv(uint32_t& slot);  // session.cpp
   void return_kv(uint32_t slot, std::vector<Buffer> buffers);
@@ -213,6 +214,7 @@ class Model {
   // (nope + Dv)] or [S, pad(...)], ffn_gate_ [B, 2 * n_ff] gate | up, ffn_up_ [B, n_ff].
   Buffer lora_, kv_a_, kv_b_, ffn_gate_, ffn_up_;
   Buffer x_in_;  // arctic: [B, H] the layer's input, read by its MoE
+  Buffer attn_split_;  // [S][pad(slot)] decode attention's split partials, one slot per session part
   std::vector<Buffer> rebuilt_;  // weights made at load time (deepseek2's kv_b from k_b / v_b)
   MoeScratch scratch_;
   std::unique_ptr<Sequence> seq_;
