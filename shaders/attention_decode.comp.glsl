@@ -1,6 +1,6 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : require
-// Decode attention (few query tokens) over the f16 KV cache, split-K (flash-decoding). One
+// Attention over the f16 KV cache, split-K (flash-decoding), for decode and prefill alike. One
 // workgroup per (group of GB query heads sharing one KV head, key split, query token): the
 // group's K and V rows are read once for its GB heads, not once per head. Query token t sits at
 // position pos + t and sees keys lo .. pos + t (window, chunk as attention.comp.glsl); split y of

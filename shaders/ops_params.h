@@ -43,7 +43,6 @@
 // unnormalised sum) merged by attention_combine.comp.glsl.
 #define ATTN_DECODE_WG 64       // invocations of the decode and combine kernels
 #define ATTN_DECODE_GROUP 8     // most query heads one decode workgroup serves (one K/V read)
-#define ATTN_DECODE_MAX_T 8     // query tokens up to which the decode kernel is chosen
 #define ATTN_MAX_SPLITS 32      // key splits per (head, token)
 
 // Matmul and get_rows: weight rows may be split over this many bindings (pieces of whole rows).

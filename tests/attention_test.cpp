@@ -297,8 +297,10 @@ TEST_CASE("choose_attention: kernel, group, splits and block from fake device ca
   CHECK(choose_attention(gpu, gqa, s).splits == 1);
   s.scratch = scratch, s.tokens = 4;  // 16 groups; the scratch holds 32 splits of one token: 8 of four
   CHECK(choose_attention(gpu, gqa, s).splits == 8);
-  s.tokens = ATTN_DECODE_MAX_T + 1;
-  CHECK(choose_attention(gpu, gqa, s).kernel == AttentionKernel::prefill);
+  s.tokens = 256;  // a prefill chunk: 512 workgroups without a split (and no room for one)
+  c = choose_attention(gpu, gqa, s);
+  CHECK(c.kernel == AttentionKernel::decode);
+  CHECK(c.splits == 1);
 
   // Groups: the largest power of two up to ATTN_DECODE_GROUP dividing the GQA ratio.
   auto group = [&](uint32_t heads, uint32_t kv_heads) {

@@ -338,7 +338,7 @@ uint32_t max_keys(const AttentionShape& s) {
 
 AttentionChoice choose_attention(const DeviceCaps& caps, const KvCacheLayer& cache, const AttentionShape& s) {
   AttentionChoice c;
-  if (s.tokens > ATTN_DECODE_MAX_T || cache.kv_heads == 0 || s.heads % cache.kv_heads) return c;
+  if (cache.kv_heads == 0 || s.heads % cache.kv_heads) return c;
   c.kernel = AttentionKernel::decode;
   c.block = decode_block(caps);
   const uint32_t ratio = s.heads / cache.kv_heads;

@@ -161,9 +161,11 @@ struct AttentionShape {
   BufferRange scratch;
 };
 
-// How one attention call runs. prefill: attention.comp.glsl, a workgroup per (query head,
-// token). decode: attention_decode.comp.glsl, a workgroup per (group of `group` query heads of
-// one KV head, key split, token), plus attention_combine when splits > 1.
+// How one attention call runs. decode: attention_decode.comp.glsl, a workgroup per (group of
+// `group` query heads of one KV head, key split, token), plus attention_combine when splits > 1;
+// chosen at every token count (on lavapipe 2.4x faster than the other at 256-token prefill
+// chunks too). prefill: attention.comp.glsl, a workgroup per (query head, token), kept until
+// both are measured on a GPU (forced only).
 enum class AttentionKernel { prefill, decode };
 struct AttentionChoice {
   AttentionKernel kernel = AttentionKernel::prefill;
@@ -171,10 +173,11 @@ struct AttentionChoice {
   uint32_t splits = 1;     // decode: key splits; > 1 needs AttentionShape::scratch
   uint32_t block = 64;     // decode: keys per shared-memory block (from the device's shared memory)
 };
-// The choice for this shape on this device (no GPU needed): decode for tokens <=
-// ATTN_DECODE_MAX_T, the largest power-of-two group <= ATTN_DECODE_GROUP dividing heads /
-// kv_heads, and splits until the workgroups reach attention_target_workgroups(caps), each split
-// keeping >= kAttnMinSplitKeys keys, within ATTN_MAX_SPLITS and the scratch.
+// The choice for this shape on this device (no GPU needed): the decode kernel, the largest
+// power-of-two group <= ATTN_DECODE_GROUP dividing heads / kv_heads, and splits until the
+// workgroups reach attention_target_workgroups(caps), each split keeping >= kAttnMinSplitKeys
+// keys, within ATTN_MAX_SPLITS and the scratch (sized for one token per session: a prefill
+// chunk has workgroups enough without splits).
 AttentionChoice choose_attention(const DeviceCaps& caps, const KvCacheLayer& cache, const AttentionShape& s);
 // Workgroups that keep the device busy. Vulkan does not report compute units, so: a CPU device
 // (lavapipe runs a workgroup per thread) its hardware threads; an integrated GPU 64; a discrete
