@@ -38,6 +38,12 @@
 #define ATTN_SINKS 1u  // sinks[head]: a logit in each head's softmax denominator (gpt-oss)
 #define ATTN_CHUNKED 2u  // window is a chunk: query position q sees keys floor(q / window) * window .. q (llama4)
 #define ATTN_SOFTCAP 4u  // scores capped: softcap * tanh(score / softcap) (Grok)
+// Decode attention (attention_decode.comp.glsl): one workgroup per (group of query heads of one
+// KV head, key split, token); split partials [tokens, heads, splits, 2 + v_head_dim] (m, l,
+// unnormalised sum) merged by attention_combine.comp.glsl.
+#define ATTN_DECODE_WG 64       // invocations of the decode and combine kernels
+#define ATTN_DECODE_GROUP 8     // most query heads one decode workgroup serves (one K/V read)
+#define ATTN_MAX_SPLITS 32      // key splits per (head, token)
 
 // Matmul and get_rows: weight rows may be split over this many bindings (pieces of whole rows).
 #define MM_MAX_PIECES 4
@@ -171,7 +177,8 @@ VKMOE_PARAMS(AttnParams) {
   uint flags;      // ATTN_*
   uint ring;       // > 0: the cache is a ring of this many rows (key j in row j % ring)
   float softcap;   // with ATTN_SOFTCAP
-} VKMOE_PARAMS_END(AttnParams, 52);
+  uint splits;     // decode kernel: key splits (workgroups along y); 1 = o written directly
+} VKMOE_PARAMS_END(AttnParams, 56);
 #endif
 
 #if defined(__cplusplus) || defined(USE_ELT_PARAMS)

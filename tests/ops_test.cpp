@@ -1,6 +1,6 @@
 // The dense transformer kernels against their double-precision CPU references: RMS norm and
-// QK-norm, RoPE (both layouts, partial rotary, YaRN), the f16 KV cache and attention (decode,
-// prefill, GQA, prefill-then-decode), elementwise ops and argmax.
+// QK-norm, RoPE (both layouts, partial rotary, YaRN), the f16 KV cache (attention: attention_test.cpp),
+// elementwise ops and argmax.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -27,13 +27,6 @@ std::vector<std::string> variants(Context& ctx, const char* kernel) {
   return v;
 }
 
-std::vector<uint32_t> consecutive(uint32_t n, uint32_t first) {
-  std::vector<uint32_t> v(n);
-  for (uint32_t i = 0; i < n; ++i) v[i] = first + i;
-  return v;
-}
-
-float round_f16(float f) { return f16_to_f32(f32_to_f16(f)); }
 
 }  // namespace
 
@@ -189,60 +182,6 @@ TEST_CASE_FIXTURE(GpuTest, "rope: in place on the K part of a fused QKV row") {
   CHECK(rel_l2(kgot, rope_ref(cfg, kin, pos, 1)) < 1e-5);
 }
 
-namespace {
-
-struct AttnCase {
-  uint32_t heads, kv_heads, head_dim, n_ctx;
-  uint32_t v_head_dim = 0;  // 0 = head_dim
-  uint32_t dv() const { return v_head_dim ? v_head_dim : head_dim; }
-};
-
-// A layer's cache on the GPU, and its f16-rounded copy on the CPU.
-struct TestCache {
-  AttnCase c;
-  GpuBuf k, v;
-  std::vector<float> k_host, v_host;  // [n_ctx, kv_heads * head width], rounded as stored
-  TestCache(Context& ctx, AttnCase c_)
-      : c(c_),
-        k(ctx, kv_cache_bytes(c.n_ctx, c.kv_heads, c.head_dim) / 4),
-        v(ctx, kv_cache_bytes(c.n_ctx, c.kv_heads, c.dv()) / 4),
-        k_host(size_t(c.n_ctx) * c.kv_heads * c.head_dim, 0.0f),
-        v_host(size_t(c.n_ctx) * c.kv_heads * c.dv(), 0.0f) {
-    Sequence seq(ctx.device());
-    seq.fill(k.range(), 0);  // rows never stored read as 0, as on the host
-    seq.fill(v.range(), 0);
-    seq.run();
-  }
-  KvCacheLayer layer() const { return {k.range(), v.range(), c.n_ctx, c.kv_heads, c.head_dim, c.v_head_dim}; }
-  // Stores `tokens` fresh random rows at pos.. through kv_store.
-  void store(Context& ctx, uint32_t pos, uint32_t tokens) {
-    const uint32_t k_row = c.kv_heads * c.head_dim, v_row = c.kv_heads * c.dv();
-    auto kn = random_floats(size_t(tokens) * k_row), vn = random_floats(size_t(tokens) * v_row);
-    auto p = consecutive(tokens, pos);
-    GpuBuf kb(ctx, kn), vb(ctx, vn), pb(ctx, p);
-    Sequence seq(ctx.device());
-    record_kv_store(ctx, seq, layer(), {.tokens = tokens}, kb.range(), vb.range(), pb.range());
-    seq.run();
-    for (size_t i = 0; i < kn.size(); ++i) k_host[size_t(pos) * k_row + i] = round_f16(kn[i]);
-    for (size_t i = 0; i < vn.size(); ++i) v_host[size_t(pos) * v_row + i] = round_f16(vn[i]);
-  }
-};
-
-std::vector<float> run_attention(Context& ctx, const TestCache& cache, uint32_t pos, std::span<const float> q,
-                                 uint32_t tokens, const std::string& variant, uint32_t window = 0,
-                                 std::span<const float> sinks = {}, bool chunked = false, float softcap = 0) {
-  GpuBuf qb(ctx, q), ob(ctx, size_t(tokens) * cache.c.heads * cache.c.dv());
-  GpuBuf sb(ctx, sinks.empty() ? std::vector<float>{0.0f} : std::vector<float>(sinks.begin(), sinks.end()));
-  Sequence seq(ctx.device());
-  ob.poison(seq);
-  AttentionShape s{.tokens = tokens, .pos = pos, .heads = cache.c.heads, .window = window,
-                   .sinks = sinks.empty() ? BufferRange{} : sb.range(), .chunked = chunked, .softcap = softcap};
-  record_attention(ctx, seq, cache.layer(), s, qb.range(), ob.range(), variant);
-  seq.run();
-  return ob.floats(ctx);
-}
-
-}  // namespace
 
 TEST_CASE_FIXTURE(GpuTest, "kv_store: rows land at their positions as f16") {
   for (uint32_t dv : {0u, 40u, 96u}) {  // values as wide as keys, narrower (DeepSeek MLA), wider
@@ -298,129 +237,6 @@ TEST_CASE_FIXTURE(GpuTest, "mla_kv_store: per-head keys [k_nope, shared k_pe] an
   CHECK(wrong == 0);
   // Rows outside the positions stay as they were (zero).
   CHECK(std::all_of(kw.begin(), kw.begin() + size_t(first) * NH * (nope + rope) / 2, [](uint32_t w) { return w == 0; }));
-}
-
-TEST_CASE_FIXTURE(GpuTest, "attention: decode and prefill match the reference, GQA 1/4/8, head dims 64/128/72") {
-  struct Step {
-    uint32_t pos, tokens;
-  };
-  const AttnCase cases[] = {{4, 4, 64, 320}, {8, 2, 128, 64}, {8, 1, 72, 64}, {2, 2, 72, 48},
-                            {4, 4, 192, 64, 128}, {4, 2, 24, 40, 16}, {2, 1, 64, 40, 200}};  // Dk != Dv
-  for (const auto& variant : variants(ctx, "attention"))
-    for (const auto& c : cases)
-      for (Step st : {Step{0, 1}, Step{37, 1}, Step{20, 5}, Step{0, 8}, Step{c.n_ctx - 3, 3}}) {
-        CAPTURE(variant);
-        CAPTURE(c.heads);
-        CAPTURE(c.kv_heads);
-        CAPTURE(c.head_dim);
-        CAPTURE(c.v_head_dim);
-        CAPTURE(st.pos);
-        CAPTURE(st.tokens);
-        TestCache cache(ctx, c);
-        cache.store(ctx, 0, st.pos + st.tokens);
-        auto q = random_floats(size_t(st.tokens) * c.heads * c.head_dim, -2.0f, 2.0f);
-        auto got = run_attention(ctx, cache, st.pos, q, st.tokens, variant);
-        auto ref = attention_ref(q, cache.k_host, cache.v_host, st.tokens, st.pos, c.heads, c.kv_heads, c.head_dim,
-                                 1.0 / std::sqrt(double(c.head_dim)), c.v_head_dim);
-        CHECK(rel_l2(got, ref) < 1e-5);
-      }
-}
-
-TEST_CASE_FIXTURE(GpuTest, "attention: sliding window and sinks (gpt-oss) match the reference at odd sizes") {
-  struct Step {
-    uint32_t pos, tokens;
-  };
-  const AttnCase cases[] = {{6, 2, 34, 80}, {3, 3, 72, 80}};
-  for (const auto& variant : variants(ctx, "attention"))
-    for (const auto& c : cases)
-      for (uint32_t window : {0u, 1u, 5u, 70u})
-        for (Step st : {Step{0, 1}, Step{3, 1}, Step{41, 1}, Step{9, 7}, Step{66, 13}}) {
-          CAPTURE(variant);
-          CAPTURE(c.heads);
-          CAPTURE(c.head_dim);
-          CAPTURE(window);
-          CAPTURE(st.pos);
-          CAPTURE(st.tokens);
-          TestCache cache(ctx, c);
-          cache.store(ctx, 0, st.pos + st.tokens);
-          auto q = random_floats(size_t(st.tokens) * c.heads * c.head_dim, -2.0f, 2.0f);
-          auto sinks = random_floats(c.heads, -3.0f, 3.0f);
-          sinks[0] = 12.0f;  // a sink that outweighs every key: the output shrinks toward 0
-          for (bool with_sinks : {false, true}) {
-            const std::span<const float> sk = with_sinks ? std::span<const float>(sinks) : std::span<const float>{};
-            auto got = run_attention(ctx, cache, st.pos, q, st.tokens, variant, window, sk);
-            auto ref = attention_ref(q, cache.k_host, cache.v_host, st.tokens, st.pos, c.heads, c.kv_heads, c.head_dim,
-                                     1.0 / std::sqrt(double(c.head_dim)), 0, window, sk);
-            CHECK(rel_l2(got, ref) < 1e-5);
-          }
-        }
-}
-
-TEST_CASE_FIXTURE(GpuTest, "attention: chunked (llama4) sees only its own chunk, at odd sizes") {
-  const AttnCase c{6, 2, 34, 80};
-  for (uint32_t chunk : {1u, 5u, 64u})
-    for (auto [pos, tokens] : {std::pair{0u, 1u}, {4u, 1u}, {5u, 1u}, {9u, 7u}, {62u, 13u}}) {
-      CAPTURE(chunk);
-      CAPTURE(pos);
-      CAPTURE(tokens);
-      TestCache cache(ctx, c);
-      cache.store(ctx, 0, pos + tokens);
-      auto q = random_floats(size_t(tokens) * c.heads * c.head_dim, -2.0f, 2.0f);
-      auto got = run_attention(ctx, cache, pos, q, tokens, "", chunk, {}, true);
-      auto ref = attention_ref(q, cache.k_host, cache.v_host, tokens, pos, c.heads, c.kv_heads, c.head_dim,
-                               1.0 / std::sqrt(double(c.head_dim)), 0, chunk, {}, true);
-      CHECK(rel_l2(got, ref) < 1e-5);
-    }
-}
-
-// Grok's cap: q scaled up so that most scores pass it (tanh saturates), decode and prefill.
-TEST_CASE_FIXTURE(GpuTest, "attention: score softcap (Grok) matches the reference") {
-  const AttnCase c{6, 2, 34, 80};
-  for (const auto& variant : variants(ctx, "attention"))
-    for (uint32_t tokens : {1u, 7u}) {
-      CAPTURE(variant);
-      CAPTURE(tokens);
-      TestCache cache(ctx, c);
-      cache.store(ctx, 0, 9 + tokens);
-      auto q = random_floats(size_t(tokens) * c.heads * c.head_dim, -8.0f, 8.0f);
-      auto got = run_attention(ctx, cache, 9, q, tokens, variant, 0, {}, false, 3.0f);
-      auto ref = attention_ref(q, cache.k_host, cache.v_host, tokens, 9, c.heads, c.kv_heads, c.head_dim,
-                               1.0 / std::sqrt(double(c.head_dim)), 0, 0, {}, false, 3.0);
-      auto uncapped = attention_ref(q, cache.k_host, cache.v_host, tokens, 9, c.heads, c.kv_heads, c.head_dim,
-                                    1.0 / std::sqrt(double(c.head_dim)));
-      CHECK(rel_l2(got, ref) < 1e-5);
-      CHECK(rel_l2(got, uncapped) > 1e-2);  // the cap bites
-    }
-}
-
-TEST_CASE_FIXTURE(GpuTest, "attention: long prefill, then decode, equals attention over everything at once") {
-  const AttnCase c{4, 1, 64, 320};
-  const uint32_t prefill = 310, decode = 4, total = prefill + decode;
-  TestCache cache(ctx, c);
-  cache.store(ctx, 0, prefill);
-  const uint32_t row = c.heads * c.head_dim;
-  auto q = random_floats(size_t(total) * row, -2.0f, 2.0f);
-  std::vector<float> stepwise = run_attention(ctx, cache, 0, std::span(q).first(size_t(prefill) * row), prefill, "");
-  for (uint32_t t = prefill; t < total; ++t) {
-    cache.store(ctx, t, 1);
-    auto o = run_attention(ctx, cache, t, std::span(q).subspan(size_t(t) * row, row), 1, "");
-    stepwise.insert(stepwise.end(), o.begin(), o.end());
-  }
-  auto all = run_attention(ctx, cache, 0, q, total, "");
-  CHECK(rel_l2(stepwise, all) < 1e-6);
-  auto ref = attention_ref(q, cache.k_host, cache.v_host, total, 0, c.heads, c.kv_heads, c.head_dim, 0.125);
-  CHECK(rel_l2(all, ref) < 1e-5);
-}
-
-TEST_CASE_FIXTURE(GpuTest, "attention: shapes outside the supported range are refused") {
-  TestCache cache(ctx, {4, 2, 64, 16});
-  GpuBuf q(ctx, 6 * 64 * 4);
-  Sequence seq(ctx.device());
-  AttentionShape s{.tokens = 4, .pos = 13, .heads = 4};
-  CHECK_THROWS_WITH(record_attention(ctx, seq, cache.layer(), s, q.range(), q.range()), doctest::Contains("n_ctx"));
-  s = {.tokens = 1, .pos = 0, .heads = 5};
-  CHECK_THROWS_WITH(record_attention(ctx, seq, cache.layer(), s, q.range(), q.range()),
-                    doctest::Contains("not a multiple"));
 }
 
 TEST_CASE_FIXTURE(GpuTest, "elementwise: add, mul, silu_mul on fused gate/up halves, scale, in place") {

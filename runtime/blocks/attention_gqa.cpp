@@ -143,7 +143,8 @@ void record(const BlockRun& r, const AttentionGqaLayer& L, const NormLayer& n) {
     record_rope_kv_store(r.ctx, r.seq, kv, rope, sp, qi, ki, vi, r.positions(i), L.bqkv, L.qk_norm, q);
     record_attention(r.ctx, r.seq, kv,
                      {.tokens = p.tokens, .pos = p.pos, .heads = NH, .scale = cfg.attn_scale, .window = spec.window,
-                      .sinks = L.sinks, .chunked = spec.chunked, .softcap = cfg.attn_softcap},
+                      .sinks = L.sinks, .chunked = spec.chunked, .softcap = cfg.attn_softcap,
+                      .scratch = r.attn_scratch(i)},
                      q, o);
   }
   const BufferRange attn = r.act.attn.range(0, T * pass.o_stride * 4ull);

@@ -158,7 +158,8 @@ void record(const BlockRun& r, const AttentionMlaLayer& L, const NormLayer& n) {
     const MlaKvShape shape{.tokens = p.tokens, .nope = nope, .pe_stride = kv_stride, .pe_offset = kv_off + kvl + p.first * kv_stride};
     record_mla_rope_kv_store(r.ctx, r.seq, cache, shape, mla_rope(cfg, Dk), kv_p, kv_a, r.positions(i), q_in_q ? q_out : qa_in,
                              q_stride, q_in_q ? 0 : p.first * q_stride, q_out);
-    record_attention(r.ctx, r.seq, cache, {.tokens = p.tokens, .pos = p.pos, .heads = NH, .scale = mla_scale(cfg)}, q_out, o);
+    record_attention(r.ctx, r.seq, cache, {.tokens = p.tokens, .pos = p.pos, .heads = NH, .scale = mla_scale(cfg),
+                                                    .scratch = r.attn_scratch(i)}, q_out, o);
   }
   record_matmul(r.ctx, r.seq, L.wo, T, r.act.attn.range(0, T * pass.o_stride * 4ull), x,
                 {.x_stride = pass.o_stride, .accumulate = true});

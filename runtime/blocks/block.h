@@ -47,6 +47,7 @@ struct Activations {
   Buffer logits, tokens, positions;
   Buffer mla_latent, mla_kv_a, mla_kv;
   Buffer ffn_gate, ffn_up, x_in;
+  Buffer attn_split;
   MoeScratch moe;
 };
 
@@ -64,6 +65,7 @@ struct BlockRun {
   BufferRange x() const;   // [T, H] residual stream
   BufferRange xn() const;  // [T, H] normed copy
   BufferRange positions(size_t part) const;  // u32 [tokens] of parts[part]
+  BufferRange attn_scratch(size_t part) const;  // attention's split partials of parts[part] (empty: no split)
 };
 
 }  // namespace vkmoe

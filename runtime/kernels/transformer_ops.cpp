@@ -4,8 +4,10 @@
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
+#include <thread>
 
 #include "runtime/kernels/op_util.h"
+#include "runtime/vk/caps.h"
 #include "runtime/vk/context.h"
 #include "runtime/vk/sequence.h"
 #include "shaders/ops_params.h"
@@ -295,9 +297,63 @@ void record_mla_rope_kv_store(Context& ctx, Sequence& seq, const KvCacheLayer& c
   mla_store(ctx, seq, cache, s, p, kv, k_pe, positions, q, q_out);
 }
 
-void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const AttentionShape& s,
-                      BufferRange q, BufferRange o, const std::string& variant) {
-  const char* k = "attention";
+uint32_t attention_target_workgroups(const DeviceCaps& caps) {
+  switch (caps.type) {
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return std::max(1u, std::thread::hardware_concurrency());
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: {
+      const uint64_t gib = caps.device_local_bytes() >> 30;
+      return static_cast<uint32_t>(std::clamp<uint64_t>(16 * gib, 128, 1024));
+    }
+    default: return 64;
+  }
+}
+
+uint64_t attention_scratch_bytes(uint32_t heads, uint32_t v_head_dim, uint32_t tokens, uint32_t splits) {
+  return uint64_t(tokens) * heads * splits * (2ull + v_head_dim) * 4;
+}
+
+namespace {
+
+// Shared memory of attention_decode.comp.glsl besides its scores (GROUP x block floats).
+constexpr uint32_t kDecodeFixedShared = ATTN_DECODE_GROUP * ATTN_MAX_HEAD_DIM * 4  // queries
+                                        + ATTN_DECODE_GROUP * ATTN_DECODE_WG * 4   // block max
+                                        + 2 * ATTN_DECODE_WG * 16 + ATTN_DECODE_WG * 4  // key slices
+                                        + 2 * ATTN_DECODE_GROUP * 4 + 256;            // m, alpha, margin
+
+// Keys per block: the largest power of two whose scores fit beside the rest, 32 .. 1024.
+uint32_t decode_block(const DeviceCaps& caps) {
+  const uint32_t room = caps.max_shared_memory > kDecodeFixedShared ? caps.max_shared_memory - kDecodeFixedShared : 0;
+  uint32_t b = 32;
+  while (b < 1024 && 2 * b * ATTN_DECODE_GROUP * 4 <= room) b *= 2;
+  return b;
+}
+
+// Keys the query that sees the most of them sees.
+uint32_t max_keys(const AttentionShape& s) {
+  const uint32_t len = s.pos + s.tokens;
+  return s.window ? std::min(len, s.window) : len;
+}
+
+}  // namespace
+
+AttentionChoice choose_attention(const DeviceCaps& caps, const KvCacheLayer& cache, const AttentionShape& s) {
+  AttentionChoice c;
+  if (cache.kv_heads == 0 || s.heads % cache.kv_heads) return c;
+  c.kernel = AttentionKernel::decode;
+  c.block = decode_block(caps);
+  const uint32_t ratio = s.heads / cache.kv_heads;
+  while (c.group * 2 <= ATTN_DECODE_GROUP && ratio % (c.group * 2) == 0) c.group *= 2;
+  const uint64_t groups = uint64_t(s.tokens) * (s.heads / c.group);
+  const uint64_t want = (attention_target_workgroups(caps) + groups - 1) / groups;
+  const uint64_t per_split = attention_scratch_bytes(s.heads, cache.dv(), s.tokens, 1);
+  const uint64_t room = per_split ? s.scratch.size / per_split : 0;
+  const uint64_t by_keys = (max_keys(s) + kAttnMinSplitKeys - 1) / kAttnMinSplitKeys;
+  c.splits = static_cast<uint32_t>(std::max<uint64_t>(1, std::min({want, by_keys, room, uint64_t(ATTN_MAX_SPLITS)})));
+  return c;
+}
+
+static void check_attention(const char* k, const KvCacheLayer& cache, const AttentionShape& s, BufferRange q,
+                            BufferRange o, uint32_t qs, uint32_t os) {
   check_cache(k, cache);
   if (s.tokens == 0 || s.heads == 0) op_fail(k, "empty shape");
   if (s.heads % cache.kv_heads)
@@ -309,26 +365,65 @@ void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, co
   if (uint64_t(s.pos) + s.tokens > cache.n_ctx)
     op_fail(k, "positions up to " + std::to_string(s.pos + s.tokens) + " exceed n_ctx " + std::to_string(cache.n_ctx));
   const uint32_t q_row = s.heads * cache.head_dim, o_row = s.heads * cache.dv();
-  const uint32_t qs = s.q_stride ? s.q_stride : q_row, os = s.o_stride ? s.o_stride : o_row;
   if (qs < q_row || os < o_row) op_fail(k, "row stride shorter than heads * head width");
   need_floats(k, "q", q, row_extent(s.tokens, qs, q_row));
   need_floats(k, "o", o, row_extent(s.tokens, os, o_row));
-  const bool sinks = s.sinks.size > 0;
-  if (sinks) need_floats(k, "sinks", s.sinks, s.heads);
+  if (s.sinks.size) need_floats(k, "sinks", s.sinks, s.heads);
   if (s.chunked && !s.window) op_fail(k, "chunked attention needs a chunk (window) size");
   // A ring holds the window before the first query and the batch: nothing needed is overwritten.
   if (cache.ring && (!s.window || uint64_t(cache.ring) < uint64_t(s.window) + s.tokens - 1))
     op_fail(k, "a ring of " + std::to_string(cache.ring) + " rows cannot serve " + std::to_string(s.tokens) +
                    " queries over a window of " + std::to_string(s.window));
+}
+
+static void check_choice(const char* k, const KvCacheLayer& cache, const AttentionShape& s, const AttentionChoice& c) {
+  if (c.kernel == AttentionKernel::prefill) return;
+  const uint32_t ratio = s.heads / cache.kv_heads;
+  if (c.group == 0 || c.group > ATTN_DECODE_GROUP || ratio % c.group)
+    op_fail(k, "a decode group of " + std::to_string(c.group) + " heads for " + std::to_string(ratio) +
+                   " query heads per KV head");
+  if (c.splits == 0 || c.splits > ATTN_MAX_SPLITS) op_fail(k, std::to_string(c.splits) + " key splits");
+  if (c.splits > 1) need_bytes(k, "scratch", s.scratch, attention_scratch_bytes(s.heads, cache.dv(), s.tokens, c.splits));
+  if (c.block < 32 || c.block > 1024) op_fail(k, "a block of " + std::to_string(c.block) + " keys");
+}
+
+void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const AttentionShape& s,
+                      BufferRange q, BufferRange o, const std::string& variant, const AttentionChoice* force) {
+  const char* k = "attention";
+  const uint32_t qs = s.q_stride ? s.q_stride : s.heads * cache.head_dim;
+  const uint32_t os = s.o_stride ? s.o_stride : s.heads * cache.dv();
+  check_attention(k, cache, s, q, o, qs, os);
+  const AttentionChoice c = force ? *force : choose_attention(ctx.device().caps(), cache, s);
+  check_choice(k, cache, s, c);
+  const bool sinks = s.sinks.size > 0;
   AttnParams p{s.tokens, s.pos, s.heads, cache.kv_heads, cache.head_dim, qs, os,
                s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(float(cache.head_dim)), cache.dv(), s.window,
                (sinks ? ATTN_SINKS : 0u) | (s.chunked ? ATTN_CHUNKED : 0u) | (s.softcap > 0 ? ATTN_SOFTCAP : 0u), cache.ring,
-               s.softcap};
-  const auto& pipe = ctx.pipelines().get(
-      {.kernel = "attention", .bindings = 5, .push_size = sizeof(p), .variant = variant});
-  Binding b[5] = {{q, Access::read}, {cache.k, Access::read}, {cache.v, Access::read}, {o, Access::write},
-                  {sinks ? s.sinks : ctx.dummy().range(), Access::read}};
-  seq.dispatch(pipe, b, &p, s.heads, s.tokens, 1, "attention");
+               s.softcap, c.splits};
+  const BufferRange sink_b = sinks ? s.sinks : ctx.dummy().range();
+  if (c.kernel == AttentionKernel::prefill) {
+    const auto& pipe = ctx.pipelines().get(
+        {.kernel = "attention", .bindings = 5, .push_size = sizeof(p), .variant = variant});
+    Binding b[5] = {{q, Access::read}, {cache.k, Access::read}, {cache.v, Access::read}, {o, Access::write},
+                    {sink_b, Access::read}};
+    seq.dispatch(pipe, b, &p, s.heads, s.tokens, 1, "attention");
+    return;
+  }
+  // uvec4 loads of K and V: 8-half units and 16-byte aligned bindings.
+  const bool vec4 = cache.head_dim % 8 == 0 && cache.dv() % 8 == 0 && cache.k.offset % 16 == 0 && cache.v.offset % 16 == 0;
+  const auto& pipe = ctx.pipelines().get({.kernel = "attention_decode", .bindings = 6, .push_size = sizeof(p),
+                                          .spec = {c.group, c.block, vec4 ? 1u : 0u}, .variant = variant});
+  const bool split = c.splits > 1;
+  const BufferRange part = split ? BufferRange{s.scratch.buffer, s.scratch.offset,
+                                               attention_scratch_bytes(s.heads, cache.dv(), s.tokens, c.splits)}
+                                 : ctx.sink().range();
+  Binding b[6] = {{q, Access::read},  {cache.k, Access::read}, {cache.v, Access::read},
+                  {split ? ctx.sink().range() : o, Access::write}, {sink_b, Access::read}, {part, Access::write}};
+  seq.dispatch(pipe, b, &p, s.heads / c.group, c.splits, s.tokens, "attention_decode");
+  if (!split) return;
+  const auto& comb = ctx.pipelines().get({.kernel = "attention_combine", .bindings = 3, .push_size = sizeof(p)});
+  Binding bc[3] = {{part, Access::read}, {o, Access::write}, {sink_b, Access::read}};
+  seq.dispatch(comb, bc, &p, s.heads, s.tokens, 1, "attention_combine");
 }
 
 static void record_eltwise(Context& ctx, Sequence& seq, const EltShape& s, BufferRange a, BufferRange b,

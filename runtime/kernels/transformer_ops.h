@@ -15,6 +15,7 @@ namespace vkmoe {
 
 class Context;
 class Sequence;
+struct DeviceCaps;
 
 // ---- RMS norm ----
 // Each token row of x holds `groups` groups of n floats; every group is normalised on its own
@@ -155,12 +156,45 @@ struct AttentionShape {
   BufferRange sinks;      // float [heads]: each head's sink logit (gpt-oss), or empty
   bool chunked = false;   // window is a chunk: keys floor((pos + t) / window) * window .. pos + t (llama4)
   float softcap = 0.0f;   // > 0: each scaled score s becomes softcap * tanh(s / softcap) (Grok)
+  // f32 scratch for the decode kernel's split partials (attention_scratch_bytes); empty or too
+  // small: no split (one workgroup per head group and token takes all its keys).
+  BufferRange scratch;
 };
+
+// How one attention call runs. decode: attention_decode.comp.glsl, a workgroup per (group of
+// `group` query heads of one KV head, key split, token), plus attention_combine when splits > 1;
+// chosen at every token count (on lavapipe 2.4x faster than the other at 256-token prefill
+// chunks too). prefill: attention.comp.glsl, a workgroup per (query head, token), kept until
+// both are measured on a GPU (forced only).
+enum class AttentionKernel { prefill, decode };
+struct AttentionChoice {
+  AttentionKernel kernel = AttentionKernel::prefill;
+  uint32_t group = 1;      // decode: query heads per workgroup (K/V read once for them)
+  uint32_t splits = 1;     // decode: key splits; > 1 needs AttentionShape::scratch
+  uint32_t block = 64;     // decode: keys per shared-memory block (from the device's shared memory)
+};
+// The choice for this shape on this device (no GPU needed): the decode kernel, the largest
+// power-of-two group <= ATTN_DECODE_GROUP dividing heads / kv_heads, and splits until the
+// workgroups reach attention_target_workgroups(caps), each split keeping >= kAttnMinSplitKeys
+// keys, within ATTN_MAX_SPLITS and the scratch (sized for one token per session: a prefill
+// chunk has workgroups enough without splits).
+AttentionChoice choose_attention(const DeviceCaps& caps, const KvCacheLayer& cache, const AttentionShape& s);
+// Workgroups that keep the device busy. Vulkan does not report compute units, so: a CPU device
+// (lavapipe runs a workgroup per thread) its hardware threads; an integrated GPU 64; a discrete
+// one 16 per GiB of device-local memory within [128, 1024] (larger boards have more units: 8 GiB
+// -> 128, 24 GiB -> 384, 80 GiB and more -> 1024).
+uint32_t attention_target_workgroups(const DeviceCaps& caps);
+constexpr uint32_t kAttnMinSplitKeys = 64;
+// Scratch bytes for the partials of `tokens` query tokens of `heads` heads in `splits` splits.
+uint64_t attention_scratch_bytes(uint32_t heads, uint32_t v_head_dim, uint32_t tokens, uint32_t splits);
+
 // o[t, h] = softmax_j(scale * q[t, h] . K[j, h / (heads / kv_heads)]) V[j, ...] over j <= pos + t
 // (and j > pos + t - window, or j in its chunk); a sink s_h adds exp(s_h) to the softmax's denominator only.
-// q rows are heads * head_dim wide, o rows heads * v_head_dim.
+// q rows are heads * head_dim wide, o rows heads * v_head_dim. `force` replaces
+// choose_attention's choice (tests); `variant` names a variant of the chosen kernel.
 void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, const AttentionShape& s,
-                      BufferRange q, BufferRange o, const std::string& variant = "");
+                      BufferRange q, BufferRange o, const std::string& variant = "",
+                      const AttentionChoice* force = nullptr);
 
 // ---- Elementwise ----
 // b_stride value meaning "every row reads b's first row" (a bias added to every token).

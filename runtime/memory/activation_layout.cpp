@@ -9,6 +9,7 @@
 #include "runtime/blocks/norm.h"
 #include "runtime/kernels/transformer_ops.h"
 #include "runtime/model/model_config.h"
+#include "shaders/ops_params.h"
 
 namespace vkmoe {
 
@@ -35,7 +36,7 @@ uint64_t ActivationLayout::pad(uint64_t row_bytes) const { return align_up(row_b
 std::vector<const LayoutBuffer*> ActivationLayout::buffers() const {
   std::vector<const LayoutBuffer*> out{&x, &xn, &q, &qkv, &k, &v, &attn, &ids, &wts, &routing, &shared_gate,
                                        &logits, &tokens, &positions, &mla_latent, &mla_kv_a, &mla_kv, &ffn_gate,
-                                       &ffn_up, &moe_h, &moe_y, &moe_route, &x_in};
+                                       &ffn_up, &moe_h, &moe_y, &moe_route, &attn_split, &x_in};
   for (uint32_t s = 0; s < n_sessions; ++s)
     for (uint32_t l = 0; l < n_layer; ++l) {
       out.push_back(ring(l) ? &k_ring : &k_cache);
@@ -89,6 +90,10 @@ ActivationLayout activation_layout(const ModelConfig& c, uint32_t n_batch, uint3
     if (spec.ffn == FfnKind::moe) merge(a, blocks::ffn_moe::activation_bytes(c, b));
   }
   const ModelConfig::AttentionShape at = c.attention_shape();  // the cache's heads, not the file's (MLA)
+  // Decode attention's split partials: one slot per session (BlockRun::attn_scratch), whichever
+  // attention block the layers use.
+  a.attn_split_slot = attention_scratch_bytes(at.n_head, at.head_dim_v, 1, ATTN_MAX_SPLITS);
+  a.attn_split = {"attention split partials", a.n_sessions * a.pad(a.attn_split_slot), C::scratch};
   a.k_cache = {"K cache", kv_cache_bytes(n_ctx, at.n_head_kv, at.head_dim_k), C::kv_cache};
   a.v_cache = {"V cache", kv_cache_bytes(n_ctx, at.n_head_kv, at.head_dim_v), C::kv_cache};
   // Sliding-window layers keep only their window and one batch of a session's tokens (n_batch:

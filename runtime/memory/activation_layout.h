@@ -49,6 +49,8 @@ struct ActivationLayout {
   LayoutBuffer moe_h;         // MoE scratch [B * slots, F]: silu(gate) * up
   LayoutBuffer moe_y;         // MoE scratch [B * slots, H]: batched path's down projections
   LayoutBuffer moe_route;     // MoE scratch: batched path's tiles, counts and sorted slots
+  LayoutBuffer attn_split;    // [S][pad(attn_split_slot)] decode attention's split partials of one token
+  uint64_t attn_split_slot = 0;  // attention_scratch_bytes(n_head, Dv, 1, ATTN_MAX_SPLITS): a session's slot
   LayoutBuffer k_cache, v_cache;  // f16 [n_ctx, n_head_kv, Dk | Dv], one of each per layer and session
   LayoutBuffer x_in;          // [B, H] arctic (LayerSpec::parallel_dense): the layer's input, for its MoE;
                               // grok (ffn_post_norm): the FFN's output before its norm

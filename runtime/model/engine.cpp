@@ -30,7 +30,8 @@ Engine::Engine(Context& ctx, const Weights& w, const ActivationLayout& lay, Engi
                 {&A::tokens, &L::tokens, MemoryUse::upload}, {&A::positions, &L::positions, MemoryUse::upload},
                 {&A::mla_latent, &L::mla_latent, dev}, {&A::mla_kv_a, &L::mla_kv_a, dev},
                 {&A::mla_kv, &L::mla_kv, dev}, {&A::ffn_gate, &L::ffn_gate, dev},
-                {&A::ffn_up, &L::ffn_up, dev}, {&A::x_in, &L::x_in, dev}};
+                {&A::ffn_up, &L::ffn_up, dev}, {&A::x_in, &L::x_in, dev},
+                {&A::attn_split, &L::attn_split, dev}};
   for (const auto& p : places) act_.*p.buffer = tally.allocate(lay.*p.layout, p.use);
   // The device's crossover for this model's shape: a server's decode step of n slots takes the
   // batched path once n x k / experts passes it.
