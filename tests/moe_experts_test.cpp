@@ -228,7 +228,7 @@ TEST_CASE_FIXTURE(GpuTest, "decode path: every weight type, both reduction varia
     for (const auto* v : variants) {
       const std::string variant = v->name;
       CAPTURE(variant);
-      scratch.settings.portable = std::string(v->needs).empty();
+      scratch.settings.subgroup = !std::string(v->needs).empty();
       check_routed(ctx, f, scratch, 1, 2, random_routing(1, 2, 5), MoePath::decode, tolerance(type));
       // Several tokens with empty slots, accumulating onto out.
       check_routed(ctx, f, scratch, 7, 2, random_routing(7, 2, 5, 0.3), MoePath::decode, tolerance(type), true);
@@ -249,7 +249,7 @@ TEST_CASE_FIXTURE(GpuTest, "decode path: 16-byte-aligned weights (uvec4 loads), 
     auto scratch = scratch_for(ctx, f, 8, 2);
     for (const auto* v : ctx.pipelines().supported_variants(moe_kernel_name("gate_up", type))) {
       CAPTURE(v->name);
-      scratch.settings.portable = std::string(v->needs).empty();
+      scratch.settings.subgroup = !std::string(v->needs).empty();
       check_routed(ctx, f, scratch, 1, 2, random_routing(1, 2, 5), MoePath::decode, tolerance(type));
       check_routed(ctx, f, scratch, 7, 2, random_routing(7, 2, 5, 0.3), MoePath::decode, tolerance(type), true);
     }
@@ -366,7 +366,7 @@ TEST_CASE_FIXTURE(GpuTest, "shared expert as one more slot of the routed decode 
           CAPTURE(v->name);
           CAPTURE(tokens);
           CAPTURE(gated);
-          scratch.settings.portable = portable;
+          scratch.settings.subgroup = !portable;
           const MoePath path = tokens == 3 ? MoePath::decode : MoePath::batched;
           const auto x = random_floats(uint64_t(tokens) * H);
           const auto gate = random_floats(tokens, 0.0f, 1.0f);
@@ -494,9 +494,10 @@ TEST_CASE("choose_moe: paths, variants and slot groups over fake device caps (no
         const MoeChoice c = choose_moe(caps, call, settings);
         CHECK(c.path == (tokens >= from ? MoePath::batched : MoePath::decode));
         CHECK(c.batched_from == from);
-        CHECK(c.subgroup);
-        CHECK(c.workgroup == 4 * sg);  // 4 subgroups of the device's size, 2 rows each
-        CHECK(c.rows_per_wg == 8);
+        // A GPU: 4 subgroups of the device's size, 2 rows each; a CPU device: the portable shape.
+        CHECK(c.subgroup == !cpu);
+        CHECK(c.workgroup == (cpu ? 32 : 4 * sg));
+        CHECK(c.rows_per_wg == (cpu ? 64 : 8));
         CHECK(c.gate_up_passes == 1);
         CHECK(c.group_slots == 1);  // grouping measured slower on lavapipe, not measured on GPUs
         CHECK(c.group_slots <= kMoeMaxGroupSlots);
@@ -517,13 +518,18 @@ TEST_CASE("choose_moe: paths, variants and slot groups over fake device caps (no
       }
       // Portable: one invocation per lane group, forced by the settings or without subgroup arithmetic.
       MoeSettings portable = settings;
-      portable.portable = true;
+      portable.subgroup = false;
       for (const auto& [cs, st] : {std::pair{caps, portable}, std::pair{MoeDeviceCaps{.cpu = cpu, .subgroup_size = sg}, settings}}) {
         const MoeChoice c = choose_moe(cs, {.tokens = 3, .k = 2, .experts = 8}, st);
         CHECK(!c.subgroup);
         CHECK(c.workgroup == 32);
         CHECK(c.rows_per_wg == 64);
       }
+      // The subgroup variant forced (tests run it on lavapipe too).
+      MoeSettings forced_sg = settings;
+      forced_sg.subgroup = true;
+      CHECK(choose_moe(caps, {.tokens = 3, .k = 2, .experts = 8}, forced_sg).subgroup);
+      CHECK(choose_moe(caps, {.tokens = 3, .k = 2, .experts = 8}, forced_sg).workgroup == 4 * sg);
       MoeSettings forced_group = settings;
       forced_group.group_slots = 3;
       CHECK(choose_moe(caps, {.tokens = 5, .k = 2, .experts = 8}, forced_group).group_slots == 3);
@@ -572,7 +578,7 @@ TEST_CASE_FIXTURE(GpuTest, "decode gate/up grouped by expert: equal to one slot 
         if (group == 3 && cs.type != GgmlType::Q4_K && cs.type != GgmlType::F32) continue;
         CAPTURE(v->name);
         CAPTURE(group);
-        scratch.settings.portable = std::string(v->needs).empty();
+        scratch.settings.subgroup = !std::string(v->needs).empty();
         for (uint32_t tokens = 1; tokens <= 8; ++tokens)
           for (int kind = 0; kind < 4; ++kind) {
             CAPTURE(tokens);

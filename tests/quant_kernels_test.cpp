@@ -128,7 +128,7 @@ double moe_error(Context& ctx, const TypedFfn& f, uint32_t tokens, uint32_t k, M
   const auto x = random_floats(uint64_t(tokens) * H);
   MoeScratch scratch =
       create_moe_scratch(ctx, {.tokens = tokens, .k = k, .experts = E, .hidden = H, .ffn = f.w.gate.rows});
-  scratch.settings.portable = portable;
+  scratch.settings.subgroup = !portable;
   GpuBuf xb(ctx, x), ib(ctx, ids), wb(ctx, weights), ob(ctx, uint64_t(tokens) * H);
   Sequence seq(ctx.device(), {.timestamps = labels != nullptr});
   ob.poison(seq);

@@ -75,7 +75,9 @@ struct MoeSettings {
   // expert's rows once per slot using it). create_moe_scratch sets it from
   // default_batched_from_tokens.
   uint32_t batched_from_tokens = 16;
-  bool portable = false;  // force the portable decode variants (tests)
+  // The decode pair's variant, forced (tests, benches); unset: choose_moe's (the subgroup variant
+  // where subgroup arithmetic runs, except on a CPU device, where the portable one is faster).
+  std::optional<bool> subgroup;
   // Decode gate/up slots per workgroup pass: 0 = choose_moe's, else forced (tests;
   // $VKMOE_MOE_GROUP_SLOTS, read by create_moe_scratch, for benches).
   uint32_t group_slots = 0;
