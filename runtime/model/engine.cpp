@@ -160,14 +160,13 @@ void Engine::set_profile(bool on) {
 
 std::string Engine::profile_report() const {
   if (profile_.empty()) return "";
-  std::vector<std::pair<std::string, KernelTime>> rows(profile_.begin(), profile_.end());
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+  const std::vector<KernelProfile> rows = profile_rows();  // largest first
   double total = 0;
-  for (const auto& r : rows) total += r.second.ms;
+  for (const auto& r : rows) total += r.ms;
   std::string out = "GPU time per kernel (timestamps; submit-to-fence wall time " + std::to_string(profile_wall_ms_) + " ms):\n";
   char buf[160];
-  for (const auto& [name, k] : rows) {
-    std::snprintf(buf, sizeof buf, "  %-28s %8llu calls %10.3f ms %5.1f%%\n", name.c_str(), static_cast<unsigned long long>(k.calls),
+  for (const KernelProfile& k : rows) {
+    std::snprintf(buf, sizeof buf, "  %-28s %8llu calls %10.3f ms %5.1f%%\n", k.kernel.c_str(), static_cast<unsigned long long>(k.calls),
                   k.ms, total > 0 ? 100.0 * k.ms / total : 0.0);
     out += buf;
   }
