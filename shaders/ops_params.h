@@ -44,6 +44,10 @@
 #define ATTN_DECODE_WG 64       // invocations of the decode and combine kernels
 #define ATTN_DECODE_GROUP 8     // most query heads one decode workgroup serves (one K/V read)
 #define ATTN_MAX_SPLITS 32      // key splits per (head, token)
+// Prefill attention (attention_tile.comp.glsl): one workgroup per (group of query heads of one
+// KV head, tile of ATTN_TILE_ROWS / group query tokens); K/V staged in shared memory per block.
+#define ATTN_TILE_WG 64         // invocations: 4 row quads x 16 key lanes in the scoring step
+#define ATTN_TILE_ROWS 16       // query rows (token, head) per workgroup
 
 // Matmul and get_rows: weight rows may be split over this many bindings (pieces of whole rows).
 #define MM_MAX_PIECES 4

@@ -1,7 +1,7 @@
-// Attention against its double-precision CPU reference: the prefill kernel and the decode kernel
-// (split-K, query heads grouped per KV head) in every variant, GQA ratios 1-8, MLA-like and odd
-// head widths, windows, sinks, chunks, softcap, ring caches; and choose_attention over fake
-// device caps (no GPU needed).
+// Attention against its double-precision CPU reference: the prefill kernel, the decode kernel
+// (split-K, query heads grouped per KV head) and the tile kernel (query tiles sharing K/V) in
+// every variant, GQA ratios 1-8, MLA-like and odd head widths, windows, sinks, chunks, softcap,
+// ring caches; and choose_attention over fake device caps (no GPU needed).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -27,16 +27,28 @@ struct AttnMode {
   std::optional<AttentionChoice> force;
   std::string name() const {
     std::string n = variant.empty() ? "auto" : variant;
-    if (force && force->kernel == AttentionKernel::decode)
+    if (force && force->kernel != AttentionKernel::prefill)
       n += " group " + std::to_string(force->group) + " splits " + std::to_string(force->splits) + " block " +
            std::to_string(force->block);
     return n;
   }
 };
 
+// The tile kernel in every variant, forced at any token count: the chosen group with 16-key
+// blocks (several per tile), and one head per workgroup (16 tokens a tile) with the largest block
+// that fits; none where no block fits the device's shared memory (wide heads on 32 KiB).
+void add_tile_modes(Context& ctx, const AttnCase& c, uint32_t group, std::vector<AttnMode>& m) {
+  const uint32_t block = attention_tile_block(ctx.device().caps().max_shared_memory, c.head_dim, c.dv());
+  if (!block) return;
+  for (const auto* v : ctx.pipelines().supported_variants("attention_tile")) {
+    m.push_back({v->name, AttentionChoice{.kernel = AttentionKernel::tile, .group = group, .block = 16}});
+    m.push_back({v->name, AttentionChoice{.kernel = AttentionKernel::tile, .group = 1, .block = block}});
+  }
+}
+
 // The modes every correctness case runs: both prefill variants; the decode kernel as chosen, and
 // forced to several splits (3 and 5 divide few key counts), 32-key blocks (several per split),
-// one head per workgroup, in both variants.
+// one head per workgroup, in both variants; the tile kernel (add_tile_modes).
 std::vector<AttnMode> modes(Context& ctx, const AttnCase& c) {
   std::vector<AttnMode> m;
   for (const auto* v : ctx.pipelines().supported_variants("attention"))
@@ -56,6 +68,7 @@ std::vector<AttnMode> modes(Context& ctx, const AttnCase& c) {
     m.push_back({v, b});
     if (i == 0) m.push_back({v, d});
   }
+  add_tile_modes(ctx, c, chosen.group, m);
   return m;
 }
 
@@ -233,6 +246,59 @@ TEST_CASE_FIXTURE(GpuTest, "attention: long prefill, then decode, equals attenti
   CHECK(rel_l2(all, ref) < 1e-5);
 }
 
+// The tile kernel at prefill lengths: odd token counts (tiles partly past the end), odd key
+// counts, GQA ratios 1/2/4/8 and the models' head widths, every mode (window, sinks, chunk,
+// softcap) at once per case; cache rows past the batch hold f16 NaN, so a kernel that reads them
+// (even with weight 0) fails.
+TEST_CASE_FIXTURE(GpuTest, "attention: the tile kernel at prefill lengths matches the reference in every mode") {
+  struct Mode {
+    uint32_t window;
+    bool sinks, chunked;
+    float softcap;
+  };
+  const AttnCase cases[] = {{8, 8, 64, 400},  {8, 4, 64, 400},       {16, 4, 128, 400}, {8, 1, 64, 400},
+                            {16, 2, 128, 400}, {4, 4, 192, 400, 128}, {6, 3, 18, 400, 10}};
+  const Mode kinds[] = {{0, false, false, 0}, {70, true, false, 0}, {5, false, false, 0},
+                        {64, false, true, 0}, {0, true, false, 3.0f}};
+  for (const auto& c : cases) {
+    const KvCacheLayer probe{.kv_heads = c.kv_heads, .head_dim = c.head_dim, .v_head_dim = c.v_head_dim};
+    const AttentionChoice chosen = choose_attention(ctx.device().caps(), probe, {.tokens = 129, .heads = c.heads});
+    std::vector<AttnMode> ms;
+    add_tile_modes(ctx, c, chosen.group, ms);
+    ms.push_back({});  // as chosen
+    for (const AttnMode& mode : ms)
+      for (const Mode& k : kinds)
+        for (auto [pos, tokens] : {std::pair{0u, 37u}, {5u, 129u}, {70u, 37u}, {200u, 17u}}) {
+          CAPTURE(mode.name());
+          CAPTURE(c.heads);
+          CAPTURE(c.kv_heads);
+          CAPTURE(c.head_dim);
+          CAPTURE(c.v_head_dim);
+          CAPTURE(k.window);
+          CAPTURE(k.chunked);
+          CAPTURE(k.softcap);
+          CAPTURE(pos);
+          CAPTURE(tokens);
+          TestCache cache(ctx, c);
+          {
+            Sequence seq(ctx.device());
+            seq.fill(cache.k.range(), 0x7e007e00u);  // f16 NaN pairs
+            seq.fill(cache.v.range(), 0x7e007e00u);
+            seq.run();
+          }
+          cache.store(ctx, 0, pos + tokens);
+          auto q = random_floats(size_t(tokens) * c.heads * c.head_dim, -2.0f, 2.0f);
+          auto sinks = random_floats(c.heads, -3.0f, 3.0f);
+          const std::span<const float> sk = k.sinks ? std::span<const float>(sinks) : std::span<const float>{};
+          auto got = run_attention(ctx, cache, pos, q, tokens, mode, k.window, sk, k.chunked, k.softcap);
+          auto ref = attention_ref(q, cache.k_host, cache.v_host, tokens, pos, c.heads, c.kv_heads, c.head_dim,
+                                   1.0 / std::sqrt(double(c.head_dim)), c.v_head_dim, k.window, sk, k.chunked,
+                                   k.softcap);
+          CHECK(rel_l2(got, ref) < 1e-5);
+        }
+  }
+}
+
 TEST_CASE_FIXTURE(GpuTest, "attention: shapes outside the supported range are refused") {
   TestCache cache(ctx, {4, 2, 64, 16});
   GpuBuf q(ctx, 6 * 64 * 4);
@@ -249,6 +315,15 @@ TEST_CASE_FIXTURE(GpuTest, "attention: shapes outside the supported range are re
   c = {.kernel = AttentionKernel::decode, .group = 4, .splits = 1, .block = 64};  // 2 query heads per KV head
   CHECK_THROWS_WITH(record_attention(ctx, seq, cache.layer(), s, q.range(), q.range(), "", &c),
                     doctest::Contains("decode group"));
+  c = {.kernel = AttentionKernel::tile, .group = 2, .block = 48};
+  CHECK_THROWS_WITH(record_attention(ctx, seq, cache.layer(), s, q.range(), q.range(), "", &c),
+                    doctest::Contains("tile block"));
+  const uint32_t shared = ctx.device().caps().max_shared_memory;
+  c.block = 16;
+  while (c.block <= kAttnTileMaxBlock && attention_tile_shared(64, 64, c.block) <= shared) c.block *= 2;
+  if (c.block <= kAttnTileMaxBlock)  // a block past the device's shared memory
+    CHECK_THROWS_WITH(record_attention(ctx, seq, cache.layer(), s, q.range(), q.range(), "", &c),
+                      doctest::Contains("shared memory"));
 }
 
 namespace {
@@ -297,10 +372,42 @@ TEST_CASE("choose_attention: kernel, group, splits and block from fake device ca
   CHECK(choose_attention(gpu, gqa, s).splits == 1);
   s.scratch = scratch, s.tokens = 4;  // 16 groups; the scratch holds 32 splits of one token: 8 of four
   CHECK(choose_attention(gpu, gqa, s).splits == 8);
-  s.tokens = 256;  // a prefill chunk: 512 workgroups without a split (and no room for one)
+  s.tokens = kAttnTileMinTokens - 1;  // below the tile kernel's threshold
   c = choose_attention(gpu, gqa, s);
   CHECK(c.kernel == AttentionKernel::decode);
-  CHECK(c.splits == 1);
+  CHECK(c.splits == 2);  // the scratch holds 32 splits of one token: 2 of fifteen
+
+  // From kAttnTileMinTokens: the tile kernel, its block the largest that fits the shared memory,
+  // on a GPU once its workgroups (4 groups x tokens / 8) reach a quarter of the target.
+  s.tokens = kAttnTileMinTokens;
+  CHECK(choose_attention(gpu, gqa, s).kernel == AttentionKernel::decode);  // 8 workgroups < 384 / 4
+  CHECK(choose_attention(small, gqa, s).kernel == AttentionKernel::decode);  // 8 < 64 / 4
+  s.tokens = 185;  // 24 tiles x 4 groups = 96 = 384 / 4
+  c = choose_attention(gpu, gqa, s);
+  CHECK(c.kernel == AttentionKernel::tile);
+  CHECK(c.group == 2);
+  CHECK(c.block == 128);  // 48 KiB
+  s.tokens = 184;  // 23 tiles
+  CHECK(choose_attention(gpu, gqa, s).kernel == AttentionKernel::decode);
+  s.tokens = 32;  // 16 workgroups = a quarter of the integrated GPU's 64
+  CHECK(choose_attention(small, gqa, s).kernel == AttentionKernel::tile);
+  CHECK(choose_attention(small, gqa, s).block == 32);  // 16 KiB
+  s.tokens = 2048;
+  CHECK(choose_attention(cpu, gqa, s).kernel == AttentionKernel::tile);
+  CHECK(choose_attention(cpu, gqa, s).block == 64);  // 32 KiB
+  const KvCacheLayer wide{.kv_heads = 4, .head_dim = 256};  // 256-wide heads: no block fits 32 KiB
+  c = choose_attention(cpu, wide, s);
+  CHECK(c.kernel == AttentionKernel::decode);
+  CHECK(c.block == 512);
+  c = choose_attention(fake_caps(VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU, 64 << 10, 24), wide, s);
+  CHECK(c.kernel == AttentionKernel::tile);
+  CHECK(c.block == 32);
+  for (uint32_t b = kAttnTileMinBlock; b <= kAttnTileMaxBlock; b *= 2)  // each block is the largest that fits
+    for (uint32_t d : {18u, 64u, 128u, 192u, 256u}) {
+      const uint32_t need = attention_tile_shared(d, d, b);
+      CHECK(attention_tile_block(need + 256, d, d) == b);
+      CHECK(attention_tile_block(need + 255, d, d) == (b == kAttnTileMinBlock ? 0 : b / 2));
+    }
 
   // Groups: the largest power of two up to ATTN_DECODE_GROUP dividing the GQA ratio.
   auto group = [&](uint32_t heads, uint32_t kv_heads) {

@@ -336,13 +336,39 @@ uint32_t max_keys(const AttentionShape& s) {
 
 }  // namespace
 
+uint32_t attention_tile_shared(uint32_t head_dim, uint32_t v_head_dim, uint32_t block) {
+  const uint32_t d4 = (head_dim + 3) / 4, v4 = (v_head_dim + 3) / 4;
+  return ATTN_TILE_ROWS * d4 * 16        // queries (vec4)
+         + block * (d4 + v4) * 8         // K and V (4 halves a slot)
+         + ATTN_TILE_ROWS * block * 4    // scores
+         + 3 * ATTN_TILE_ROWS * 4;       // m, l, alpha
+}
+
+uint32_t attention_tile_block(uint32_t shared, uint32_t head_dim, uint32_t v_head_dim) {
+  constexpr uint32_t margin = 256;  // what a compiler may add
+  uint32_t b = 0;
+  for (uint32_t c = kAttnTileMinBlock; c <= kAttnTileMaxBlock; c *= 2)
+    if (attention_tile_shared(head_dim, v_head_dim, c) + margin <= shared) b = c;
+  return b;
+}
+
 AttentionChoice choose_attention(const DeviceCaps& caps, const KvCacheLayer& cache, const AttentionShape& s) {
   AttentionChoice c;
   if (cache.kv_heads == 0 || s.heads % cache.kv_heads) return c;
-  c.kernel = AttentionKernel::decode;
-  c.block = decode_block(caps);
   const uint32_t ratio = s.heads / cache.kv_heads;
   while (c.group * 2 <= ATTN_DECODE_GROUP && ratio % (c.group * 2) == 0) c.group *= 2;
+  if (s.tokens >= kAttnTileMinTokens) {
+    const uint32_t block = attention_tile_block(caps.max_shared_memory, cache.head_dim, cache.dv());
+    const uint32_t tile_tokens = ATTN_TILE_ROWS / c.group;
+    const uint64_t tiles = uint64_t(s.heads / c.group) * ((s.tokens + tile_tokens - 1) / tile_tokens);
+    // No key split in the tile kernel: a grid too small for the device keeps the split decode kernel.
+    if (block && 4 * tiles >= attention_target_workgroups(caps)) {
+      c.kernel = AttentionKernel::tile, c.block = block;
+      return c;
+    }
+  }
+  c.kernel = AttentionKernel::decode;
+  c.block = decode_block(caps);
   const uint64_t groups = uint64_t(s.tokens) * (s.heads / c.group);
   const uint64_t want = (attention_target_workgroups(caps) + groups - 1) / groups;
   const uint64_t per_split = attention_scratch_bytes(s.heads, cache.dv(), s.tokens, 1);
@@ -376,12 +402,22 @@ static void check_attention(const char* k, const KvCacheLayer& cache, const Atte
                    " queries over a window of " + std::to_string(s.window));
 }
 
-static void check_choice(const char* k, const KvCacheLayer& cache, const AttentionShape& s, const AttentionChoice& c) {
+static void check_choice(const char* k, const KvCacheLayer& cache, const AttentionShape& s, const AttentionChoice& c,
+                         uint32_t shared) {
   if (c.kernel == AttentionKernel::prefill) return;
   const uint32_t ratio = s.heads / cache.kv_heads;
   if (c.group == 0 || c.group > ATTN_DECODE_GROUP || ratio % c.group)
     op_fail(k, "a decode group of " + std::to_string(c.group) + " heads for " + std::to_string(ratio) +
                    " query heads per KV head");
+  if (c.kernel == AttentionKernel::tile) {
+    if (c.block < kAttnTileMinBlock || c.block > kAttnTileMaxBlock || (c.block & (c.block - 1)))
+      op_fail(k, "a tile block of " + std::to_string(c.block) + " keys");
+    const uint32_t need = attention_tile_shared(cache.head_dim, cache.dv(), c.block);
+    if (need > shared)
+      op_fail(k, "a tile block of " + std::to_string(c.block) + " keys needs " + std::to_string(need) +
+                     " bytes of shared memory; the device has " + std::to_string(shared));
+    return;
+  }
   if (c.splits == 0 || c.splits > ATTN_MAX_SPLITS) op_fail(k, std::to_string(c.splits) + " key splits");
   if (c.splits > 1) need_bytes(k, "scratch", s.scratch, attention_scratch_bytes(s.heads, cache.dv(), s.tokens, c.splits));
   if (c.block < 32 || c.block > 1024) op_fail(k, "a block of " + std::to_string(c.block) + " keys");
@@ -394,7 +430,7 @@ void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, co
   const uint32_t os = s.o_stride ? s.o_stride : s.heads * cache.dv();
   check_attention(k, cache, s, q, o, qs, os);
   const AttentionChoice c = force ? *force : choose_attention(ctx.device().caps(), cache, s);
-  check_choice(k, cache, s, c);
+  check_choice(k, cache, s, c, ctx.device().caps().max_shared_memory);
   const bool sinks = s.sinks.size > 0;
   AttnParams p{s.tokens, s.pos, s.heads, cache.kv_heads, cache.head_dim, qs, os,
                s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(float(cache.head_dim)), cache.dv(), s.window,
@@ -407,6 +443,16 @@ void record_attention(Context& ctx, Sequence& seq, const KvCacheLayer& cache, co
     Binding b[5] = {{q, Access::read}, {cache.k, Access::read}, {cache.v, Access::read}, {o, Access::write},
                     {sink_b, Access::read}};
     seq.dispatch(pipe, b, &p, s.heads, s.tokens, 1, "attention");
+    return;
+  }
+  if (c.kernel == AttentionKernel::tile) {
+    const auto& pipe = ctx.pipelines().get(
+        {.kernel = "attention_tile", .bindings = 5, .push_size = sizeof(p),
+         .spec = {c.group, c.block, (cache.head_dim + 3) / 4, (cache.dv() + 3) / 4}, .variant = variant});
+    Binding b[5] = {{q, Access::read}, {cache.k, Access::read}, {cache.v, Access::read}, {o, Access::write},
+                    {sink_b, Access::read}};
+    const uint32_t tile_tokens = ATTN_TILE_ROWS / c.group;
+    seq.dispatch(pipe, b, &p, s.heads / c.group, (s.tokens + tile_tokens - 1) / tile_tokens, 1, "attention_tile");
     return;
   }
   // uvec4 loads of K and V: 8-half units and 16-byte aligned bindings.

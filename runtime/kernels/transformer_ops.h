@@ -163,22 +163,34 @@ struct AttentionShape {
 
 // How one attention call runs. decode: attention_decode.comp.glsl, a workgroup per (group of
 // `group` query heads of one KV head, key split, token), plus attention_combine when splits > 1;
-// chosen at every token count (on lavapipe 2.4x faster than the other at 256-token prefill
-// chunks too). prefill: attention.comp.glsl, a workgroup per (query head, token), kept until
-// both are measured on a GPU (forced only).
-enum class AttentionKernel { prefill, decode };
+// chosen below kAttnTileMinTokens tokens (and where a tile does not fit). tile:
+// attention_tile.comp.glsl, a workgroup per (group of `group` heads, ATTN_TILE_ROWS / group
+// tokens), K/V staged in shared memory in blocks of `block` keys and read once per tile;
+// chosen for prefill. prefill: attention.comp.glsl, a workgroup per (query head, token), kept
+// until all are measured on a GPU (forced only).
+enum class AttentionKernel { prefill, decode, tile };
 struct AttentionChoice {
   AttentionKernel kernel = AttentionKernel::prefill;
-  uint32_t group = 1;      // decode: query heads per workgroup (K/V read once for them)
+  uint32_t group = 1;      // decode, tile: query heads per workgroup (K/V read once for them)
   uint32_t splits = 1;     // decode: key splits; > 1 needs AttentionShape::scratch
-  uint32_t block = 64;     // decode: keys per shared-memory block (from the device's shared memory)
+  uint32_t block = 64;     // decode, tile: keys per shared-memory block (from the device's shared memory)
 };
-// The choice for this shape on this device (no GPU needed): the decode kernel, the largest
-// power-of-two group <= ATTN_DECODE_GROUP dividing heads / kv_heads, and splits until the
-// workgroups reach attention_target_workgroups(caps), each split keeping >= kAttnMinSplitKeys
-// keys, within ATTN_MAX_SPLITS and the scratch (sized for one token per session: a prefill
-// chunk has workgroups enough without splits).
+// The choice for this shape on this device (no GPU needed). The group: the largest power of two
+// <= ATTN_DECODE_GROUP dividing heads / kv_heads. From kAttnTileMinTokens tokens, the tile kernel
+// when a block of >= kAttnTileMinBlock keys fits the device's shared memory (attention_tile_block)
+// and its workgroups reach a quarter of attention_target_workgroups(caps) (it does not split keys).
+// Otherwise the decode kernel with splits until the workgroups reach
+// attention_target_workgroups(caps), each split keeping >= kAttnMinSplitKeys keys, within
+// ATTN_MAX_SPLITS and the scratch (sized for one token per session: a prefill chunk has
+// workgroups enough without splits).
 AttentionChoice choose_attention(const DeviceCaps& caps, const KvCacheLayer& cache, const AttentionShape& s);
+constexpr uint32_t kAttnTileMinTokens = 16;
+constexpr uint32_t kAttnTileMinBlock = 16, kAttnTileMaxBlock = 128;
+// Shared memory of attention_tile.comp.glsl for these head widths and keys per block.
+uint32_t attention_tile_shared(uint32_t head_dim, uint32_t v_head_dim, uint32_t block);
+// The largest power-of-two block <= kAttnTileMaxBlock whose tile fits `shared` bytes; 0 if
+// not even kAttnTileMinBlock keys fit.
+uint32_t attention_tile_block(uint32_t shared, uint32_t head_dim, uint32_t v_head_dim);
 // Workgroups that keep the device busy. Vulkan does not report compute units, so: a CPU device
 // (lavapipe runs a workgroup per thread) its hardware threads; an integrated GPU 64; a discrete
 // one 16 per GiB of device-local memory within [128, 1024] (larger boards have more units: 8 GiB
