@@ -4,6 +4,8 @@
 // ring caches; and choose_attention over fake device caps (no GPU needed).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <optional>
 
@@ -418,4 +420,34 @@ TEST_CASE("choose_attention: kernel, group, splits and block from fake device ca
   CHECK(group(6, 2) == 1);
   CHECK(group(12, 2) == 2);
   CHECK(group(64, 8) == 8);
+}
+
+// Not a check: the decode and tile kernels timed on the reference model's attention shape (8 / 4
+// heads of 64), batches of 16, 64 and 512 tokens at depth 0 and 2048, alternated in one process. Run with
+// `attention_test -tc='*timing*' --no-skip`.
+TEST_CASE_FIXTURE(GpuTest, "attention: decode vs tile kernel timing (reference shape)" * doctest::skip()) {
+  const AttnCase c{8, 4, 64, 2560};
+  TestCache cache(ctx, c);
+  cache.store(ctx, 0, c.n_ctx);
+  auto q = random_floats(size_t(512) * c.heads * c.head_dim, -2.0f, 2.0f);
+  GpuBuf qb(ctx, q), ob(ctx, size_t(512) * c.heads * c.head_dim);
+  const DeviceCaps& caps = ctx.device().caps();
+  for (auto [pos, tokens] : {std::pair{0u, 16u}, {2048u, 16u}, {0u, 64u}, {2048u, 64u}, {0u, 512u}, {2048u, 512u}}) {
+    const AttentionShape s{.tokens = tokens, .pos = pos, .heads = c.heads};
+    AttentionChoice tile = choose_attention(caps, cache.layer(), s);
+    AttentionChoice dec = choose_attention(caps, cache.layer(), {.tokens = 1, .pos = pos, .heads = c.heads});
+    dec.splits = 1;
+    std::vector<double> ms[2];
+    for (int round = 0; round < 3; ++round)
+      for (int k = 0; k < 2; ++k) {
+        Sequence seq(ctx.device());
+        record_attention(ctx, seq, cache.layer(), s, qb.range(), ob.range(), "", k ? &tile : &dec);
+        const auto t0 = std::chrono::steady_clock::now();
+        seq.run();
+        ms[k].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+    for (auto& m : ms) std::sort(m.begin(), m.end());
+    MESSAGE("depth " << pos << ", " << tokens << " tokens: decode ms " << ms[0][0] << " / " << ms[0][1] << " / " << ms[0][2]
+                     << ", tile ms " << ms[1][0] << " / " << ms[1][1] << " / " << ms[1][2]);
+  }
 }
