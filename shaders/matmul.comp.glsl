@@ -74,17 +74,6 @@ vec4 unit_x4(uint t, uint i) {
   return vec4(x_at(t, 4u * i), x_at(t, 4u * i + 1u), x_at(t, 4u * i + 2u), x_at(t, 4u * i + 3u));
 }
 #include "dequant_direct.glsl"
-// dequant8 takes what the direct or unit path leaves: unaligned plain float rows and their tails.
-#ifdef HAS_DIRECT
-#define GENERIC_CHUNK0(cols) direct_chunk0(cols)
-#define TAIL_LOOP (TYPE == TYPE_F32 || TYPE == TYPE_F16 || TYPE == TYPE_BF16)
-#elif defined(HAS_UNIT)
-#define GENERIC_CHUNK0(cols) generic_chunk0(cols)
-#define TAIL_LOOP UNIT_TAIL
-#else
-#define GENERIC_CHUNK0(cols) 0u
-#define TAIL_LOOP 1
-#endif
 
 // Accumulators sized by the TOKENS specialization constant cannot be function parameters
 // (glslc), so rows_dot keeps its inner loops in its own body.
@@ -98,7 +87,7 @@ void rows_dot(uint r0) {
   // and used for every token.
   for (uint u = LANE; u < direct_count(p.cols); u += LANES) {
     DirectW w[RPS];
-    [[unroll]] for (uint r = 0; r < RPS; ++r) direct_load(piece[r], start[r], u, w[r]);
+    [[unroll]] for (uint r = 0; r < RPS; ++r) direct_load(0, piece[r], start[r], u, w[r]);
     for (uint t = 0; t < TOKENS; ++t) {
       if (t >= p.tokens) break;
       float s[RPS];
@@ -131,7 +120,7 @@ void rows_dot(uint r0) {
   }
 #endif
 #if TAIL_LOOP
-  const uint c0 = GENERIC_CHUNK0(p.cols);
+  const uint c0 = TAIL_CHUNK0(p.cols);
   for (uint c = c0 + LANE; c < (p.cols + 7u) / 8u; c += LANES) {
     float w[RPS][8];
     for (uint r = 0; r < RPS; ++r) dequant8(0, piece[r], start[r], c, p.cols, w[r]);

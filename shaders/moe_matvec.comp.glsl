@@ -40,6 +40,7 @@ layout(std430, binding = 2) buffer H { float h[]; };  // read back by PROJ = 2
 layout(std430, binding = 5 + 2 * PIECES) readonly buffer BGU { float bias_gu[]; };  // MOE_BIAS: [2][E][F]
 layout(std430, binding = 6 + 2 * PIECES) readonly buffer RW { float route_w[]; };  // MOE_WEIGHT_INPUT
 #define IN x
+#define IN4 x4
 #else
 layout(std430, binding = 0) readonly buffer H { float h[]; };
 layout(std430, binding = 0) readonly buffer H4 { vec4 h4[]; };  // the same: vec4 loads are faster
@@ -51,6 +52,7 @@ layout(std430, binding = 3) buffer Out { float out_[]; };
 layout(std430, binding = 5 + PIECES) readonly buffer SG { float shared_gate[]; };
 layout(std430, binding = 6 + PIECES) readonly buffer BD { float bias_d[]; };  // MOE_BIAS: [E][H]
 #define IN h
+#define IN4 h4
 #endif
 #define SHARED ((p.flags & MOE_SHARED_SLOT) != 0)
 // h of the chunk: the routed slots' [tokens * k][rows], then the shared slots' [tokens][shared_f].
@@ -60,6 +62,12 @@ layout(std430, binding = 6 + PIECES) readonly buffer BD { float bias_d[]; };  //
 #include "dequant_unit.glsl"
 #define MOE_IDS
 #include "moe_common.glsl"
+
+// Input elements 4i .. 4i + 3 of the vector at IN[4 b4]: direct_dot's "token" is the input's
+// vec4 index (every input base the direct path sees is a multiple of 4: block rows hold whole
+// blocks, plain float rows take it only when 16-byte aligned).
+vec4 unit_x4(uint b4, uint i) { return IN4[b4 + i]; }
+#include "dequant_direct.glsl"
 
 // The 8 inputs of chunk c of a vector of p.cols floats starting at `base`, 0 past the end.
 void load_input8(uint base, uint c, out float v[8]) {
@@ -116,7 +124,22 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
                   uint hbase, uint bias) {
   float ag[RPS], au[RPS];
   for (uint r = 0; r < RPS; ++r) ag[r] = au[r] = 0.0;
-#ifdef HAS_UNIT
+#ifdef HAS_DIRECT
+  // dequant_direct.glsl: each row's raw words dotted with x as it loads; gate's words are dead
+  // before up's are loaded.
+  for (uint u = LANE; u < direct_count(p.cols); u += LANES) {
+    DirectW w[RPS];
+    float s[RPS];
+    [[unroll]] for (uint r = 0; r < RPS; ++r) direct_load(ta, piece, ra[r], u, w[r]);
+    direct_dot(w, xbase / 4u, u, s);
+    [[unroll]] for (uint r = 0; r < RPS; ++r) ag[r] += s[r];
+    if (PROJ == 0) {
+      [[unroll]] for (uint r = 0; r < RPS; ++r) direct_load(tb, piece, rb[r], u, w[r]);
+      direct_dot(w, xbase / 4u, u, s);
+      [[unroll]] for (uint r = 0; r < RPS; ++r) au[r] += s[r];
+    }
+  }
+#elif defined(HAS_UNIT)
   for (uint u = LANE; u < unit_count(p.cols); u += LANES) {
     float xv[UNIT], sx[UNIT / 16], q[UNIT];
     vec2 ab[UNIT / 16];
@@ -132,8 +155,8 @@ void gate_up_rows(uint ta, uint tb, uint piece, uint ra[RPS], uint rb[RPS], uint
     }
   }
 #endif
-#if !defined(HAS_UNIT) || UNIT_TAIL  // plain float types: unaligned rows and the tail
-  const uint c0 = generic_chunk0(p.cols);
+#if TAIL_LOOP  // plain float types: unaligned rows and the tail
+  const uint c0 = TAIL_CHUNK0(p.cols);
   for (uint c = c0 + LANE; c < (p.cols + 7u) / 8u; c += LANES) {
     float xv[8], w[8];
     load_input8(xbase, c, xv);
@@ -168,7 +191,21 @@ void gate_up_group(uvec4 sl, vec4 wi, uint piece, uint ra[RPS], uint rb[RPS], ui
   const uvec4 xbase = (p.token_base + min(sl, uvec4(routed - 1u)) / p.k) * p.cols;
   vec4 ag[RPS], au[RPS];  // component i: slot i
   for (uint r = 0; r < RPS; ++r) ag[r] = au[r] = vec4(0.0);
-#ifdef HAS_UNIT
+#ifdef HAS_DIRECT  // as gate_up_rows, each row's words dotted with every slot's x
+#define GU_DOT(acc, I) \
+  if (SLOT_USED(I)) { direct_dot(w, xbase[I] / 4u, u, s); [[unroll]] for (uint r = 0; r < RPS; ++r) acc[r][I] += s[r]; }
+  for (uint u = LANE; u < direct_count(p.cols); u += LANES) {
+    DirectW w[RPS];
+    float s[RPS];
+    [[unroll]] for (uint r = 0; r < RPS; ++r) direct_load(0, piece, ra[r], u, w[r]);
+    GU_DOT(ag, 0) GU_DOT(ag, 1) GU_DOT(ag, 2) GU_DOT(ag, 3)
+    if (PROJ == 0) {
+      [[unroll]] for (uint r = 0; r < RPS; ++r) direct_load(1, piece, rb[r], u, w[r]);
+      GU_DOT(au, 0) GU_DOT(au, 1) GU_DOT(au, 2) GU_DOT(au, 3)
+    }
+  }
+#undef GU_DOT
+#elif defined(HAS_UNIT)
 #define GU_LOAD(I) float xv##I[UNIT], sx##I[UNIT / 16]; \
   if (SLOT_USED(I)) { load_unit_x(xbase[I], u, xv##I); unit_sums(xv##I, sx##I); }
 #define GU_DOT(acc, I) if (SLOT_USED(I)) acc[r][I] += unit_dot(q, ab, xv##I, sx##I);
@@ -188,10 +225,10 @@ void gate_up_group(uvec4 sl, vec4 wi, uint piece, uint ra[RPS], uint rb[RPS], ui
 #undef GU_LOAD
 #undef GU_DOT
 #endif
-#if !defined(HAS_UNIT) || UNIT_TAIL
+#if TAIL_LOOP
 #define GU_LOAD(I) float xv##I[8]; if (SLOT_USED(I)) load_input8(xbase[I], c, xv##I);
 #define GU_DOT(acc, I) if (SLOT_USED(I)) acc[r][I] += dot8(w, xv##I);
-  const uint c0 = generic_chunk0(p.cols);
+  const uint c0 = TAIL_CHUNK0(p.cols);
   for (uint c = c0 + LANE; c < (p.cols + 7u) / 8u; c += LANES) {
     float w[8];
     GU_LOAD(0) GU_LOAD(1) GU_LOAD(2) GU_LOAD(3)
@@ -290,7 +327,15 @@ void main() {
 #else
 // part[r] += (down row ra[r] of tensor ta) . h[hbase ..] over `cols` columns.
 void down_part(uint ta, uint piece, uint ra[RPS], uint hbase, uint cols, inout float part[RPS]) {
-#ifdef HAS_UNIT
+#ifdef HAS_DIRECT
+  for (uint u = LANE; u < direct_count(cols); u += LANES) {
+    DirectW w[RPS];
+    float s[RPS];
+    [[unroll]] for (uint r = 0; r < RPS; ++r) direct_load(ta, piece, ra[r], u, w[r]);
+    direct_dot(w, hbase / 4u, u, s);
+    [[unroll]] for (uint r = 0; r < RPS; ++r) part[r] += s[r];
+  }
+#elif defined(HAS_UNIT)
   for (uint u = LANE; u < unit_count(cols); u += LANES) {
     float hv[UNIT], sh[UNIT / 16], q[UNIT];
     vec2 ab[UNIT / 16];
@@ -305,8 +350,8 @@ void down_part(uint ta, uint piece, uint ra[RPS], uint hbase, uint cols, inout f
     }
   }
 #endif
-#if !defined(HAS_UNIT) || UNIT_TAIL  // plain float types: unaligned rows and the tail
-  const uint c0 = generic_chunk0(cols);
+#if TAIL_LOOP  // plain float types: unaligned rows and the tail
+  const uint c0 = TAIL_CHUNK0(cols);
   for (uint c = c0 + LANE; c < (cols + 7u) / 8u; c += LANES) {
     float hv[8], w[8];
     for (uint i = 0; i < 8; ++i) hv[i] = 8u * c + i < cols ? h[hbase + 8u * c + i] : 0.0;

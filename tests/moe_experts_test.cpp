@@ -256,6 +256,31 @@ TEST_CASE_FIXTURE(GpuTest, "decode path: 16-byte-aligned weights (uvec4 loads), 
   }
 }
 
+TEST_CASE_FIXTURE(GpuTest, "decode path: window types on bindings without whole 16-byte groups (word loads)") {
+  // Q8_0 / Q4_0 / Q6_K read uvec4 windows only when every binding ends on a whole 16-byte group;
+  // bindings trimmed to the tensors' own bytes (as a buffer without spare bytes gives) keep the
+  // direct dot products on single-word loads.
+  for (GgmlType type : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q6_K}) {
+    const auto [H, F] = shape_for(type);
+    CAPTURE(ggml_type_name(type));
+    auto f = make_ffn(ctx, type, type, 5, H, F);
+    bool partial = false;
+    for (ExpertTensor* t : {&f.w.gate, &f.w.up, &f.w.down})
+      for (ExpertPiece& p : t->pieces) {
+        p.range.size = round4(p.base + uint64_t(p.experts) * t->row_bytes * t->rows);
+        partial |= p.range.size % 16 != 0;
+      }
+    REQUIRE(partial);
+    auto scratch = scratch_for(ctx, f, 8, 2);
+    for (const auto* v : ctx.pipelines().supported_variants(moe_kernel_name("gate_up", type))) {
+      CAPTURE(v->name);
+      scratch.settings.subgroup = !std::string(v->needs).empty();
+      check_routed(ctx, f, scratch, 1, 2, random_routing(1, 2, 5), MoePath::decode, tolerance(type));
+      check_routed(ctx, f, scratch, 7, 2, random_routing(7, 2, 5, 0.3), MoePath::decode, tolerance(type), true);
+    }
+  }
+}
+
 TEST_CASE_FIXTURE(GpuTest, "batched path: every weight type, 301 tokens, an expert without tokens, empty slots") {
   for (GgmlType type : kTypes) {
     const auto [H, F] = shape_for(type);
