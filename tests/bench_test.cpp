@@ -58,7 +58,8 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
 const std::vector<std::string> kDocumentedFields = {
     "model_filename", "model_type", "model_size", "model_n_params", "n_prompt", "n_gen", "n_depth", "n_batch",
     "avg_ts", "stddev_ts", "samples_ts", "samples_ns", "median_ts", "device", "test", "percent_of_limit", "limit_bound",
-    "dispatches_per_token", "decode_step_kernels"};
+    "dispatches_per_token", "decode_step_kernels", "limit_samples_ts", "percent_samples", "percent_median", "percent_min",
+    "percent_max"};
 
 ModelBenchReport fake_report() {
   ModelBenchReport r;
@@ -79,7 +80,8 @@ ModelBenchReport fake_report() {
   tg.dispatches_per_token = 63;
   tg.bytes_per_token = 9e6;
   tg.weights_per_token = 1.2e7;
-  tg.roof = roofline(2.2e9, 2e8, tg.bytes_per_token, tg.weights_per_token, tg.ts.median);
+  tg.probes = {{2.0e9, 1.8e8}, {2.4e9, 2.2e8}};  // bracketing the one run: 2.2 GB/s, 2e8 weights/s
+  pair_limits(tg);
   r.tests = {pp, tg};
   r.decode_kernels = {{"matvec", 17, 12.5}, {"moe_gate_up", 4, 8.25}};
   r.decode_dispatches = 63;
@@ -111,14 +113,25 @@ TEST_CASE("bench peak counts bytes and operations for known shapes") {
   CHECK(peak_buffer_bytes(1ull << 30, 1ull << 30, 400ull << 20) == 100ull << 20);   // a small heap
   CHECK(peak_buffer_bytes(128ull << 20, 2ull << 30, 16ull << 30, 1ull << 20) == 1ull << 20);
   CHECK(peak_buffer_bytes(100, 100, 100) == 4096);  // never zero
-  // bench model's matvec shape: rows of the model's width, one token's active weights.
-  PeakOptions po;
-  peak_matvec_shape(512, 16110000, po);
-  CHECK(po.matvec_cols == 512);
-  CHECK(po.matvec_rows == 16110000 / 512);
-  peak_matvec_shape(1000, 10, po);  // width rounded down to 16s; at least one row
-  CHECK(po.matvec_cols == 992);
-  CHECK(po.matvec_rows == 1);
+  // bench model's limit probe: one token's active bytes read, rows of the model's width for its
+  // active weights, x and y after them at 256-byte offsets; every span within the cap.
+  LimitProbeShape ps = limit_probe_shape(512, 9300001, 16110000, 256ull << 20);
+  CHECK(ps.read_bytes == 9300000);  // whole vec4s
+  CHECK(ps.cols == 512);
+  CHECK(ps.rows == 16110000 / 512);
+  CHECK(ps.x_offset == (16110000 / 512 * 512 + 255) / 256 * 256);
+  CHECK(ps.y_offset == ps.x_offset + 2048);
+  CHECK(ps.buffer_bytes == ps.y_offset + ps.rows * 4);
+  ps = limit_probe_shape(512, 9300001, 16110000, 1 << 20);  // what the model left allows 1 MiB
+  CHECK(ps.read_bytes == 1 << 20);
+  CHECK(ps.rows == (1 << 20) / 512);
+  CHECK(ps.x_offset == 1 << 20);
+  CHECK(ps.buffer_bytes == (1 << 20) + 2048 + 2048 * 4);
+  ps = limit_probe_shape(1000, 40, 10, 1 << 20);  // width rounded down to 16s; at least one row
+  CHECK(ps.cols == 992);
+  CHECK(ps.rows == 1);
+  CHECK(ps.read_bytes == 32);
+  CHECK(ps.x_offset == 1024);  // 992 weights, 256-byte aligned
 
   const Measure m = measure_of({3.0, 1.0, 2.0, 10.0});
   CHECK(m.median == 2.5);
@@ -169,6 +182,62 @@ TEST_CASE("the roofline limit is the lower bound, and the percent is measured ov
   CHECK(r.percent == 0);
 }
 
+TEST_CASE("each decode run is judged against the limit probed before and after it") {
+  // 60 tokens per run at 20, 30, 15, 40 t/s; 1e6 weights per token, so the compute bound in t/s is
+  // the int8 rate in M weights/s; the read bandwidth (1 TB/s over 1 GB) never binds.
+  auto t = make_test(0, 60, 0);
+  t.bytes_per_token = 1e9;
+  t.weights_per_token = 1e6;
+  for (double ns : {3e9, 2e9, 4e9, 1.5e9}) add_sample(t, ns);
+  auto probe = [](double mw) { return LimitSample{1e12, mw * 1e6}; };
+  t.probes = {probe(40), probe(60), probe(40), probe(20), probe(80)};
+  pair_limits(t);
+  // Run i against the mean of probes i and i + 1: limits 50, 50, 30, 50 -> 40%, 60%, 50%, 80%.
+  REQUIRE(t.paired.size() == 4);
+  const double limits[] = {50, 50, 30, 50}, percents[] = {40, 60, 50, 80};
+  for (size_t i = 0; i < 4; ++i) {
+    CAPTURE(i);
+    CHECK(t.paired[i].bound == "compute");
+    CHECK(t.paired[i].limit_ts == doctest::Approx(limits[i]));
+    CHECK(t.paired[i].percent == doctest::Approx(percents[i]));
+  }
+  CHECK(t.percent.samples == 4);
+  CHECK(t.percent.median == doctest::Approx(55));  // not median t/s over median limit: 25 / 50 = 50%
+  CHECK(t.percent.min == doctest::Approx(40));
+  CHECK(t.percent.max == doctest::Approx(80));
+  CHECK(t.roof.bound == "compute");
+  CHECK(t.roof.limit_ts == doctest::Approx(50));  // at the median of the paired rates
+  CHECK(t.roof.percent == doctest::Approx(55));
+
+  // A failed probe is left out of the means beside it; a run with no probe measured beside it
+  // has no limit and is left out of the percent.
+  t.probes[2] = LimitSample{};
+  pair_limits(t);
+  CHECK(t.paired[1].limit_ts == doctest::Approx(60));
+  CHECK(t.paired[2].limit_ts == doctest::Approx(20));
+  CHECK(t.percent.median == doctest::Approx(62.5));  // 40, 50, 75, 80
+  t.probes[3] = t.probes[1] = LimitSample{};
+  pair_limits(t);
+  CHECK(t.paired[1].bound.empty());
+  CHECK(t.paired[2].bound.empty());
+  CHECK(t.percent.samples == 2);
+  CHECK(t.percent.median == doctest::Approx(50));  // 20 / 40 and 40 / 80
+
+  // Every probe failed: speeds, no roofline.
+  t.probes.assign(5, LimitSample{});
+  pair_limits(t);
+  CHECK(t.paired.size() == 4);
+  CHECK_FALSE(t.percent.ok());
+  CHECK(t.roof.bound.empty());
+  CHECK(t.ts.median == doctest::Approx(25));
+
+  // While the runs go on: a run is paired once the probe after it is in.
+  t.probes = {probe(40), probe(60)};
+  pair_limits(t);
+  REQUIRE(t.paired.size() == 1);
+  CHECK(t.paired[0].percent == doctest::Approx(40));
+}
+
 TEST_CASE("llama-bench's test names, order and sample statistics") {
   CHECK(make_test(512, 0, 0).name == "pp512");
   CHECK(make_test(0, 128, 0).name == "tg128");
@@ -208,6 +277,12 @@ TEST_CASE("bench model writes well-formed JSON, JSONL and CSV with the documente
   CHECK(j[1]["n_depth"] == 4096);
   CHECK(j[1]["limit_bound"] == "compute");
   CHECK(j[1]["percent_of_limit"].get<double>() == doctest::Approx(100.0 * 6.4 / (2e8 / 1.2e7)));
+  CHECK(j[1]["percent_median"] == j[1]["percent_of_limit"]);
+  CHECK(j[1]["percent_min"] == j[1]["percent_of_limit"]);
+  CHECK(j[1]["limit_samples_ts"].size() == 1);
+  CHECK(j[1]["limit_samples_ts"][0].get<double>() == doctest::Approx(2e8 / 1.2e7));
+  CHECK(j[1]["percent_samples"][0] == j[1]["percent_of_limit"]);
+  CHECK(j[0]["percent_samples"].is_null());
   CHECK(j[1]["dispatches_per_token"] == 63);
   CHECK(j[1]["decode_step_kernels"].size() == 2);
   CHECK(j[1]["device"] == r.device);
@@ -231,6 +306,9 @@ TEST_CASE("bench model writes well-formed JSON, JSONL and CSV with the documente
   CHECK(rows[1][col("device")] == r.device);
   CHECK(rows[1][col("samples_ns")] == "5000000000;4000000000");
   CHECK(rows[1][col("percent_of_limit")].empty());
+  CHECK(rows[1][col("percent_median")].empty());
+  CHECK(std::stod(rows[2][col("percent_median")]) == doctest::Approx(100.0 * 6.4 / (2e8 / 1.2e7)));
+  CHECK(std::stod(rows[2][col("limit_samples_ts")]) == doctest::Approx(2e8 / 1.2e7));
   CHECK(rows[2][col("test")] == "tg128 @ d4096");
   CHECK(std::stod(rows[2][col("avg_ts")]) == doctest::Approx(6.4));
 
@@ -238,6 +316,28 @@ TEST_CASE("bench model writes well-formed JSON, JSONL and CSV with the documente
   CHECK(md.find("| model | size | params | backend | test | t/s |") == 0);
   CHECK(md.find("| tg128 @ d4096 | 6.40 ± 0.00 | 6.40 [6.40, 6.40] |") != std::string::npos);
   CHECK(md.find("| compute | 63 |") != std::string::npos);
+  CHECK(md.find("| 16.67 | 38.4% [38.4, 38.4] | compute |") != std::string::npos);
+  CHECK(md.find("median [min, max] of 3 probes): read bandwidth 2.2 [2, 2.5] GB/s") != std::string::npos);
+}
+
+TEST_CASE("bench model without a limit still reports its speeds, in well-formed outputs") {
+  ModelBenchReport r = fake_report();
+  r.tests[1].probes.assign(2, LimitSample{});  // no timestamps, say
+  pair_limits(r.tests[1]);
+  r.peak.read_device_gbs = r.peak.matvec_i8_wps = Measure{.note = "Test GPU has no timestamp queries"};
+  const auto j = nlohmann::json::parse(model_bench_json(r));
+  REQUIRE(j.size() == 2);
+  CHECK(j[1]["avg_ts"].get<double>() == doctest::Approx(6.4));
+  CHECK(j[1]["limit_bound"] == "");
+  CHECK(j[1]["limit_samples_ts"] == nlohmann::json::array({nullptr}));
+  CHECK(j[1]["percent_samples"] == nlohmann::json::array({nullptr}));
+  for (const char* f : {"percent_median", "percent_min", "percent_max"}) CHECK_MESSAGE(j[1][f].is_null(), f);
+  const auto rows = parse_csv(model_bench_csv(r));
+  REQUIRE(rows.size() == 3);
+  for (const auto& row : rows) CHECK(row.size() == rows[0].size());
+  const std::string md = model_bench_markdown(r);
+  CHECK(md.find("| tg128 @ d4096 | 6.40 ± 0.00 | 6.40 [6.40, 6.40] | - | - | - | 63 |") != std::string::npos);
+  CHECK(md.find("No roofline: the limit probes failed (Test GPU has no timestamp queries)") != std::string::npos);
 }
 
 TEST_CASE_FIXTURE(GpuTest, "the plain matvec, F32 and int8, every variant, matches a double-precision reference") {
@@ -322,6 +422,10 @@ TEST_CASE("vkmoe bench model -o json runs on the demo model") {
   CHECK(j[1]["avg_ts"].get<double>() > 0);
   CHECK(j[1]["dispatches_per_token"].get<int>() > 0);
   CHECK(j[1]["percent_of_limit"].get<double>() > 0);
+  REQUIRE(j[1]["percent_samples"].size() == 1);  // one timed run, between two limit probes
+  CHECK(j[1]["percent_samples"][0].get<double>() > 0);
+  CHECK(j[1]["percent_median"] == j[1]["percent_of_limit"]);
+  CHECK(j[1]["read_bandwidth_gb_per_s"].get<double>() > 0);
   CHECK(j[1]["decode_step_kernels"].size() > 0);
   std::ifstream err_file(cache + ".err");
   const std::string err((std::istreambuf_iterator<char>(err_file)), {});

@@ -1,4 +1,5 @@
 // bench model's arithmetic (roofline, samples, test names) and its outputs.
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -23,6 +24,18 @@ Roofline roofline(double read_bytes_per_s, double int8_weights_per_s, double byt
   }
   if (r.limit_ts > 0) r.percent = 100.0 * measured_ts / r.limit_ts;
   return r;
+}
+
+LimitProbeShape limit_probe_shape(uint32_t n_embd, uint64_t active_bytes, uint64_t active_params, uint64_t cap) {
+  auto align = [](uint64_t v) { return (v + 255) / 256 * 256; };
+  LimitProbeShape s;
+  s.read_bytes = std::max<uint64_t>(16, std::min(active_bytes, cap) / 16 * 16);  // whole vec4s
+  s.cols = std::max(16u, n_embd / 16 * 16);
+  s.rows = static_cast<uint32_t>(std::clamp<uint64_t>(std::min(active_params, cap) / s.cols, 1, UINT32_MAX));
+  s.x_offset = align(std::max<uint64_t>(s.read_bytes, uint64_t(s.rows) * s.cols));
+  s.y_offset = align(s.x_offset + s.cols * 4ull);
+  s.buffer_bytes = s.y_offset + s.rows * 4ull;
+  return s;
 }
 
 double kv_bytes_per_token(const ModelConfig& cfg, uint32_t n_depth, uint32_t n_gen) {
@@ -75,6 +88,33 @@ void add_sample(ModelBenchTest& t, double ns) {
 }
 
 namespace {
+// The mean of the figures that were measured (> 0); 0 when neither was.
+double mean_measured(double a, double b) {
+  if (a > 0 && b > 0) return 0.5 * (a + b);
+  return a > 0 ? a : std::max(b, 0.0);
+}
+}  // namespace
+
+void pair_limits(ModelBenchTest& t) {
+  t.paired.clear();
+  std::vector<double> reads, i8s, percents;
+  const size_t n = std::min(t.samples_ts.size(), t.probes.empty() ? 0 : t.probes.size() - 1);
+  for (size_t i = 0; i < n; ++i) {
+    const LimitSample& before = t.probes[i];
+    const LimitSample& after = t.probes[i + 1];
+    const double read = mean_measured(before.read_bytes_per_s, after.read_bytes_per_s);
+    const double i8 = mean_measured(before.int8_weights_per_s, after.int8_weights_per_s);
+    t.paired.push_back(roofline(read, i8, t.bytes_per_token, t.weights_per_token, t.samples_ts[i]));
+    if (read > 0) reads.push_back(read);
+    if (i8 > 0) i8s.push_back(i8);
+    if (!t.paired.back().bound.empty()) percents.push_back(t.paired.back().percent);
+  }
+  t.percent = measure_of(percents);
+  t.roof = roofline(median_of(reads), median_of(i8s), t.bytes_per_token, t.weights_per_token, t.ts.median);
+  t.roof.percent = t.percent.median;
+}
+
+namespace {
 
 using Json = nlohmann::ordered_json;
 
@@ -116,6 +156,18 @@ Json test_json(const ModelBenchReport& r, const ModelBenchTest& t) {
   j["limit_ts"] = opt(t.roof.limit_ts);
   j["limit_bound"] = tg ? Json(t.roof.bound) : Json(nullptr);
   j["percent_of_limit"] = opt(t.roof.percent);
+  // Each timed run against the limit probed beside it (null where no probe beside it measured).
+  Json limits = Json::array(), percents = Json::array();
+  for (const auto& p : t.paired) {
+    limits.push_back(p.bound.empty() ? Json(nullptr) : Json(p.limit_ts));
+    percents.push_back(p.bound.empty() ? Json(nullptr) : Json(p.percent));
+  }
+  auto paired = [&](double v) { return tg && t.percent.ok() ? Json(v) : Json(nullptr); };
+  j["limit_samples_ts"] = tg ? limits : Json(nullptr);
+  j["percent_samples"] = tg ? percents : Json(nullptr);
+  j["percent_median"] = paired(t.percent.median);
+  j["percent_min"] = paired(t.percent.min);
+  j["percent_max"] = paired(t.percent.max);
   j["dispatches_per_token"] = tg ? Json(t.dispatches_per_token) : Json(nullptr);
   Json k = Json::array();
   for (const auto& s : r.decode_kernels) k.push_back({{"kernel", s.kernel}, {"calls", s.calls}, {"ms", s.ms}});
@@ -145,6 +197,29 @@ std::string params_label(uint64_t n) {
   char buf[32];
   std::snprintf(buf, sizeof buf, n >= 1000000000ull ? "%.2f B" : "%.2f M", n >= 1000000000ull ? n / 1e9 : n / 1e6);
   return buf;
+}
+
+// The markdown's note under the table: the device and the limit probes' figures.
+std::string limits_note(const ModelBenchReport& r) {
+  const auto& p = r.peak;
+  char buf[640];
+  std::snprintf(buf, sizeof buf, "\ndevice: %s (%s). Per decode token %s and %s weights (+ KV cache at the test's depth).",
+                r.device.c_str(), r.date.c_str(), format_bytes(r.active_bytes).c_str(), params_label(r.active_params).c_str());
+  std::string out = buf;
+  if (p.read_device_gbs.ok() || p.matvec_i8_wps.ok()) {
+    std::snprintf(buf, sizeof buf,
+                  " Limits probed beside every timed decode run (median [min, max] of %d probes): read bandwidth %.3g "
+                  "[%.3g, %.3g] GB/s over %s, plain int8 matvec %.4g [%.4g, %.4g] M weights/s (%u x %u); %% of limit: "
+                  "the median over the runs of each run's t/s over the limit from the probes before and after it.\n",
+                  std::max(p.read_device_gbs.samples, p.matvec_i8_wps.samples), p.read_device_gbs.median,
+                  p.read_device_gbs.min, p.read_device_gbs.max, format_bytes(p.read_bytes).c_str(), p.matvec_i8_wps.median / 1e6,
+                  p.matvec_i8_wps.min / 1e6, p.matvec_i8_wps.max / 1e6, p.i8_rows, p.i8_cols);
+    return out + buf;
+  }
+  const bool decode = std::any_of(r.tests.begin(), r.tests.end(), [](const ModelBenchTest& t) { return t.n_gen > 0; });
+  if (!decode) return out + "\n";
+  return out + " No roofline: the limit probes failed" + (p.read_device_gbs.note.empty() ? "" : " (" + p.read_device_gbs.note + ")") +
+         ".\n";
 }
 
 }  // namespace
@@ -193,19 +268,13 @@ std::string model_bench_markdown(const ModelBenchReport& r) {
     std::snprintf(buf, sizeof buf, " %.2f [%.2f, %.2f] |", t.ts.median, t.ts.min, t.ts.max);
     o << buf;
     if (t.n_gen && !t.roof.bound.empty()) {
-      std::snprintf(buf, sizeof buf, " %.2f | %.1f%% | %s | %u |\n", t.roof.limit_ts, t.roof.percent, t.roof.bound.c_str(),
-                    t.dispatches_per_token);
+      std::snprintf(buf, sizeof buf, " %.2f | %.1f%% [%.1f, %.1f] | %s | %u |\n", t.roof.limit_ts, t.percent.median, t.percent.min,
+                    t.percent.max, t.roof.bound.c_str(), t.dispatches_per_token);
       o << buf;
     } else if (t.n_gen) o << " - | - | - | " << t.dispatches_per_token << " |\n";
     else o << " - | - | - | - |\n";
   }
-  const auto& p = r.peak;
-  std::snprintf(buf, sizeof buf,
-                "\ndevice: %s (%s). Limits measured in this run: read bandwidth %.3g GB/s, plain int8 matvec %.4g M "
-                "weights/s (%u x %u); per decode token %s and %s weights (+ KV cache at the test's depth).\n",
-                r.device.c_str(), r.date.c_str(), p.read_device_gbs.median, p.matvec_i8_wps.median / 1e6, p.i8_rows, p.i8_cols,
-                format_bytes(r.active_bytes).c_str(), params_label(r.active_params).c_str());
-  o << buf;
+  o << limits_note(r);
   if (!r.decode_kernels.empty()) {
     double total = 0;
     for (const auto& k : r.decode_kernels) total += k.ms;

@@ -70,16 +70,7 @@ Buffer filled(Context& ctx, uint64_t bytes, MemoryUse use, uint32_t value, const
   return b;
 }
 
-Measure read_bandwidth(Context& ctx, const Buffer& src, int repeats) {
-  const Pipeline& pipe = ctx.pipelines().get({.kernel = "bench_read", .bindings = 2, .push_size = sizeof(BenchReadParams)});
-  const BenchReadParams p{static_cast<uint32_t>(src.size() / 16), kNever};
-  // At least 16 vec4s per invocation: enough loads in flight, few workgroups to schedule.
-  const uint32_t groups = groups_for(ctx.device(), p.n4, kGroup * 16);
-  auto ms = span_samples(ctx, repeats, [&](Sequence& seq) {
-    seq.dispatch(pipe, {{src.range(), Access::read}, {ctx.sink().range(), Access::write}}, &p, groups);
-  });
-  return rate(ms, src.size() / 1e9);
-}
+Measure read_bandwidth(Context& ctx, const Buffer& src, int repeats) { return read_rate(ctx, src.range(), repeats); }
 
 Measure copy_bandwidth(Context& ctx, const Buffer& src, const Buffer& dst, int repeats) {
   const uint64_t n = std::min(src.size(), dst.size());
@@ -204,17 +195,41 @@ void measure_memory(Context& ctx, const PeakOptions& opt, PeakResult& r, const P
 
 }  // namespace
 
-void record_plain_matvec(Context& ctx, bool int8, uint32_t rows, uint32_t cols, const Buffer& w, const Buffer& x,
-                         const Buffer& y, Sequence& seq, const std::string& variant, std::string* used) {
+void record_plain_matvec(Context& ctx, bool int8, uint32_t rows, uint32_t cols, const BufferRange& w, const BufferRange& x,
+                         const BufferRange& y, Sequence& seq, const std::string& variant, std::string* used) {
+  if (w.size < matvec_weight_bytes(int8, rows, cols) || x.size < cols * 4ull || y.size < rows * 4ull)
+    throw std::invalid_argument("plain matvec: ranges too small for " + std::to_string(rows) + " x " + std::to_string(cols));
   const Pipeline& pipe = ctx.pipelines().get({.kernel = int8 ? "bench_matvec_i8" : "bench_matvec_f32", .bindings = 3,
                                               .push_size = sizeof(BenchMatvecParams), .variant = variant});
   if (used) *used = pipe.variant;
   const BenchMatvecParams p{rows, int8 ? cols / 16 : cols / 4};
   const bool sg = pipe.variant.ends_with("_sg");
   const uint32_t rows_per_group = sg ? std::max(1u, kGroup / std::max(1u, ctx.device().caps().subgroup_size)) : kGroup;
-  seq.dispatch(pipe, {{w.range(0, matvec_weight_bytes(int8, rows, cols)), Access::read}, {x.range(0, cols * 4ull), Access::read},
-                      {y.range(0, rows * 4ull), Access::write}},
-               &p, groups_for(ctx.device(), rows, rows_per_group));
+  seq.dispatch(pipe, {{w, Access::read}, {x, Access::read}, {y, Access::write}}, &p, groups_for(ctx.device(), rows, rows_per_group));
+}
+
+void record_plain_matvec(Context& ctx, bool int8, uint32_t rows, uint32_t cols, const Buffer& w, const Buffer& x,
+                         const Buffer& y, Sequence& seq, const std::string& variant, std::string* used) {
+  record_plain_matvec(ctx, int8, rows, cols, w.range(0, matvec_weight_bytes(int8, rows, cols)), x.range(0, cols * 4ull),
+                      y.range(0, rows * 4ull), seq, variant, used);
+}
+
+Measure read_rate(Context& ctx, const BufferRange& src, int repeats) {
+  const Pipeline& pipe = ctx.pipelines().get({.kernel = "bench_read", .bindings = 2, .push_size = sizeof(BenchReadParams)});
+  const BenchReadParams p{static_cast<uint32_t>(src.size / 16), kNever};
+  // At least 16 vec4s per invocation: enough loads in flight, few workgroups to schedule.
+  const uint32_t groups = groups_for(ctx.device(), p.n4, kGroup * 16);
+  auto ms = span_samples(ctx, repeats, [&](Sequence& seq) {
+    seq.dispatch(pipe, {{src, Access::read}, {ctx.sink().range(), Access::write}}, &p, groups);
+  });
+  return rate(ms, p.n4 * 16 / 1e9);
+}
+
+Measure int8_matvec_rate(Context& ctx, uint32_t rows, uint32_t cols, const BufferRange& w, const BufferRange& x,
+                         const BufferRange& y, int repeats) {
+  check_matvec_shape(true, rows, cols);
+  auto ms = span_samples(ctx, repeats, [&](Sequence& seq) { record_plain_matvec(ctx, true, rows, cols, w, x, y, seq); });
+  return rate(ms, double(rows) * cols);
 }
 
 double median_of(std::vector<double> v) {

@@ -14,6 +14,7 @@
 namespace vkmoe {
 
 class Buffer;
+struct BufferRange;
 class Context;
 class Sequence;
 
@@ -75,6 +76,18 @@ std::vector<float> run_plain_matvec(Context& ctx, bool int8, uint32_t rows, uint
 // `bench kernels --rates` records it beside the kernels it judges, in the same recordings.
 void record_plain_matvec(Context& ctx, bool int8, uint32_t rows, uint32_t cols, const Buffer& w, const Buffer& x,
                          const Buffer& y, Sequence& seq, const std::string& variant = "", std::string* used = nullptr);
+
+// The same on ranges (any parts of one buffer, say); each range at least the shape's size.
+void record_plain_matvec(Context& ctx, bool int8, uint32_t rows, uint32_t cols, const BufferRange& w, const BufferRange& x,
+                         const BufferRange& y, Sequence& seq, const std::string& variant = "", std::string* used = nullptr);
+
+// The two figures of bench model's roofline on ranges the caller owns (its limit probes, run
+// beside each timed decode run): GB/s a shader reads from `src` (whole vec4s), and the plain int8
+// matvec's weights/s on w [rows x cols], x [cols floats], y [rows floats]. One warm-up run, then
+// `repeats` timed ones.
+Measure read_rate(Context& ctx, const BufferRange& src, int repeats);
+Measure int8_matvec_rate(Context& ctx, uint32_t rows, uint32_t cols, const BufferRange& w, const BufferRange& x,
+                         const BufferRange& y, int repeats);
 
 PeakResult run_peak(Context& ctx, const PeakOptions& opt = {},
                     const std::function<void(const std::string&)>& progress = {});
