@@ -4,13 +4,13 @@
 // per tile) and NW (weight rows per invocation), includes dequant.glsl, and defines after the
 // include
 //   void tile_weights(uint c, out float w[NW][TILE_K]): step c of its NW weight rows (tile_row);
-//   void tile_scale_input(uint c, inout float v[TILE_K]): the input step's prologue (or nothing).
+//   void tile_scale_input(uint c, uint j, inout float v[TILE_K]): input j's step prologue (or nothing).
 // A step is 8 columns dequantized by dequant8, the per-type hook: any TYPE dequant8 knows runs
 // in the GEMMs. (dequant_unit.glsl's whole units, 32-64 columns, were tried here: unrolled over
 // 4 rows and 8 tokens, lavapipe's prefill ran 8x slower; docs/performance.md.)
 #define TILE_K 8
 void tile_weights(uint c, out float w[NW][TILE_K]);
-void tile_scale_input(uint c, inout float v[TILE_K]);
+void tile_scale_input(uint c, uint j, inout float v[TILE_K]);
 
 // Step c of the weight row at byte `start` of piece `piece` of tensor t, dequantized.
 void tile_row(uint t, uint piece, uint start, uint c, out float w[TILE_K]) {
@@ -55,7 +55,7 @@ void tile_step(uint c, bool tail, uint xrow[GT], inout float acc[NW * GT]) {
     } else {
       tile_input(xrow[j], c, xv);
     }
-    tile_scale_input(c, xv);
+    tile_scale_input(c, j, xv);
     tile_fma(w, xv, j, acc);
   }
 }

@@ -22,16 +22,47 @@ layout(std430, binding = 1) buffer Yb { float y[]; };
 // computed as inv_rms * (W (x * norm_w)): the norm fuses into the input loads and the store.
 layout(std430, binding = W_BINDING + MM_MAX_PIECES) readonly buffer Nb { float norm_w[]; };
 layout(std430, binding = W_BINDING + MM_MAX_PIECES) readonly buffer Nb4 { vec4 norm_w4[]; };
-// A specialization constant (set with MM_NORM): a branch in the loads slows lavapipe's code.
+// The norm's bias (binding 7, NORM_BIAS) and MM_BIAS's per-row output bias (binding 8).
+layout(std430, binding = W_BINDING + MM_MAX_PIECES + 1) readonly buffer NBb { float norm_b[]; };
+layout(std430, binding = W_BINDING + MM_MAX_PIECES + 1) readonly buffer NBb4 { vec4 norm_b4[]; };
+layout(std430, binding = W_BINDING + MM_MAX_PIECES + 2) readonly buffer OBb { float out_b[]; };
+// Specialization constants (set with MM_NORM): a branch in the loads slows lavapipe's code.
 layout(constant_id = 5) const bool NORM = false;
+// LayerNorm (7: the token's mean subtracted, variance about it) and a norm with a bias (8):
+// y = W (((x - mean) / std) * w + b) = (1 / std) * W ((x - mean) * w + b * std), so the loads
+// take the mean and b * std and the store keeps the one scale. The token's mean and std are
+// computed before the rows (norm_stats), nothing is precomputed at load.
+layout(constant_id = 7) const bool NORM_CENTER = false;
+layout(constant_id = 8) const bool NORM_BIAS = false;
+#define NORM_AFFINE (NORM && (NORM_CENTER || NORM_BIAS))  // a macro: glslc cannot optimize a const of it
+#if MM_GEMM_TOKENS > MM_VEC_MAX_T
+#error norm_mean is sized for MM_VEC_MAX_T tokens
+#endif
+float norm_mean[MM_VEC_MAX_T], norm_std[MM_VEC_MAX_T], norm_inv[MM_VEC_MAX_T];  // NORM_AFFINE, per token
 
-// x[t, col], times the norm weight with MM_NORM.
-float x_at(uint t, uint col) {
-  const float v = x[t * p.x_stride + col];
-  return NORM ? v * norm_w[col] : v;
+// v = x[t, col] through the norm's prologue (times the weight; with NORM_AFFINE the mean and bias).
+float norm_in(uint t, uint col, float v) {
+  if (!NORM) return v;
+  if (NORM_CENTER) v -= norm_mean[t];
+  v *= norm_w[col];
+  if (NORM_BIAS) v += norm_b[col] * norm_std[t];
+  return v;
+}
+vec4 norm_in4(uint t, uint i, vec4 v) {
+  if (!NORM) return v;
+  if (NORM_CENTER) v -= norm_mean[t];
+  v *= norm_w4[i];
+  if (NORM_BIAS) v += norm_b4[i] * norm_std[t];
+  return v;
 }
 
+// x[t, col] through the norm's prologue.
+float x_at(uint t, uint col) { return norm_in(t, col, x[t * p.x_stride + col]); }
+
+// The epilogue: MM_BIAS adds the row's bias, MM_SOFTCAP then caps (p.scale * tanh(v / p.scale)).
 void store(uint t, uint r, float v) {
+  if ((p.flags & MM_BIAS) != 0) v += out_b[r];
+  if ((p.flags & MM_SOFTCAP) != 0) v = p.scale * tanh(v / p.scale);
   const uint o = t * p.y_stride + r;
   y[o] = (p.flags & MM_ACCUMULATE) != 0 ? y[o] + v : v;
 }
@@ -65,12 +96,32 @@ float inv_rms(uint t) {
   return 1.0 / sqrt(LANE_SUM(ss) / float(p.cols) + p.eps);
 }
 
+// NORM_AFFINE: each token's mean (NORM_CENTER) and std, by the lane group before its rows; the
+// variance from a second pass over the centred values (E[x^2] - mean^2 cancels).
+void norm_stats() {
+  for (uint t = 0; t < TOKENS; ++t) {
+    if (t >= p.tokens) break;
+    float mean = 0.0;
+    if (NORM_CENTER) {
+      float s1 = 0.0;
+      for (uint i = LANE; i < p.cols; i += LANES) s1 += x[t * p.x_stride + i];
+      mean = LANE_SUM(s1) / float(p.cols);
+    }
+    float ss = 0.0;
+    for (uint i = LANE; i < p.cols; i += LANES) {
+      const float v = x[t * p.x_stride + i] - mean;
+      ss += v * v;
+    }
+    const float var = LANE_SUM(ss) / float(p.cols) + p.eps;
+    norm_mean[t] = mean;
+    norm_inv[t] = 1.0 / sqrt(var);
+    norm_std[t] = sqrt(var);
+  }
+}
+
 // x elements 4i .. 4i + 3 of token t (times the norm weight with MM_NORM), for dequant_direct.glsl.
 vec4 unit_x4(uint t, uint i) {
-  if (X_VEC4) {
-    const vec4 v = x4[t * p.x_stride / 4u + i];
-    return NORM ? v * norm_w4[i] : v;
-  }
+  if (X_VEC4) return norm_in4(t, i, x4[t * p.x_stride / 4u + i]);
   return vec4(x_at(t, 4u * i), x_at(t, 4u * i + 1u), x_at(t, 4u * i + 2u), x_at(t, 4u * i + 3u));
 }
 #include "dequant_direct.glsl"
@@ -107,8 +158,7 @@ void rows_dot(uint r0) {
       float xv[UNIT], sx[UNIT / 16];
       if (X_VEC4) {
         [[unroll]] for (uint i = 0; i < UNIT / 4; ++i) {
-          vec4 v = x4[(t * p.x_stride + UNIT * u) / 4u + i];
-          if (NORM) v *= norm_w4[UNIT / 4u * u + i];
+          const vec4 v = norm_in4(t, UNIT / 4u * u + i, x4[(t * p.x_stride + UNIT * u) / 4u + i]);
           xv[4 * i] = v.x, xv[4 * i + 1] = v.y, xv[4 * i + 2] = v.z, xv[4 * i + 3] = v.w;
         }
       } else {
@@ -138,7 +188,7 @@ void rows_dot(uint r0) {
 #endif
   for (uint t = 0; t < TOKENS; ++t) {
     if (t >= p.tokens) break;
-    const float scale = NORM ? inv_rms(t) : 1.0;
+    const float scale = NORM_AFFINE ? norm_inv[t] : NORM ? inv_rms(t) : 1.0;
     for (uint r = 0; r < RPS; ++r) {
       const float s = LANE_SUM(acc[t * RPS + r]) * scale;
       if (LANE == 0 && r0 + r < p.rows) store(t, r0 + r, s);
@@ -148,6 +198,7 @@ void rows_dot(uint r0) {
 
 void main() {
   dequant_prologue();
+  if (NORM_AFFINE) norm_stats();
   const uint wg_row0 = wg_first_row();
   const uint end = min(wg_row0 + ROWS_PER_WG, p.rows);
   for (uint r0 = wg_row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) rows_dot(r0);
@@ -171,26 +222,48 @@ uint piece[GR], start[GR];  // the invocation's weight rows (set by main)
 void tile_weights(uint c, out float w[NW][TILE_K]) {
   [[unroll]] for (uint r = 0; r < GR; ++r) tile_row(0, piece[r], start[r], c, w[r]);
 }
-void tile_scale_input(uint c, inout float v[TILE_K]) {
-  if (NORM) [[unroll]] for (uint i = 0; i < TILE_K; ++i) v[i] *= norm_w[min(TILE_K * c + i, p.cols - 1)];
+// Input j's step c through the norm's prologue. Columns past the row (a partial last step) stay
+// 0: the affine prologue would make them (0 - mean) * w + b * std.
+void tile_scale_input(uint c, uint j, inout float v[TILE_K]) {
+  if (!NORM) return;
+  [[unroll]] for (uint i = 0; i < TILE_K; ++i) {
+    const uint col = TILE_K * c + i;
+    v[i] = norm_in(j, min(col, p.cols - 1), v[i]);
+    if (NORM_AFFINE) v[i] = col < p.cols ? v[i] : 0.0;
+  }
 }
-shared float norm_part[GT * 4];  // MM_NORM: 4 partial sums of squares per token
+shared float norm_part[GT * 4];  // MM_NORM: 4 partial sums per token
 
-// MM_NORM: 1 / rms of the tile's tokens, computed by the workgroup (one barrier).
-void tile_inv_rms(uint t0, out float inv[GT]) {
+// 4 partial sums per tile token of (x - mean[j])^2 (sq) or x, by the workgroup, then summed.
+void tile_sums(uint t0, bool sq, float mean[GT], out float s[GT]) {
   for (uint i = gl_LocalInvocationID.x; i < GT * 4; i += WG) {
     const uint t = min(t0 + i / 4u, p.tokens - 1);
-    float ss = 0.0;
+    float a = 0.0;
     for (uint k = i % 4u; k < p.cols; k += 4u) {
-      const float v = x[t * p.x_stride + k];
-      ss += v * v;
+      const float v = x[t * p.x_stride + k] - mean[i / 4u];
+      a += sq ? v * v : v;
     }
-    norm_part[i] = ss;
+    norm_part[i] = a;
   }
   barrier();
+  [[unroll]] for (uint j = 0; j < GT; ++j) s[j] = norm_part[4 * j] + norm_part[4 * j + 1] + norm_part[4 * j + 2] + norm_part[4 * j + 3];
+  if (!sq) barrier();  // the mean's sums read before the variance's call writes them
+}
+
+// MM_NORM: 1 / rms (or 1 / std, with the mean, NORM_AFFINE) of the tile's tokens, by the workgroup.
+void tile_inv_rms(uint t0, out float inv[GT]) {
+  float mean[GT], s[GT];
+  [[unroll]] for (uint j = 0; j < GT; ++j) mean[j] = 0.0;
+  if (NORM_CENTER) {
+    tile_sums(t0, false, mean, s);
+    [[unroll]] for (uint j = 0; j < GT; ++j) mean[j] = s[j] / float(p.cols);
+  }
+  tile_sums(t0, true, mean, s);
   [[unroll]] for (uint j = 0; j < GT; ++j) {
-    const float s = norm_part[4 * j] + norm_part[4 * j + 1] + norm_part[4 * j + 2] + norm_part[4 * j + 3];
-    inv[j] = 1.0 / sqrt(s / float(p.cols) + p.eps);
+    const float var = s[j] / float(p.cols) + p.eps;
+    inv[j] = 1.0 / sqrt(var);
+    norm_mean[j] = mean[j];
+    norm_std[j] = sqrt(var);
   }
 }
 

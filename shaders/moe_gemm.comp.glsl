@@ -66,7 +66,7 @@ void tile_weights(uint c, out float w[NW][TILE_K]) {
   [[unroll]] for (uint a = 0; a < NA; ++a)
     [[unroll]] for (uint r = 0; r < GR; ++r) tile_row(PART_TENSOR(a), piece[a][r], start[a][r], c, w[a * GR + r]);
 }
-void tile_scale_input(uint c, inout float v[TILE_K]) {}
+void tile_scale_input(uint c, uint j, inout float v[TILE_K]) {}
 
 // Input row of slot s: x by token (gate/up) or h by slot (down). Empty slots read slot 0's.
 uint input_row(uint s) {

@@ -9,6 +9,7 @@
 #define RMS_WRITE_SUM 2u  // also store x + r (the residual stream) into `sum`
 #define RMS_CENTER 4u     // LayerNorm: subtract the group's mean, normalise by its variance
 #define RMS_BIAS 8u       // add b[n] after the weight (a norm with bias)
+#define RMS_ACCUMULATE 16u  // y += the normed value (a post norm and its residual add in one)
 
 // rope flags.
 #define ROPE_NEOX 1u          // pairs (x[i], x[i + n_rot/2]) instead of (x[2i], x[2i+1])
@@ -53,6 +54,8 @@
 #define MM_MAX_PIECES 4
 #define MM_ACCUMULATE 1u  // y += W x instead of y = W x
 #define MM_NORM 2u        // x is RMS-normalized first: x / sqrt(mean(x^2) + eps) * norm_w
+#define MM_BIAS 4u        // y gets a per-row bias at the store (before MM_ACCUMULATE's add)
+#define MM_SOFTCAP 8u     // then y = scale * tanh(y / scale) (Grok's final logit cap)
 #define MM_VEC_MAX_T 8    // tokens the matrix-vector kernel takes at once
 #define MM_GEMM_ROWS 4    // tiled kernel: weight rows per invocation (a chunk's dequant serves
 #define MM_GEMM_TOKENS 8  // ... this many tokens, shared by the workgroup)
@@ -225,7 +228,7 @@ VKMOE_PARAMS(MatmulParams) {
   uint flags;     // MM_*
   uint base[4];   // per piece: byte offset of its first row inside its binding
   float eps;      // MM_NORM
-  float scale;    // get_rows: multiplies every value (Granite's embedding scale); 0 reads as 1
+  float scale;    // get_rows: multiplies every value (Granite's embedding scale), 0 reads as 1; matmul: MM_SOFTCAP's cap
 } VKMOE_PARAMS_END(MatmulParams, 56);
 #endif
 

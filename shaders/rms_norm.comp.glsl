@@ -4,7 +4,9 @@
 // same kernel does whole-row norms (groups = 1) and per-head QK-norm (groups = heads, n =
 // head_dim, one shared weight). One workgroup per group. y and sum may alias x: each
 // invocation reads its elements before writing them. RMS_CENTER makes it a LayerNorm (the
-// group's mean subtracted first, variance about it); RMS_BIAS adds b[n] after the weight.
+// group's mean subtracted first, variance about it); RMS_BIAS adds b[n] after the weight;
+// RMS_ACCUMULATE adds the result into y (Grok's post norm and its residual add; y must not
+// alias x then).
 #if USE_SUBGROUP
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #endif
@@ -55,6 +57,7 @@ void main() {
   for (uint i = tid; i < p.n; i += WG) {
     // Read back the stored sum: `sum` may alias x (the residual stream updated in place).
     const float a = (p.flags & RMS_WRITE_SUM) != 0 ? sum[xb + i] : residual ? x[xb + i] + r[xb + i] : x[xb + i];
-    y[yb + i] = (a - mean) * inv * w[i] + (bias ? b[i] : 0.0);
+    const float v = (a - mean) * inv * w[i] + (bias ? b[i] : 0.0);
+    y[yb + i] = (p.flags & RMS_ACCUMULATE) != 0 ? y[yb + i] + v : v;
   }
 }

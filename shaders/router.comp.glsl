@@ -17,7 +17,7 @@ layout(constant_id = 1) const uint SHTYPE = 0;  // shared-expert gate weight typ
 #define WG 128
 layout(local_size_x = WG) in;
 
-layout(std430, binding = 0) readonly buffer Xb { float X[]; };
+layout(std430, binding = 0) buffer Xb { float X[]; };  // written only with ROUTER_POST
 layout(std430, binding = 1) readonly buffer Wb { uint W[]; };         // [E, H] of WTYPE
 layout(std430, binding = 2) readonly buffer Bb { float bias[]; };     // [E] selection bias
 layout(std430, binding = 3) writeonly buffer Ib { uint ids[]; };      // [T, k]
@@ -31,6 +31,10 @@ layout(std430, binding = 8) writeonly buffer Gb { float shared_gate[]; };  // [T
 layout(std430, binding = 9) readonly buffer Nb { float norm_w[]; };
 layout(std430, binding = 10) coherent buffer XNb { float XN[]; };
 layout(std430, binding = 11) readonly buffer LBb { float logit_bias[]; };  // [E], ROUTER_LOGIT_BIAS
+layout(std430, binding = 12) readonly buffer NBb { float norm_b[]; };  // [H], ROUTER_NORM_BIAS
+// ROUTER_POST: the branch output Y [T, H] and its norm's weight [H] (Grok's attention post norm).
+layout(std430, binding = 13) readonly buffer PWb { float post_w[]; };
+layout(std430, binding = 14) readonly buffer Yb { float Y[]; };
 #define NORM ((p.flags & ROUTER_NORM) != 0)
 #define X_AT(i) (NORM ? XN[i] : X[i])
 
@@ -94,20 +98,33 @@ uint argmax_score() {
   return r;
 }
 
+#include "wg_reduce.glsl"
+
 // ROUTER_NORM: XN[t] = x_t / sqrt(mean(x_t^2) + eps) * norm_w, by the whole workgroup; the
-// experts then read XN, so "FFN norm + router" is one dispatch.
+// experts then read XN, so "FFN norm + router" is one dispatch. ROUTER_NORM_CENTER makes it a
+// LayerNorm (the mean subtracted, variance about it from a second pass), ROUTER_NORM_BIAS adds
+// norm_b. ROUTER_POST first updates the residual row: x_t += Y_t / rms(Y_t) * post_w (each
+// invocation rereads only the elements it wrote; no other workgroup reads row t).
 void normalize_x(uint t) {
   const uint tid = gl_LocalInvocationID.x, xbase = t * p.x_stride;
-  float ss = 0.0;
-  for (uint i = tid; i < p.hidden; i += WG) ss += X[xbase + i] * X[xbase + i];
-  red_val[tid] = ss;
-  barrier();
-  for (uint s = WG / 2; s > 0; s >>= 1) {
-    if (tid < s) red_val[tid] += red_val[tid + s];
-    barrier();
+  if ((p.flags & ROUTER_POST) != 0) {
+    float sy = 0.0;
+    for (uint i = tid; i < p.hidden; i += WG) sy += Y[t * p.hidden + i] * Y[t * p.hidden + i];
+    const float inv_y = 1.0 / sqrt(wg_sum(sy) / float(p.hidden) + p.eps);
+    for (uint i = tid; i < p.hidden; i += WG) X[xbase + i] += Y[t * p.hidden + i] * inv_y * post_w[i];
   }
-  const float inv = 1.0 / sqrt(red_val[0] / float(p.hidden) + p.eps);
-  for (uint i = tid; i < p.hidden; i += WG) XN[t * p.hidden + i] = X[xbase + i] * inv * norm_w[i];
+  float mean = 0.0;
+  if ((p.flags & ROUTER_NORM_CENTER) != 0) {
+    float s1 = 0.0;
+    for (uint i = tid; i < p.hidden; i += WG) s1 += X[xbase + i];
+    mean = wg_sum(s1) / float(p.hidden);
+  }
+  float ss = 0.0;
+  for (uint i = tid; i < p.hidden; i += WG) ss += (X[xbase + i] - mean) * (X[xbase + i] - mean);
+  const float inv = 1.0 / sqrt(wg_sum(ss) / float(p.hidden) + p.eps);
+  const bool bias = (p.flags & ROUTER_NORM_BIAS) != 0;
+  for (uint i = tid; i < p.hidden; i += WG)
+    XN[t * p.hidden + i] = (X[xbase + i] - mean) * inv * norm_w[i] + (bias ? norm_b[i] : 0.0);
   memoryBarrierBuffer();
   barrier();
 }

@@ -18,6 +18,9 @@
 #define ROUTER_GROUP_TOP2 32u   // group score = sum of the group's top 2 (else its max)
 #define ROUTER_NORM 64u         // x is RMS-normalized first (norm weight, eps) and written out
 #define ROUTER_LOGIT_BIAS 128u  // add logit_bias[e] to the logits themselves (gpt-oss's ffn_gate_inp.bias)
+#define ROUTER_NORM_CENTER 256u  // with ROUTER_NORM: a LayerNorm (the mean subtracted first)
+#define ROUTER_NORM_BIAS 512u    // with ROUTER_NORM: + norm_b after the weight
+#define ROUTER_POST 1024u        // with ROUTER_NORM: x += rms_norm(y) * post_w first, written back
 
 // An empty selection slot (threshold routing, or fewer candidates than k).
 #define ROUTER_EMPTY_SLOT 0xFFFFFFFFu

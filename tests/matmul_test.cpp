@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "runtime/kernels/matmul.h"
@@ -151,47 +152,74 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: rows of any length read blocks through uvec4
   check_vec_variants(ctx, tight, GgmlType::Q6_K, {1u});
 }
 
-TEST_CASE_FIXTURE(GpuTest, "matmul: RMS-norm prologue matches rms_norm then matmul") {
+TEST_CASE_FIXTURE(GpuTest, "matmul: norm prologue (RMS, LayerNorm, bias) and bias / softcap epilogue match the reference") {
   struct Case {
     GgmlType type;
     uint32_t tokens;
     MatmulPath path;
     uint32_t pad = 0;     // x_stride = cols + pad (odd: x is not read as vec4)
     uint64_t offset = 4;  // of the weight: 0 gives 16-byte-aligned K-quant rows (uvec4 loads)
+    bool center = false, norm_bias = false;  // LayerNorm; a norm bias
+    bool out_bias = false, accumulate = false;
+    float softcap = 0.0f;
   };
   // Odd F32 columns on the plain path, Q4_K on the unit path, both variants at 1 token, 3
-  // tokens (one with an odd x stride), and the tiled kernel over two token tiles.
+  // tokens (one with an odd x stride), and the tiled kernel over two token tiles (F32: 97
+  // columns, a partial last step); each norm mode, the epilogue's bias, accumulate and softcap.
   const Case cases[] = {{GgmlType::F32, 1, MatmulPath::vec},
                         {GgmlType::Q4_K, 1, MatmulPath::vec},
                         {GgmlType::Q4_K, 3, MatmulPath::vec},
                         {GgmlType::Q4_K, 3, MatmulPath::vec, 5},
                         {GgmlType::Q4_K, 1, MatmulPath::vec, 0, 0},
                         {GgmlType::Q5_K, 2, MatmulPath::vec, 0, 0},
-                        {GgmlType::Q4_K, 37, MatmulPath::tiled}};
+                        {GgmlType::Q4_K, 37, MatmulPath::tiled},
+                        {GgmlType::F32, 1, MatmulPath::vec, 0, 4, true},
+                        {GgmlType::F32, 3, MatmulPath::vec, 0, 4, false, true, true},
+                        {GgmlType::Q4_K, 1, MatmulPath::vec, 0, 4, true, true, true, true},
+                        {GgmlType::Q4_K, 3, MatmulPath::vec, 5, 4, true, true},
+                        {GgmlType::Q8_0, 1, MatmulPath::vec, 0, 0, true, true, false, false, 2.0f},
+                        {GgmlType::Q5_K, 2, MatmulPath::vec, 0, 0, false, true, true},
+                        {GgmlType::Q4_K, 37, MatmulPath::tiled, 0, 4, true, true, true, true},
+                        {GgmlType::F32, 19, MatmulPath::tiled, 3, 4, true, false, true, false, 1.5f},
+                        {GgmlType::F32, 1, MatmulPath::vec, 0, 4, false, false, true, false, 1.5f}};
   for (const Case& c : cases) {
     const uint32_t rows = 37, cols = test_cols(c.type);
     CAPTURE(ggml_type_name(c.type));
     CAPTURE(c.tokens);
+    CAPTURE(c.center);
+    CAPTURE(c.norm_bias);
+    CAPTURE(c.out_bias);
+    CAPTURE(c.softcap);
     TestWeight tw(ctx, c.type, rows, cols, c.offset);
     auto x = random_floats(size_t(c.tokens) * cols);
-    for (float& v : x) v *= 3.0f;  // the norm must matter
-    const auto nw = random_floats(cols);
+    for (float& v : x) v = v * 3.0f + 2.0f;  // the norm and its mean must matter
+    const auto nw = random_floats(cols), nb = random_floats(cols), ob = random_floats(rows), y0 = random_floats(size_t(c.tokens) * rows);
+    const bool norm = c.center || c.norm_bias || (!c.out_bias && c.softcap == 0);  // the epilogue also alone
     const float eps = 1e-5f;
-    const auto xn = rms_norm_ref(x, nw, c.tokens, 1, cols, eps);
+    const auto xn = norm ? norm_ref(x, nw, c.norm_bias ? std::span<const float>(nb) : std::span<const float>{}, c.tokens, 1, cols, eps, c.center)
+                         : std::vector<double>(x.begin(), x.end());
     const uint32_t xs = cols + c.pad;
     std::vector<float> xp(size_t(c.tokens) * xs, 1e30f);  // the padding must not be read
     for (uint32_t t = 0; t < c.tokens; ++t) std::copy_n(x.begin() + size_t(t) * cols, cols, xp.begin() + size_t(t) * xs);
-    const auto ref = matmul_ref(tw.deq, std::vector<float>(xn.begin(), xn.end()), rows, cols, c.tokens);
-    GpuBuf xb(ctx, xp), nb(ctx, nw);
+    auto ref = matmul_ref(tw.deq, std::vector<float>(xn.begin(), xn.end()), rows, cols, c.tokens);
+    for (size_t i = 0; i < ref.size(); ++i) {
+      if (c.out_bias) ref[i] += ob[i % rows];
+      if (c.softcap > 0) ref[i] = c.softcap * std::tanh(ref[i] / c.softcap);
+      if (c.accumulate) ref[i] += y0[i];
+    }
+    GpuBuf xb(ctx, xp), nwb(ctx, nw), nbb(ctx, nb), obb(ctx, ob);
     const auto kernel = matmul_kernel_name(c.path == MatmulPath::vec ? "matvec" : "matmul", c.type);
     for (const auto* v : ctx.pipelines().supported_variants(kernel)) {
       if (c.tokens > 1 && v != ctx.pipelines().supported_variants(kernel)[0]) continue;
       CAPTURE(v->name);
-      GpuBuf yb(ctx, size_t(c.tokens) * rows);
+      GpuBuf yb(ctx, y0);
       Sequence seq(ctx.device());
-      yb.poison(seq);
-      record_matmul(ctx, seq, tw.w, c.tokens, xb.range(), yb.range(),
-                    {.x_stride = xs, .path = c.path, .variant = v->name, .norm = NormPrologue{nb.range(), eps}});
+      if (!c.accumulate) yb.poison(seq);
+      MatmulOptions o{.x_stride = xs, .accumulate = c.accumulate, .path = c.path, .variant = v->name};
+      if (norm) o.norm = NormPrologue{nwb.range(), eps, c.norm_bias ? nbb.range() : BufferRange{}, c.center};
+      if (c.out_bias) o.bias = obb.range();
+      o.softcap = c.softcap;
+      record_matmul(ctx, seq, tw.w, c.tokens, xb.range(), yb.range(), o);
       seq.run();
       CHECK(rel_l2(yb.floats(ctx), ref) < tolerance(c.type));
     }
@@ -202,6 +230,10 @@ TEST_CASE_FIXTURE(GpuTest, "matmul: RMS-norm prologue matches rms_norm then matm
   CHECK_THROWS_WITH_AS(record_matmul(ctx, seq, tw.w, 1, buf.range(0, 256), buf.range(128, 256),
                                      {.norm = NormPrologue{buf.range(), 1e-6f}}),
                        doctest::Contains("must not overlap x"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(record_matmul(ctx, seq, tw.w, 1, buf.range(0, 256), buf.range(256, 32), {.bias = buf.range(0, 16)}),
+                       doctest::Contains("bias"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(record_matmul(ctx, seq, tw.w, 1, buf.range(0, 256), buf.range(256, 32), {.softcap = -1.0f}),
+                       doctest::Contains("softcap"), std::invalid_argument);
 }
 
 TEST_CASE_FIXTURE(GpuTest, "matmul: 300-token prefill, accumulate into a strided residual stream") {

@@ -77,6 +77,26 @@ TEST_CASE_FIXTURE(GpuTest, "rms_norm: LayerNorm and bias modes match the referen
         }
 }
 
+TEST_CASE_FIXTURE(GpuTest, "rms_norm: accumulate adds the normed rows into y (a post norm and its residual add)") {
+  for (const auto& variant : variants(ctx, "rms_norm")) {
+    CAPTURE(variant);
+    const uint32_t T = 3, n = 301;
+    auto h = random_floats(T * n, -3.0f, 3.0f), w = random_floats(n, 0.5f, 1.5f), x = random_floats(T * n);
+    GpuBuf hb(ctx, h), wb(ctx, w), xb(ctx, x);
+    Sequence seq(ctx.device());
+    record_rms_norm(ctx, seq, {.tokens = T, .n = n, .eps = 1e-6f, .accumulate = true}, hb.range(), wb.range(), xb.range(), {}, {},
+                    variant);
+    seq.run();
+    auto want = rms_norm_ref(h, w, T, 1, n, 1e-6);
+    for (size_t i = 0; i < want.size(); ++i) want[i] += x[i];
+    CHECK(rel_l2(xb.floats(ctx), want) < 1e-6);
+    CHECK(hb.floats(ctx) == h);  // the input is not written
+    Sequence bad(ctx.device());
+    CHECK_THROWS_WITH_AS(record_rms_norm(ctx, bad, {.tokens = T, .n = n, .accumulate = true}, hb.range(), wb.range(), hb.range()),
+                         doctest::Contains("apart"), std::invalid_argument);
+  }
+}
+
 TEST_CASE_FIXTURE(GpuTest, "rms_norm: QK-norm in place on a slice of a wider row") {
   // q occupies the first 4 * 72 floats of a fused [T, (4 + 2 + 2) * 72] QKV row.
   const uint32_t T = 5, heads = 4, D = 72, stride = 8 * 72;

@@ -30,6 +30,9 @@ struct RouterCase {
   std::vector<float> shared_w;  // [H] F32 shared-expert gate, or empty
   std::vector<float> norm_w;    // [H]: RMS-norm prologue (eps 1e-5), or empty
   std::vector<float> logit_bias;  // [E] added to the logits (gpt-oss), or empty
+  std::vector<float> norm_b;      // [H] the norm's bias, or empty
+  bool center = false;            // LayerNorm
+  std::vector<float> post_w, branch;  // [H], [T, H]: x += rms_norm(branch) * post_w first, or empty
 };
 
 struct RouterRun {
@@ -40,6 +43,8 @@ struct RouterRun {
   std::vector<double> ref_shared;
   std::vector<float> x_norm;  // with a norm prologue
   std::vector<double> ref_x_norm;
+  std::vector<float> x_after;   // with a post norm: the updated residual
+  std::vector<double> ref_x_after;
 };
 
 std::vector<uint8_t> to_bytes(GgmlType type, std::span<const float> w) {
@@ -81,6 +86,12 @@ RouterRun run_router(Context& ctx, RouterCase c, const std::string& variant) {
   Buffer nb = A.create_buffer(std::max<size_t>(4, c.norm_w.size() * 4), MemoryUse::device, "norm w");
   Buffer xnb = A.create_buffer(size_t(T) * H * 4, MemoryUse::device, "x norm");
   if (!c.norm_w.empty()) ctx.transfer().upload(nb, 0, c.norm_w.data(), c.norm_w.size() * 4);
+  const auto upload_opt = [&](const std::vector<float>& v, const char* name) {
+    Buffer b = A.create_buffer(std::max<size_t>(4, v.size() * 4), MemoryUse::device, name);
+    if (!v.empty()) ctx.transfer().upload(b, 0, v.data(), v.size() * 4);
+    return b;
+  };
+  Buffer nbb = upload_opt(c.norm_b, "norm b"), pwb = upload_opt(c.post_w, "post w"), brb = upload_opt(c.branch, "branch");
   ctx.transfer().upload(xb, 0, c.x.data(), c.x.size() * 4);
   ctx.transfer().upload(wb, 0, wbytes.data(), wbytes.size());
   if (!c.bias.empty()) ctx.transfer().upload(bb, 0, c.bias.data(), c.bias.size() * 4);
@@ -97,6 +108,9 @@ RouterRun run_router(Context& ctx, RouterCase c, const std::string& variant) {
   if (!c.norm_w.empty()) {
     rw.norm = nb.range();
     rw.norm_eps = eps;
+    rw.norm_center = c.center;
+    if (!c.norm_b.empty()) rw.norm_bias = nbb.range();
+    if (!c.post_w.empty()) rw.post_norm = pwb.range(), ro.branch = brb.range();
     ro.x_norm = xnb.range();
   }
   record_router(ctx, seq, c.cfg, rw, T, H, xb.range(), ro, variant);
@@ -114,10 +128,18 @@ RouterRun run_router(Context& ctx, RouterCase c, const std::string& variant) {
   ctx.transfer().download(cb, 0, r.counts.data(), r.counts.size() * 4);
   ctx.transfer().download(gb, 0, r.shared_gate.data(), r.shared_gate.size() * 4);
 
+  if (!c.post_w.empty()) {  // x += rms_norm(branch) * post_w, in f32 as the kernel stores it
+    r.x_after.resize(c.x.size());
+    ctx.transfer().download(xb, 0, r.x_after.data(), r.x_after.size() * 4);
+    const auto pn = rms_norm_ref(c.branch, c.post_w, T, 1, H, eps);
+    r.ref_x_after.resize(c.x.size());
+    for (size_t i = 0; i < c.x.size(); ++i) r.ref_x_after[i] = c.x[i] + pn[i];
+    c.x.assign(r.ref_x_after.begin(), r.ref_x_after.end());
+  }
   if (!c.norm_w.empty()) {
     r.x_norm.resize(size_t(T) * H);
     ctx.transfer().download(xnb, 0, r.x_norm.data(), r.x_norm.size() * 4);
-    r.ref_x_norm = rms_norm_ref(c.x, c.norm_w, T, 1, H, eps);
+    r.ref_x_norm = norm_ref(c.x, c.norm_w, c.norm_b, T, 1, H, eps, c.center);
     c.x.assign(r.ref_x_norm.begin(), r.ref_x_norm.end());  // the reference scores the normalized x
   }
   r.ref_logits = router_logits_ref(wdeq, c.x, T, E, H);
@@ -254,6 +276,29 @@ TEST_CASE_FIXTURE(GpuTest, "router: RMS-norm prologue scores and writes the norm
       check_selection(c, r);
       for (uint32_t t = 0; t < tokens; ++t)  // the shared gate reads the normalized x too
         CHECK(r.shared_gate[t] == doctest::Approx(1.0 / (1.0 + std::exp(-r.ref_shared[t]))).epsilon(1e-5));
+    }
+}
+
+TEST_CASE_FIXTURE(GpuTest, "router: LayerNorm, norm bias and a post norm with its residual add in the prologue") {
+  for (const auto& variant : variants(ctx))
+    for (int mode = 0; mode < 4; ++mode) {  // LayerNorm; bias; both; RMS + post norm (Grok)
+      CAPTURE(variant);
+      CAPTURE(mode);
+      RouterCase c;
+      c.cfg = {.gating = Gating::softmax_topk, .experts = 16, .k = 4, .renormalize = true};
+      c.tokens = mode == 1 ? 1 : 5;
+      c.hidden = 203;  // odd, not a multiple of the workgroup
+      c.x = random_floats(size_t(c.tokens) * c.hidden);
+      for (float& v : c.x) v = v * 5.0f + 3.0f;  // the mean must matter
+      c.norm_w = random_floats(c.hidden);
+      c.center = mode == 0 || mode == 2;
+      if (mode == 1 || mode == 2) c.norm_b = random_floats(c.hidden);
+      if (mode == 3) c.post_w = random_floats(c.hidden), c.branch = random_floats(size_t(c.tokens) * c.hidden, -4.0f, 4.0f);
+      auto r = run_router(ctx, c, variant);
+      if (mode == 3) CHECK(rel_l2(r.x_after, r.ref_x_after) < 1e-6);
+      CHECK(rel_l2(r.x_norm, r.ref_x_norm) < 1e-5);
+      check_logits(r);
+      check_selection(c, r);
     }
 }
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "runtime/arch/registry.h"
 #include "runtime/service/args.h"
 #include "apps/vkmoe/commands.h"
 #include "runtime/model/synthetic_model.h"
@@ -39,7 +40,7 @@ GgmlType parse_type(const std::string& name) {
 }  // namespace
 
 int cmd_synth(const std::vector<std::string>& argv) {
-  Args args(argv, {"-o", "--preset", "--type", "--layers", "--seed"}, {"--force"});
+  Args args(argv, {"-o", "--preset", "--type", "--layers", "--seed", "--arch"}, {"--force"});
   const std::string out = args.get("-o");
   if (out.empty()) throw std::invalid_argument("-o FILE is required");
   if (args.get("--preset", "bench") != "bench") throw std::invalid_argument("--preset: only 'bench' exists");
@@ -47,6 +48,14 @@ int cmd_synth(const std::vector<std::string>& argv) {
     throw std::invalid_argument("'" + out + "' exists; pass --force to replace it");
   SyntheticSpec spec = bench_spec();
   if (args.has("--type")) spec.matrix_type = parse_type(args.get("--type"));
+  if (args.has("--arch")) {  // the bench shape in another architecture (its tensors and flags)
+    const std::string a = args.get("--arch");
+    const ArchInfo* info = find_arch(a == "grok2" ? "grok" : a);
+    if (!info) throw std::invalid_argument("--arch: '" + a + "' is not one of " + supported_architectures() + ", grok2");
+    spec.arch = info->arch;
+    spec.grok2 = a == "grok2";
+    spec.name = "vkmoe-bench-" + a + "-4x512";
+  }
   spec.n_layer = static_cast<uint32_t>(args.get_int("--layers", spec.n_layer, 1, 256));
   spec.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, INT64_MAX));
   make_synthetic_model(spec).write(out);

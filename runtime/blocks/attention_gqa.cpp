@@ -103,10 +103,9 @@ void record(const BlockRun& r, const AttentionGqaLayer& L, const NormLayer& n) {
   const auto [NH, NKV, Dk, Dv] = cfg.attention_shape();
   const uint32_t H = cfg.n_embd, qw = NH * Dk, kw = NKV * Dk, vw = NKV * Dv, row = qw + kw + vw, T = pass.tokens;
   const BufferRange x = r.x();
-  // The attention norm, fused into the projections; one with a bias or a LayerNorm runs first.
-  const bool fused = norm::fused(cfg);
-  const BufferRange in = fused ? x : norm::record(r, n.attn_norm, n.attn_norm_b, T);
-  const MatmulOptions normed = fused ? MatmulOptions{.norm = NormPrologue{n.attn_norm, cfg.norm_eps}} : MatmulOptions{};
+  // The attention norm (RMSNorm, LayerNorm, with a bias or not), fused into the projections.
+  const BufferRange in = x;
+  const MatmulOptions normed{.norm = norm::prologue(cfg, n.attn_norm, n.attn_norm_b)};
   RopeKvShape s{.tokens = T, .heads = NH, .eps = cfg.norm_eps, .clamp = cfg.clamp_kqv};
   s.norm = cfg.qk_norm_per_head ? QkNorm::per_head : cfg.qk_norm_full ? QkNorm::full : QkNorm::none;
   s.norm_after_rope = cfg.qk_norm_after_rope;
@@ -151,11 +150,12 @@ void record(const BlockRun& r, const AttentionGqaLayer& L, const NormLayer& n) {
   if (cfg.residual_scale != 0.0f)  // Granite: Wo (r a) = r (Wo a), the branch scaled before its residual add
     record_scale(r.ctx, r.seq, {.rows = T, .n = NH * Dv, .a_stride = pass.o_stride, .y_stride = pass.o_stride}, attn, attn,
                  cfg.residual_scale);
-  const bool post = n.attn_post_norm.size > 0;  // grok: the output normed (in xn) before the residual add
-  const BufferRange o = post ? r.xn() : x;
-  record_matmul(r.ctx, r.seq, L.wo, T, attn, o, {.x_stride = pass.o_stride, .accumulate = !post});
-  if (post) norm::record_post(r, n.attn_post_norm, o, T);
-  if (L.bo.size) record_add(r.ctx, r.seq, {.rows = T, .n = H, .b_stride = kEltBroadcast}, x, L.bo, x);
+  // The output bias rides in the o matvec's store. Grok: the output (in x_in) is normed and added
+  // to x by the FFN's router (norm::post_in_router), else by one rms_norm here.
+  const bool post = n.attn_post_norm.size > 0;
+  const BufferRange o = post ? r.act.x_in.range(0, uint64_t(T) * H * 4) : x;
+  record_matmul(r.ctx, r.seq, L.wo, T, attn, o, {.x_stride = pass.o_stride, .accumulate = !post, .bias = L.bo});
+  if (post && !norm::post_in_router(cfg, r.layer)) norm::record_post(r, n.attn_post_norm, o, T);
 }
 
 }  // namespace vkmoe::blocks::attention_gqa

@@ -56,10 +56,16 @@ FfnMoeLayer bind(Weights& w, uint32_t l, const NormLayer& norm) {
   m.router.type = gate_inp.type;
   m.router.w = gate_inp.buffer.range(0, gate_inp.bytes);
   m.router.bias = w.vector(b + "exp_probs_b.bias", E);
-  // The FFN norm runs inside the router, which writes the normed x; a norm with a bias or a
-  // LayerNorm runs before it (norm block) and the router reads xn. Arctic's MoE has its own norm.
-  if (c.layers[l].parallel_dense) m.router.norm = w.need(b + "ffn_norm_exps.weight", H);
-  else if (norm::fused(c)) m.router.norm = norm.ffn_norm;
+  // The FFN norm (RMSNorm, LayerNorm, with a bias or not) runs inside the router, which writes
+  // the normed x; Grok's attention post norm and residual add before it. Arctic's MoE has its own norm.
+  if (c.layers[l].parallel_dense) {
+    m.router.norm = w.need(b + "ffn_norm_exps.weight", H);
+  } else {
+    m.router.norm = norm.ffn_norm;
+    m.router.norm_bias = norm.ffn_norm_b;
+  }
+  m.router.norm_center = c.layer_norm;
+  if (norm::post_in_router(c, l)) m.router.post_norm = norm.attn_post_norm;
   m.router.norm_eps = c.norm_eps;
   if (const DeviceTensor* sg = w.find(b + "ffn_gate_inp_shexp.weight")) {
     m.router.shared_type = sg->type;
@@ -102,10 +108,9 @@ void record(const BlockRun& r, const FfnMoeLayer& w, const NormLayer& n, BufferR
   const BufferRange ids = r.act.ids.range(l * slice, T * K * 4ull), wts = r.act.wts.range(l * slice, T * K * 4ull);
   const bool gated = w.shared && w.router.shared_gate_w.size;
   const BufferRange gate = gated ? r.act.shared_gate.range(0, T * 4ull) : BufferRange{};
-  const bool fused = norm::fused(r.cfg);  // else the norm runs first and the router reads xn
-  if (!fused) norm::record(r, n.ffn_norm, n.ffn_norm_b, T);
-  record_router(r.ctx, r.seq, r.cfg.router, w.router, T, H, fused ? (input.size ? input : x) : xn,
-                {ids, wts, {}, {}, gate, fused ? xn : BufferRange{}});
+  // With Grok's attention post norm the attention left its output in x_in (attention_gqa).
+  const BufferRange branch = w.router.post_norm.size ? r.act.x_in.range(0, T * H * 4ull) : BufferRange{};
+  record_router(r.ctx, r.seq, r.cfg.router, w.router, T, H, input.size ? input : x, {ids, wts, {}, {}, gate, xn, branch});
   const SharedExpertSlot slot{&w.shared_experts, gate};
   const bool post = n.ffn_post_norm.size > 0;  // grok: the output normed (in x_in) before the residual add
   const BufferRange out = post ? r.act.x_in.range(0, T * H * 4ull) : x;

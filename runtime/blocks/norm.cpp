@@ -12,6 +12,15 @@ namespace vkmoe::blocks::norm {
 
 bool fused(const ModelConfig& cfg) { return !cfg.norm_bias && !cfg.layer_norm; }
 
+NormPrologue prologue(const ModelConfig& cfg, BufferRange w, BufferRange b) {
+  return {.weight = w, .eps = cfg.norm_eps, .bias = b, .center = cfg.layer_norm};
+}
+
+bool post_in_router(const ModelConfig& cfg, uint32_t l) {
+  const LayerSpec& s = cfg.layers[l];
+  return cfg.attn_post_norm && s.ffn == FfnKind::moe && !s.parallel_dense && cfg.n_expert > 0;
+}
+
 NormLayer bind(Weights& w, uint32_t l) {
   const ModelConfig& c = w.config();
   const std::string b = "blk." + std::to_string(l) + ".";
@@ -21,7 +30,7 @@ NormLayer bind(Weights& w, uint32_t l) {
   n.ffn_norm = w.vector(b + c.ffn_norm + ".weight", H);
   if (c.attn_post_norm) n.attn_post_norm = w.need(b + "attn_output_norm.weight", H);
   if (!c.ffn_post_norm.empty()) n.ffn_post_norm = w.need(b + c.ffn_post_norm + ".weight", H);
-  if (!fused(c) && c.norm_bias) {
+  if (c.norm_bias) {
     n.attn_norm_b = w.need(b + "attn_norm.bias", H);
     n.ffn_norm_b = w.need(b + c.ffn_norm + ".bias", H);
   }
@@ -36,13 +45,13 @@ HeadWeights bind_head(Weights& w) {
   h.output = w.find("output.weight") ? w.dense_shaped("output.weight", H, V) : h.embd;  // tied embeddings
   h.norm = w.vector("output_norm.weight", H);
   if (c.output_bias) h.bias = w.need("output.bias", V);
-  if (!fused(c) && c.norm_bias) h.norm_b = w.need("output_norm.bias", H);
+  if (c.norm_bias) h.norm_b = w.need("output_norm.bias", H);
   return h;
 }
 
 std::vector<BlockBuffer> activation_bytes(const ModelConfig& c, const BatchShape& b) {
   std::vector<BlockBuffer> out{{&ActivationLayout::xn, {"x normed", b.tokens * c.n_embd * 4}}};
-  if (!c.ffn_post_norm.empty()) out.push_back({&ActivationLayout::x_in, {"layer input (parallel MoE) / FFN output", b.tokens * c.n_embd * 4}});
+  if (!c.ffn_post_norm.empty() || c.attn_post_norm) out.push_back({&ActivationLayout::x_in, {"layer input (parallel MoE) / FFN output", b.tokens * c.n_embd * 4}});
   return out;
 }
 
@@ -56,16 +65,12 @@ BufferRange record(const BlockRun& r, BufferRange w, BufferRange b, uint32_t T, 
 
 void record_post(const BlockRun& r, BufferRange w, BufferRange y, uint32_t T) {
   const uint32_t H = r.cfg.n_embd;
-  record_rms_norm(r.ctx, r.seq, {.tokens = T, .n = H, .eps = r.cfg.norm_eps}, y, w, y);
-  const BufferRange x = r.act.x.range(0, uint64_t(T) * H * 4);
-  record_add(r.ctx, r.seq, {.rows = T, .n = H}, x, y, x);
+  record_rms_norm(r.ctx, r.seq, {.tokens = T, .n = H, .eps = r.cfg.norm_eps, .accumulate = true}, y, w,
+                  r.act.x.range(0, uint64_t(T) * H * 4));
 }
 
-void record_head_extras(const BlockRun& r, const HeadWeights& head, uint32_t rows) {
-  const uint32_t V = r.cfg.n_vocab;
-  const BufferRange logits = r.act.logits.range(0, uint64_t(rows) * V * 4);
-  if (head.bias.size) record_add(r.ctx, r.seq, {.rows = rows, .n = V, .b_stride = kEltBroadcast}, logits, head.bias, logits);
-  if (r.cfg.final_softcap > 0) record_softcap(r.ctx, r.seq, {.rows = rows, .n = V}, logits, logits, r.cfg.final_softcap);
+MatmulOptions head_extras(const ModelConfig& cfg, const HeadWeights& head) {
+  return {.bias = head.bias, .softcap = cfg.final_softcap};
 }
 
 }  // namespace vkmoe::blocks::norm

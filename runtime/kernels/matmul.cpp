@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <string_view>
 #include <stdexcept>
 
@@ -145,6 +146,8 @@ MatmulChoice choose_matmul(const DeviceCaps& caps, const MatmulShape& s) {
   c.spec.pieces = s.pieces;
   c.spec.x_vec4 = (s.x_stride ? s.x_stride : s.cols) % 4 == 0;
   c.spec.norm = s.norm;
+  c.norm_center = s.norm && s.norm_center;
+  c.norm_bias = s.norm && s.norm_bias;
   // uvec4 weight loads: indexed ones need rows that start 16-byte aligned; load_words' window
   // (any even offset) needs only that the last uvec4 of a row is inside the bound range.
   c.spec.w_vec4 = matmul_window_type(s.type) ? s.ranges_padded || s.rows_16_aligned : s.rows_16_aligned;
@@ -172,10 +175,15 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
     if (x.buffer == y.buffer && x.offset < y.offset + y.size && y.offset < x.offset + x.size)
       op_fail(k, "with a norm prologue y must not overlap x (every workgroup reads all of x)");
     if (!(o.norm->eps >= 0)) op_fail(k, "norm eps must be >= 0");
+    if (o.norm->bias.size) need_floats(k, "norm bias", o.norm->bias, w.cols);
   }
+  if (o.bias.size) need_floats(k, "bias", o.bias, w.rows);
+  if (!(o.softcap >= 0) || std::isinf(o.softcap)) op_fail(k, "softcap must be finite and >= 0");
   if (o.path == MatmulPath::vec && tokens > MM_VEC_MAX_T)
     op_fail(k, "the matrix-vector path takes at most " + std::to_string(MM_VEC_MAX_T) + " tokens");
   MatmulShape shape = matmul_shape(w, tokens, xs, o.norm.has_value(), o.path);
+  shape.norm_center = o.norm && o.norm->center;
+  shape.norm_bias = o.norm && o.norm->bias.size;
   const bool vec = (o.path == MatmulPath::automatic ? tokens <= MM_VEC_MAX_T : o.path == MatmulPath::vec);
   const std::string kernel = matmul_kernel_name(vec ? "matvec" : "matmul", w.type);
   // The variant: forced (tests), else choose_matmul's among those the enabled features run.
@@ -195,16 +203,24 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
   p.tokens = tokens;
   p.x_stride = xs;
   p.y_stride = ys;
-  p.flags = (o.accumulate ? MM_ACCUMULATE : 0) | (o.norm ? MM_NORM : 0);
+  p.flags = (o.accumulate ? MM_ACCUMULATE : 0) | (o.norm ? MM_NORM : 0) | (o.bias.size ? MM_BIAS : 0) |
+            (o.softcap > 0 ? MM_SOFTCAP : 0);
   p.eps = o.norm ? o.norm->eps : 0.0f;
+  p.scale = o.softcap;
+  std::vector<uint32_t> spec = c.spec.spec();
+  spec.push_back(c.norm_center ? 1u : 0u);  // constant 7
+  spec.push_back(c.norm_bias ? 1u : 0u);    // 8
   const auto& pipe = ctx.pipelines().get({.kernel = kernel,
-                                          .bindings = 3 + kMaxWeightPieces,
+                                          .bindings = 5 + kMaxWeightPieces,
                                           .push_size = sizeof(p),
-                                          .spec = c.spec.spec(),
+                                          .spec = spec,
                                           .variant = variant->name});
   std::vector<Binding> b = {{x, Access::read}, {y, o.accumulate ? Access::read_write : Access::write}};
   add_pieces(b, w);
-  b.push_back({o.norm ? o.norm->weight : ctx.dummy().range(), Access::read});
+  const BufferRange dummy = ctx.dummy().range();
+  b.push_back({o.norm ? o.norm->weight : dummy, Access::read});
+  b.push_back({o.norm && o.norm->bias.size ? o.norm->bias : dummy, Access::read});
+  b.push_back({o.bias.size ? o.bias : dummy, Access::read});
   if (c.path == MatmulPath::vec) {
     const auto g = grid_2d(ctx, c.row_groups);
     seq.dispatch(pipe, b, &p, g[0], g[1], 1, "matvec");

@@ -73,11 +73,14 @@ uint32_t gemm_workgroup(const DeviceCaps& caps);
 // Whether the device runs the subgroup variants (subgroup basic + arithmetic in compute).
 bool caps_subgroup_arith(const DeviceCaps& caps);
 
-// RMS norm folded into a matmul: x is replaced by x / sqrt(mean(x^2) + eps) * weight per token
-// (as record_rms_norm with groups = 1), computed inside the matmul's own dispatch.
+// A norm folded into a matmul: x is replaced by x / sqrt(mean(x^2) + eps) * weight per token
+// (as record_rms_norm with groups = 1), or with center the LayerNorm (x - mean) / sqrt(var + eps)
+// * weight, then + bias when one is given; computed inside the matmul's own dispatch.
 struct NormPrologue {
   BufferRange weight;  // [cols] floats
   float eps = 1e-6f;
+  BufferRange bias;    // [cols] floats, or empty
+  bool center = false;
 };
 
 struct MatmulOptions {
@@ -86,6 +89,8 @@ struct MatmulOptions {
   MatmulPath path = MatmulPath::automatic;
   std::string variant;                  // force a shader variant (tests)
   std::optional<NormPrologue> norm;     // y must not overlap x when set
+  BufferRange bias;                     // [rows] floats added to each output row (then accumulated), or empty
+  float softcap = 0.0f;                 // > 0: y = softcap * tanh(y / softcap) after the bias
 };
 
 // What one dense matmul call is, as far as choose_matmul is concerned (matmul_shape builds it).
@@ -98,6 +103,7 @@ struct MatmulShape {
   bool rows_16_aligned = false;  // row_bytes and every piece's first row are multiples of 16 bytes
   bool ranges_padded = false;    // every piece's bound range is a multiple of 16 bytes long
   bool norm = false;             // an RMS-norm prologue
+  bool norm_center = false, norm_bias = false;  // with norm: LayerNorm, a norm bias (constants 7, 8)
   MatmulPath path = MatmulPath::automatic;
   // The matvec variant when the caller rules (a forced variant, or enabled features without
   // subgroup arithmetic: false); unset: choose_matmul picks from the caps.
@@ -112,6 +118,7 @@ struct MatmulChoice {
   MatmulPath path = MatmulPath::vec;  // vec or tiled, never automatic
   bool subgroup = false;              // the matvec's subgroup variant (the tiled kernel has one)
   VecShape spec;                      // specialization constants 0..6
+  bool norm_center = false, norm_bias = false;  // 7 and 8
   uint64_t row_groups = 0;            // workgroups along the rows (vec: laid out by grid_2d)
   uint32_t token_groups = 1;          // tiled: workgroups along the tokens
 };

@@ -58,6 +58,18 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
     if (out.x_norm.buffer == x.buffer && out.x_norm.offset < x.offset + x.size && x.offset < out.x_norm.offset + out.x_norm.size)
       throw std::invalid_argument("router: x_norm must not overlap x");
     if (!(w.norm_eps >= 0)) throw std::invalid_argument("router: norm eps must be >= 0");
+    if (w.norm_bias.size && w.norm_bias.size < uint64_t(hidden) * 4)
+      throw std::invalid_argument("router: the norm bias needs " + std::to_string(hidden) + " floats");
+  }
+  const bool post = w.post_norm.size > 0;
+  if (post) {
+    const uint64_t n = uint64_t(tokens) * hidden * 4;
+    if (!norm || w.post_norm.size < uint64_t(hidden) * 4 || out.branch.size < n)
+      throw std::invalid_argument("router: the post norm needs the FFN norm, a weight of " + std::to_string(hidden) +
+                                  " floats and a branch of " + std::to_string(uint64_t(tokens) * hidden) + " floats");
+    for (BufferRange o : {out.x_norm, x})
+      if (out.branch.buffer == o.buffer && out.branch.offset < o.offset + o.size && o.offset < out.branch.offset + out.branch.size)
+        throw std::invalid_argument("router: the post norm's branch must not overlap x or x_norm");
   }
 
   RouterParams p{};
@@ -75,7 +87,8 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
             (out.logits.size ? ROUTER_WRITE_LOGITS : 0) | (out.counts.size ? ROUTER_COUNT : 0) |
             (shared ? ROUTER_SHARED_GATE : 0) | (w.bias.size ? ROUTER_BIAS : 0) |
             (cfg.group_top2 ? ROUTER_GROUP_TOP2 : 0) | (norm ? ROUTER_NORM : 0) |
-            (w.logit_bias.size ? ROUTER_LOGIT_BIAS : 0);
+            (w.logit_bias.size ? ROUTER_LOGIT_BIAS : 0) | (norm && w.norm_center ? ROUTER_NORM_CENTER : 0) |
+            (norm && w.norm_bias.size ? ROUTER_NORM_BIAS : 0) | (post ? ROUTER_POST : 0);
   if (w.logit_bias.size && w.logit_bias.size < uint64_t(cfg.experts) * 4)
     throw std::invalid_argument("router: the logit bias needs " + std::to_string(cfg.experts) + " floats");
   p.n_group = cfg.n_group;
@@ -86,7 +99,7 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
   p.eps = norm ? w.norm_eps : 0.0f;
 
   const auto& pipe = ctx.pipelines().get({.kernel = "router",
-                                          .bindings = 12,
+                                          .bindings = 15,
                                           .push_size = sizeof(RouterParams),
                                           .spec = {static_cast<uint32_t>(w.type), static_cast<uint32_t>(w.shared_type)},
                                           .variant = variant});
@@ -95,7 +108,7 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
     if (r.size) return Binding{r, a};
     return a == Access::read ? Binding{dummy, Access::read} : Binding{ctx.sink().range(), Access::write};
   };
-  Binding b[12] = {{x, Access::read},
+  Binding b[15] = {{x, post ? Access::read_write : Access::read},
                   {w.w, Access::read},
                   opt(w.bias, Access::read),
                   {out.ids, Access::write},
@@ -106,7 +119,10 @@ void record_router(Context& ctx, Sequence& seq, const RouterConfig& cfg, const R
                   opt(shared ? out.shared_gate : BufferRange{}, Access::write),
                   opt(norm ? w.norm : BufferRange{}, Access::read),
                   opt(norm ? out.x_norm : BufferRange{}, Access::read_write),
-                  opt(w.logit_bias, Access::read)};
+                  opt(w.logit_bias, Access::read),
+                  opt(norm ? w.norm_bias : BufferRange{}, Access::read),
+                  opt(post ? w.post_norm : BufferRange{}, Access::read),
+                  opt(post ? out.branch : BufferRange{}, Access::read)};
   seq.dispatch(pipe, b, &p, tokens, 1, 1, "router");
 }
 

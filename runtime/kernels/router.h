@@ -44,6 +44,11 @@ struct RouterWeights {
   // experts, so "norm + router" is one dispatch.
   BufferRange norm;               // [H] float, or empty
   float norm_eps = 1e-6f;
+  BufferRange norm_bias;          // [H] float added after the norm weight (phimoe), or empty
+  bool norm_center = false;       // a LayerNorm: the mean subtracted first (dbrx)
+  // With norm: x += rms_norm(RouterOutputs::branch) * post_norm first (Grok's attention output
+  // norm and residual add), written back into x; the FFN norm then reads the updated x.
+  BufferRange post_norm;          // [H] float, or empty
   BufferRange logit_bias;         // [E] float added to the logits themselves (gpt-oss), or empty
 };
 
@@ -54,6 +59,7 @@ struct RouterOutputs {
   BufferRange counts;       // uint32 [E] tokens per expert, added to, or empty
   BufferRange shared_gate;  // float [T] sigmoid(shared_gate_w . x), or empty
   BufferRange x_norm;       // float [T, H] normalized x; required with RouterWeights::norm
+  BufferRange branch;       // float [T, H] read (not written) with RouterWeights::post_norm; x is updated
 };
 
 // Throws std::invalid_argument naming what is out of range.

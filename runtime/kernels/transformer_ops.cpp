@@ -29,10 +29,15 @@ void record_rms_norm(Context& ctx, Sequence& seq, const RmsNormShape& s, BufferR
   if (residual.size) need_floats(k, "residual", residual, xn);
   if (sum.size) need_floats(k, "sum", sum, xn);
   if (bias.size) need_floats(k, "bias", bias, s.n);
+  const auto overlaps = [&](BufferRange a) {
+    return a.size && a.buffer == y.buffer && a.offset < y.offset + y.size && y.offset < a.offset + a.size;
+  };
+  if (s.accumulate && (overlaps(x) || overlaps(residual) || overlaps(sum)))
+    op_fail(k, "accumulating into y needs y apart from x, residual and sum");
 
   RmsNormParams p{s.tokens, s.groups, s.n, xs, ys, 0, s.eps, s.x_offset};
   p.flags = (residual.size ? RMS_RESIDUAL : 0) | (sum.size ? RMS_WRITE_SUM : 0) | (s.center ? RMS_CENTER : 0) |
-            (bias.size ? RMS_BIAS : 0);
+            (bias.size ? RMS_BIAS : 0) | (s.accumulate ? RMS_ACCUMULATE : 0);
   const auto& pipe = ctx.pipelines().get(
       {.kernel = "rms_norm", .bindings = 6, .push_size = sizeof(p), .variant = variant});
   const BufferRange dummy = ctx.dummy().range();
@@ -40,7 +45,7 @@ void record_rms_norm(Context& ctx, Sequence& seq, const RmsNormShape& s, BufferR
   Binding b[6] = {{x, Access::read},
                   {residual.size ? residual : dummy, Access::read},
                   {w, Access::read},
-                  {y, Access::write},
+                  {y, s.accumulate ? Access::read_write : Access::write},
                   {sum.size ? sum : ctx.sink().range(), Access::write},
                   {bias.size ? bias : dummy, Access::read}};
   seq.dispatch(pipe, b, &p, g[0], g[1], 1, "rms_norm");

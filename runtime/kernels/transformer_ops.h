@@ -30,6 +30,7 @@ struct RmsNormShape {
   float eps = 1e-6f;
   uint32_t x_offset = 0;  // floats before row 0 of x, residual and sum (need not be aligned)
   bool center = false;    // LayerNorm: (a - mean) / sqrt(var + eps) * w
+  bool accumulate = false;  // y += the result (y must not overlap x, residual or sum)
 };
 // With a residual range, normalises x + residual, and with a sum range also stores x + residual
 // there (the updated residual stream; sum may be x). A bias range [n] is added after the weight.

@@ -123,7 +123,7 @@ void Engine::record_layer(Sequence& seq, const Pass& pass, uint32_t l) {
 
 // Output norm and head: every row, or only the last one; the norm folded into the head's matmul
 // when the row's offset meets the binding alignment (always at decode), else read at its float
-// offset by rms_norm.
+// offset by rms_norm; the head's bias and softcap in its store.
 void Engine::record_head(Sequence& seq, const Pass& pass) {
   const uint32_t H = cfg_.n_embd, T = pass.tokens;
   const HeadWeights& head = w_.head();
@@ -131,13 +131,13 @@ void Engine::record_head(Sequence& seq, const Pass& pass) {
   const uint32_t rows = pass.mode == LogitsMode::all ? T : 1;
   const BufferRange logits = act_.logits.range(0, rows * 4ull * cfg_.n_vocab);
   const uint64_t first = (T - rows) * H * 4ull;
-  if (blocks::norm::fused(cfg_) && first % std::max<uint64_t>(4, ctx_.device().caps().storage_buffer_alignment) == 0) {
-    record_matmul(ctx_, seq, head.output, rows, act_.x.range(first, rows * H * 4ull), logits,
-                  {.norm = NormPrologue{head.norm, cfg_.norm_eps}});
+  MatmulOptions o = blocks::norm::head_extras(cfg_, head);  // bias and softcap at the store
+  if (first % std::max<uint64_t>(4, ctx_.device().caps().storage_buffer_alignment) == 0) {
+    o.norm = blocks::norm::prologue(cfg_, head.norm, head.norm_b);
+    record_matmul(ctx_, seq, head.output, rows, act_.x.range(first, rows * H * 4ull), logits, o);
   } else {
-    record_matmul(ctx_, seq, head.output, rows, blocks::norm::record(r, head.norm, head.norm_b, rows, T - rows), logits);
+    record_matmul(ctx_, seq, head.output, rows, blocks::norm::record(r, head.norm, head.norm_b, rows, T - rows), logits, o);
   }
-  blocks::norm::record_head_extras(r, head, rows);
 }
 
 std::vector<KernelProfile> Engine::profile_rows() const {
