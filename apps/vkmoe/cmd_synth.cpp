@@ -36,16 +36,36 @@ GgmlType parse_type(const std::string& name) {
   throw std::invalid_argument("--type: unknown or unsupported type '" + name + "'");
 }
 
+// --arch: the reference shape with another architecture's blocks (its dense FFNs n_embd wide),
+// for the dispatch-count work of issue 8 (docs/performance.md, "Fewer decode dispatches").
+void set_arch(SyntheticSpec& s, const std::string& name) {
+  s.n_ff = s.n_embd;
+  if (name == "deepseek2-v3") {
+    s = deepseek_v3_form(s);
+  } else if (name == "grok2") {
+    s.arch = Arch::grok;
+    s.grok2 = true;
+  } else if (name == "arctic") {
+    s.arch = Arch::arctic;
+  } else if (name == "granitemoe") {
+    s.arch = Arch::granitemoe;
+  } else if (name != "qwen3moe") {
+    throw std::invalid_argument("--arch: one of qwen3moe, deepseek2-v3, grok2, arctic, granitemoe, not '" + name + "'");
+  }
+  if (name != "qwen3moe") s.name = "vkmoe-bench-" + name + "-4x512";
+}
+
 }  // namespace
 
 int cmd_synth(const std::vector<std::string>& argv) {
-  Args args(argv, {"-o", "--preset", "--type", "--layers", "--seed"}, {"--force"});
+  Args args(argv, {"-o", "--preset", "--type", "--layers", "--seed", "--arch"}, {"--force"});
   const std::string out = args.get("-o");
   if (out.empty()) throw std::invalid_argument("-o FILE is required");
   if (args.get("--preset", "bench") != "bench") throw std::invalid_argument("--preset: only 'bench' exists");
   if (std::filesystem::exists(out) && !args.has("--force"))
     throw std::invalid_argument("'" + out + "' exists; pass --force to replace it");
   SyntheticSpec spec = bench_spec();
+  set_arch(spec, args.get("--arch", "qwen3moe"));
   if (args.has("--type")) spec.matrix_type = parse_type(args.get("--type"));
   spec.n_layer = static_cast<uint32_t>(args.get_int("--layers", spec.n_layer, 1, 256));
   spec.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, INT64_MAX));

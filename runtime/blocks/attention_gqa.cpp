@@ -148,12 +148,12 @@ void record(const BlockRun& r, const AttentionGqaLayer& L, const NormLayer& n) {
                      q, o);
   }
   const BufferRange attn = r.act.attn.range(0, T * pass.o_stride * 4ull);
-  if (cfg.residual_scale != 0.0f)  // Granite: Wo (r a) = r (Wo a), the branch scaled before its residual add
-    record_scale(r.ctx, r.seq, {.rows = T, .n = NH * Dv, .a_stride = pass.o_stride, .y_stride = pass.o_stride}, attn, attn,
-                 cfg.residual_scale);
   const bool post = n.attn_post_norm.size > 0;  // grok: the output normed (in xn) before the residual add
   const BufferRange o = post ? r.xn() : x;
-  record_matmul(r.ctx, r.seq, L.wo, T, attn, o, {.x_stride = pass.o_stride, .accumulate = !post});
+  // Granite: Wo (r a) = r (Wo a), the branch scaled as the residual add's factor.
+  record_matmul(r.ctx, r.seq, L.wo, T, attn, o,
+                {.x_stride = pass.o_stride, .accumulate = !post,
+                 .scale = cfg.residual_scale != 0.0f ? cfg.residual_scale : 1.0f});
   if (post) norm::record_post(r, n.attn_post_norm, o, T);
   if (L.bo.size) record_add(r.ctx, r.seq, {.rows = T, .n = H, .b_stride = kEltBroadcast}, x, L.bo, x);
 }
