@@ -23,5 +23,3 @@ layout(constant_id = 1) const uint ROWS_PER_WG = 8;
 #define LANE_SUM(v) (v)
 #endif
 
-// First row of this workgroup (2-D grids linearised) and the end of its rows.
-uint wg_first_row() { return (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * ROWS_PER_WG; }

@@ -40,31 +40,67 @@ layout(constant_id = 8) const bool NORM_BIAS = false;
 #endif
 float norm_mean[MM_VEC_MAX_T], norm_std[MM_VEC_MAX_T], norm_inv[MM_VEC_MAX_T];  // NORM_AFFINE, per token
 
+// The problem this workgroup computes: p's, or (matvec PAIR) the second one's from p.pair_*: its
+// shape, where its x rows start (floats into x) and its norm weight (floats into norm_w).
+uint P_B, P_ROWS, P_COLS, P_ROW_BYTES, P_XS, P_YS, P_X0, P_N0;
+void set_problem(bool b) {
+  P_B = b ? 1u : 0u;
+  P_ROWS = b ? p.pair_rows : p.rows;
+  P_COLS = b ? p.pair_cols : p.cols;
+  P_ROW_BYTES = b ? p.pair_row_bytes : p.row_bytes;
+  P_XS = b ? p.pair_x_stride : p.x_stride;
+  P_YS = b ? p.pair_y_stride : p.y_stride;
+  P_X0 = b ? p.pair_x_offset : 0u;
+  P_N0 = b ? p.pair_norm_offset : 0u;
+}
+
+#if GEMM == 0
+// PAIR (specialization constant 10): two matvecs of one weight type in one dispatch. Workgroups
+// from p.pair_groups on compute the second: its weight is piece 1, its x and norm weight are at
+// offsets into the same bindings, its y is binding 9. Both the q_b and kv_b of DeepSeek's MLA.
+layout(constant_id = 10) const bool PAIR = false;
+layout(std430, binding = W_BINDING + MM_MAX_PIECES + 3) buffer Yb2 { float y2[]; };
+#endif
+
 // v = x[t, col] through the norm's prologue (times the weight; with NORM_AFFINE the mean and bias).
 float norm_in(uint t, uint col, float v) {
   if (!NORM) return v;
   if (NORM_CENTER) v -= norm_mean[t];
-  v *= norm_w[col];
+  v *= norm_w[P_N0 + col];
   if (NORM_BIAS) v += norm_b[col] * norm_std[t];
   return v;
 }
 vec4 norm_in4(uint t, uint i, vec4 v) {
   if (!NORM) return v;
   if (NORM_CENTER) v -= norm_mean[t];
-  v *= norm_w4[i];
+  v *= norm_w4[P_N0 / 4u + i];
   if (NORM_BIAS) v += norm_b4[i] * norm_std[t];
   return v;
 }
 
-// x[t, col] through the norm's prologue.
-float x_at(uint t, uint col) { return norm_in(t, col, x[t * p.x_stride + col]); }
+// p.scale (0 reads as 1) multiplies the product, or with MM_SCALE_SUM (and MM_ACCUMULATE) the sum.
+float stored(float old, float v) {
+  const float s = p.scale == 0.0 ? 1.0 : p.scale;
+  if ((p.flags & MM_ACCUMULATE) == 0) return v * s;
+  return (p.flags & MM_SCALE_SUM) != 0 ? (old + v) * s : old + v * s;
+}
 
-// The epilogue: MM_BIAS adds the row's bias, MM_SOFTCAP then caps (p.scale * tanh(v / p.scale)).
+// x[t, col] through the norm's prologue.
+float x_at(uint t, uint col) { return norm_in(t, col, x[P_X0 + t * P_XS + col]); }
+
+// The epilogue: MM_BIAS adds the row's bias, MM_SOFTCAP then caps (p.softcap * tanh(v / p.softcap)),
+// then MM_SCALE and MM_ACCUMULATE (stored).
 void store(uint t, uint r, float v) {
   if ((p.flags & MM_BIAS) != 0) v += out_b[r];
-  if ((p.flags & MM_SOFTCAP) != 0) v = p.scale * tanh(v / p.scale);
-  const uint o = t * p.y_stride + r;
-  y[o] = (p.flags & MM_ACCUMULATE) != 0 ? y[o] + v : v;
+  if ((p.flags & MM_SOFTCAP) != 0) v = p.softcap * tanh(v / p.softcap);
+  const uint o = t * P_YS + r;
+#if GEMM == 0
+  if (PAIR && P_B != 0) {
+    y2[o] = stored((p.flags & MM_ACCUMULATE) != 0 ? y2[o] : 0.0, v);
+    return;
+  }
+#endif
+  y[o] = stored((p.flags & MM_ACCUMULATE) != 0 ? y[o] : 0.0, v);
 }
 
 #if GEMM == 0
@@ -73,15 +109,35 @@ void store(uint t, uint r, float v) {
 // (fewer pipelines to compile) and skip the tokens past p.tokens.
 #include "lanes.glsl"
 layout(constant_id = 2) const uint TOKENS = 1;  // 1 (decode), or MM_VEC_MAX_T >= p.tokens
-// p.x_stride % 4 == 0: x is read as vec4 (a quarter of the load cost on lavapipe). A constant,
+// P_XS % 4 == 0: x is read as vec4 (a quarter of the load cost on lavapipe). A constant,
 // not a branch: with both loops in one pipeline the 1-token matvec ran 3x slower on lavapipe.
 layout(constant_id = 4) const bool X_VEC4 = false;
+// MM_GLU_*: a lane group's RPS = 2 rows r0, r0 + 1 (r0 even) are weight rows r0 / 2 and
+// r0 / 2 + P_ROWS / 2 (gate and up of output r0 / 2), stored as act(gate) * up: the activation
+// rides on the matvec instead of a dispatch of its own. The row grid is unchanged.
+layout(constant_id = 9) const uint GLU = 0;
+
+// The weight row behind a lane group's row r of the pair from r0.
+uint group_row(uint r0, uint r) { return GLU != 0 ? r0 / 2u + r * (P_ROWS / 2u) : min(r0 + r, P_ROWS - 1); }
+
+float glu(float g, float u) {
+  if (GLU == MM_GLU_GELU) return 0.5 * g * (1.0 + tanh(0.7978845608028654 * g * (1.0 + 0.044715 * g * g))) * u;
+  return g / (1.0 + exp(-g)) * u;  // silu, as eltwise's ELT_SILU_MUL
+}
+
+// The byte offset of weight row r of this workgroup's problem, and its piece (PAIR: A's weight is
+// piece 0, B's piece 1, each one piece).
+uint vec_weight_row(uint r, out uint piece) {
+  if (!PAIR) return weight_row(r, piece);
+  piece = P_B;
+  return p.base[P_B] + r * P_ROW_BYTES;
+}
 
 void load_x8(uint t, uint c, out float v[8]) {
-  if (8u * c + 8u <= p.cols) {
+  if (8u * c + 8u <= P_COLS) {
     for (uint i = 0; i < 8; ++i) v[i] = x_at(t, 8u * c + i);
   } else {
-    for (uint i = 0; i < 8; ++i) v[i] = 8u * c + i < p.cols ? x_at(t, 8u * c + i) : 0.0;
+    for (uint i = 0; i < 8; ++i) v[i] = 8u * c + i < P_COLS ? x_at(t, 8u * c + i) : 0.0;
   }
 }
 
@@ -89,11 +145,11 @@ void load_x8(uint t, uint c, out float v[8]) {
 // costs one more read of x per group instead of a barrier or a separate dispatch.
 float inv_rms(uint t) {
   float ss = 0.0;
-  for (uint i = LANE; i < p.cols; i += LANES) {
-    const float v = x[t * p.x_stride + i];
+  for (uint i = LANE; i < P_COLS; i += LANES) {
+    const float v = x[P_X0 + t * P_XS + i];
     ss += v * v;
   }
-  return 1.0 / sqrt(LANE_SUM(ss) / float(p.cols) + p.eps);
+  return 1.0 / sqrt(LANE_SUM(ss) / float(P_COLS) + p.eps);
 }
 
 // NORM_AFFINE: each token's mean (NORM_CENTER) and std, by the lane group before its rows; the
@@ -104,15 +160,15 @@ void norm_stats() {
     float mean = 0.0;
     if (NORM_CENTER) {
       float s1 = 0.0;
-      for (uint i = LANE; i < p.cols; i += LANES) s1 += x[t * p.x_stride + i];
-      mean = LANE_SUM(s1) / float(p.cols);
+      for (uint i = LANE; i < P_COLS; i += LANES) s1 += x[P_X0 + t * P_XS + i];
+      mean = LANE_SUM(s1) / float(P_COLS);
     }
     float ss = 0.0;
-    for (uint i = LANE; i < p.cols; i += LANES) {
-      const float v = x[t * p.x_stride + i] - mean;
+    for (uint i = LANE; i < P_COLS; i += LANES) {
+      const float v = x[P_X0 + t * P_XS + i] - mean;
       ss += v * v;
     }
-    const float var = LANE_SUM(ss) / float(p.cols) + p.eps;
+    const float var = LANE_SUM(ss) / float(P_COLS) + p.eps;
     norm_mean[t] = mean;
     norm_inv[t] = 1.0 / sqrt(var);
     norm_std[t] = sqrt(var);
@@ -121,7 +177,7 @@ void norm_stats() {
 
 // x elements 4i .. 4i + 3 of token t (times the norm weight with MM_NORM), for dequant_direct.glsl.
 vec4 unit_x4(uint t, uint i) {
-  if (X_VEC4) return norm_in4(t, i, x4[t * p.x_stride / 4u + i]);
+  if (X_VEC4) return norm_in4(t, i, x4[(P_X0 + t * P_XS) / 4u + i]);
   return vec4(x_at(t, 4u * i), x_at(t, 4u * i + 1u), x_at(t, 4u * i + 2u), x_at(t, 4u * i + 3u));
 }
 #include "dequant_direct.glsl"
@@ -130,13 +186,13 @@ vec4 unit_x4(uint t, uint i) {
 // (glslc), so rows_dot keeps its inner loops in its own body.
 void rows_dot(uint r0) {
   uint piece[RPS], start[RPS];
-  for (uint r = 0; r < RPS; ++r) start[r] = weight_row(min(r0 + r, p.rows - 1), piece[r]);
+  for (uint r = 0; r < RPS; ++r) start[r] = vec_weight_row(group_row(r0, r), piece[r]);
   float acc[RPS * TOKENS];
   for (uint i = 0; i < RPS * TOKENS; ++i) acc[i] = 0.0;
 #ifdef HAS_DIRECT
   // Lanes take units of DUNIT elements (dequant_direct.glsl): each row's words are loaded once
   // and used for every token.
-  for (uint u = LANE; u < direct_count(p.cols); u += LANES) {
+  for (uint u = LANE; u < direct_count(P_COLS); u += LANES) {
     DirectW w[RPS];
     [[unroll]] for (uint r = 0; r < RPS; ++r) direct_load(0, piece[r], start[r], u, w[r]);
     for (uint t = 0; t < TOKENS; ++t) {
@@ -149,7 +205,7 @@ void rows_dot(uint r0) {
 #elif defined(HAS_UNIT)
   // Lanes take whole units (dequant_unit.glsl); block types' rows are whole units, plain float
   // rows leave unaligned rows and their tail to dequant8 below.
-  for (uint u = LANE; u < unit_count(p.cols); u += LANES) {
+  for (uint u = LANE; u < unit_count(P_COLS); u += LANES) {
     float q[RPS][UNIT];
     vec2 ab[RPS][UNIT / 16];
     [[unroll]] for (uint r = 0; r < RPS; ++r) unit_q(0, piece[r], start[r], u, q[r], ab[r]);
@@ -158,7 +214,7 @@ void rows_dot(uint r0) {
       float xv[UNIT], sx[UNIT / 16];
       if (X_VEC4) {
         [[unroll]] for (uint i = 0; i < UNIT / 4; ++i) {
-          const vec4 v = norm_in4(t, UNIT / 4u * u + i, x4[(t * p.x_stride + UNIT * u) / 4u + i]);
+          const vec4 v = norm_in4(t, UNIT / 4u * u + i, x4[(P_X0 + t * P_XS + UNIT * u) / 4u + i]);
           xv[4 * i] = v.x, xv[4 * i + 1] = v.y, xv[4 * i + 2] = v.z, xv[4 * i + 3] = v.w;
         }
       } else {
@@ -170,10 +226,10 @@ void rows_dot(uint r0) {
   }
 #endif
 #if TAIL_LOOP
-  const uint c0 = TAIL_CHUNK0(p.cols);
-  for (uint c = c0 + LANE; c < (p.cols + 7u) / 8u; c += LANES) {
+  const uint c0 = TAIL_CHUNK0(P_COLS);
+  for (uint c = c0 + LANE; c < (P_COLS + 7u) / 8u; c += LANES) {
     float w[RPS][8];
-    for (uint r = 0; r < RPS; ++r) dequant8(0, piece[r], start[r], c, p.cols, w[r]);
+    for (uint r = 0; r < RPS; ++r) dequant8(0, piece[r], start[r], c, P_COLS, w[r]);
     for (uint t = 0; t < TOKENS; ++t) {
       if (t >= p.tokens) break;
       float xv[8];
@@ -189,18 +245,26 @@ void rows_dot(uint r0) {
   for (uint t = 0; t < TOKENS; ++t) {
     if (t >= p.tokens) break;
     const float scale = NORM_AFFINE ? norm_inv[t] : NORM ? inv_rms(t) : 1.0;
-    for (uint r = 0; r < RPS; ++r) {
-      const float s = LANE_SUM(acc[t * RPS + r]) * scale;
-      if (LANE == 0 && r0 + r < p.rows) store(t, r0 + r, s);
+    float s[RPS];
+    for (uint r = 0; r < RPS; ++r) s[r] = LANE_SUM(acc[t * RPS + r]) * scale;
+    if (GLU != 0) {
+      if (LANE == 0) store(t, r0 / 2u, glu(s[0], s[1]));
+    } else {
+      for (uint r = 0; r < RPS; ++r)
+        if (LANE == 0 && r0 + r < P_ROWS) store(t, r0 + r, s[r]);
     }
   }
 }
 
 void main() {
   dequant_prologue();
+  uint wg = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+  const bool b = PAIR && wg >= p.pair_groups;  // uniform: a workgroup's rows are of one problem
+  set_problem(b);
+  if (b) wg -= p.pair_groups;
   if (NORM_AFFINE) norm_stats();
-  const uint wg_row0 = wg_first_row();
-  const uint end = min(wg_row0 + ROWS_PER_WG, p.rows);
+  const uint wg_row0 = wg * ROWS_PER_WG;
+  const uint end = min(wg_row0 + ROWS_PER_WG, P_ROWS);
   for (uint r0 = wg_row0 + GROUP * RPS; r0 < end; r0 += GROUPS * RPS) rows_dot(r0);
 }
 
@@ -269,6 +333,7 @@ void tile_inv_rms(uint t0, out float inv[GT]) {
 
 void main() {
   dequant_prologue();
+  set_problem(false);
   const uint lid = gl_LocalInvocationID.x;
   const uint row0 = gl_WorkGroupID.x * (GR * WG) + lid, t0 = gl_WorkGroupID.y * GT;
   float inv[GT];

@@ -55,7 +55,11 @@
 #define MM_ACCUMULATE 1u  // y += W x instead of y = W x
 #define MM_NORM 2u        // x is RMS-normalized first: x / sqrt(mean(x^2) + eps) * norm_w
 #define MM_BIAS 4u        // y gets a per-row bias at the store (before MM_ACCUMULATE's add)
-#define MM_SOFTCAP 8u     // then y = scale * tanh(y / scale) (Grok's final logit cap)
+#define MM_SOFTCAP 8u     // then y = softcap * tanh(y / softcap) (Grok's final logit cap)
+#define MM_SCALE_SUM 16u  // with MM_ACCUMULATE: y = (y + W x) * scale (Grok-2's (dense + MoE) / sqrt(2));
+                          // without it the product alone is scaled: y (+)= scale * W x
+#define MM_GLU_SILU 1u    // matvec specialization constant 9 (MM_GLU): y[r] = act(W[r] x) * W[r + rows/2] x
+#define MM_GLU_GELU 2u    // ... act silu or GELU (tanh form): a [gate | up] weight, rows/2 outputs
 #define MM_VEC_MAX_T 8    // tokens the matrix-vector kernel takes at once
 #define MM_GEMM_ROWS 4    // tiled kernel: weight rows per invocation (a chunk's dequant serves
 #define MM_GEMM_TOKENS 8  // ... this many tokens, shared by the workgroup)
@@ -228,8 +232,21 @@ VKMOE_PARAMS(MatmulParams) {
   uint flags;     // MM_*
   uint base[4];   // per piece: byte offset of its first row inside its binding
   float eps;      // MM_NORM
-  float scale;    // get_rows: multiplies every value (Granite's embedding scale), 0 reads as 1; matmul: MM_SOFTCAP's cap
-} VKMOE_PARAMS_END(MatmulParams, 56);
+  float scale;    // multiplies every value (get_rows: Granite's embedding scale; matmul: the
+                  // product, or the sum with MM_SCALE_SUM); 0 reads as 1
+  // A matvec pair (specialization constant 10): workgroups from pair_groups on compute the second
+  // matvec, of pair_rows x pair_cols (weight piece 1, pair_row_bytes a row), x from float
+  // pair_x_offset of x's binding with pair_x_stride, its norm weight from pair_norm_offset.
+  uint pair_groups;
+  uint pair_rows;
+  uint pair_cols;
+  uint pair_row_bytes;
+  uint pair_x_stride;
+  uint pair_y_stride;
+  uint pair_x_offset;
+  uint pair_norm_offset;
+  float softcap;  // MM_SOFTCAP's cap
+} VKMOE_PARAMS_END(MatmulParams, 92);
 #endif
 
 // Workgroup sizes (local_size_x) of the kernels whose group counts the recorders compute from it.

@@ -37,6 +37,24 @@ GgmlType parse_type(const std::string& name) {
   throw std::invalid_argument("--type: unknown or unsupported type '" + name + "'");
 }
 
+// --arch: the reference shape with another architecture's blocks (its tensors and flags; its
+// dense FFNs n_embd wide), for the fusion and dispatch work of issue 8 (docs/performance.md).
+// deepseek2-v3 and grok2 are forms of deepseek2 and grok; any registered architecture works.
+void set_arch(SyntheticSpec& s, const std::string& name) {
+  s.n_ff = s.n_embd;
+  if (name == "deepseek2-v3") {
+    s = deepseek_v3_form(s);
+  } else {
+    const ArchInfo* info = find_arch(name == "grok2" ? "grok" : name);
+    if (!info)
+      throw std::invalid_argument("--arch: '" + name + "' is not one of " + supported_architectures() +
+                                  ", deepseek2-v3, grok2");
+    s.arch = info->arch;
+    s.grok2 = name == "grok2";
+  }
+  if (name != "qwen3moe") s.name = "vkmoe-bench-" + name + "-4x512";
+}
+
 }  // namespace
 
 int cmd_synth(const std::vector<std::string>& argv) {
@@ -47,15 +65,8 @@ int cmd_synth(const std::vector<std::string>& argv) {
   if (std::filesystem::exists(out) && !args.has("--force"))
     throw std::invalid_argument("'" + out + "' exists; pass --force to replace it");
   SyntheticSpec spec = bench_spec();
+  set_arch(spec, args.get("--arch", "qwen3moe"));
   if (args.has("--type")) spec.matrix_type = parse_type(args.get("--type"));
-  if (args.has("--arch")) {  // the bench shape in another architecture (its tensors and flags)
-    const std::string a = args.get("--arch");
-    const ArchInfo* info = find_arch(a == "grok2" ? "grok" : a);
-    if (!info) throw std::invalid_argument("--arch: '" + a + "' is not one of " + supported_architectures() + ", grok2");
-    spec.arch = info->arch;
-    spec.grok2 = a == "grok2";
-    spec.name = "vkmoe-bench-" + a + "-4x512";
-  }
   spec.n_layer = static_cast<uint32_t>(args.get_int("--layers", spec.n_layer, 1, 256));
   spec.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, INT64_MAX));
   make_synthetic_model(spec).write(out);

@@ -28,7 +28,7 @@ const Command kCommands[] = {
     {"devices", vkmoe::cmd_devices, "list Vulkan devices and their capabilities (--json)"},
     {"selfcheck", vkmoe::cmd_selfcheck, "run a compute self-check on a device (--device N|NAME)"},
     {"bench", vkmoe::cmd_bench, "benchmarks: `bench model [-m FILE] [-p 512] [-n 128] [-o md|json|jsonl|csv]`, `bench peak`, `bench kernels`"},
-    {"synth", vkmoe::cmd_synth, "write a synthetic model: -o FILE [--type q4_K] [--layers N] [--arch KEY or grok2] (the speed issue's reference shape)"},
+    {"synth", vkmoe::cmd_synth, "write a synthetic model: -o FILE [--type q4_K] [--layers N] [--arch ARCH] (the speed issue's reference shape; --arch lists the shapes)"},
     {"inspect", vkmoe::cmd_inspect, "show a GGUF model: hyperparameters, tensors, active bytes, memory plan"},
 };
 

@@ -147,14 +147,14 @@ void record(const BlockRun& r, const AttentionGqaLayer& L, const NormLayer& n) {
                      q, o);
   }
   const BufferRange attn = r.act.attn.range(0, T * pass.o_stride * 4ull);
-  if (cfg.residual_scale != 0.0f)  // Granite: Wo (r a) = r (Wo a), the branch scaled before its residual add
-    record_scale(r.ctx, r.seq, {.rows = T, .n = NH * Dv, .a_stride = pass.o_stride, .y_stride = pass.o_stride}, attn, attn,
-                 cfg.residual_scale);
-  // The output bias rides in the o matvec's store. Grok: the output (in x_in) is normed and added
-  // to x by the FFN's router (norm::post_in_router), else by one rms_norm here.
+  // The output bias and Granite's residual scale ride in the o matvec's store: (Wo a + bo) * r,
+  // llama.cpp's order. Grok: the output (in x_in) is normed and added to x by the FFN's router
+  // (norm::post_in_router), else by one rms_norm here.
   const bool post = n.attn_post_norm.size > 0;
   const BufferRange o = post ? r.act.x_in.range(0, uint64_t(T) * H * 4) : x;
-  record_matmul(r.ctx, r.seq, L.wo, T, attn, o, {.x_stride = pass.o_stride, .accumulate = !post, .bias = L.bo});
+  record_matmul(r.ctx, r.seq, L.wo, T, attn, o,
+                {.x_stride = pass.o_stride, .accumulate = !post,
+                 .scale = cfg.residual_scale != 0.0f ? cfg.residual_scale : 1.0f, .bias = L.bo});
   if (post && !norm::post_in_router(cfg, r.layer)) norm::record_post(r, n.attn_post_norm, o, T);
 }
 

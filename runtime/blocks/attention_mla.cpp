@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 #include "runtime/kernels/transformer_ops.h"
@@ -64,6 +65,23 @@ DenseWeight bind_kv_b(Weights& w, uint32_t l) {
   return make_dense_weight(w.device(), buf, 0, f32 ? GgmlType::F32 : GgmlType::F16, rows, kvl);
 }
 
+// [q_a_norm | zeros to a multiple of 4 | kv_a_norm] rebuilt as one F32 buffer (each its own
+// tensor in the file): the matvec pair reads both through one binding, kv's at a vec4 boundary.
+void bind_latent_norms(Weights& w, uint32_t l, AttentionMlaLayer& a) {
+  const ModelConfig& c = w.config();
+  const std::string b = "blk." + std::to_string(l) + ".";
+  a.latent_norm_kv = (c.q_lora_rank + 3) / 4 * 4;
+  std::vector<float> v(a.latent_norm_kv + c.kv_lora_rank, 0.0f);
+  const auto copy = [&](const std::string& name, uint32_t n, uint32_t at) {
+    const auto d = w.file().tensor_data(*w.file().find_tensor(b + name));  // F32 [n]: checked by need()
+    std::memcpy(v.data() + at, d.data(), n * sizeof(float));
+  };
+  copy("attn_q_a_norm.weight", c.q_lora_rank, 0);
+  copy("attn_kv_a_norm.weight", c.kv_lora_rank, a.latent_norm_kv);
+  const Buffer& buf = w.upload_rebuilt(b + "attn_q_a_norm | attn_kv_a_norm", v.data(), v.size() * sizeof(float));
+  a.latent_norms = buf.range(0, v.size() * sizeof(float));
+}
+
 }  // namespace
 
 AttentionMlaLayer bind(Weights& w, uint32_t l) {
@@ -85,6 +103,7 @@ AttentionMlaLayer bind(Weights& w, uint32_t l) {
   if (fused) a.wq_kv_a = matrix("attn_q_kv_a.weight", (ql ? ql : NH * Dk) + kvl + rope, H);
   else a.wkv_a = matrix("attn_kv_a_mqa.weight", kvl + rope, H);
   a.kv_a_norm = w.need(b + "attn_kv_a_norm.weight", kvl);
+  if (ql) bind_latent_norms(w, l, a);
   a.wkv_b = bind_kv_b(w, l);
   return a;
 }
@@ -130,15 +149,27 @@ void record(const BlockRun& r, const AttentionMlaLayer& L, const NormLayer& n) {
     record_matmul(r.ctx, r.seq, L.wkv_a, T, x, kv_a, normed);
   }
   uint32_t q_stride = qa_stride;
+  const BufferRange kv_lat_in{kv_a.buffer, kv_a.offset + kv_off * 4ull, kv_a.size - kv_off * 4ull};
+  bool kv_done = false;
   if (ql) {  // q = q_b(norm(q latent)); the q latent starts its rows
-    record_matmul(r.ctx, r.seq, L.wq_b, T, qa_in, q,
-                  {.x_stride = qa_stride, .y_stride = pass.q_stride, .norm = NormPrologue{L.q_a_norm, eps}});
+    const BufferRange& n2 = L.latent_norms;
+    const uint64_t kv_n = L.latent_norm_kv * 4ull;
+    // Decode: q_b and kv_b as one dispatch where they can share it (fused a rows, one weight type).
+    kv_done = record_matvec_pair(
+        r.ctx, r.seq, T,
+        {&L.wq_b, qa_in, q, qa_stride, pass.q_stride, NormPrologue{{n2.buffer, n2.offset, ql * 4ull}, eps}},
+        {&L.wkv_b, kv_lat_in, kv, kv_stride, pass.kv_stride, NormPrologue{{n2.buffer, n2.offset + kv_n, kvl * 4ull}, eps}});
+    if (!kv_done)
+      record_matmul(r.ctx, r.seq, L.wq_b, T, qa_in, q,
+                    {.x_stride = qa_stride, .y_stride = pass.q_stride, .norm = NormPrologue{L.q_a_norm, eps}});
     qa_in = q;
     q_stride = pass.q_stride;
   }
   // kv = kv_b(norm(kv latent)): the norm folded in when the latent's offset can be bound.
-  const BufferRange kv_lat_in{kv_a.buffer, kv_a.offset + kv_off * 4ull, kv_a.size - kv_off * 4ull};
-  if (kv_lat_in.offset % std::max<uint64_t>(4, r.ctx.device().caps().storage_buffer_alignment) == 0) {
+  const uint64_t align = std::max<uint64_t>(4, r.ctx.device().caps().storage_buffer_alignment);
+  if (kv_done) {
+    // both in the pair
+  } else if (kv_lat_in.offset % align == 0) {
     record_matmul(r.ctx, r.seq, L.wkv_b, T, kv_lat_in, kv,
                   {.x_stride = kv_stride, .y_stride = pass.kv_stride, .norm = NormPrologue{L.kv_a_norm, eps}});
   } else {

@@ -18,6 +18,10 @@ struct AttentionMlaLayer {
   DenseWeight wq;                  // attn_q without q_lora (V2-Lite), unless fused into wq_kv_a
   DenseWeight wq_a, wq_b;          // q_lora_rank > 0: attn_q_a [H -> q_lora], attn_q_b [q_lora -> n_head * Dk]
   BufferRange q_a_norm, kv_a_norm;
+  // q_lora_rank > 0: [q_a_norm | pad to 4 | kv_a_norm] in one buffer, for q_b and kv_b as one
+  // matvec pair (their norm weights at offsets into one binding); kv_a_norm at latent_norm_kv floats.
+  BufferRange latent_norms;
+  uint32_t latent_norm_kv = 0;
   DenseWeight wkv_a, wkv_b;        // attn_kv_a_mqa [H -> kv_lora + rope], attn_kv_b [kv_lora -> n_head * (nope + Dv)]
   DenseWeight wq_kv_a;             // [wq or wq_a | wkv_a] concatenated at load (one matvec), when they share a type
   DenseWeight wo;

@@ -8,6 +8,7 @@
 #include "runtime/model/weights.h"
 #include "runtime/vk/context.h"
 #include "runtime/vk/sequence.h"
+#include "shaders/ops_params.h"
 
 namespace vkmoe::blocks::ffn_dense {
 
@@ -39,37 +40,57 @@ std::vector<BlockBuffer> activation_bytes(const ModelConfig& c, const BatchShape
   return out;
 }
 
+namespace {
+
+// act(gate) * up of [gate | up] on `in` into u ([T, F]): one matvec with the activation fused at
+// decode, the matmul and an element-wise pass in prefill; gate and up apart when their types differ.
+void record_gated(const BlockRun& r, const FfnDenseLayer& w, BufferRange in, const MatmulOptions& in_opts, Glu act,
+                  BufferRange u) {
+  const uint32_t F = r.cfg.n_ff, T = r.tokens();
+  const bool gelu = act == Glu::gelu;
+  if (w.gate_up.rows && T <= MM_VEC_MAX_T) {
+    MatmulOptions o = in_opts;
+    o.glu = act;
+    record_matmul(r.ctx, r.seq, w.gate_up, T, in, u, o);
+    return;
+  }
+  const auto gated = [&](const EltShape& e, BufferRange g, BufferRange up) {
+    if (gelu) record_gelu_mul(r.ctx, r.seq, e, g, up, u);
+    else record_silu_mul(r.ctx, r.seq, e, g, up, u);
+  };
+  if (w.gate_up.rows) {
+    const BufferRange gu = r.act.ffn_gate.range(0, T * 2ull * F * 4);
+    record_matmul(r.ctx, r.seq, w.gate_up, T, in, gu, in_opts);
+    gated({.rows = T, .n = F, .a_stride = 2 * F, .b_stride = 2 * F, .y_stride = F, .b_offset = F}, gu, gu);
+  } else {
+    const BufferRange g = r.act.ffn_gate.range(0, T * F * 4ull);
+    record_matmul(r.ctx, r.seq, w.gate, T, in, g, in_opts);
+    record_matmul(r.ctx, r.seq, w.up, T, in, u, in_opts);
+    gated({.rows = T, .n = F}, g, u);
+  }
+}
+
+}  // namespace
+
 void record(const BlockRun& r, const FfnDenseLayer& w, const NormLayer& n) {
   const uint32_t F = r.cfg.n_ff, T = r.tokens();
-  const BufferRange x = r.x(), xn = r.xn();
+  const BufferRange x = r.x();
   const BufferRange u = r.act.ffn_up.range(0, T * F * 4ull);
-  if (w.gate_up.rows) {  // the FFN norm folded into the one matvec (a plain RMSNorm only)
-    const BufferRange gu = r.act.ffn_gate.range(0, T * 2ull * F * 4);
-    const bool fused = norm::fused(r.cfg);
-    const BufferRange in = fused ? x : norm::record(r, n.ffn_norm, n.ffn_norm_b, T);
-    record_matmul(r.ctx, r.seq, w.gate_up, T, in, gu,
-                  fused ? MatmulOptions{.norm = NormPrologue{n.ffn_norm, r.cfg.norm_eps}} : MatmulOptions{});
-    record_silu_mul(r.ctx, r.seq, {.rows = T, .n = F, .a_stride = 2 * F, .b_stride = 2 * F, .y_stride = F, .b_offset = F}, gu,
-                    gu, u);
-  } else {
-    norm::record(r, n.ffn_norm, n.ffn_norm_b, T);  // into xn
-    const BufferRange g = r.act.ffn_gate.range(0, T * F * 4ull);
-    record_matmul(r.ctx, r.seq, w.gate, T, xn, g);
-    record_matmul(r.ctx, r.seq, w.up, T, xn, u);
-    record_silu_mul(r.ctx, r.seq, {.rows = T, .n = F}, g, u, u);
-  }
+  // The FFN norm folded into the one matvec (a plain RMSNorm and gate | up only).
+  const bool fused = w.gate_up.rows && norm::fused(r.cfg);
+  const BufferRange in = fused ? x : norm::record(r, n.ffn_norm, n.ffn_norm_b, T);
+  record_gated(r, w, in, fused ? MatmulOptions{.norm = NormPrologue{n.ffn_norm, r.cfg.norm_eps}} : MatmulOptions{},
+               Glu::silu, u);
   record_matmul(r.ctx, r.seq, w.down, T, u, x, {.accumulate = true});
 }
 
 void record_gelu_beside(const BlockRun& r, const FfnDenseLayer& w, BufferRange out) {
-  const uint32_t H = r.cfg.n_embd, F = r.cfg.n_ff, T = r.tokens();
-  const BufferRange xn = r.xn();
-  const BufferRange g = r.act.ffn_gate.range(0, T * F * 4ull), u = r.act.ffn_up.range(0, T * F * 4ull);
-  record_matmul(r.ctx, r.seq, w.gate, T, xn, g);
-  record_matmul(r.ctx, r.seq, w.up, T, xn, u);
-  record_gelu_mul(r.ctx, r.seq, {.rows = T, .n = F}, g, u, u);
-  record_matmul(r.ctx, r.seq, w.down, T, u, out, {.accumulate = true});
-  record_scale(r.ctx, r.seq, {.rows = T, .n = H}, out, out, static_cast<float>(std::sqrt(2.0) / 2));
+  const uint32_t F = r.cfg.n_ff, T = r.tokens();
+  const BufferRange u = r.act.ffn_up.range(0, T * F * 4ull);
+  record_gated(r, w, r.xn(), {}, Glu::gelu, u);
+  // (MoE + dense) / sqrt(2) as the down matvec's store.
+  record_matmul(r.ctx, r.seq, w.down, T, u, out,
+                {.accumulate = true, .scale = static_cast<float>(std::sqrt(2.0) / 2), .scale_sum = true});
 }
 
 }  // namespace vkmoe::blocks::ffn_dense

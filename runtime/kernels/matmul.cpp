@@ -1,6 +1,7 @@
 #include "runtime/kernels/matmul.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <string_view>
@@ -17,6 +18,7 @@
 namespace vkmoe {
 
 static_assert(kMaxWeightPieces == MM_MAX_PIECES && kMaxWeightPieces == kMaxExpertPieces);
+static_assert(uint32_t(Glu::silu) == MM_GLU_SILU && uint32_t(Glu::gelu) == MM_GLU_GELU);
 
 DenseWeight make_dense_weight(const Device& device, const Buffer& buffer, uint64_t offset, GgmlType type,
                               uint32_t rows, uint32_t cols, uint64_t max_piece_bytes) {
@@ -134,6 +136,7 @@ MatmulChoice choose_matmul(const DeviceCaps& caps, const MatmulShape& s) {
   if (s.pieces == 0 || s.pieces > kMaxWeightPieces) fail("1 to " + std::to_string(kMaxWeightPieces) + " weight pieces");
   MatmulChoice c;
   c.path = s.path != MatmulPath::automatic ? s.path : s.tokens <= MM_VEC_MAX_T ? MatmulPath::vec : MatmulPath::tiled;
+  if (s.glu && (c.path != MatmulPath::vec || s.rows % 2)) fail("a fused activation needs the matrix-vector path and even rows");
   if (c.path == MatmulPath::vec && s.tokens > MM_VEC_MAX_T)
     fail("the matrix-vector path takes at most " + std::to_string(MM_VEC_MAX_T) + " tokens");
   // The subgroup variant where the device has subgroup arithmetic, except on a CPU device: there
@@ -146,8 +149,9 @@ MatmulChoice choose_matmul(const DeviceCaps& caps, const MatmulShape& s) {
   c.spec.pieces = s.pieces;
   c.spec.x_vec4 = (s.x_stride ? s.x_stride : s.cols) % 4 == 0;
   c.spec.norm = s.norm;
-  c.norm_center = s.norm && s.norm_center;
-  c.norm_bias = s.norm && s.norm_bias;
+  c.spec.norm_center = s.norm && s.norm_center;
+  c.spec.norm_bias = s.norm && s.norm_bias;
+  c.spec.glu = s.glu;
   // uvec4 weight loads: indexed ones need rows that start 16-byte aligned; load_words' window
   // (any even offset) needs only that the last uvec4 of a row is inside the bound range.
   c.spec.w_vec4 = matmul_window_type(s.type) ? s.ranges_padded || s.rows_16_aligned : s.rows_16_aligned;
@@ -161,60 +165,93 @@ MatmulChoice choose_matmul(const DeviceCaps& caps, const MatmulShape& s) {
   return c;
 }
 
+namespace {
+
+bool overlap(BufferRange a, BufferRange b) {
+  return a.buffer == b.buffer && a.offset < b.offset + b.size && b.offset < a.offset + a.size;
+}
+
+// The checks of one matmul's operands (out_rows: the rows y gets); returns the strides.
+std::array<uint32_t, 2> check_operands(const char* k, const DenseWeight& w, uint32_t tokens, BufferRange x,
+                                       BufferRange y, uint32_t x_stride, uint32_t y_stride, uint32_t out_rows,
+                                       const std::optional<NormPrologue>& norm) {
+  check_weight(k, w);
+  if (tokens == 0) op_fail(k, "no tokens");
+  const uint32_t xs = x_stride ? x_stride : w.cols, ys = y_stride ? y_stride : out_rows;
+  if (xs < w.cols || ys < out_rows) op_fail(k, "row stride shorter than the row");
+  need_floats(k, "x", x, row_extent(tokens, xs, w.cols));
+  need_floats(k, "y", y, row_extent(tokens, ys, out_rows));
+  if (norm) {
+    need_floats(k, "norm weight", norm->weight, w.cols);
+    if (overlap(x, y)) op_fail(k, "with a norm prologue y must not overlap x (every workgroup reads all of x)");
+    if (!(norm->eps >= 0)) op_fail(k, "norm eps must be >= 0");
+    if (norm->bias.size) need_floats(k, "norm bias", norm->bias, w.cols);
+  }
+  return {xs, ys};
+}
+
+// The shader variant with the chosen shape: forced (tests), else the first supported one whose
+// subgroup use is choose_matmul's.
+const ShaderVariant& pick_variant(Context& ctx, const char* k, const std::string& kernel, const std::string& forced,
+                                  bool vec, bool subgroup) {
+  const ShaderVariant* variant = &ctx.pipelines().choose(kernel, forced);
+  if (vec && forced.empty())
+    for (const ShaderVariant* v : ctx.pipelines().supported_variants(kernel))
+      if (needs_subgroup(*v) == subgroup) {
+        variant = v;
+        break;
+      }
+  if (vec && needs_subgroup(*variant) != subgroup) op_fail(k, "no " + kernel + " variant with the chosen shape");
+  return *variant;
+}
+
+// The subgroup use the caller rules: a forced variant's, or none without subgroup arithmetic.
+std::optional<bool> ruled_subgroup(Context& ctx, const std::string& kernel, const std::string& forced) {
+  if (!forced.empty()) return needs_subgroup(ctx.pipelines().choose(kernel, forced));
+  if (!ctx.device().features().subgroup_arith) return false;
+  return std::nullopt;
+}
+
+}  // namespace
+
 void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
                    BufferRange y, const MatmulOptions& o) {
   const char* k = "matmul";
-  check_weight(k, w);
-  if (tokens == 0) op_fail(k, "no tokens");
-  const uint32_t xs = o.x_stride ? o.x_stride : w.cols, ys = o.y_stride ? o.y_stride : w.rows;
-  if (xs < w.cols || ys < w.rows) op_fail(k, "row stride shorter than the row");
-  need_floats(k, "x", x, row_extent(tokens, xs, w.cols));
-  need_floats(k, "y", y, row_extent(tokens, ys, w.rows));
-  if (o.norm) {
-    need_floats(k, "norm weight", o.norm->weight, w.cols);
-    if (x.buffer == y.buffer && x.offset < y.offset + y.size && y.offset < x.offset + x.size)
-      op_fail(k, "with a norm prologue y must not overlap x (every workgroup reads all of x)");
-    if (!(o.norm->eps >= 0)) op_fail(k, "norm eps must be >= 0");
-    if (o.norm->bias.size) need_floats(k, "norm bias", o.norm->bias, w.cols);
-  }
+  const bool glu = o.glu != Glu::none;
+  const auto [xs, ys] = check_operands(k, w, tokens, x, y, o.x_stride, o.y_stride, glu ? w.rows / 2 : w.rows, o.norm);
+  if (glu && (w.rows % 2 || tokens > MM_VEC_MAX_T || o.path == MatmulPath::tiled))
+    op_fail(k, "a fused activation needs an even number of rows and the matrix-vector path");
+  if (glu && overlap(x, y)) op_fail(k, "with a fused activation y must not overlap x");
+  if (o.scale_sum && !o.accumulate) op_fail(k, "scale_sum scales the accumulated sum: it needs accumulate");
+  if (!std::isfinite(o.scale) || o.scale == 0.0f) op_fail(k, "scale must be finite and non-zero");
   if (o.bias.size) need_floats(k, "bias", o.bias, w.rows);
   if (!(o.softcap >= 0) || std::isinf(o.softcap)) op_fail(k, "softcap must be finite and >= 0");
+  if (glu && (o.bias.size || o.softcap > 0)) op_fail(k, "a fused activation takes no output bias or softcap");
   if (o.path == MatmulPath::vec && tokens > MM_VEC_MAX_T)
     op_fail(k, "the matrix-vector path takes at most " + std::to_string(MM_VEC_MAX_T) + " tokens");
   MatmulShape shape = matmul_shape(w, tokens, xs, o.norm.has_value(), o.path);
+  shape.glu = static_cast<uint32_t>(o.glu);
   shape.norm_center = o.norm && o.norm->center;
   shape.norm_bias = o.norm && o.norm->bias.size;
   const bool vec = (o.path == MatmulPath::automatic ? tokens <= MM_VEC_MAX_T : o.path == MatmulPath::vec);
   const std::string kernel = matmul_kernel_name(vec ? "matvec" : "matmul", w.type);
-  // The variant: forced (tests), else choose_matmul's among those the enabled features run.
-  if (!o.variant.empty()) shape.subgroup = needs_subgroup(ctx.pipelines().choose(kernel, o.variant));
-  else if (!ctx.device().features().subgroup_arith) shape.subgroup = false;
+  shape.subgroup = ruled_subgroup(ctx, kernel, o.variant);
   const MatmulChoice c = choose_matmul(ctx.device().caps(), shape);
-  const ShaderVariant* variant = &ctx.pipelines().choose(kernel, o.variant);
-  if (vec && o.variant.empty())
-    for (const ShaderVariant* v : ctx.pipelines().supported_variants(kernel))
-      if (needs_subgroup(*v) == c.subgroup) {
-        variant = v;
-        break;
-      }
-  if (vec && needs_subgroup(*variant) != c.subgroup) op_fail(k, "no " + kernel + " variant with the chosen shape");
+  const ShaderVariant& variant = pick_variant(ctx, k, kernel, o.variant, vec, c.subgroup);
 
   MatmulParams p = weight_params(w);
   p.tokens = tokens;
   p.x_stride = xs;
   p.y_stride = ys;
-  p.flags = (o.accumulate ? MM_ACCUMULATE : 0) | (o.norm ? MM_NORM : 0) | (o.bias.size ? MM_BIAS : 0) |
-            (o.softcap > 0 ? MM_SOFTCAP : 0);
+  p.flags = (o.accumulate ? MM_ACCUMULATE : 0) | (o.norm ? MM_NORM : 0) | (o.scale_sum ? MM_SCALE_SUM : 0) |
+            (o.bias.size ? MM_BIAS : 0) | (o.softcap > 0 ? MM_SOFTCAP : 0);
   p.eps = o.norm ? o.norm->eps : 0.0f;
-  p.scale = o.softcap;
-  std::vector<uint32_t> spec = c.spec.spec();
-  spec.push_back(c.norm_center ? 1u : 0u);  // constant 7
-  spec.push_back(c.norm_bias ? 1u : 0u);    // 8
-  const auto& pipe = ctx.pipelines().get({.kernel = kernel,
-                                          .bindings = 5 + kMaxWeightPieces,
-                                          .push_size = sizeof(p),
-                                          .spec = spec,
-                                          .variant = variant->name});
+  p.scale = o.scale;
+  p.softcap = o.softcap;
+  // The matvec has binding 9 too (a pair's second y), unused here.
+  const uint32_t bindings = 5 + kMaxWeightPieces + (vec ? 1 : 0);
+  const auto& pipe = ctx.pipelines().get(
+      {.kernel = kernel, .bindings = bindings, .push_size = sizeof(p), .spec = c.spec.dense_spec(), .variant = variant.name});
   std::vector<Binding> b = {{x, Access::read}, {y, o.accumulate ? Access::read_write : Access::write}};
   add_pieces(b, w);
   const BufferRange dummy = ctx.dummy().range();
@@ -222,11 +259,94 @@ void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t t
   b.push_back({o.norm && o.norm->bias.size ? o.norm->bias : dummy, Access::read});
   b.push_back({o.bias.size ? o.bias : dummy, Access::read});
   if (c.path == MatmulPath::vec) {
+    // Binding 9 (a pair's second y) is writable in the shader: y itself, never written through
+    // it, keeps the dummy buffer read-only for the sync validation.
+    b.push_back({y, o.accumulate ? Access::read_write : Access::write});
     const auto g = grid_2d(ctx, c.row_groups);
     seq.dispatch(pipe, b, &p, g[0], g[1], 1, "matvec");
   } else {
     seq.dispatch(pipe, b, &p, static_cast<uint32_t>(c.row_groups), c.token_groups, 1, "matmul");
   }
+}
+
+namespace {
+
+// Why a and b cannot share a dispatch ("" when they can): the pair's shader has one weight type,
+// one piece each, one x binding (b's x at a float offset past a's, as its norm weight).
+std::string pair_obstacle(const DeviceCaps& caps, uint32_t tokens, const MatvecProblem& a, const MatvecProblem& b) {
+  if (tokens > MM_VEC_MAX_T) return "more tokens than the matrix-vector path takes";
+  if (a.w->type != b.w->type) return "weight types differ";
+  if (a.w->pieces.size() != 1 || b.w->pieces.size() != 1) return "a weight in several pieces";
+  const auto after = [&](BufferRange first, BufferRange second) {
+    return first.buffer == second.buffer && second.offset >= first.offset && (second.offset - first.offset) % 4 == 0 &&
+           second.offset + second.size - first.offset <= caps.max_storage_buffer_range;
+  };
+  if (!after(a.x, b.x)) return "b's x is not after a's in one binding";
+  if (a.norm.has_value() != b.norm.has_value() || (a.norm && a.norm->eps != b.norm->eps)) return "norms differ";
+  if ((a.norm && (a.norm->center || a.norm->bias.size)) || (b.norm && (b.norm->center || b.norm->bias.size)))
+    return "a LayerNorm or a norm with a bias";
+  if (a.norm && !after(a.norm->weight, b.norm->weight)) return "b's norm weight is not after a's in one binding";
+  return "";
+}
+
+}  // namespace
+
+bool record_matvec_pair(Context& ctx, Sequence& seq, uint32_t tokens, const MatvecProblem& a, const MatvecProblem& b,
+                        const std::string& variant) {
+  const char* k = "matvec pair";
+  if (!a.w || !b.w) op_fail(k, "a problem without a weight");
+  const auto [xa, ya] = check_operands(k, *a.w, tokens, a.x, a.y, a.x_stride, a.y_stride, a.w->rows, a.norm);
+  const auto [xb, yb] = check_operands(k, *b.w, tokens, b.x, b.y, b.x_stride, b.y_stride, b.w->rows, b.norm);
+  if (overlap(a.y, b.y) || overlap(a.y, b.x) || overlap(b.y, a.x)) op_fail(k, "a y overlaps the other problem's x or y");
+  if (!pair_obstacle(ctx.device().caps(), tokens, a, b).empty()) return false;
+  const uint32_t x_off = static_cast<uint32_t>((b.x.offset - a.x.offset) / 4);
+  const uint32_t n_off = a.norm ? static_cast<uint32_t>((b.norm->weight.offset - a.norm->weight.offset) / 4) : 0;
+  const std::string kernel = matmul_kernel_name("matvec", a.w->type);
+  MatmulShape sa = matmul_shape(*a.w, tokens, xa, a.norm.has_value(), MatmulPath::vec);
+  MatmulShape sb = matmul_shape(*b.w, tokens, xb, b.norm.has_value(), MatmulPath::vec);
+  sa.subgroup = sb.subgroup = ruled_subgroup(ctx, kernel, variant);
+  MatmulChoice c = choose_matmul(ctx.device().caps(), sa);
+  const MatmulChoice cb = choose_matmul(ctx.device().caps(), sb);
+  // One pipeline for both: vec4 loads only where both problems (and b's offsets) allow them.
+  c.spec.x_vec4 = c.spec.x_vec4 && cb.spec.x_vec4 && x_off % 4 == 0 && n_off % 4 == 0;
+  c.spec.w_vec4 = c.spec.w_vec4 && cb.spec.w_vec4;
+  c.spec.pieces = 2;
+  c.spec.pair = true;
+  const ShaderVariant& v = pick_variant(ctx, k, kernel, variant, true, c.subgroup);
+
+  MatmulParams p = weight_params(*a.w);
+  p.tokens = tokens;
+  p.x_stride = xa;
+  p.y_stride = ya;
+  p.base[1] = b.w->pieces[0].base;
+  p.flags = a.norm ? MM_NORM : 0;
+  p.eps = a.norm ? a.norm->eps : 0.0f;
+  p.pair_groups = static_cast<uint32_t>(c.row_groups);
+  p.pair_rows = b.w->rows;
+  p.pair_cols = b.w->cols;
+  p.pair_row_bytes = static_cast<uint32_t>(b.w->row_bytes);
+  p.pair_x_stride = xb;
+  p.pair_y_stride = yb;
+  p.pair_x_offset = x_off;
+  p.pair_norm_offset = n_off;
+  const auto& pipe = ctx.pipelines().get({.kernel = kernel, .bindings = 6 + kMaxWeightPieces, .push_size = sizeof(p),
+                                          .spec = c.spec.dense_spec(), .variant = v.name});
+  const BufferRange x{a.x.buffer, a.x.offset, b.x.offset + b.x.size - a.x.offset};
+  std::vector<Binding> bind = {{x, Access::read}, {a.y, Access::write}, {a.w->pieces[0].range, Access::read},
+                               {b.w->pieces[0].range, Access::read}, {a.w->pieces[0].range, Access::read},
+                               {a.w->pieces[0].range, Access::read}};
+  if (a.norm) {
+    const BufferRange na = a.norm->weight, nb = b.norm->weight;
+    bind.push_back({{na.buffer, na.offset, nb.offset + nb.size - na.offset}, Access::read});
+  } else {
+    bind.push_back({ctx.dummy().range(), Access::read});
+  }
+  bind.push_back({ctx.dummy().range(), Access::read});  // no norm bias
+  bind.push_back({ctx.dummy().range(), Access::read});  // no output bias
+  bind.push_back({b.y, Access::write});
+  const auto g = grid_2d(ctx, c.row_groups + cb.row_groups);
+  seq.dispatch(pipe, bind, &p, g[0], g[1], 1, "matvec_pair");
+  return true;
 }
 
 void record_get_rows(Context& ctx, Sequence& seq, const DenseWeight& table, uint32_t tokens, BufferRange ids,

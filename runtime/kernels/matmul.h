@@ -52,7 +52,7 @@ enum class MatmulPath {
 // Workgroup shape of the matrix-vector kernels (matmul.comp.glsl GEMM=0 and the MoE decode
 // pair), from the device's subgroup size: specialization constants 0 (workgroup size), 1 (rows
 // per workgroup), 2 (1 token, or MM_VEC_MAX_T for 2..8), 3 (weight pieces: 1 spares each load a
-// branch), 4, 5 and 6.
+// branch), 4, 5 and 6 (the dense matmul also 7 to 10).
 // kVecRowsPerGroup must match the shaders' RPS.
 constexpr uint32_t kVecGroups = 4, kVecRowsPerGroup = 2, kVecPortableWg = 32;
 struct VecShape {
@@ -60,8 +60,18 @@ struct VecShape {
   bool x_vec4 = false;  // specialization constant 4 (matvec): x rows 4-aligned, read as vec4
   bool norm = false;    // 5: the RMS-norm prologue (MM_NORM)
   bool w_vec4 = false;  // 6: every weight row starts at a multiple of 16 bytes (uvec4 loads)
-  std::vector<uint32_t> spec() const {
+  // The dense matmul's own (the MoE pair has other constants 7 and 8): dense_spec() only.
+  bool norm_center = false;  // 7: with norm, LayerNorm (the mean subtracted)
+  bool norm_bias = false;    // 8: with norm, a norm bias
+  uint32_t glu = 0;          // 9 (matvec): MM_GLU_SILU / MM_GLU_GELU, the activation fused
+  bool pair = false;         // 10 (matvec): two problems in one dispatch (record_matvec_pair)
+  std::vector<uint32_t> spec() const {  // 0..6
     return {wg, rows_per_wg, max_t, pieces, x_vec4 ? 1u : 0u, norm ? 1u : 0u, w_vec4 ? 1u : 0u};
+  }
+  std::vector<uint32_t> dense_spec() const {  // 0..10
+    std::vector<uint32_t> s = spec();
+    s.insert(s.end(), {norm_center ? 1u : 0u, norm_bias ? 1u : 0u, glu, pair ? 1u : 0u});
+    return s;
   }
 };
 struct DeviceCaps;
@@ -83,9 +93,18 @@ struct NormPrologue {
   bool center = false;
 };
 
+// The gated activation a matvec can fuse: y[r] = act(W[r] x) * (W[r + rows/2] x) for a
+// [gate | up] weight of 2 * n rows, n outputs (the matrix-vector path only).
+enum class Glu : uint32_t { none = 0, silu = 1, gelu = 2 };
+
 struct MatmulOptions {
-  uint32_t x_stride = 0, y_stride = 0;  // 0 = cols / rows
+  uint32_t x_stride = 0, y_stride = 0;  // 0 = cols / rows (rows / 2 with glu)
   bool accumulate = false;
+  // The product times scale (y (+)= scale * W x), or with scale_sum (and accumulate) the sum:
+  // y = (y + W x) * scale. Granite's residual scale, Grok-2's / sqrt(2).
+  float scale = 1.0f;
+  bool scale_sum = false;
+  Glu glu = Glu::none;                  // the matrix-vector path only (tokens <= MM_VEC_MAX_T)
   MatmulPath path = MatmulPath::automatic;
   std::string variant;                  // force a shader variant (tests)
   std::optional<NormPrologue> norm;     // y must not overlap x when set
@@ -104,6 +123,7 @@ struct MatmulShape {
   bool ranges_padded = false;    // every piece's bound range is a multiple of 16 bytes long
   bool norm = false;             // an RMS-norm prologue
   bool norm_center = false, norm_bias = false;  // with norm: LayerNorm, a norm bias (constants 7, 8)
+  uint32_t glu = 0;              // MM_GLU_*: the vec path only
   MatmulPath path = MatmulPath::automatic;
   // The matvec variant when the caller rules (a forced variant, or enabled features without
   // subgroup arithmetic: false); unset: choose_matmul picks from the caps.
@@ -117,8 +137,7 @@ struct MatmulShape {
 struct MatmulChoice {
   MatmulPath path = MatmulPath::vec;  // vec or tiled, never automatic
   bool subgroup = false;              // the matvec's subgroup variant (the tiled kernel has one)
-  VecShape spec;                      // specialization constants 0..6
-  bool norm_center = false, norm_bias = false;  // 7 and 8
+  VecShape spec;                      // specialization constants (dense_spec())
   uint64_t row_groups = 0;            // workgroups along the rows (vec: laid out by grid_2d)
   uint32_t token_groups = 1;          // tiled: workgroups along the tokens
 };
@@ -130,9 +149,26 @@ bool matmul_window_type(GgmlType type);
 
 // y[t, r] = sum_k W[r, k] x[t, k] (or y += with accumulate, e.g. into the residual stream):
 // x [tokens, cols] with x_stride floats between rows, y [tokens, rows] with y_stride; with a norm
-// prologue, norm + matmul is one dispatch ("norm + next matvec").
+// prologue, norm + matmul is one dispatch ("norm + next matvec"); with a glu, y [tokens, rows / 2]
+// is the gated activation of the two halves (one dispatch for gate, up and the activation).
 void record_matmul(Context& ctx, Sequence& seq, const DenseWeight& w, uint32_t tokens, BufferRange x,
                    BufferRange y, const MatmulOptions& options = {});
+
+// One matvec of record_matvec_pair: y = W x as record_matmul's (no accumulate, scale or glu).
+struct MatvecProblem {
+  const DenseWeight* w = nullptr;
+  BufferRange x, y;
+  uint32_t x_stride = 0, y_stride = 0;  // 0 = cols / rows
+  std::optional<NormPrologue> norm;
+};
+// Two matvecs (tokens <= MM_VEC_MAX_T) that read different inputs, of different widths, in one
+// dispatch: the workgroups of a's rows read a's x and weight, the rest b's (DeepSeek-V3's q_b and
+// kv_b). One dispatch needs one weight type, each weight in one piece, b's x after a's in one
+// buffer (at any float offset: no binding alignment), both norm prologues or neither (same eps,
+// b's weight after a's in one buffer). Returns false, recording nothing, where they cannot: the
+// caller records them apart (b's x need not be bindable on its own here). variant: forced (tests).
+bool record_matvec_pair(Context& ctx, Sequence& seq, uint32_t tokens, const MatvecProblem& a, const MatvecProblem& b,
+                        const std::string& variant = "");
 
 // y[t, :] = W[ids[t], :] as f32, times scale (ids: uint32 [tokens]; an id >= rows gives zeros).
 void record_get_rows(Context& ctx, Sequence& seq, const DenseWeight& table, uint32_t tokens, BufferRange ids,

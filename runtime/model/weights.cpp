@@ -32,7 +32,9 @@ std::vector<TensorConcat> attention_concats(const GgufFile& f, const ModelConfig
   };
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    if (c.layers[l].ffn == FfnKind::dense || c.layers[l].parallel_dense) group(b + "ffn_gate_up.weight", {b + "ffn_gate.weight", b + "ffn_up.weight"}, false);
+    const LayerSpec& ls = c.layers[l];
+    if (ls.ffn == FfnKind::dense || ls.parallel_dense || ls.grok_dense)
+      group(b + "ffn_gate_up.weight", {b + "ffn_gate.weight", b + "ffn_up.weight"}, false);
     if (c.layers[l].attention == AttentionKind::mla) {  // q (or its latent) and kv_a read the same input
       group(b + "attn_q_kv_a.weight", {b + (c.q_lora_rank ? "attn_q_a.weight" : "attn_q.weight"), b + "attn_kv_a_mqa.weight"},
             false);
